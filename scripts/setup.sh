@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh Debian 12 machine (root, Node 20): system packages,
+# npm dependencies, the native launcher. Safe to run again; does only what is missing.
+# Usage: scripts/setup.sh [--test]   (--test adds what the test suites need)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+if [ "$(id -u)" != 0 ]; then
+  say "Layercake's engine needs root (namespaces, cgroups, overlay mounts). Run as root."
+  exit 1
+fi
+
+# Everything the product needs at run time, plus what builds the launcher.
+packages=(
+  build-essential pkg-config libseccomp-dev libjson-c-dev   # sandbox-native
+  busybox-static mmdebstrap                                # offline base images
+  redis-server                                             # BullMQ's store
+  runc buildah                                             # peers for comparison tests and bench
+)
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
+  packages+=(hyperfine)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian package may start a system redis; Layercake runs its own private one.
+fi
+
+# npm dependencies: install when the lock file is newer than the last install.
+stamp=node_modules/.layercake-installed
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
+  say "installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch "$stamp"
+fi
+
+say "building sandbox-native"
+make -s -C sandbox-native
