@@ -1,0 +1,37 @@
+/* cgroups v1 and v2 behind one interface. On a hybrid host (v1 controllers plus a cgroup2
+ * mount without controllers) the container also gets a cgroup in the unified tree, only to
+ * use cgroup.kill: one write kills every process, even ones forking as fast as they can. */
+#ifndef SN_CGROUP_H
+#define SN_CGROUP_H
+
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "spec.h"
+
+enum sn_cg_ctrl { CG_MEMORY, CG_PIDS, CG_CPU, CG_CPUACCT, CG_FREEZER, CG_DEVICES, CG_UNIFIED, CG_N };
+
+struct sn_cgroup {
+    int version;              /* 1 (v1 or hybrid) or 2 (pure v2) */
+    char dirs[CG_N][PATH_MAX];/* absolute directory per controller; "" when not used. On v2 every
+                                 entry names the same directory. */
+};
+
+/* Create the container's cgroup(s) and write the limits. `spec_path` may be NULL. */
+int cgroup_create(struct sn_cgroup *cg, const char *spec_path, const char *id, const struct sn_resources *res,
+                  struct sn_error *e);
+int cgroup_enter(const struct sn_cgroup *cg, pid_t pid, struct sn_error *e);
+/* SIGKILL every process in the cgroup. */
+void cgroup_kill_all(const struct sn_cgroup *cg);
+int cgroup_freeze(const struct sn_cgroup *cg, bool frozen, struct sn_error *e);
+bool cgroup_is_frozen(const struct sn_cgroup *cg);
+bool cgroup_oom_killed(const struct sn_cgroup *cg);
+bool cgroup_is_empty(const struct sn_cgroup *cg);
+/* Remove the directories, waiting up to `wait_ms` for the last processes to go. */
+int cgroup_destroy(const struct sn_cgroup *cg, int wait_ms);
+
+json_object *cgroup_to_json(const struct sn_cgroup *cg);
+int cgroup_from_json(struct sn_cgroup *cg, json_object *o);
+
+#endif

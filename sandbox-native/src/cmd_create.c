@@ -1,0 +1,157 @@
+#include "commands.h"
+#include "container.h"
+#include "monitor.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+static int on_start(void *arg, char *reply, size_t size)
+{
+    struct sn_container *c = arg;
+    struct sn_error e;
+    if (container_start(c, &e) < 0) {
+        snprintf(reply, size, "error: %s: %s%s%s", e.step, e.message, e.err ? ": " : "", e.err ? strerror(e.err) : "");
+        return -1;
+    }
+    return 0;
+}
+
+static int listen_ctl(const char *dir, struct sn_error *e)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s/ctl.sock", dir) >= sizeof addr.sun_path)
+        return sn_fail(e, "create", ENAMETOOLONG, "state directory path is too long for a socket");
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(s, 4) < 0) {
+        int saved = errno;
+        if (s >= 0) close(s);
+        return sn_fail(e, "create", saved, "control socket %s", addr.sun_path);
+    }
+    return s;
+}
+
+/* The monitor: creates the container, then stays with it until it exits. */
+static void monitor_main(const struct sn_globals *g, const struct sn_create_args *a, int report)
+{
+    setsid();
+    sigset_t old;
+    monitor_block_signals(&old);
+    struct sn_container ct = { .root = g->root, .id = a->id, .console_socket = a->console_socket, .pid_file = a->pid_file };
+    struct sn_error e;
+    int ls = -1;
+    if (spec_load(a->bundle, &ct.spec, &e) < 0) goto fail_early;
+    if (ct.spec.process.terminal && !a->console_socket) {
+        sn_fail(&e, "create", 0, "a detached container with a terminal needs --console-socket");
+        goto fail_early;
+    }
+    if (container_create(&ct, &e) < 0 || (ls = listen_ctl(ct.st.dir, &e)) < 0) {
+        container_abort(&ct);
+        goto fail_early;
+    }
+    /* The container holds its own copies of our stdio; letting go of ours means the caller
+     * sees end-of-file when the container closes them, not when we exit. */
+    int dn = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; fd < 3 && dn >= 0; fd++) dup2(dn, fd);
+    if (dn > 2) close(dn);
+    sn_write_all(report, "ok", 2);
+    close(report);
+
+    struct sn_monitor m = { .pid = ct.st.pid, .cg = &ct.st.cg, .timeout_ms = ct.spec.timeout_ms, .pty_master = -1,
+                            .in_fd = -1, .out_fd = -1, .control_fd = -1, .listen_fd = ls,
+                            .on_start = on_start, .arg = &ct };
+    int ws = 0;
+    bool timed_out = false;
+    if (monitor_run(&m, &ws, &timed_out) < 0) {
+        container_abort(&ct);
+        _exit(1);
+    }
+    if (m.listen_fd >= 0) close(m.listen_fd);
+    char sock[PATH_MAX + 16];
+    snprintf(sock, sizeof sock, "%s/ctl.sock", ct.st.dir);
+    unlink(sock);
+    container_finish(&ct, ws, timed_out, true);
+    _exit(0);
+
+fail_early:;
+    char msg[sizeof e.message + 200];
+    int n = snprintf(msg, sizeof msg, "%d\n%s: %s%s%s", failure_status(&e), e.step, e.message, e.err ? ": " : "",
+                     e.err ? strerror(e.err) : "");
+    sn_write_all(report, msg, (size_t)n);
+    _exit(1);
+}
+
+int start_via_monitor(const char *state_dir, const char *id)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s/ctl.sock", state_dir);
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        sn_log("container %s cannot be started: its monitor is not listening (%s)", id, strerror(errno));
+        if (s >= 0) close(s);
+        return SN_EXIT_FAILED;
+    }
+    char reply[512] = "";
+    ssize_t n = -1;
+    if (send(s, "start", 5, MSG_NOSIGNAL) == 5) n = recv(s, reply, sizeof reply - 1, 0);
+    close(s);
+    if (n > 0) reply[n] = 0;
+    if (n > 0 && strcmp(reply, "ok") == 0) return 0;
+    sn_log("starting %s: %s", id, n > 0 ? reply : "no reply from its monitor");
+    return SN_EXIT_FAILED;
+}
+
+int create_detached(const struct sn_globals *g, const struct sn_create_args *a)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) { sn_log("pipe: %s", strerror(errno)); return SN_EXIT_FAILED; }
+    pid_t pid = fork();
+    if (pid < 0) { sn_log("fork: %s", strerror(errno)); return SN_EXIT_FAILED; }
+    if (pid == 0) {
+        close(p[0]);
+        monitor_main(g, a, p[1]);
+    }
+    close(p[1]);
+    char buf[1024];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof buf - 1 && (n = read(p[0], buf + len, sizeof buf - 1 - len)) != 0) {
+        if (n < 0) { if (errno == EINTR) continue; break; }
+        len += (size_t)n;
+    }
+    buf[len] = 0;
+    close(p[0]);
+    if (strcmp(buf, "ok") != 0) {
+        char *nl = strchr(buf, '\n');
+        sn_log("%s", nl ? nl + 1 : "the monitor process died");
+        return nl ? atoi(buf) : SN_EXIT_FAILED;
+    }
+    if (!a->start) return 0;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/%s", g->root, a->id);
+    return start_via_monitor(dir, a->id);
+}
+
+int cmd_create(const struct sn_globals *g, int argc, char **argv)
+{
+    struct sn_create_args a = { .bundle = "." };
+    static const struct option opts[] = {
+        { "bundle", required_argument, NULL, 'b' }, { "console-socket", required_argument, NULL, 'c' },
+        { "pid-file", required_argument, NULL, 'p' }, { NULL, 0, NULL, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "+b:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b': a.bundle = optarg; break;
+        case 'c': a.console_socket = optarg; break;
+        case 'p': a.pid_file = optarg; break;
+        default: return SN_EXIT_FAILED;
+        }
+    }
+    if (optind != argc - 1) { sn_log("create needs exactly one container id"); return SN_EXIT_FAILED; }
+    a.id = argv[optind];
+    return create_detached(g, &a);
+}

@@ -1,0 +1,83 @@
+#include "commands.h"
+#include "container.h"
+#include "monitor.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+int failure_status(const struct sn_error *e)
+{
+    if (strcmp(e->step, "exec") == 0) return e->err == ENOENT ? 127 : 126;
+    return SN_EXIT_FAILED;
+}
+
+int cmd_run(const struct sn_globals *g, int argc, char **argv)
+{
+    struct sn_create_args a = { .bundle = "." };
+    bool detach = false, keep = false, die_with_parent = false;
+    int control_fd = -1;
+    static const struct option opts[] = {
+        { "bundle", required_argument, NULL, 'b' }, { "detach", no_argument, NULL, 'd' },
+        { "keep", no_argument, NULL, 'k' }, { "console-socket", required_argument, NULL, 'c' },
+        { "pid-file", required_argument, NULL, 'p' }, { "control-fd", required_argument, NULL, 'C' },
+        { "die-with-parent", no_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "+b:d", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b': a.bundle = optarg; break;
+        case 'd': detach = true; break;
+        case 'k': keep = true; break;
+        case 'c': a.console_socket = optarg; break;
+        case 'p': a.pid_file = optarg; break;
+        case 'C': control_fd = atoi(optarg); break;
+        case 'P': die_with_parent = true; break;
+        default: return SN_EXIT_FAILED;
+        }
+    }
+    if (optind != argc - 1) { sn_log("run needs exactly one container id"); return SN_EXIT_FAILED; }
+    a.id = argv[optind];
+    if (detach) {
+        a.start = true;
+        return create_detached(g, &a);
+    }
+    if (die_with_parent) {
+        pid_t parent = getppid();
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (getppid() != parent) return SN_EXIT_FAILED;   /* already orphaned */
+    }
+
+    sigset_t old;
+    monitor_block_signals(&old);
+    struct sn_container ct = { .root = g->root, .id = a.id, .console_socket = a.console_socket, .pid_file = a.pid_file };
+    struct sn_error e;
+    if (spec_load(a.bundle, &ct.spec, &e) < 0) {
+        sn_error_print(&e);
+        spec_free(&ct.spec);
+        return SN_EXIT_FAILED;
+    }
+    if (container_create(&ct, &e) < 0 || container_start(&ct, &e) < 0) {
+        sn_error_print(&e);
+        container_abort(&ct);
+        spec_free(&ct.spec);
+        return failure_status(&e);
+    }
+    struct sn_monitor m = {
+        .pid = ct.st.pid, .cg = &ct.st.cg, .timeout_ms = ct.spec.timeout_ms, .pty_master = ct.pty_master,
+        .in_fd = 0, .out_fd = 1, .control_fd = control_fd, .listen_fd = -1,
+    };
+    int ws = 0;
+    bool timed_out = false;
+    if (monitor_run(&m, &ws, &timed_out) < 0) {
+        sn_log("lost track of container %s: %s", a.id, strerror(errno));
+        container_abort(&ct);
+        spec_free(&ct.spec);
+        return SN_EXIT_FAILED;
+    }
+    container_finish(&ct, ws, timed_out, keep);
+    spec_free(&ct.spec);
+    return container_exit_status(ws);
+}

@@ -1,0 +1,30 @@
+/* The parent ↔ container-setup channel: a SOCK_SEQPACKET pair carrying small messages and,
+ * with SCM_RIGHTS, file descriptors (the rootfs mount, the PTY master). Errors in the child
+ * travel back as a struct sn_error; only the parent decides what to do. */
+#ifndef SN_SYNC_H
+#define SN_SYNC_H
+
+#include <stdint.h>
+#include "util.h"
+
+enum sn_sync_type {
+    SYNC_MAPPED = 1,   /* parent → child: ids mapped, cgroup joined; carries the rootfs mount fd */
+    SYNC_PTY,          /* child → parent: carries the PTY master */
+    SYNC_READY,        /* child → parent: set up, waiting for SYNC_GO */
+    SYNC_GO,           /* parent → child: exec now */
+    SYNC_ERROR,        /* child → parent: setup failed, see err */
+};
+
+struct sn_sync_msg {
+    uint32_t type;
+    struct sn_error err;
+};
+
+int sync_send(int sock, uint32_t type, const struct sn_error *err, int fd);
+/* 0 with a message, 1 at end of stream (the peer exec'd or died), -1 on error. *fd gets a
+ * passed descriptor or -1; pass NULL to refuse descriptors. */
+int sync_recv(int sock, struct sn_sync_msg *msg, int *fd);
+/* Send a descriptor over a runc-style --console-socket. */
+int sync_send_console(const char *socket_path, int fd, struct sn_error *e);
+
+#endif
