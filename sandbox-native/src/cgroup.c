@@ -9,7 +9,7 @@
 
 static const char *const ctrl_names[CG_N] = { "memory", "pids", "cpu", "cpuacct", "freezer", "devices", "unified" };
 
-struct hierarchy { char mount[PATH_MAX]; char root[PATH_MAX]; bool found; };
+struct hierarchy { char mount[256]; char root[256]; bool found; };
 
 /* Where each controller's hierarchy is mounted, from mountinfo (co-mounted controllers such
  * as cpu,cpuacct share one mount). */
@@ -22,8 +22,8 @@ static int find_hierarchies(struct hierarchy h[CG_N], bool *pure_v2)
     char line[4096];
     while (fgets(line, sizeof line, f)) {
         /* id parent major:minor root mountpoint options [optional...] - fstype source superopts */
-        char root[PATH_MAX], mnt[PATH_MAX];
-        if (sscanf(line, "%*d %*d %*s %4095s %4095s", root, mnt) != 2) continue;
+        char root[256], mnt[256];
+        if (sscanf(line, "%*d %*d %*s %255s %255s", root, mnt) != 2) continue;
         char *sep = strstr(line, " - ");
         if (!sep) continue;
         char fstype[64], source[256], super[1024] = "";
@@ -31,8 +31,8 @@ static int find_hierarchies(struct hierarchy h[CG_N], bool *pure_v2)
         if (strcmp(fstype, "cgroup2") == 0) {
             if (strcmp(mnt, "/sys/fs/cgroup") == 0) *pure_v2 = true;
             if (!h[CG_UNIFIED].found || strcmp(mnt, "/sys/fs/cgroup") == 0) {
-                snprintf(h[CG_UNIFIED].mount, PATH_MAX, "%s", mnt);
-                snprintf(h[CG_UNIFIED].root, PATH_MAX, "%s", root);
+                snprintf(h[CG_UNIFIED].mount, sizeof h->mount, "%s", mnt);
+                snprintf(h[CG_UNIFIED].root, sizeof h->root, "%s", root);
                 h[CG_UNIFIED].found = true;
             }
             continue;
@@ -41,8 +41,8 @@ static int find_hierarchies(struct hierarchy h[CG_N], bool *pure_v2)
         for (char *tok = strtok(super, ","); tok; tok = strtok(NULL, ",")) {
             for (int c = 0; c < CG_UNIFIED; c++) {
                 if (strcmp(tok, ctrl_names[c]) != 0 || h[c].found) continue;
-                snprintf(h[c].mount, PATH_MAX, "%s", mnt);
-                snprintf(h[c].root, PATH_MAX, "%s", root);
+                snprintf(h[c].mount, sizeof h->mount, "%s", mnt);
+                snprintf(h[c].root, sizeof h->root, "%s", root);
                 h[c].found = true;
             }
         }
@@ -80,17 +80,17 @@ static void own_cgroup(const char *ctrl, char *out, size_t size)
 
 /* Directory for `rel` (the container's cgroup path) in a hierarchy: absolute paths start at the
  * hierarchy's root, relative ones under this process's own cgroup, as runc does. */
-static int dir_for(const struct hierarchy *h, const char *ctrl, const char *rel, char *out)
+static int dir_for(const struct hierarchy *h, const char *ctrl, const char *rel, char out[SN_CG_PATH])
 {
-    char base[PATH_MAX] = "/";
+    char base[SN_CG_PATH] = "/";
     if (rel[0] != '/') own_cgroup(ctrl, base, sizeof base);
-    char full[PATH_MAX * 2];
+    char full[SN_CG_PATH * 2];
     snprintf(full, sizeof full, "%s/%s", strcmp(base, "/") == 0 ? "" : base, rel[0] == '/' ? rel + 1 : rel);
     /* Inside a cgroup namespace the mount's root may not be "/": strip it. */
     const char *tail = full;
     size_t rl = strlen(h->root);
     if (strcmp(h->root, "/") != 0 && strncmp(full, h->root, rl) == 0) tail = full + rl;
-    if (snprintf(out, PATH_MAX, "%s%s", h->mount, tail) >= PATH_MAX) return -1;
+    if (snprintf(out, SN_CG_PATH, "%s%s", h->mount, tail) >= SN_CG_PATH) return -1;
     return 0;
 }
 
@@ -223,7 +223,7 @@ int cgroup_create(struct sn_cgroup *cg, const char *spec_path, const char *id, c
     struct hierarchy h[CG_N];
     bool pure_v2;
     if (find_hierarchies(h, &pure_v2) < 0) return sn_fail(e, "cgroup", errno, "reading mountinfo");
-    char rel[PATH_MAX];
+    char rel[SN_CG_PATH];
     snprintf(rel, sizeof rel, "%s", spec_path && spec_path[0] ? spec_path : "");
     if (!rel[0]) snprintf(rel, sizeof rel, "/sandbox-native/%s", id);
     cg->version = pure_v2 ? 2 : 1;
@@ -231,7 +231,7 @@ int cgroup_create(struct sn_cgroup *cg, const char *spec_path, const char *id, c
     if (pure_v2) {
         if (dir_for(&h[CG_UNIFIED], "", rel, cg->dirs[CG_UNIFIED]) < 0) return sn_fail(e, "cgroup", ENAMETOOLONG, "%s", rel);
         if (sn_mkdir_p(cg->dirs[CG_UNIFIED], 0755) < 0) return sn_fail(e, "cgroup", errno, "creating %s", cg->dirs[CG_UNIFIED]);
-        for (int c = 0; c < CG_UNIFIED; c++) snprintf(cg->dirs[c], PATH_MAX, "%s", cg->dirs[CG_UNIFIED]);
+        for (int c = 0; c < CG_UNIFIED; c++) snprintf(cg->dirs[c], SN_CG_PATH, "%s", cg->dirs[CG_UNIFIED]);
         if (enable_controllers_v2(h[CG_UNIFIED].mount, cg->dirs[CG_UNIFIED], e) < 0 || limits_v2(cg, res, e) < 0) {
             struct sn_error ignore;
             (void)ignore;
@@ -405,6 +405,6 @@ int cgroup_from_json(struct sn_cgroup *cg, json_object *o)
     if (!json_object_object_get_ex(o, "paths", &dirs)) return -1;
     for (int c = 0; c < CG_N; c++)
         if (json_object_object_get_ex(dirs, ctrl_names[c], &v))
-            snprintf(cg->dirs[c], PATH_MAX, "%s", json_object_get_string(v));
+            snprintf(cg->dirs[c], SN_CG_PATH, "%s", json_object_get_string(v));
     return 0;
 }

@@ -12,10 +12,14 @@
 
 enum sn_cg_ctrl { CG_MEMORY, CG_PIDS, CG_CPU, CG_CPUACCT, CG_FREEZER, CG_DEVICES, CG_UNIFIED, CG_N };
 
+/* Longest cgroup directory we accept: kept well below PATH_MAX because this struct is copied
+ * into the container's setup process, and every page of it costs a fault there. */
+#define SN_CG_PATH 512
+
 struct sn_cgroup {
-    int version;              /* 1 (v1 or hybrid) or 2 (pure v2) */
-    char dirs[CG_N][PATH_MAX];/* absolute directory per controller; "" when not used. On v2 every
-                                 entry names the same directory. */
+    int version;                /* 1 (v1 or hybrid) or 2 (pure v2) */
+    char dirs[CG_N][SN_CG_PATH];/* absolute directory per controller; "" when not used. On v2
+                                   every entry names the same directory. */
 };
 
 /* Create the container's cgroup(s) and write the limits. `spec_path` may be NULL. */

@@ -1,6 +1,7 @@
 #include "commands.h"
 #include "container.h"
 #include "monitor.h"
+#include "trace.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -52,13 +53,16 @@ int cmd_run(const struct sn_globals *g, int argc, char **argv)
 
     sigset_t old;
     monitor_block_signals(&old);
-    struct sn_container ct = { .root = g->root, .id = a.id, .console_socket = a.console_socket, .pid_file = a.pid_file };
+    struct sn_container ct = { .root = g->root, .id = a.id, .console_socket = a.console_socket, .pid_file = a.pid_file,
+                             .foreground = true };
     struct sn_error e;
+    double t0 = sn_now_ms();
     if (spec_load(a.bundle, &ct.spec, &e) < 0) {
         sn_error_print(&e);
         spec_free(&ct.spec);
         return SN_EXIT_FAILED;
     }
+    trace_step("spec", t0);
     if (container_create(&ct, &e) < 0 || container_start(&ct, &e) < 0) {
         sn_error_print(&e);
         container_abort(&ct);
@@ -71,7 +75,10 @@ int cmd_run(const struct sn_globals *g, int argc, char **argv)
     };
     int ws = 0;
     bool timed_out = false;
-    if (monitor_run(&m, &ws, &timed_out) < 0) {
+    double t = sn_now_ms();
+    int mrc = monitor_run(&m, &ws, &timed_out);
+    trace_step("running", t);
+    if (mrc < 0) {
         sn_log("lost track of container %s: %s", a.id, strerror(errno));
         container_abort(&ct);
         spec_free(&ct.spec);

@@ -17,7 +17,7 @@ struct sn_container {
     int pty_master;        /* -1 unless relaying a terminal */
     bool created_dir;      /* we own <root>/<id> and must remove it on failure */
     const char *console_socket, *pid_file;
-    bool die_with_parent;  /* the launcher itself dies with its parent */
+    bool foreground;       /* `run` without --detach: started at once by this process */
 };
 
 /* Everything up to "created": the process waits just before execve. */

@@ -8,7 +8,8 @@
 #include "util.h"
 
 enum sn_sync_type {
-    SYNC_MAPPED = 1,   /* parent → child: ids mapped, cgroup joined; carries the rootfs mount fd */
+    SYNC_MAPPED = 1,   /* parent → child: ids mapped; carries the rootfs mount fd */
+    SYNC_CGROUP,       /* parent → child: moved into the container's cgroup */
     SYNC_PTY,          /* child → parent: carries the PTY master */
     SYNC_READY,        /* child → parent: set up, waiting for SYNC_GO */
     SYNC_GO,           /* parent → child: exec now */
