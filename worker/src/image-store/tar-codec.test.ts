@@ -3,11 +3,9 @@ import { join } from 'node:path';
 import { getAttribute, setAttribute } from '@napi-rs/xattr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TAR_END, TarFormatError, encodeTarHeader, readTar, tarPadding, type TarHeader } from './tar-codec.js';
-import { chunksOf, exists, removeDir, runOk, tempDir } from './test-support/fixtures.js';
+import { CAPABILITY, chunksOf, exists, removeDir, runOk, tempDir } from './test-support/fixtures.js';
 
 const limits = { maxEntryBytes: 1 << 30, maxMetaBytes: 1 << 20 };
-/** cap_setuid,cap_net_bind_service+ep as a v2 security.capability value: byte 4 is 0x80. */
-export const CAPABILITY = Buffer.from('0100000280040000000000000000000000000000', 'hex');
 
 function archive(entries: { header: TarHeader; body?: Buffer }[]): Buffer {
   const parts: Buffer[] = [];

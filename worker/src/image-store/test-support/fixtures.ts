@@ -45,6 +45,9 @@ export async function runOk(command: string, args: string[]): Promise<string> {
   return result.stdout;
 }
 
+/** cap_setuid,cap_net_bind_service+ep as a v2 security.capability value: byte 4 is 0x80. */
+export const CAPABILITY = Buffer.from('0100000280040000000000000000000000000000', 'hex');
+
 /** Fixed times make trees reproducible regardless of when the test runs. */
 export const FIXED_MTIME = 1_700_000_000;
 
