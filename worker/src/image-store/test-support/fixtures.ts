@@ -104,3 +104,36 @@ export async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
 export async function* chunksOf(buffer: Buffer, size = 7000): AsyncGenerator<Buffer> {
   for (let i = 0; i < buffer.length; i += size) yield buffer.subarray(i, i + size);
 }
+
+/**
+ * Mounts a real overlay (as the launcher will), runs `fn` against the merged directory, and
+ * always unmounts. Stands in for a container or build step writing to its upper dir.
+ */
+export async function withOverlay(
+  lowers: readonly string[],
+  upper: string,
+  work: string,
+  fn: (merged: string) => Promise<void>,
+  options: string[] = [],
+): Promise<void> {
+  const merged = `${upper}.merged`;
+  await mkdir(merged, { recursive: true });
+  await mkdir(upper, { recursive: true });
+  await mkdir(work, { recursive: true });
+  const data = [`lowerdir=${lowers.join(':')}`, `upperdir=${upper}`, `workdir=${work}`, ...options].join(',');
+  await runOk('mount', ['-t', 'overlay', 'overlay', '-o', data, merged]);
+  try {
+    await fn(merged);
+  } finally {
+    await runOk('umount', [merged]);
+    await rm(merged, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Whether anything is still mounted below `path` (tests check they unmounted). */
+export async function mountedBelow(path: string): Promise<boolean> {
+  const { readFile } = await import('node:fs/promises');
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+  return mountinfo.split('\n').some((line) => line.split(' ')[4]?.startsWith(path));
+}
