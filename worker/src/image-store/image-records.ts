@@ -1,0 +1,112 @@
+/**
+ * Images on disk: images/<id>/config.json holds the exact config bytes (the image id is their
+ * sha256) and manifest.json the OCI manifest describing the config and the layer tars. An image
+ * directory is written in tmp/ and renamed into place, so it is complete or absent.
+ */
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digestFromHex, sha256, type Digest } from './digest.js';
+import { MediaType } from './media-types.js';
+import type { StorePaths } from './paths.js';
+import { ImageConfigSchema, OciManifestSchema, type ImageConfig, type LayerRecord, type OciManifest } from './schemas.js';
+
+export interface StoredImage {
+  id: Digest;
+  config: ImageConfig;
+  configBytes: Buffer;
+  manifest: OciManifest;
+  manifestBytes: Buffer;
+  manifestDigest: Digest;
+}
+
+/** The OCI manifest of an image whose layers are stored as uncompressed tars. */
+export function buildManifest(configBytes: Buffer, layers: readonly LayerRecord[]): Buffer {
+  const manifest: OciManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: { mediaType: MediaType.ociConfig, digest: sha256(configBytes), size: configBytes.length },
+    // Uncompressed layers: the blob digest is the diff_id itself.
+    layers: layers.map((layer) => ({ mediaType: MediaType.ociLayer, digest: layer.diffId, size: layer.tarSize })),
+  };
+  return Buffer.from(JSON.stringify(manifest));
+}
+
+export class ImageRecords {
+  constructor(private readonly paths: StorePaths) {}
+
+  async read(id: Digest): Promise<StoredImage | null> {
+    const dir = this.paths.image(id);
+    let configBytes: Buffer;
+    let manifestBytes: Buffer;
+    try {
+      configBytes = await readFile(join(dir, 'config.json'));
+      manifestBytes = await readFile(join(dir, 'manifest.json'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    return {
+      id,
+      config: ImageConfigSchema.parse(JSON.parse(configBytes.toString('utf8'))),
+      configBytes,
+      manifest: OciManifestSchema.parse(JSON.parse(manifestBytes.toString('utf8'))),
+      manifestBytes,
+      manifestDigest: sha256(manifestBytes),
+    };
+  }
+
+  async exists(id: Digest): Promise<boolean> {
+    return (await this.read(id)) !== null;
+  }
+
+  async ids(): Promise<Digest[]> {
+    const out: Digest[] = [];
+    for (const name of await readdir(this.paths.imagesDir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const id = digestFromHex(name);
+      if (await this.exists(id)) out.push(id);
+    }
+    return out;
+  }
+
+  async all(): Promise<StoredImage[]> {
+    const out: StoredImage[] = [];
+    for (const id of await this.ids()) {
+      const image = await this.read(id);
+      if (image !== null) out.push(image);
+    }
+    return out;
+  }
+
+  /** Stores an image; a no-op when the same config is already there (same bytes, same id). */
+  async write(configBytes: Buffer, manifestBytes: Buffer): Promise<Digest> {
+    const id = sha256(configBytes);
+    if (await this.exists(id)) return id;
+    await mkdir(this.paths.tmpDir, { recursive: true });
+    await mkdir(this.paths.imagesDir, { recursive: true });
+    const tmp = this.paths.newTmp('image');
+    await mkdir(tmp);
+    try {
+      await writeFile(join(tmp, 'config.json'), configBytes);
+      await writeFile(join(tmp, 'manifest.json'), manifestBytes);
+      await rename(tmp, this.paths.image(id));
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      // Another process stored the same image between our check and our rename.
+      if (!['EEXIST', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+    return id;
+  }
+
+  async remove(id: Digest): Promise<void> {
+    await mkdir(this.paths.tmpDir, { recursive: true });
+    const trash = this.paths.newTmp('trash');
+    try {
+      await rename(this.paths.image(id), trash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    await rm(trash, { recursive: true, force: true });
+  }
+}

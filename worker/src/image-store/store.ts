@@ -1,0 +1,476 @@
+/**
+ * The image store: content-addressed layers and images under one root directory, shared safely
+ * by several processes on one host. This class is the public face; each concern lives in its
+ * own module (layer-store, image-records, references, archive-save, archive-load).
+ */
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { z } from 'zod';
+import { loadArchive, type LoadResult } from './archive-load.js';
+import { saveArchive } from './archive-save.js';
+import {
+  imageView,
+  isDerivedFrom,
+  requireLayers,
+  storeLock,
+  tagsOf,
+  type Image,
+  type StoreContext,
+} from './context.js';
+import { chainIdsOf, digestFromHex, isDigest, type Digest } from './digest.js';
+import { ImageStoreError } from './errors.js';
+import { ImageRecords, buildManifest, type StoredImage } from './image-records.js';
+import { LayerStore, type CommitOptions } from './layer-store.js';
+import { imageStoreLimits, type ImageStoreLimits } from './limits.js';
+import { StorePaths, processAlive, tmpOwnerPid } from './paths.js';
+import { RefStore, formatReference, parseReference, tryParseReference } from './references.js';
+import { ImageConfigSchema, type ImageConfig, type LayerRecord } from './schemas.js';
+import { diffUpper, type Change, type ChangeCounts } from './upper-diff.js';
+
+export type { Image } from './context.js';
+export type { LoadResult } from './archive-load.js';
+
+/** A container that uses an image, as the runtime reports it. */
+export interface ImageUser {
+  containerId: string;
+  running: boolean;
+}
+
+/**
+ * Asked before an image is removed: which containers still use it. The runtime wires this up
+ * (containers live in worker/src/runtime/); until it does, no container blocks a removal.
+ */
+export type ImageUsersHook = (imageId: Digest) => Promise<ImageUser[]> | ImageUser[];
+
+export interface ImageStoreOptions {
+  logger?: Logger;
+  imageUsers?: ImageUsersHook;
+  limits?: Partial<ImageStoreLimits>;
+}
+
+export type ImageConfigInput = z.input<typeof ImageConfigSchema>;
+
+/** One line of `docker images`. */
+export interface ImageSummary {
+  repository: string;
+  tag: string;
+  id: Digest;
+  created: string | null;
+  size: number;
+}
+
+/** One line of `docker history`, newest first. */
+export interface HistoryRow {
+  /** The image this step produced, when it exists locally (`<missing>` in Docker's output otherwise). */
+  id: Digest | null;
+  created: string | null;
+  createdBy: string;
+  size: number;
+  emptyLayer: boolean;
+  comment: string;
+}
+
+/** What `docker rmi` prints, one action per line. */
+export type RemoveAction = { untagged: string } | { deleted: Digest };
+
+export interface CleanupReport {
+  /** Store-relative paths that were removed. */
+  removed: string[];
+}
+
+export class ImageStore {
+  private imageUsers: ImageUsersHook;
+
+  private constructor(
+    private readonly ctx: StoreContext,
+    imageUsers: ImageUsersHook | undefined,
+  ) {
+    this.imageUsers = imageUsers ?? (() => []);
+  }
+
+  /** Opens (creating if needed) a store rooted at `root`, e.g. `.data/engine`. */
+  static async open(root: string, options: ImageStoreOptions = {}): Promise<ImageStore> {
+    if (/[:,]/.test(root)) {
+      // Layer paths end up in overlayfs's lowerdir option, where ':' and ',' are separators.
+      throw new Error(`image store root must not contain ':' or ',': ${root}`);
+    }
+    const paths = new StorePaths(root);
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    for (const dir of [paths.layersDir, paths.imagesDir, paths.refsDir, paths.tmpDir, paths.locksDir]) {
+      await mkdir(dir, { recursive: true });
+    }
+    const log = options.logger ?? pino({ name: 'image-store', level: process.env.LOG_LEVEL ?? 'warn' });
+    const ctx: StoreContext = {
+      paths,
+      layers: new LayerStore(paths, log),
+      images: new ImageRecords(paths),
+      refs: new RefStore(paths),
+      log,
+      limits: Object.freeze({ ...imageStoreLimits, ...options.limits }),
+    };
+    return new ImageStore(ctx, options.imageUsers);
+  }
+
+  get root(): string {
+    return this.ctx.paths.root;
+  }
+
+  /** Installs the runtime's "which containers use this image" check. */
+  setImageUsers(hook: ImageUsersHook): void {
+    this.imageUsers = hook;
+  }
+
+  // ---- layers ------------------------------------------------------------------------------
+
+  /**
+   * Turns a directory into a committed layer on top of `parent` (a chain id, or null for a base
+   * layer): typically the upper dir of a stopped container or finished build step. The directory
+   * is moved into the store. Counts (added/changed/deleted) are relative to the parent stack.
+   */
+  async commitLayer(
+    upperDir: string,
+    parent: Digest | null,
+    options: CommitOptions = {},
+  ): Promise<{ layer: LayerRecord; changes: Change[] }> {
+    const { staged, changes } = await this.ctx.layers.stageDirectory(upperDir, parent, options);
+    try {
+      const layer = await storeLock(this.ctx, () => this.ctx.layers.publish(staged));
+      return { layer, changes };
+    } catch (err) {
+      await this.ctx.layers.discard(staged);
+      throw err;
+    }
+  }
+
+  async getLayer(chainId: Digest): Promise<LayerRecord | null> {
+    return this.ctx.layers.get(chainId);
+  }
+
+  /** A layer's directory (`layers/<chain-id>/diff`). */
+  layerDir(chainId: Digest): string {
+    return this.ctx.layers.diffDir(chainId);
+  }
+
+  /**
+   * The layer directories of an image, topmost first: the value for the launcher's
+   * `io.layercake.rootfs.layers` annotation (joined with ':').
+   */
+  async layerDirs(ref: string): Promise<string[]> {
+    const image = await this.inspect(ref);
+    return image.layers.map((layer) => this.layerDir(layer.chainId)).reverse();
+  }
+
+  /**
+   * What a container's upper dir changed relative to its image (`docker diff`), without
+   * touching the upper.
+   */
+  async diff(upperDir: string, imageRef: string | null): Promise<{ counts: ChangeCounts; changes: Change[] }> {
+    const lowers = imageRef === null ? [] : await this.layerDirs(imageRef);
+    return diffUpper(upperDir, lowers, { collect: true });
+  }
+
+  // ---- images ------------------------------------------------------------------------------
+
+  /**
+   * Stores an image config (its layers must already be committed) and tags it. The config is
+   * serialised once; its sha256 is the image id.
+   */
+  async createImage(input: ImageConfigInput, options: { tags?: string[] } = {}): Promise<Image> {
+    const config = ImageConfigSchema.parse(input);
+    const history = config.history ?? [];
+    const layerSteps = history.filter((entry) => entry.empty_layer !== true).length;
+    if (history.length > 0 && layerSteps !== config.rootfs.diff_ids.length) {
+      throw new Error(`image config has ${config.rootfs.diff_ids.length} layers but ${layerSteps} history entries that create one`);
+    }
+    const tags = (options.tags ?? []).map(parseReference);
+    const configBytes = Buffer.from(JSON.stringify(config));
+    const id = await storeLock(this.ctx, async () => {
+      const layers = await requireLayers(this.ctx, config);
+      const imageId = await this.ctx.images.write(configBytes, buildManifest(configBytes, layers));
+      for (const tag of tags) await this.ctx.refs.set(tag, imageId);
+      return imageId;
+    });
+    return this.inspect(id);
+  }
+
+  /** Resolves a name (`repo[:tag]`), a full id (`sha256:…` or hex) or a unique id prefix. */
+  async resolve(ref: string): Promise<Digest> {
+    const input = ref.trim();
+    const full = /^(?:sha256:)?([0-9a-f]{64})$/.exec(input);
+    if (full) {
+      const id = digestFromHex(full[1]!);
+      if (await this.ctx.images.exists(id)) return id;
+      throw notFound(input);
+    }
+    const named = tryParseReference(input);
+    if (named !== null) {
+      const id = await this.ctx.refs.get(named);
+      if (id !== null && (await this.ctx.images.exists(id))) return id;
+    }
+    const prefix = /^(?:sha256:)?([0-9a-f]{1,63})$/.exec(input);
+    if (prefix) {
+      const matches = (await this.ctx.images.ids()).filter((id) => id.startsWith(`sha256:${prefix[1]}`));
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length > 1) {
+        throw new ImageStoreError('image.ambiguous', `image id prefix "${input}" is ambiguous: it matches ${matches.length} images`, {
+          reference: input,
+          matches: matches.map((id) => id.slice(7, 19)),
+        });
+      }
+    }
+    throw notFound(named !== null ? formatReference(named) : input);
+  }
+
+  async inspect(ref: string): Promise<Image> {
+    const stored = await this.ctx.images.read(await this.resolve(ref));
+    if (stored === null) throw notFound(ref);
+    return imageView(this.ctx, stored);
+  }
+
+  /** `docker tag SOURCE TARGET`. */
+  async tag(source: string, target: string): Promise<void> {
+    const id = await this.resolve(source);
+    await this.ctx.refs.set(parseReference(target), id);
+  }
+
+  /** Removes one tag; returns the image it pointed at. The image itself stays. */
+  async untag(name: string): Promise<Digest> {
+    const ref = parseReference(name);
+    const id = await this.ctx.refs.get(ref);
+    if (id === null || !(await this.ctx.refs.delete(ref))) throw notFound(formatReference(ref));
+    return id;
+  }
+
+  /**
+   * `docker rmi`. By name: removes that tag, and the image too when it was the last one and
+   * nothing depends on it. By id: removes the image and its tags (several tags need `force`).
+   * Refused while containers use the image or other images are built on it. Layers are deleted
+   * only when no remaining image uses them.
+   */
+  async remove(ref: string, options: { force?: boolean } = {}): Promise<RemoveAction[]> {
+    const force = options.force === true;
+    const id = await this.resolve(ref);
+    const users = await this.imageUsers(id);
+    return storeLock(this.ctx, async () => {
+      const actions: RemoveAction[] = [];
+      const tags = await tagsOf(this.ctx, id);
+      const named = tryParseReference(ref.trim());
+      const byName = named !== null && (await this.ctx.refs.get(named)) === id;
+      const shortId = id.slice(7, 19);
+
+      if (byName) {
+        const lastTag = tags.length === 1;
+        if (lastTag && users.length > 0 && !force) {
+          throw conflict(
+            `unable to remove repository reference "${formatReference(named)}" (must force) - container ${users[0]!.containerId} is using its referenced image ${shortId}`,
+            { image: id, container: users[0]!.containerId },
+          );
+        }
+        await this.ctx.refs.delete(named);
+        actions.push({ untagged: formatReference(named) });
+        if (!lastTag || users.length > 0) return actions;
+        // The name is gone either way; the image goes too unless something is built on it.
+        if ((await this.children(id)).length > 0) return actions;
+      } else {
+        if (tags.length > 1 && !force) {
+          throw conflict(`unable to delete ${shortId} (must be forced) - image is referenced in multiple repositories`, {
+            image: id,
+            tags: tags.map(formatReference),
+          });
+        }
+        if (users.length > 0) {
+          const user = users[0]!;
+          throw conflict(
+            `unable to delete ${shortId} (cannot be forced) - image is being used by ${user.running ? 'running' : 'stopped'} container ${user.containerId}`,
+            { image: id, container: user.containerId },
+          );
+        }
+        const children = await this.children(id);
+        if (children.length > 0) {
+          throw conflict(`unable to delete ${shortId} (cannot be forced) - image has dependent child images`, {
+            image: id,
+            children: children.map((child) => child.slice(7, 19)),
+          });
+        }
+        for (const tag of tags) {
+          await this.ctx.refs.delete(tag);
+          actions.push({ untagged: formatReference(tag) });
+        }
+      }
+      actions.push(...(await this.deleteImageAndLayers(id)));
+      return actions;
+    });
+  }
+
+  /** Images built on top of `id`. */
+  private async children(id: Digest): Promise<Digest[]> {
+    const parent = await this.ctx.images.read(id);
+    if (parent === null) return [];
+    return (await this.ctx.images.all())
+      .filter((other) => other.id !== id && isDerivedFrom(other.config, parent.config))
+      .map((other) => other.id);
+  }
+
+  /** With the store lock held: deletes the image, then each of its layers no other image uses. */
+  private async deleteImageAndLayers(id: Digest): Promise<RemoveAction[]> {
+    const image = await this.ctx.images.read(id);
+    if (image === null) return [];
+    await this.ctx.images.remove(id);
+    const actions: RemoveAction[] = [{ deleted: id }];
+    const stillUsed = new Set<Digest>();
+    for (const other of await this.ctx.images.all()) {
+      for (const chainId of chainIdsOf(other.config.rootfs.diff_ids)) stillUsed.add(chainId);
+    }
+    for (const chainId of chainIdsOf(image.config.rootfs.diff_ids).reverse()) {
+      if (stillUsed.has(chainId)) continue;
+      await this.ctx.layers.remove(chainId);
+      actions.push({ deleted: chainId });
+    }
+    this.ctx.log.info({ imageId: id, deleted: actions.length - 1 }, 'image removed');
+    return actions;
+  }
+
+  /**
+   * `docker images`: one row per tag, plus untagged images. Untagged images that other images
+   * are built on (intermediate build steps) are listed only with `all`, as in Docker.
+   */
+  async list(options: { all?: boolean } = {}): Promise<ImageSummary[]> {
+    const images = await this.ctx.images.all();
+    const refs = await this.ctx.refs.list();
+    const rows: ImageSummary[] = [];
+    for (const stored of images) {
+      const view = await imageView(this.ctx, stored);
+      const tags = refs.filter((entry) => entry.imageId === stored.id);
+      for (const { ref } of tags) {
+        rows.push({ repository: ref.repository, tag: ref.tag, id: stored.id, created: view.created, size: view.size });
+      }
+      if (tags.length > 0) continue;
+      const intermediate = images.some((other) => other.id !== stored.id && isDerivedFrom(other.config, stored.config));
+      if (intermediate && options.all !== true) continue;
+      rows.push({ repository: '<none>', tag: '<none>', id: stored.id, created: view.created, size: view.size });
+    }
+    return rows.sort(
+      (a, b) => (b.created ?? '').localeCompare(a.created ?? '') || a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag),
+    );
+  }
+
+  /** `docker history`: one row per build step, newest first, with the size of its layer. */
+  async history(ref: string): Promise<HistoryRow[]> {
+    const image = await this.inspect(ref);
+    const history = image.config.history ?? [];
+    const rows: HistoryRow[] = [];
+    if (history.length === 0) {
+      for (const layer of image.layers) {
+        rows.push({ id: null, created: null, createdBy: '', size: layer.size, emptyLayer: false, comment: '' });
+      }
+    } else {
+      let layerIndex = 0;
+      for (const entry of history) {
+        const emptyLayer = entry.empty_layer === true;
+        const size = emptyLayer ? 0 : (image.layers[layerIndex++]?.size ?? 0);
+        rows.push({
+          id: null,
+          created: entry.created ?? null,
+          createdBy: entry.created_by ?? '',
+          size,
+          emptyLayer,
+          comment: entry.comment ?? '',
+        });
+      }
+      // A step whose result is a local image (a parent, e.g. the FROM image) shows that image's id.
+      for (const other of await this.ctx.images.all()) {
+        const steps = other.config.history?.length ?? 0;
+        if (steps > 0 && steps <= rows.length && isDerivedFrom(image.config, other.config)) rows[steps - 1]!.id = other.id;
+      }
+    }
+    if (rows.length > 0) rows[rows.length - 1]!.id = image.id;
+    return rows.reverse();
+  }
+
+  // ---- archives ----------------------------------------------------------------------------
+
+  /**
+   * `docker save -o FILE IMAGE…`: one tar that is both a Docker archive (manifest.json,
+   * repositories) and an OCI image layout (oci-layout, index.json, blobs/sha256/…).
+   */
+  async save(refs: readonly string[], file: string): Promise<void> {
+    await saveArchive(this.ctx, refs, file, (ref) => this.resolve(ref));
+  }
+
+  /**
+   * `docker load -i FILE`: reads a Docker archive or an OCI layout tar (optionally gzipped),
+   * verifying every digest. On any error nothing is added to the store.
+   */
+  async load(file: string): Promise<LoadResult> {
+    return loadArchive(this.ctx, file);
+  }
+
+  // ---- maintenance -------------------------------------------------------------------------
+
+  /**
+   * Removes what crashed processes left behind: tmp/ entries of dead processes (half-written
+   * layers, images, loads), layer and image directories without their records, tags pointing
+   * at missing images, and locks of dead owners. Safe while other processes use the store.
+   */
+  async cleanup(): Promise<CleanupReport> {
+    const { paths } = this.ctx;
+    const removed: string[] = [];
+    for (const name of await readdir(paths.tmpDir).catch(() => [] as string[])) {
+      const pid = tmpOwnerPid(name);
+      if (pid !== null && processAlive(pid)) continue;
+      await rm(join(paths.tmpDir, name), { recursive: true, force: true });
+      removed.push(`tmp/${name}`);
+    }
+    await storeLock(this.ctx, async () => {
+      for (const name of await readdir(paths.layersDir).catch(() => [] as string[])) {
+        if (/^[0-9a-f]{64}$/.test(name) && (await exists(join(paths.layersDir, name, 'layer.json')))) continue;
+        await rm(join(paths.layersDir, name), { recursive: true, force: true });
+        removed.push(`layers/${name}`);
+      }
+      for (const name of await readdir(paths.imagesDir).catch(() => [] as string[])) {
+        if (/^[0-9a-f]{64}$/.test(name) && (await this.ctx.images.exists(digestFromHex(name)))) continue;
+        await rm(join(paths.imagesDir, name), { recursive: true, force: true });
+        removed.push(`images/${name}`);
+      }
+      for (const { ref, imageId } of await this.ctx.refs.list()) {
+        if (await this.ctx.images.exists(imageId)) continue;
+        await this.ctx.refs.delete(ref);
+        removed.push(`refs/${encodeURIComponent(formatReference(ref))}`);
+      }
+    });
+    if (removed.length > 0) this.ctx.log.info({ removed }, 'image store cleaned up');
+    return { removed };
+  }
+
+  /** Every stored image (for tooling and tests). */
+  async images(): Promise<Image[]> {
+    const out: Image[] = [];
+    for (const stored of await this.ctx.images.all()) out.push(await imageView(this.ctx, stored));
+    return out;
+  }
+
+  /** @internal for archive tests: the raw stored documents of an image. */
+  async storedImage(id: Digest): Promise<StoredImage | null> {
+    return isDigest(id) ? this.ctx.images.read(id) : null;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function notFound(ref: string): ImageStoreError {
+  return new ImageStoreError('image.notFound', `No such image: ${ref}`, { reference: ref });
+}
+
+function conflict(message: string, facts: Record<string, string | string[]>): ImageStoreError {
+  return new ImageStoreError('image.conflict', `conflict: ${message}`, facts);
+}
+
+export type { ImageConfig, LayerRecord, Change, ChangeCounts };
