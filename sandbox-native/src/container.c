@@ -23,20 +23,22 @@ static int child_setup(struct sn_container *c, int sync, struct sn_error *e)
 {
     const struct sn_spec *s = &c->spec;
     struct sn_sync_msg msg;
-    int rootfs_fd = -1;
+    int fds[SN_SYNC_MAX_FDS], nfds = 0;
     double t = sn_now_ms();
 
-    /* 1. Until the parent writes our id maps we are nobody; it also builds the idmapped
-     *    rootfs, which it hands over. */
-    if (sync_recv(sync, &msg, &rootfs_fd) != 0 || msg.type != SYNC_MAPPED || rootfs_fd < 0)
+    /* 1. Until the parent writes our id maps we are nobody; it also attaches the idmapped
+     *    rootfs in our mount namespace and clones the bind-mount sources for us. */
+    if (sync_recv_fds(sync, &msg, fds, SN_SYNC_MAX_FDS, &nfds) != 0 || msg.type != SYNC_MAPPED ||
+        nfds != 1 + (int)s->n_mounts)
         return sn_fail(e, "sync", 0, "the launcher did not finish mapping ids");
     t = trace_step("wait_mapped", t);
     /* 2. Root of our user namespace from here: files we create belong to the container's
      *    root, and our fsuid maps through the idmapped rootfs. */
     if (process_become_ns_root(e) < 0) return -1;
     /* 4. The filesystem: rootfs, /proc, /dev, /sys, pivot_root, masks. */
-    if (mount_container_fs(s, rootfs_fd, e) < 0) return -1;
-    close(rootfs_fd);
+    if (mount_container_fs(s, fds[0], fds + 1, e) < 0) return -1;
+    for (int i = 0; i < nfds; i++)
+        if (fds[i] >= 0) close(fds[i]);
     t = sn_now_ms();
     /* 5. Machine identity and network, while we still hold CAP_SYS_ADMIN/NET_ADMIN in our
      *    namespaces. */
@@ -145,10 +147,25 @@ int container_create(struct sn_container *c, struct sn_error *e)
     t = trace_step("clone", t);
 
     if (idmap_write(pid, s->uid_maps, s->n_uid_maps, s->gid_maps, s->n_gid_maps, e) < 0) return -1;
-    int rootfs_fd = rootfs_prepare(s, pid, e);
-    if (rootfs_fd < 0) return -1;
-    rc = sync_send(c->sync, SYNC_MAPPED, NULL, rootfs_fd);
-    close(rootfs_fd);
+    int fds[SN_SYNC_MAX_FDS];
+    int mount_fd = rootfs_prepare(s, pid, e);
+    if (mount_fd < 0) return -1;
+    fds[0] = rootfs_attach(s, pid, mount_fd, e);
+    close(mount_fd);
+    if (fds[0] < 0) return -1;
+    int nbinds = rootfs_clone_binds(s, fds + 1, SN_SYNC_MAX_FDS - 1, e);
+    if (nbinds < 0) { close(fds[0]); return -1; }
+    /* Non-bind mounts have no fd: the child counts positions, so send a placeholder. */
+    int placeholder = -1;
+    for (int i = 0; i < nbinds; i++)
+        if (fds[1 + i] < 0) {
+            if (placeholder < 0) placeholder = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            fds[1 + i] = placeholder;
+        }
+    rc = sync_send_fds(c->sync, SYNC_MAPPED, NULL, fds, 1 + nbinds);
+    for (int i = 0; i <= nbinds; i++)
+        if (fds[i] != placeholder) close(fds[i]);
+    if (placeholder >= 0) close(placeholder);
     if (rc < 0) return sn_fail(e, "sync", errno, "handing over the rootfs");
     t = trace_step(s->layers ? "idmap_overlay" : "idmap_rootfs", t);
     /* The cgroup is made while the child mounts its filesystem: the child only needs to be

@@ -101,12 +101,12 @@ static unsigned long locked_flags(const char *path)
     return f;
 }
 
-static int mount_one(int rootfd, const struct sn_mount *m, struct sn_error *e)
+static int mount_one(int rootfd, const struct sn_mount *m, int bind_fd, struct sn_error *e)
 {
     bool file = false;
     if (m->bind) {
         struct stat st;
-        if (stat(m->source, &st) < 0) return sn_fail(e, "mounts", errno, "bind source %s", m->source);
+        if (bind_fd < 0 || fstat(bind_fd, &st) < 0) return sn_fail(e, "mounts", errno, "bind source %s", m->source);
         file = !S_ISDIR(st.st_mode);
     }
     if (make_in_root(rootfd, m->destination, file, e) < 0) return -1;
@@ -115,11 +115,9 @@ static int mount_one(int rootfd, const struct sn_mount *m, struct sn_error *e)
     char at[64];
     snprintf(at, sizeof at, "/proc/self/fd/%d", target);
     if (m->bind) {
-        if (mount(m->source, at, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL) < 0)
+        /* The parent cloned the source (we may not be able to reach it) and set its options. */
+        if (move_mount(bind_fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
             return sn_fail(e, "mounts", errno, "binding %s at %s", m->source, m->destination);
-        unsigned long want = m->flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
-        if (want && mount(NULL, at, NULL, MS_BIND | MS_REMOUNT | want | locked_flags(at), NULL) < 0)
-            return sn_fail(e, "mounts", errno, "applying options to %s", m->destination);
         return 0;
     }
     if (mount(m->source ? m->source : m->type, at, m->type, m->flags, m->data && m->data[0] ? m->data : NULL) < 0)
@@ -188,26 +186,19 @@ static int readonly_path(const char *path, struct sn_error *e)
     return 0;
 }
 
-int mount_container_fs(const struct sn_spec *s, int rootfs_mount_fd, struct sn_error *e)
+int mount_container_fs(const struct sn_spec *s, int rootfd, const int *bind_fds, struct sn_error *e)
 {
     double t = sn_now_ms();
-    /* rslave first: nothing mounted from here on may propagate back to the host, while host
-     * unmounts still reach us. pivot_root also refuses a shared parent mount. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) return sn_fail(e, "mounts", errno, "making / rslave");
-    if (move_mount(rootfs_mount_fd, "", AT_FDCWD, s->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-        return sn_fail(e, "rootfs", errno, "attaching the root filesystem at %s", s->rootfs);
-    _cleanup_close_ int rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (rootfd < 0) return sn_fail(e, "rootfs", errno, "opening %s", s->rootfs);
     if (refuse_symlink(rootfd, "proc", e) < 0 || refuse_symlink(rootfd, "dev", e) < 0 ||
         refuse_symlink(rootfd, "dev/null", e) < 0 || refuse_symlink(rootfd, "sys", e) < 0)
         return -1;
-    t = trace_step("rootfs_attach", t);
+    t = trace_step("rootfs_checks", t);
 
     /* /proc, /dev, /dev/pts... are always there: defaults where the spec has none. */
     for (size_t i = 0; i < sizeof default_mounts / sizeof default_mounts[0]; i++)
-        if (!spec_has(s, default_mounts[i].destination) && mount_one(rootfd, &default_mounts[i], e) < 0) return -1;
+        if (!spec_has(s, default_mounts[i].destination) && mount_one(rootfd, &default_mounts[i], -1, e) < 0) return -1;
     for (size_t i = 0; i < s->n_mounts; i++)
-        if (mount_one(rootfd, &s->mounts[i], e) < 0) return -1;
+        if (mount_one(rootfd, &s->mounts[i], bind_fds[i], e) < 0) return -1;
     t = trace_step("mounts", t);
     if (populate_dev(rootfd, e) < 0) return -1;
     t = trace_step("dev", t);

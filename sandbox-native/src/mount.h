@@ -1,4 +1,4 @@
-/* Inside the container's mount namespace: attach the rootfs, mount /proc, /dev, /sys and the
+/* Inside the container's mount namespace, on the root the parent attached: mount /proc, /dev, /sys and the
  * spec's mounts (every destination resolved inside the rootfs), pivot_root, detach the old
  * root, then mask and write-protect what Docker masks. */
 #ifndef SN_MOUNT_H
@@ -6,6 +6,8 @@
 
 #include "spec.h"
 
-int mount_container_fs(const struct sn_spec *s, int rootfs_mount_fd, struct sn_error *e);
+/* `rootfd`: the attached root (O_PATH). `bind_fds[i]`: detached copy of spec mount i's source
+ * when it is a bind mount, else -1. */
+int mount_container_fs(const struct sn_spec *s, int rootfd, const int *bind_fds, struct sn_error *e);
 
 #endif

@@ -1,6 +1,7 @@
 #include "rootfs.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
@@ -150,4 +151,59 @@ int rootfs_prepare(const struct sn_spec *s, pid_t userns_pid, struct sn_error *e
     if (userns_fd < 0) return sn_fail(e, "rootfs", errno, "opening %s", path);
     if (s->layers) return overlay(s, userns_fd, e);
     return idmapped_clone(s->rootfs, userns_fd, true, false, e);
+}
+
+int rootfs_attach(const struct sn_spec *s, pid_t pid, int mount_fd, struct sn_error *e)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
+    _cleanup_close_ int self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int target = open(path, O_RDONLY | O_CLOEXEC);
+    if (self < 0 || target < 0) return sn_fail(e, "rootfs", errno, "opening mount namespaces");
+    if (setns(target, CLONE_NEWNS) < 0) return sn_fail(e, "rootfs", errno, "entering the container's mount namespace");
+    int rootfd = -1;
+    /* rslave first: nothing mounted in the container's namespace may propagate back to the
+     * host, while host unmounts still reach it. pivot_root also refuses a shared parent. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+        sn_fail(e, "rootfs", errno, "making / rslave");
+    else if (move_mount(mount_fd, "", AT_FDCWD, s->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        sn_fail(e, "rootfs", errno, "attaching the root filesystem at %s", s->rootfs);
+    else if ((rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        sn_fail(e, "rootfs", errno, "opening %s", s->rootfs);
+    /* Back home: setns also reset our root and cwd, and every path we use is absolute. */
+    if (setns(self, CLONE_NEWNS) < 0) {
+        if (rootfd >= 0) close(rootfd);
+        return sn_fail(e, "rootfs", errno, "returning to the launcher's mount namespace");
+    }
+    return rootfd;
+}
+
+int rootfs_clone_binds(const struct sn_spec *s, int *fds, int max, struct sn_error *e)
+{
+    int n = 0;
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        if (n == max) return sn_fail(e, "mounts", E2BIG, "too many mounts");
+        fds[n] = -1;
+        const struct sn_mount *m = &s->mounts[i];
+        if (m->bind) {
+            int fd = open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m->recursive ? AT_RECURSIVE : 0));
+            if (fd < 0) {
+                while (n-- > 0) if (fds[n] >= 0) close(fds[n]);
+                return sn_fail(e, "mounts", errno, "bind source %s", m->source);
+            }
+            struct mount_attr attr = {
+                .attr_set = (m->flags & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) | (m->flags & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
+                            (m->flags & MS_NODEV ? MOUNT_ATTR_NODEV : 0) | (m->flags & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0),
+            };
+            if (attr.attr_set && mount_setattr(fd, "", AT_EMPTY_PATH | (m->recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0) {
+                int saved = errno;
+                close(fd);
+                while (n-- > 0) if (fds[n] >= 0) close(fds[n]);
+                return sn_fail(e, "mounts", saved, "applying options to bind mount %s", m->destination);
+            }
+            fds[n] = fd;
+        }
+        n++;
+    }
+    return n;
 }

@@ -371,6 +371,7 @@ int spec_load(const char *bundle, struct sn_spec *s, struct sn_error *e)
 
     json_object *mounts = obj_field(s->json, "mounts", json_type_array);
     s->n_mounts = mounts ? json_object_array_length(mounts) : 0;
+    if (s->n_mounts > 63) return sn_fail(e, "spec", 0, "mounts: at most 63 entries");
     s->mounts = calloc(s->n_mounts + 1, sizeof *s->mounts);
     for (size_t i = 0; i < s->n_mounts; i++)
         if (parse_mount(json_object_array_get_idx(mounts, i), i, &s->mounts[i], e) < 0) return -1;

@@ -8,7 +8,8 @@
 #include "util.h"
 
 enum sn_sync_type {
-    SYNC_MAPPED = 1,   /* parent → child: ids mapped; carries the rootfs mount fd */
+    SYNC_MAPPED = 1,   /* parent → child: ids mapped; carries the attached root (O_PATH) and
+                          the detached bind mounts, in the spec's order */
     SYNC_CGROUP,       /* parent → child: moved into the container's cgroup */
     SYNC_PTY,          /* child → parent: carries the PTY master */
     SYNC_READY,        /* child → parent: set up, waiting for SYNC_GO */
@@ -21,10 +22,15 @@ struct sn_sync_msg {
     struct sn_error err;
 };
 
+#define SN_SYNC_MAX_FDS 64
+
 int sync_send(int sock, uint32_t type, const struct sn_error *err, int fd);
+int sync_send_fds(int sock, uint32_t type, const struct sn_error *err, const int *fds, int nfds);
 /* 0 with a message, 1 at end of stream (the peer exec'd or died), -1 on error. *fd gets a
  * passed descriptor or -1; pass NULL to refuse descriptors. */
 int sync_recv(int sock, struct sn_sync_msg *msg, int *fd);
+/* The same, keeping every descriptor passed (up to `max`; extra ones are closed). */
+int sync_recv_fds(int sock, struct sn_sync_msg *msg, int *fds, int max, int *nfds);
 /* Send a descriptor over a runc-style --console-socket. */
 int sync_send_console(const char *socket_path, int fd, struct sn_error *e);
 

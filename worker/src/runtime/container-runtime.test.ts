@@ -1,0 +1,110 @@
+// The engine's runtime adapter against the real launcher: a real kernel sandbox per test.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { sandboxNative, type ContainerProcess } from './container-runtime.js';
+import { hardenedSpec, writeBundle, type HardenedSpecOptions } from './oci-spec.js';
+import { IdRangeAllocator } from './id-ranges.js';
+
+const repo = new URL('../../..', import.meta.url).pathname;
+const work = mkdtempSync('/tmp/lc-runtime-test-');
+const runtime = sandboxNative(join(repo, 'sandbox-native/build/sandbox-native'), join(work, 'state'));
+const ranges = new IdRangeAllocator({ dir: join(work, 'ranges'), baseId: 1_600_000_000, maxRanges: 64 });
+const rootfs = join(work, 'rootfs');
+let n = 0;
+
+function bundle(options: Partial<HardenedSpecOptions> & { args: string[] }): { id: string; dir: string } {
+  const id = `rt-${process.pid}-${n++}`;
+  const lease = ranges.allocate(id);
+  const dir = join(work, id);
+  writeBundle(dir, hardenedSpec({ containerId: id, rootfsPath: rootfs, idRange: { hostId: lease.hostId }, cgroupsPath: `/layercake-test/${id}`, ...options }));
+  return { id, dir };
+}
+
+function collect(p: ContainerProcess): () => string {
+  let out = '';
+  p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  return () => out;
+}
+
+async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeAll(() => {
+  for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp', 'etc']) mkdirSync(join(rootfs, d), { recursive: true });
+  copyFileSync('/bin/busybox', join(rootfs, 'bin/busybox'));
+  for (const a of ['sh', 'echo', 'cat', 'sleep', 'stty', 'tty', 'head', 'tr', 'id']) symlinkSync('busybox', join(rootfs, 'bin', a));
+});
+
+afterAll(async () => {
+  for (const id of await runtime.list()) await runtime.delete(id, true);
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('sandbox-native through the runtime adapter', () => {
+  it('runs a command and reports its exit code', async () => {
+    const b = bundle({ args: ['/bin/sh', '-c', 'echo hello; exit 3'] });
+    const p = runtime.run({ id: b.id, bundleDir: b.dir });
+    const out = collect(p);
+    const exit = await p.exited;
+    expect(out()).toBe('hello\n');
+    expect(exit).toEqual({ exitCode: 3, oomKilled: false, timedOut: false });
+    expect(await runtime.state(b.id)).toBeNull();
+  });
+
+  it('reports an OOM kill as OOM, not as a plain 137', async () => {
+    const b = bundle({ args: ['/bin/sh', '-c', 'x=$(head -c 100000000 /dev/zero | tr "\\0" a)'], memoryBytes: 32 << 20 });
+    const exit = await runtime.run({ id: b.id, bundleDir: b.dir }).exited;
+    expect(exit.oomKilled).toBe(true);
+  });
+
+  it('rejects with the launcher\'s own message when it cannot start the container', async () => {
+    const b = bundle({ args: ['/bin/no-such-program'] });
+    await expect(runtime.run({ id: b.id, bundleDir: b.dir }).exited).rejects.toThrow(/no-such-program: executable file not found/);
+  });
+
+  it('reports the wall-clock limit', async () => {
+    const b = bundle({ args: ['/bin/sleep', '60'], timeoutMs: 300 });
+    const exit = await runtime.run({ id: b.id, bundleDir: b.dir }).exited;
+    expect(exit).toMatchObject({ exitCode: 137, signal: 'KILL', timedOut: true });
+  });
+
+  it('relays a terminal and its resizes', async () => {
+    const b = bundle({ args: ['/bin/sh'], terminal: true, env: ['PATH=/bin', 'PS1=$ '] });
+    const p = runtime.run({ id: b.id, bundleDir: b.dir, tty: true });
+    const out = collect(p);
+    p.resize(33, 101);
+    p.stdin.write('tty; stty size\n');
+    await waitFor(() => out().includes('33 101'));
+    expect(out()).toContain('/dev/pts/0');
+    p.stdin.write('exit 5\n');
+    expect((await p.exited).exitCode).toBe(5);
+  });
+
+  it('execs into a running container, pauses and resumes it', async () => {
+    const b = bundle({ args: ['/bin/sleep', '60'] });
+    const p = runtime.run({ id: b.id, bundleDir: b.dir });
+    await waitFor(() => false, 0).catch(() => {});
+    let state = await runtime.state(b.id);
+    for (let i = 0; i < 100 && state?.status !== 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      state = await runtime.state(b.id);
+    }
+    expect(state?.status).toBe('running');
+    const e = runtime.exec({ id: b.id, args: ['/bin/sh', '-c', 'id -u; echo $FOO'], env: ['FOO=bar'], user: { uid: 7, gid: 7 } });
+    const out = collect(e);
+    expect((await e.exited).exitCode).toBe(0);
+    expect(out()).toBe('7\nbar\n');
+    await runtime.pause(b.id);
+    expect((await runtime.state(b.id))?.status).toBe('paused');
+    await runtime.resume(b.id);
+    expect((await runtime.state(b.id))?.status).toBe('running');
+    await runtime.kill(b.id, 'SIGKILL');
+    expect((await p.exited).exitCode).toBe(137);
+  });
+});

@@ -1,0 +1,259 @@
+// The engine's one door to a container launcher. sandbox-native is the production
+// implementation; runc speaks the same command line and stands in for comparison
+// (OCI runtime CLI: https://github.com/opencontainers/runtime-spec/blob/main/runtime.md).
+//
+// A container runs in the foreground of its launcher process: the launcher stays beside it
+// as its monitor (relays the terminal, enforces the time limit, records how it ended), and
+// dies with the worker (--die-with-parent), which takes the container with it.
+
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+
+const execFileP = promisify(execFile);
+
+export interface ExitInfo {
+  exitCode: number;
+  /** Name of the signal that ended it (KILL, TERM…), when one did. */
+  signal?: string;
+  oomKilled: boolean;
+  timedOut: boolean;
+}
+
+export interface ContainerProcess {
+  /** The launcher's pid (its monitor), not the container's. */
+  readonly pid: number;
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  /** With a terminal, everything arrives on stdout; stderr carries only launcher messages. */
+  readonly stderr: Readable;
+  /** Resolves once the container has exited and its resources are released. */
+  readonly exited: Promise<ExitInfo>;
+  resize(rows: number, cols: number): void;
+  /** Signal the container's init (forwarded by the launcher). */
+  signal(signal: NodeJS.Signals): void;
+}
+
+export interface RunOptions {
+  id: string;
+  bundleDir: string;
+  /** Relay a terminal (process.terminal must be true in config.json). */
+  tty?: boolean;
+}
+
+export interface ExecOptions {
+  id: string;
+  args: string[];
+  env?: string[];
+  cwd?: string;
+  user?: { uid: number; gid: number };
+  tty?: { rows: number; cols: number };
+}
+
+export interface RuntimeState {
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+  exitCode?: number;
+  signal?: string;
+  oomKilled?: boolean;
+  timedOut?: boolean;
+  cgroup?: { version: number; paths: Record<string, string> };
+}
+
+export interface ContainerRuntime {
+  readonly name: string;
+  run(options: RunOptions): ContainerProcess;
+  exec(options: ExecOptions): ContainerProcess;
+  state(id: string): Promise<RuntimeState | null>;
+  kill(id: string, signal?: NodeJS.Signals, all?: boolean): Promise<void>;
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  /** Remove what is left of a container (with force: kill it first). Missing is fine. */
+  delete(id: string, force?: boolean): Promise<void>;
+  list(): Promise<string[]>;
+}
+
+export class RuntimeError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
+    super(message);
+    this.name = 'RuntimeError';
+  }
+}
+
+interface CliFlavour {
+  /** `run --keep`: the stopped state (exit code, OOM) survives until delete. */
+  keep: boolean;
+  /** `--control-fd N` for terminal resizes. */
+  controlFd: boolean;
+  dieWithParent: boolean;
+}
+
+/** A runtime driven through runc's command line. */
+export class OciCliRuntime implements ContainerRuntime {
+  constructor(
+    readonly name: string,
+    private readonly binary: string,
+    private readonly stateRoot: string,
+    private readonly flavour: CliFlavour,
+  ) {}
+
+  private args(...rest: string[]): string[] {
+    return ['--root', this.stateRoot, ...rest];
+  }
+
+  private async cli(...rest: string[]): Promise<string> {
+    try {
+      const { stdout } = await execFileP(this.binary, this.args(...rest), { maxBuffer: 4 << 20 });
+      return stdout;
+    } catch (err) {
+      const e = err as { code?: number; stderr?: string };
+      const stderr = (e.stderr ?? '').trim();
+      throw new RuntimeError(`${this.name} ${rest[0]}: ${stderr || 'failed'}`, e.code ?? null, stderr);
+    }
+  }
+
+  run(options: RunOptions): ContainerProcess {
+    const args = ['run', '--bundle', options.bundleDir];
+    if (this.flavour.keep) args.push('--keep');
+    if (this.flavour.dieWithParent) args.push('--die-with-parent');
+    const control = options.tty && this.flavour.controlFd;
+    if (control) args.push('--control-fd', '3');
+    args.push(options.id);
+    const child = spawn(this.binary, this.args(...args), {
+      stdio: ['pipe', 'pipe', 'pipe', control ? 'pipe' : 'ignore'],
+    });
+    return this.wrap(child, control ? (child.stdio[3] as Writable) : null, async (code, signal, stderr) => {
+      if (!this.flavour.keep) return exitFromStatus(code, signal);
+      const state = await this.state(options.id).catch(() => null);
+      await this.delete(options.id).catch(() => {});
+      // No stopped state: the launcher never started the container (it exits 125, or 126/127
+      // when execve failed) and says why on stderr.
+      if (!state || state.exitCode === undefined) throw new RuntimeError(launcherMessage(stderr, code), code, stderr);
+      return {
+        exitCode: state.exitCode,
+        ...(state.signal ? { signal: state.signal } : {}),
+        oomKilled: state.oomKilled ?? false,
+        timedOut: state.timedOut ?? false,
+      };
+    });
+  }
+
+  exec(options: ExecOptions): ContainerProcess {
+    const args = ['exec'];
+    if (options.tty) args.push('--tty');
+    if (options.cwd) args.push('--cwd', options.cwd);
+    for (const e of options.env ?? []) args.push('--env', e);
+    if (options.user) args.push('--user', `${options.user.uid}:${options.user.gid}`);
+    const control = !!options.tty && this.flavour.controlFd;
+    if (control) args.push('--control-fd', '3');
+    args.push(options.id, ...options.args);
+    const child = spawn(this.binary, this.args(...args), {
+      stdio: ['pipe', 'pipe', 'pipe', control ? 'pipe' : 'ignore'],
+    });
+    const proc = this.wrap(child, control ? (child.stdio[3] as Writable) : null, async (code, signal, stderr) => {
+      if (code !== null && code >= 125 && /^sandbox-native: /m.test(stderr))
+        throw new RuntimeError(launcherMessage(stderr, code), code, stderr);
+      return exitFromStatus(code, signal);
+    });
+    if (options.tty) proc.resize(options.tty.rows, options.tty.cols);
+    return proc;
+  }
+
+  private wrap(
+    child: ChildProcess,
+    control: Writable | null,
+    finish: (code: number | null, signal: NodeJS.Signals | null, stderr: string) => Promise<ExitInfo>,
+  ): ContainerProcess {
+    // The launcher's last words, for errors; callers may read stderr too.
+    let stderr = '';
+    child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4096)));
+    const exited = new Promise<ExitInfo>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, signal) => {
+        control?.end();
+        finish(code, signal, stderr).then(resolve, reject);
+      });
+    });
+    // A resize that arrives after exit must not throw into the caller.
+    control?.on('error', () => {});
+    child.stdin?.on('error', () => {});
+    return {
+      pid: child.pid ?? -1,
+      stdin: child.stdin!,
+      stdout: child.stdout!,
+      stderr: child.stderr!,
+      exited,
+      resize(rows, cols) {
+        if (control && !control.destroyed && Number.isInteger(rows) && Number.isInteger(cols) && rows > 0 && cols > 0)
+          control.write(`resize ${rows} ${cols}\n`);
+      },
+      signal(sig) {
+        child.kill(sig);
+      },
+    };
+  }
+
+  async state(id: string): Promise<RuntimeState | null> {
+    try {
+      return JSON.parse(await this.cli('state', id)) as RuntimeState;
+    } catch (err) {
+      if (err instanceof RuntimeError && /does not exist/.test(err.stderr)) return null;
+      throw err;
+    }
+  }
+
+  async kill(id: string, signal: NodeJS.Signals = 'SIGTERM', all = false): Promise<void> {
+    await this.cli('kill', ...(all ? ['--all'] : []), id, signal.replace(/^SIG/, ''));
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.cli('pause', id);
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.cli('resume', id);
+  }
+
+  async delete(id: string, force = false): Promise<void> {
+    try {
+      await this.cli('delete', ...(force ? ['--force'] : []), id);
+    } catch (err) {
+      if (err instanceof RuntimeError && /does not exist/.test(err.stderr)) return;
+      throw err;
+    }
+  }
+
+  async list(): Promise<string[]> {
+    const out = await this.cli('list');
+    return out.split('\n').filter(Boolean);
+  }
+}
+
+function launcherMessage(stderr: string, code: number | null): string {
+  const lines = stderr.split('\n').filter((l) => l.startsWith('sandbox-native: '));
+  return lines.length ? lines.map((l) => l.slice('sandbox-native: '.length)).join('; ') : `the launcher failed (exit ${code})`;
+}
+
+function exitFromStatus(code: number | null, signal: NodeJS.Signals | null): ExitInfo {
+  if (code !== null) return { exitCode: code, oomKilled: false, timedOut: false };
+  return { exitCode: 128 + signalNumber(signal), signal: signal?.replace(/^SIG/, ''), oomKilled: false, timedOut: false };
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  return signal ? (constants.signals[signal] ?? 0) : 0;
+}
+
+export function sandboxNative(binary: string, stateRoot: string): ContainerRuntime {
+  return new OciCliRuntime('sandbox-native', binary, stateRoot, { keep: true, controlFd: true, dieWithParent: true });
+}
+
+export function runc(stateRoot: string, binary = '/usr/sbin/runc'): ContainerRuntime {
+  return new OciCliRuntime('runc', binary, stateRoot, { keep: false, controlFd: false, dieWithParent: false });
+}
