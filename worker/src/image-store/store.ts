@@ -23,6 +23,8 @@ import { ImageStoreError } from './errors.js';
 import { ImageRecords, buildManifest, type StoredImage } from './image-records.js';
 import { LayerStore, type CommitOptions } from './layer-store.js';
 import { imageStoreLimits, type ImageStoreLimits } from './limits.js';
+import { withLock } from './lock.js';
+import { removeTree } from './mounts.js';
 import { StorePaths, processAlive, tmpOwnerPid } from './paths.js';
 import { RefStore, formatReference, parseReference, tryParseReference } from './references.js';
 import { ImageConfigSchema, type ImageConfig, type LayerRecord } from './schemas.js';
@@ -409,6 +411,34 @@ export class ImageStore {
   // ---- maintenance -------------------------------------------------------------------------
 
   /**
+   * A new empty directory in the store's tmp/ (same filesystem as the layers, so committing it
+   * is a rename). Its name records this process, so cleanup() removes it if the process dies.
+   * Use it for container upper dirs and for building base image root filesystems.
+   */
+  async scratchDir(kind: string): Promise<string> {
+    // Remove it with removeScratchDir (or leave it to cleanup() if the process dies).
+    if (!/^[a-z][a-z-]*$/.test(kind)) throw new Error(`scratch dir kind must be lowercase words: ${kind}`);
+    const dir = this.ctx.paths.newTmp(kind);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  /** Removes a scratch dir, detaching anything mounted inside it first. */
+  async removeScratchDir(dir: string): Promise<void> {
+    if (!dir.startsWith(`${this.ctx.paths.tmpDir}/`)) throw new Error(`not a scratch dir of this store: ${dir}`);
+    await removeTree(dir);
+  }
+
+  /**
+   * Runs `fn` holding a named cross-process lock, e.g. so two workers do not build the same base
+   * image at once. Separate from the store's own short lock, so long work does not block it.
+   */
+  async withNamedLock<T>(name: string, fn: () => Promise<T>, timeoutMs?: number): Promise<T> {
+    if (!/^[a-z0-9][a-z0-9.-]*$/.test(name) || name === 'store') throw new Error(`invalid lock name: ${name}`);
+    return withLock(this.ctx.paths, `named-${name}`, fn, timeoutMs ?? this.ctx.limits.lockTimeoutMs);
+  }
+
+  /**
    * Removes what crashed processes left behind: tmp/ entries of dead processes (half-written
    * layers, images, loads), layer and image directories without their records, tags pointing
    * at missing images, and locks of dead owners. Safe while other processes use the store.
@@ -419,7 +449,7 @@ export class ImageStore {
     for (const name of await readdir(paths.tmpDir).catch(() => [] as string[])) {
       const pid = tmpOwnerPid(name);
       if (pid !== null && processAlive(pid)) continue;
-      await rm(join(paths.tmpDir, name), { recursive: true, force: true });
+      await removeTree(join(paths.tmpDir, name));
       removed.push(`tmp/${name}`);
     }
     await storeLock(this.ctx, async () => {
