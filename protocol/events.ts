@@ -1,0 +1,112 @@
+// Every event the engine emits, as one discriminated union on `type`. The UI draws from these;
+// nothing scrapes log text. Each carries the run it belongs to and a per-run sequence number,
+// so a reconnecting browser asks for "everything after seq N" and sees nothing twice.
+import { z } from 'zod';
+import { learnerErrorPayload } from './errors.js';
+
+const base = {
+  runId: z.string().min(1),
+  seq: z.number().int().nonnegative(),
+  at: z.string().datetime(),
+};
+
+const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
+
+/** Why a build step was or was not taken from the cache, as an i18n key plus facts. */
+export const cacheReason = z.object({
+  key: z.enum([
+    'cache.hit',
+    'cache.miss.noCache',
+    'cache.miss.firstTime',
+    'cache.miss.instructionChanged',
+    'cache.miss.filesChanged',
+    'cache.miss.parentChanged',
+    'cache.miss.argChanged',
+  ]),
+  facts: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+});
+export type CacheReason = z.infer<typeof cacheReason>;
+
+export const changeKind = z.enum(['A', 'C', 'D']);
+
+export const engineEvent = z.discriminatedUnion('type', [
+  z.object({ ...base, type: z.literal('build.started'), steps: z.number().int(), stages: z.number().int(), tags: z.array(z.string()) }),
+  z.object({
+    ...base,
+    type: z.literal('build.step'),
+    step: z.number().int().positive(),
+    total: z.number().int().positive(),
+    stage: z.string(),
+    instruction: z.string(),
+    line: z.number().int().positive(),
+  }),
+  z.object({ ...base, type: z.literal('build.cache'), step: z.number().int().positive(), cacheHit: z.boolean(), reason: cacheReason }),
+  z.object({ ...base, type: z.literal('build.log'), step: z.number().int().positive(), stream: z.enum(['stdout', 'stderr']), text: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('build.finished'),
+    imageId: digest,
+    tags: z.array(z.string()),
+    cachedSteps: z.number().int(),
+    totalSteps: z.number().int(),
+    durationMs: z.number().nonnegative(),
+  }),
+  z.object({ ...base, type: z.literal('build.failed'), step: z.number().int().positive().optional(), error: learnerErrorPayload }),
+  z.object({
+    ...base,
+    type: z.literal('layer.committed'),
+    step: z.number().int().positive().optional(),
+    containerId: z.string().optional(),
+    chainId: digest,
+    diffId: digest,
+    sizeBytes: z.number().int().nonnegative(),
+    added: z.number().int().nonnegative(),
+    changed: z.number().int().nonnegative(),
+    deleted: z.number().int().nonnegative(),
+  }),
+  z.object({ ...base, type: z.literal('container.created'), containerId: z.string(), name: z.string(), image: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('container.started'),
+    containerId: z.string(),
+    image: z.string(),
+    limits: z.object({ memoryBytes: z.number().int(), pidsMax: z.number().int(), cpus: z.number(), idleTimeoutMs: z.number().int() }),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('container.diff'),
+    containerId: z.string(),
+    changes: z.array(z.object({ kind: changeKind, path: z.string() })),
+    truncated: z.boolean().default(false),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('container.exited'),
+    containerId: z.string(),
+    exitCode: z.number().int(),
+    oomKilled: z.boolean(),
+    timedOut: z.boolean(),
+    signal: z.string().optional(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('container.stats'),
+    containerId: z.string(),
+    memoryBytes: z.number().int().nonnegative(),
+    memoryLimitBytes: z.number().int().nonnegative(),
+    pids: z.number().int().nonnegative(),
+    pidsLimit: z.number().int().nonnegative(),
+    cpuUsageNanos: z.number().nonnegative(),
+    cpuPercent: z.number().nonnegative(),
+  }),
+  z.object({ ...base, type: z.literal('container.paused'), containerId: z.string() }),
+  z.object({ ...base, type: z.literal('container.unpaused'), containerId: z.string() }),
+  z.object({ ...base, type: z.literal('container.removed'), containerId: z.string() }),
+]);
+
+export type EngineEvent = z.infer<typeof engineEvent>;
+export type EngineEventType = EngineEvent['type'];
+/** An event as its producer writes it: runId, seq and time are stamped by the sink. */
+export type EventBody<T extends EngineEventType = EngineEventType> = T extends EngineEventType
+  ? Omit<Extract<EngineEvent, { type: T }>, 'runId' | 'seq' | 'at'>
+  : never;

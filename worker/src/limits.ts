@@ -1,0 +1,33 @@
+// Every default limit of the engine, in one place, frozen; units in the names.
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+export const containerLimits = Object.freeze({
+  memoryBytes: 256 * MiB,
+  pidsMax: 128,
+  /** 0.5 CPU: quota per period. */
+  cpuQuotaMicros: 50_000,
+  cpuPeriodMicros: 100_000,
+  /** A container nobody touched for this long is stopped. */
+  idleTimeoutMs: 30 * 60 * 1000,
+  /** Largest single file a process may write (RLIMIT_FSIZE). */
+  fileSizeBytes: 1 * GiB,
+  /** Bytes a container's (or build step's) writable layer may hold. */
+  writableLayerBytes: 1 * GiB,
+  stopGraceMs: 10_000,
+});
+
+export const buildLimits = Object.freeze({
+  stepTimeoutMs: 120_000,
+  contextBytes: 50 * MiB,
+  dockerfileBytes: 256 * 1024,
+  steps: 200,
+  /** Lines of a failed RUN's output shown in its error. */
+  failedOutputLines: 20,
+});
+
+export const sessionQuotas = Object.freeze({
+  images: 30,
+  containers: 20,
+  layerBytes: 4 * GiB,
+});
