@@ -30,8 +30,24 @@ export interface StagedLayer {
 
 export interface CommitOptions {
   source?: LayerRecord['source'];
+  /**
+   * Copy the directory instead of moving it: `docker commit` keeps the container, and with it
+   * its upper dir. (Build steps move: their upper is done with.)
+   */
+  copy?: boolean;
   /** Also return the list of changes (as `docker diff` prints them). */
   collectChanges?: boolean;
+}
+
+/** Copies a directory with everything a layer keeps: owners, modes, times, xattrs, hard links, device nodes. */
+async function copyDir(from: string, to: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('cp', ['-a', '--', from, to], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`cp -a failed: ${stderr.trim()}`))));
+  });
 }
 
 /** Moves a directory; true if it was renamed (and so can be renamed back), false if copied. */
@@ -41,15 +57,8 @@ async function moveDir(from: string, to: string): Promise<boolean> {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    // The upper lives on another filesystem: copy with everything a layer keeps (owners, modes,
-    // times, xattrs, hard links, device nodes), then remove the original.
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn('cp', ['-a', '--', from, to], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`cp -a failed: ${stderr.trim()}`))));
-    });
+    // The upper lives on another filesystem: copy, then remove the original.
+    await copyDir(from, to);
     await rm(from, { recursive: true, force: true });
     return false;
   }
@@ -119,9 +128,9 @@ export class LayerStore {
   }
 
   /**
-   * Moves `sourceDir` (an overlay upper dir no longer mounted, or any directory laid out as a
-   * layer) into tmp/ and identifies it. On failure the directory is moved back where possible,
-   * so a container whose diff cannot become a layer keeps its files.
+   * Moves (or copies) `sourceDir` (an overlay upper dir that is not being written to, or any
+   * directory laid out as a layer) into tmp/ and identifies it. On failure a moved directory is
+   * moved back where possible, so a container whose diff cannot become a layer keeps its files.
    */
   async stageDirectory(
     sourceDir: string,
@@ -132,7 +141,8 @@ export class LayerStore {
     const diff = join(tmp, 'diff');
     let renamed = false;
     try {
-      renamed = await moveDir(sourceDir, diff);
+      if (options.copy) await copyDir(sourceDir, diff);
+      else renamed = await moveDir(sourceDir, diff);
       // The root's own attributes are not part of a layer tar; keep them what overlay expects.
       await chown(diff, 0, 0);
       await chmod(diff, 0o755);

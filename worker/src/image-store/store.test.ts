@@ -90,6 +90,14 @@ describe('image store', () => {
       expect(await readdir(join(store.root, 'tmp'))).toEqual([]);
     });
 
+    it('copies instead of moving for docker commit, so the container keeps its upper dir', async () => {
+      const dir = scratch();
+      await writeTree(dir, { 'kept/file': 'k' });
+      const { layer } = await store.commitLayer(dir, null, { copy: true });
+      expect(await exists(join(dir, 'kept/file'))).toBe(true);
+      expect(await exists(join(store.layerDir(layer.chainId), 'kept/file'))).toBe(true);
+    });
+
     it('committing the same change on the same parent twice yields one layer', async () => {
       const first = await layerOf(null, { 'same/file': 'x' });
       const second = await layerOf(null, { 'same/file': 'x' });

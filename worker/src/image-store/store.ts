@@ -127,8 +127,11 @@ export class ImageStore {
 
   /**
    * Turns a directory into a committed layer on top of `parent` (a chain id, or null for a base
-   * layer): typically the upper dir of a stopped container or finished build step. The directory
-   * is moved into the store. Counts (added/changed/deleted) are relative to the parent stack.
+   * layer): typically the upper dir of a finished build step or of a stopped (or paused)
+   * container; nothing may write to it meanwhile. The directory is moved into the store (a
+   * rename when it is on the store's filesystem), or copied with `copy: true` for `docker
+   * commit`, which keeps the container. Counts (added/changed/deleted) are relative to the
+   * parent stack.
    */
   async commitLayer(
     upperDir: string,
@@ -412,8 +415,9 @@ export class ImageStore {
 
   /**
    * A new empty directory in the store's tmp/ (same filesystem as the layers, so committing it
-   * is a rename). Its name records this process, so cleanup() removes it if the process dies.
-   * Use it for container upper dirs and for building base image root filesystems.
+   * is a rename). Its name records this process, so cleanup() removes it once the process is
+   * gone: use it for work that dies with the process (a build step's upper dir, a base image
+   * being built), not for containers meant to outlive a worker restart.
    */
   async scratchDir(kind: string): Promise<string> {
     // Remove it with removeScratchDir (or leave it to cleanup() if the process dies).
