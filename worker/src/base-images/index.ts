@@ -95,7 +95,7 @@ export async function ensureBaseImage(store: ImageStore, ref: string, options: {
   const base = baseImageFor(ref) ?? BASE_IMAGES.find((image) => image.name === ref) ?? null;
   if (base === null) {
     throw new ImageStoreError('baseImage.unknown', `${ref} is not an offline base image; available: ${BASE_IMAGES.flatMap((b) => b.tags).join(', ')}`, {
-      reference: ref,
+      image: ref,
       available: BASE_IMAGES.flatMap((b) => [...b.tags]),
     });
   }

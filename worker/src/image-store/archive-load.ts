@@ -23,7 +23,8 @@ import { createGunzip } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
 import { requireLayers, storeLock, type StoreContext } from './context.js';
 import { chainIdOf, sha256, type Digest } from './digest.js';
-import { ImageStoreError } from './errors.js';
+import { ImageStoreError, formatBytes } from './errors.js';
+import { imageStoreLimits } from './limits.js';
 import { buildManifest } from './image-records.js';
 import type { StagedLayer } from './layer-store.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from './media-types.js';
@@ -104,7 +105,9 @@ async function indexArchive(file: string, ctx: StoreContext): Promise<Map<string
     for await (const member of extract) {
       const header = member.header;
       if (entries.size >= limits.maxArchiveEntries) {
-        throw new ImageStoreError('archive.tooLarge', `archive has more than ${limits.maxArchiveEntries} entries`);
+        throw new ImageStoreError('archive.tooLarge', `archive has more than ${limits.maxArchiveEntries} entries`, {
+          limit: `${limits.maxArchiveEntries} entries`,
+        });
       }
       const name = safeArchivePath(header.name);
       if (entries.has(name)) throw bad(`archive has two entries named "${name}"`, { path: name });
@@ -123,6 +126,7 @@ async function indexArchive(file: string, ctx: StoreContext): Promise<Map<string
         if (offset + size > fileSize) {
           throw new ImageStoreError('archive.tooLarge', `archive entry "${name}" claims ${size} bytes, more than the archive holds`, {
             path: name,
+            limit: formatBytes(fileSize),
           });
         }
         const keep = size <= limits.maxJsonBytes && keptBytes + size <= limits.maxArchiveMetadataBytes;
@@ -181,6 +185,7 @@ function documentOf(entry: ArchiveEntry, what: string): Buffer {
   if (entry.data === null) {
     throw new ImageStoreError('archive.tooLarge', `${what} "${entry.name}" (${entry.size} bytes) is larger than the limit for JSON documents`, {
       path: entry.name,
+      limit: formatBytes(imageStoreLimits.maxJsonBytes),
     });
   }
   return entry.data;
@@ -202,6 +207,7 @@ function parseJson<T>(bytes: Buffer, schema: { parse(value: unknown): T }, what:
 
 function mismatch(what: string, expected: string, actual: string): ImageStoreError {
   return new ImageStoreError('archive.digestMismatch', `${what} does not match its digest: expected ${expected}, got ${actual}`, {
+    item: what,
     expected,
     actual,
   });
@@ -318,7 +324,11 @@ async function verifyOnly(file: string, layer: PlannedLayer, maxBytes: number): 
     let bytes = 0;
     for await (const chunk of layerBytes(file, layer)) {
       bytes += chunk.length;
-      if (bytes > maxBytes) throw new ImageStoreError('archive.tooLarge', `layer "${layer.entry.name}" decompresses to more than ${maxBytes} bytes`);
+      if (bytes > maxBytes) {
+        throw new ImageStoreError('archive.tooLarge', `layer "${layer.entry.name}" decompresses to more than ${formatBytes(maxBytes)}`, {
+          limit: formatBytes(maxBytes),
+        });
+      }
       hash.update(chunk);
     }
     actual = `sha256:${hash.digest('hex')}`;
@@ -346,7 +356,9 @@ async function uncompressedArchive(ctx: StoreContext, file: string): Promise<{ p
       async function* (source: AsyncIterable<Buffer>) {
         for await (const chunk of source) {
           bytes += chunk.length;
-          if (bytes > limit) throw new ImageStoreError('archive.tooLarge', `archive decompresses to more than ${limit} bytes`);
+          if (bytes > limit) {
+            throw new ImageStoreError('archive.tooLarge', `archive decompresses to more than ${formatBytes(limit)}`, { limit: formatBytes(limit) });
+          }
           yield chunk;
         }
       },

@@ -62,7 +62,7 @@ export async function requireLayers(ctx: StoreContext, config: ImageConfig): Pro
   for (const chainId of chainIdsOf(config.rootfs.diff_ids)) {
     const layer = await ctx.layers.get(chainId);
     if (layer === null) {
-      throw new ImageStoreError('layer.missing', `image config names layer ${chainId}, which is not in the store`, { chainId });
+      throw new ImageStoreError('layer.missing', `image config names layer ${chainId}, which is not in the store`, { layer: chainId });
     }
     layers.push(layer);
   }

@@ -1,10 +1,14 @@
 /**
  * Errors a learner (or operator) can act on: a name that does not resolve, an image still in
- * use, an archive that is not an image. They carry an i18n key and the facts to show, so the
- * gateway can turn them into the shared LearnerError shape without parsing messages.
+ * use, an archive that is not an image. They are LearnerErrors (protocol/errors.ts): the site
+ * renders them from the key and facts in the learner's language. The message itself stays in
+ * Docker's words, for the command line and logs.
  * Everything else thrown by the store is an internal error (a bug or a broken host).
  */
-export type ImageStoreErrorKey =
+import { LearnerError, messages, type Facts, type MessageKey } from '../../../protocol/index.js';
+
+export type ImageStoreErrorKey = Extract<
+  MessageKey,
   | 'image.notFound'
   | 'image.ambiguous'
   | 'image.conflict'
@@ -16,21 +20,30 @@ export type ImageStoreErrorKey =
   | 'archive.unsafePath'
   | 'archive.tooLarge'
   | 'baseImage.unknown'
-  | 'baseImage.unavailable';
+  | 'baseImage.unavailable'
+>;
 
-export type ErrorFacts = Record<string, string | number | boolean | string[]>;
+export type ErrorFacts = Facts;
 
-export class ImageStoreError extends Error {
-  override readonly name = 'ImageStoreError';
-  constructor(
-    readonly key: ImageStoreErrorKey,
-    message: string,
-    readonly facts: ErrorFacts = {},
-  ) {
-    super(message);
+export class ImageStoreError extends LearnerError {
+  declare readonly key: ImageStoreErrorKey;
+
+  constructor(key: ImageStoreErrorKey, message: string, facts: ErrorFacts = {}) {
+    // Templates that show a {detail} get the specific message when the thrower gave no other.
+    const template = (messages.en as Record<string, string>)[key] ?? '';
+    super(key, template.includes('{detail}') && facts.detail === undefined ? { ...facts, detail: message } : facts);
+    this.message = message;
   }
 }
 
 export function isImageStoreError(err: unknown, key?: ImageStoreErrorKey): err is ImageStoreError {
   return err instanceof ImageStoreError && (key === undefined || err.key === key);
+}
+
+/** Sizes in learners' units for messages: 8 GiB, 512 MiB, 300 bytes. */
+export function formatBytes(bytes: number): string {
+  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`;
+  }
+  return `${bytes} bytes`;
 }

@@ -16,7 +16,7 @@ import { constants } from 'node:fs';
 import { link, lutimes, lchown, chmod, mkdir, open, rm, symlink, unlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { setAttribute } from '@napi-rs/xattr';
-import { ImageStoreError } from './errors.js';
+import { ImageStoreError, formatBytes } from './errors.js';
 import {
   CAPABILITY_XATTR,
   OPAQUE_MARKER,
@@ -128,7 +128,7 @@ export async function extractLayerTar(
     for await (const { header, body } of readTar(source, limits)) {
       if (++entries > limits.maxLayerEntries) {
         throw new ImageStoreError('archive.tooLarge', `layer has more than ${limits.maxLayerEntries} entries`, {
-          limit: limits.maxLayerEntries,
+          limit: `${limits.maxLayerEntries} entries`,
         });
       }
       const rel = safeEntryPath(header.name);
@@ -175,8 +175,8 @@ export async function extractLayerTar(
         case 'file': {
           bytes += header.size;
           if (bytes > limits.maxLayerBytes) {
-            throw new ImageStoreError('archive.tooLarge', `layer content exceeds ${limits.maxLayerBytes} bytes`, {
-              limit: limits.maxLayerBytes,
+            throw new ImageStoreError('archive.tooLarge', `layer content exceeds ${formatBytes(limits.maxLayerBytes)}`, {
+              limit: formatBytes(limits.maxLayerBytes),
             });
           }
           const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);

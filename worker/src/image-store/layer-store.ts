@@ -13,7 +13,7 @@ import { chmod, chown, mkdir, open, readdir, readFile, rename, rm, unlink, write
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { chainIdOf, digestHex, isDigest, type Digest } from './digest.js';
-import { ImageStoreError } from './errors.js';
+import { ImageStoreError, formatBytes } from './errors.js';
 import { extractLayerTar, type ExtractLimits } from './layer-extract.js';
 import { digestLayerDir, layerTar } from './layer-tar.js';
 import type { StorePaths } from './paths.js';
@@ -88,7 +88,7 @@ export class LayerStore {
   async require(chainId: Digest): Promise<LayerRecord> {
     const layer = await this.get(chainId);
     if (layer === null) {
-      throw new ImageStoreError('layer.missing', `layer ${chainId} is not in the image store`, { chainId });
+      throw new ImageStoreError('layer.missing', `layer ${chainId} is not in the image store`, { layer: chainId });
     }
     return layer;
   }
@@ -197,7 +197,7 @@ export class LayerStore {
         for await (const chunk of source) {
           tarBytes += chunk.length;
           if (tarBytes > maxTarBytes) {
-            throw new ImageStoreError('archive.tooLarge', `layer tar exceeds ${maxTarBytes} bytes`, { limit: maxTarBytes });
+            throw new ImageStoreError('archive.tooLarge', `layer tar exceeds ${formatBytes(maxTarBytes)}`, { limit: formatBytes(maxTarBytes) });
           }
           hash.update(chunk);
           await teeHandle.write(chunk);
@@ -212,6 +212,7 @@ export class LayerStore {
       const actual: Digest = `sha256:${hash.digest('hex')}`;
       if (actual !== expectedDiffId) {
         throw new ImageStoreError('archive.digestMismatch', `layer content does not match its digest: expected ${expectedDiffId}, got ${actual}`, {
+          item: `layer ${expectedDiffId.slice(7, 19)}`,
           expected: expectedDiffId,
           actual,
         });

@@ -26,7 +26,7 @@ const DOMAIN = /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA
 const TAG = /^[\w][\w.-]{0,127}$/;
 
 function invalid(input: string, reason: string): ImageStoreError {
-  return new ImageStoreError('reference.invalid', `invalid reference format "${input}": ${reason}`, { reference: input, reason });
+  return new ImageStoreError('reference.invalid', `invalid reference format "${input}": ${reason}`, { ref: input, reason });
 }
 
 /** Parses `name[:tag]`. Digest references (`name@sha256:…`) are not supported by this store. */

@@ -4,6 +4,7 @@ import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listAttributes } from '@napi-rs/xattr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LearnerError, isLearnerError, renderMessage } from '../../../protocol/index.js';
 import { chainIdOf, type Digest } from './digest.js';
 import { isImageStoreError, type ImageStoreErrorKey } from './errors.js';
 import type { LayerRecord } from './schemas.js';
@@ -158,6 +159,11 @@ describe('image store', () => {
     it('says which names are invalid and which prefixes are ambiguous', async () => {
       await expect(store.tag(image.id, 'Learner/App')).rejects.toSatisfy(refusedWith('reference.invalid'));
       await expect(store.resolve('nope:latest')).rejects.toThrow('No such image: nope:latest');
+      // A learner error: the site renders it from key and facts in the learner's language.
+      const err = await store.resolve('nope').catch((e: unknown) => e);
+      expect(isLearnerError(err)).toBe(true);
+      expect((err as LearnerError).toPayload()).toEqual({ kind: 'learner', key: 'image.notFound', facts: { ref: 'nope:latest' } });
+      expect(renderMessage('image.notFound', (err as LearnerError).facts, 'ko')).toBe('이미지가 없어요: nope:latest');
       // Sixteen more images make two ids share a first hex digit (pigeonhole).
       const layer = image.layers[0]!;
       const ids: Digest[] = [image.id];

@@ -219,7 +219,7 @@ export class ImageStore {
       if (matches.length === 1) return matches[0]!;
       if (matches.length > 1) {
         throw new ImageStoreError('image.ambiguous', `image id prefix "${input}" is ambiguous: it matches ${matches.length} images`, {
-          reference: input,
+          ref: input,
           matches: matches.map((id) => id.slice(7, 19)),
         });
       }
@@ -269,7 +269,7 @@ export class ImageStore {
         if (lastTag && users.length > 0 && !force) {
           throw conflict(
             `unable to remove repository reference "${formatReference(named)}" (must force) - container ${users[0]!.containerId} is using its referenced image ${shortId}`,
-            { image: id, container: users[0]!.containerId },
+            { ref: formatReference(named), users: users.map((u) => `container ${u.containerId}`) },
           );
         }
         await this.ctx.refs.delete(named);
@@ -280,22 +280,22 @@ export class ImageStore {
       } else {
         if (tags.length > 1 && !force) {
           throw conflict(`unable to delete ${shortId} (must be forced) - image is referenced in multiple repositories`, {
-            image: id,
-            tags: tags.map(formatReference),
+            ref,
+            users: tags.map(formatReference),
           });
         }
         if (users.length > 0) {
           const user = users[0]!;
           throw conflict(
             `unable to delete ${shortId} (cannot be forced) - image is being used by ${user.running ? 'running' : 'stopped'} container ${user.containerId}`,
-            { image: id, container: user.containerId },
+            { ref, users: users.map((u) => `container ${u.containerId}`) },
           );
         }
         const children = await this.children(id);
         if (children.length > 0) {
           throw conflict(`unable to delete ${shortId} (cannot be forced) - image has dependent child images`, {
-            image: id,
-            children: children.map((child) => child.slice(7, 19)),
+            ref,
+            users: children.map((child) => `image ${child.slice(7, 19)}`),
           });
         }
         for (const tag of tags) {
@@ -500,10 +500,11 @@ async function exists(path: string): Promise<boolean> {
 }
 
 function notFound(ref: string): ImageStoreError {
-  return new ImageStoreError('image.notFound', `No such image: ${ref}`, { reference: ref });
+  return new ImageStoreError('image.notFound', `No such image: ${ref}`, { ref });
 }
 
-function conflict(message: string, facts: Record<string, string | string[]>): ImageStoreError {
+/** `users` name what holds the image (containers, child images, other tags), for the learner. */
+function conflict(message: string, facts: { ref: string; users: string[] } & Record<string, string | string[]>): ImageStoreError {
   return new ImageStoreError('image.conflict', `conflict: ${message}`, facts);
 }
 
