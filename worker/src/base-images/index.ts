@@ -99,7 +99,7 @@ export async function ensureBaseImage(store: ImageStore, ref: string, options: {
       available: BASE_IMAGES.flatMap((b) => [...b.tags]),
     });
   }
-  const log = options.logger ?? pino({ name: 'base-images', level: process.env.LOG_LEVEL ?? 'warn' });
+  const log = options.logger ?? pino({ name: 'base-images', level: 'warn' });
   const complete = async (): Promise<Image | null> => {
     const present = await firstPresent(store, base.tags);
     if (present === null) return null;

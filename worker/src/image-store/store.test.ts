@@ -106,6 +106,23 @@ describe('image store', () => {
       expect(await readdir(join(store.root, 'tmp'))).toEqual([]);
     });
 
+    it('concurrent commits of the same change and creations of the same image end with one of each', async () => {
+      const dirs: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        dirs.push(scratch());
+        await writeTree(dirs[i]!, { 'race/file': 'same' });
+      }
+      const layers = await Promise.all(dirs.map((dir) => store.commitLayer(dir, null)));
+      expect(new Set(layers.map((l) => l.layer.chainId)).size).toBe(1);
+      const config = configOf([{ createdBy: 'COPY race', layer: layers[0]!.layer }], ['race']);
+      const images = await Promise.all(dirs.map((_, i) => store.createImage(config, { tags: [`race:${i}`] })));
+      expect(new Set(images.map((image) => image.id)).size).toBe(1);
+      expect((await store.inspect('race:0')).tags).toHaveLength(6);
+      expect(await readdir(join(store.root, 'tmp'))).toEqual([]);
+      expect(await readdir(join(store.root, 'locks'))).toEqual([]);
+      await store.remove(images[0]!.id, { force: true });
+    });
+
     it('refuses an upper that uses overlay redirects, and gives the upper back', async () => {
       const base = await layerOf(null, { 'opt/app/bin': 'b' });
       const upper = join(work, 'redirect/upper');

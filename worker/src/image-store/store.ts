@@ -102,7 +102,8 @@ export class ImageStore {
     for (const dir of [paths.layersDir, paths.imagesDir, paths.refsDir, paths.tmpDir, paths.locksDir]) {
       await mkdir(dir, { recursive: true });
     }
-    const log = options.logger ?? pino({ name: 'image-store', level: process.env.LOG_LEVEL ?? 'warn' });
+    // The worker passes its own logger; standalone use (tests, tools) only hears warnings.
+    const log = options.logger ?? pino({ name: 'image-store', level: 'warn' });
     const ctx: StoreContext = {
       paths,
       layers: new LayerStore(paths, log),
