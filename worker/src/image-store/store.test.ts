@@ -201,13 +201,16 @@ describe('image store', () => {
 
       await expect(store.remove(base.id)).rejects.toSatisfy(refusedWith('image.conflict'));
       await expect(store.remove(base.id)).rejects.toThrow(/dependent child images/);
+      // By name, as in Docker, the tag goes but the image stays while a child needs it.
+      expect(await store.remove('base')).toEqual([{ untagged: 'base:latest' }]);
+      expect(await store.resolve(base.id)).toBe(base.id);
 
       expect(await store.remove('child')).toEqual([{ untagged: 'child:latest' }, { deleted: child.id }, { deleted: l2.chainId }]);
       expect(await store.getLayer(l2.chainId)).toBeNull();
       expect(await exists(store.layerDir(l2.chainId))).toBe(false);
       expect(await store.getLayer(l1.chainId)).not.toBeNull(); // still used by base
 
-      expect(await store.remove('base')).toEqual([{ untagged: 'base:latest' }, { deleted: base.id }, { deleted: l1.chainId }]);
+      expect(await store.remove(base.id)).toEqual([{ deleted: base.id }, { deleted: l1.chainId }]);
       expect(await exists(store.layerDir(l1.chainId))).toBe(false);
     });
 
