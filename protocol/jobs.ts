@@ -3,7 +3,8 @@
 // containers live there.
 import { z } from 'zod';
 
-const sessionId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+// Lowercase letters and digits: it becomes part of image names (see worker/src/session-images.ts).
+const sessionId = z.string().regex(/^[a-z0-9]{1,64}$/);
 const runId = z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/);
 /** Paths inside a build context: relative, no "..", no NUL. */
 const contextPath = z

@@ -1,0 +1,124 @@
+// What one learner session sees of the host's image store. The store is shared (layers are
+// content-addressed, base images exist once), but names are not: a learner's `app:latest`
+// is stored as `local.layercake/<session>/app:latest`, and ids resolve only to images the
+// session made or the base images, so no session can reach another's images even by id.
+import { mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LearnerError } from '../../protocol/errors.js';
+import { availableBaseImages } from './base-images/index.js';
+import {
+  formatReference,
+  ImageStoreError,
+  parseReference,
+  type Digest,
+  type ImageStore,
+  type ImageSummary,
+} from './image-store/index.js';
+
+const PREFIX = 'local.layercake';
+const SESSION = /^[a-z0-9]{1,64}$/;
+
+export class SessionImages {
+  private readonly ownedDir: string;
+
+  constructor(
+    readonly store: ImageStore,
+    readonly session: string,
+    dataDir: string,
+  ) {
+    if (!SESSION.test(session)) throw new Error(`session id must be 1-64 lowercase letters or digits: ${session}`);
+    this.ownedDir = join(dataDir, 'sessions', session, 'images');
+  }
+
+  /** The store's name for a learner's image name, e.g. `app` → `local.layercake/s1/app:latest`. */
+  qualify(name: string): string {
+    const ref = parseReference(name);
+    if (ref.repository.includes('.') && ref.repository.split('/')[0]!.includes('.'))
+      throw new LearnerError('reference.invalid', { ref: name, reason: 'registry hosts are not available here' });
+    return formatReference({ repository: `${PREFIX}/${this.session}/${ref.repository}`, tag: ref.tag });
+  }
+
+  /** The learner's name for a store name, or null when it is not this session's. */
+  unqualify(storeName: string): string | null {
+    const head = `${PREFIX}/${this.session}/`;
+    return storeName.startsWith(head) ? storeName.slice(head.length) : null;
+  }
+
+  private baseNames(): Set<string> {
+    return new Set(availableBaseImages().flatMap((b) => b.tags.map((t) => formatReference(parseReference(t)))));
+  }
+
+  /** Record that this session made the image (build, commit, load), so its id resolves here. */
+  async own(id: Digest): Promise<void> {
+    await mkdir(this.ownedDir, { recursive: true });
+    await writeFile(join(this.ownedDir, id.slice('sha256:'.length)), '');
+  }
+
+  async disown(id: Digest): Promise<void> {
+    await unlink(join(this.ownedDir, id.slice('sha256:'.length))).catch(() => {});
+  }
+
+  async owned(): Promise<Set<Digest>> {
+    const names = await readdir(this.ownedDir).catch(() => [] as string[]);
+    return new Set(names.map((n) => `sha256:${n}` as Digest));
+  }
+
+  /** Resolve a learner's reference: their own names first, then base images, then ids they may see. */
+  async resolve(ref: string): Promise<Digest> {
+    const hex = ref.startsWith('sha256:') ? ref.slice(7) : ref;
+    if (/^[0-9a-f]{4,64}$/.test(hex)) {
+      const visible = [...(await this.owned()), ...(await this.baseIds())];
+      const matches = [...new Set(visible.filter((id) => id.slice(7).startsWith(hex)))];
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length > 1) throw new ImageStoreError('image.ambiguous', `${ref} matches several images`, { ref, matches: matches.map((m) => m.slice(7, 19)) });
+    }
+    let parsed;
+    try {
+      parsed = formatReference(parseReference(ref));
+    } catch {
+      throw new ImageStoreError('image.notFound', `No such image: ${ref}`, { ref });
+    }
+    for (const candidate of [this.qualify(ref), ...(this.baseNames().has(parsed) ? [parsed] : [])]) {
+      try {
+        return await this.store.resolve(candidate);
+      } catch (err) {
+        if (!(err instanceof ImageStoreError) || err.key !== 'image.notFound') throw err;
+      }
+    }
+    throw new ImageStoreError('image.notFound', `No such image: ${ref}`, { ref });
+  }
+
+  private async baseIds(): Promise<Digest[]> {
+    const ids: Digest[] = [];
+    for (const name of this.baseNames()) {
+      try {
+        ids.push(await this.store.resolve(name));
+      } catch {
+        /* not built on this host yet */
+      }
+    }
+    return ids;
+  }
+
+  /** `docker images` for this session: its own tags, plus the base images. */
+  async list(): Promise<ImageSummary[]> {
+    const base = this.baseNames();
+    const out: ImageSummary[] = [];
+    for (const row of await this.store.list()) {
+      const name = `${row.repository}:${row.tag}`;
+      const mine = this.unqualify(name);
+      if (mine !== null) {
+        const r = parseReference(mine);
+        out.push({ ...row, repository: r.repository, tag: r.tag });
+      } else if (base.has(name)) {
+        out.push(row);
+      }
+    }
+    return out;
+  }
+
+  async tag(imageId: Digest, name: string): Promise<void> {
+    await this.store.tag(imageId, this.qualify(name));
+    await this.own(imageId);
+  }
+}
