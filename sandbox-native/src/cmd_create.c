@@ -34,6 +34,24 @@ static int listen_ctl(const char *dir, struct sn_error *e)
     return s;
 }
 
+/* --output: the container's stdio become pipes the monitor holds (a terminal needs none:
+ * its master comes back from the setup process). Our 0-2 are what the container inherits. */
+static int stdio_pipes(int ends[3], struct sn_error *e)
+{
+    int in[2], out[2], err[2];
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+        return sn_fail(e, "create", errno, "pipes for the container's stdio");
+    if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) return sn_fail(e, "create", errno, "dup2");
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    ends[0] = in[1];
+    ends[1] = out[0];
+    ends[2] = err[0];
+    for (int i = 0; i < 3; i++) fcntl(ends[i], F_SETFL, fcntl(ends[i], F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
 /* The monitor: creates the container, then stays with it until it exits. */
 static void monitor_main(const struct sn_globals *g, const struct sn_create_args *a, int report)
 {
@@ -42,15 +60,37 @@ static void monitor_main(const struct sn_globals *g, const struct sn_create_args
     monitor_block_signals(&old);
     struct sn_container ct = { .root = g->root, .id = a->id, .console_socket = a->console_socket, .pid_file = a->pid_file };
     struct sn_error e;
-    int ls = -1;
+    struct sn_attach att;
+    int ls = -1, ends[3] = { -1, -1, -1 };
     if (spec_load(a->bundle, &ct.spec, &e) < 0) goto fail_early;
-    if (ct.spec.process.terminal && !a->console_socket) {
-        sn_fail(&e, "create", 0, "a detached container with a terminal needs --console-socket");
+    if (ct.spec.process.terminal && !a->console_socket && !a->output) {
+        sn_fail(&e, "create", 0, "a detached container with a terminal needs --console-socket or --output");
         goto fail_early;
     }
+    if (a->output && a->console_socket) {
+        sn_fail(&e, "create", 0, "--output and --console-socket exclude each other");
+        goto fail_early;
+    }
+    if (a->output && !ct.spec.process.terminal && stdio_pipes(ends, &e) < 0) goto fail_early;
     if (container_create(&ct, &e) < 0 || (ls = listen_ctl(ct.st.dir, &e)) < 0) {
         container_abort(&ct);
         goto fail_early;
+    }
+    if (a->output) {
+        char sock[PATH_MAX + 16];
+        snprintf(sock, sizeof sock, "%s/attach.sock", ct.st.dir);
+        if (attach_open(&att, sock, a->output, &e) < 0) {
+            container_abort(&ct);
+            goto fail_early;
+        }
+        if (ct.pty_master >= 0) {
+            att.pty_master = ct.pty_master;   /* the attach side owns it now */
+            ct.pty_master = -1;
+            fcntl(att.pty_master, F_SETFL, fcntl(att.pty_master, F_GETFL) | O_NONBLOCK);
+        }
+        att.stdin_fd = ends[0];
+        att.stdout_fd = ends[1];
+        att.stderr_fd = ends[2];
     }
     /* The container holds its own copies of our stdio; letting go of ours means the caller
      * sees end-of-file when the container closes them, not when we exit. */
@@ -62,12 +102,18 @@ static void monitor_main(const struct sn_globals *g, const struct sn_create_args
 
     struct sn_monitor m = { .pid = ct.st.pid, .cg = &ct.st.cg, .timeout_ms = ct.spec.timeout_ms, .pty_master = -1,
                             .in_fd = -1, .out_fd = -1, .control_fd = -1, .listen_fd = ls,
-                            .on_start = on_start, .arg = &ct };
+                            .on_start = on_start, .arg = &ct, .attach = a->output ? &att : NULL };
     int ws = 0;
     bool timed_out = false;
     if (monitor_run(&m, &ws, &timed_out) < 0) {
         container_abort(&ct);
         _exit(1);
+    }
+    if (a->output) {
+        char sock[PATH_MAX + 16];
+        snprintf(sock, sizeof sock, "%s/attach.sock", ct.st.dir);
+        unlink(sock);
+        attach_finish(&att, container_exit_status(ws));
     }
     if (m.listen_fd >= 0) close(m.listen_fd);
     char sock[PATH_MAX + 16];
@@ -140,7 +186,7 @@ int cmd_create(const struct sn_globals *g, int argc, char **argv)
     struct sn_create_args a = { .bundle = "." };
     static const struct option opts[] = {
         { "bundle", required_argument, NULL, 'b' }, { "console-socket", required_argument, NULL, 'c' },
-        { "pid-file", required_argument, NULL, 'p' }, { NULL, 0, NULL, 0 },
+        { "pid-file", required_argument, NULL, 'p' }, { "output", required_argument, NULL, 'o' }, { NULL, 0, NULL, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "+b:", opts, NULL)) != -1) {
@@ -148,6 +194,7 @@ int cmd_create(const struct sn_globals *g, int argc, char **argv)
         case 'b': a.bundle = optarg; break;
         case 'c': a.console_socket = optarg; break;
         case 'p': a.pid_file = optarg; break;
+        case 'o': a.output = optarg; break;
         default: return SN_EXIT_FAILED;
         }
     }

@@ -24,7 +24,8 @@ int cmd_run(const struct sn_globals *g, int argc, char **argv)
         { "bundle", required_argument, NULL, 'b' }, { "detach", no_argument, NULL, 'd' },
         { "keep", no_argument, NULL, 'k' }, { "console-socket", required_argument, NULL, 'c' },
         { "pid-file", required_argument, NULL, 'p' }, { "control-fd", required_argument, NULL, 'C' },
-        { "die-with-parent", no_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
+        { "die-with-parent", no_argument, NULL, 'P' }, { "output", required_argument, NULL, 'o' },
+        { NULL, 0, NULL, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "+b:d", opts, NULL)) != -1) {
@@ -36,11 +37,13 @@ int cmd_run(const struct sn_globals *g, int argc, char **argv)
         case 'p': a.pid_file = optarg; break;
         case 'C': control_fd = atoi(optarg); break;
         case 'P': die_with_parent = true; break;
+        case 'o': a.output = optarg; break;
         default: return SN_EXIT_FAILED;
         }
     }
     if (optind != argc - 1) { sn_log("run needs exactly one container id"); return SN_EXIT_FAILED; }
     a.id = argv[optind];
+    if (a.output && !detach) { sn_log("--output is for detached containers (run -d, create)"); return SN_EXIT_FAILED; }
     if (detach) {
         a.start = true;
         return create_detached(g, &a);

@@ -29,6 +29,7 @@ int cmd_resume(const struct sn_globals *g, int argc, char **argv);
  * with it; optionally start it at once. */
 struct sn_create_args {
     const char *bundle, *id, *console_socket, *pid_file;
+    const char *output;   /* --output FILE: the monitor holds stdio, logs it, serves attach.sock */
     bool start;
 };
 int create_detached(const struct sn_globals *g, const struct sn_create_args *a);

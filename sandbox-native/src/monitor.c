@@ -104,8 +104,8 @@ int monitor_run(struct sn_monitor *m, int *wstatus, bool *timed_out)
     int rc = -1;
 
     for (;;) {
-        struct pollfd p[7];
-        int n = 0, i_sig, i_tim = -1, i_in = -1, i_master = -1, i_out = -1, i_ctl = -1, i_lis = -1;
+        struct pollfd p[8 + 4 + SN_ATTACH_CLIENTS];
+        int n = 0, attach_from = 0, i_sig, i_tim = -1, i_in = -1, i_master = -1, i_out = -1, i_ctl = -1, i_lis = -1;
         p[i_sig = n++] = (struct pollfd){ sfd, POLLIN, 0 };
         if (tfd >= 0) p[i_tim = n++] = (struct pollfd){ tfd, POLLIN, 0 };
         if (in_open && to_pty.len < sizeof to_pty.data) p[i_in = n++] = (struct pollfd){ m->in_fd, POLLIN, 0 };
@@ -116,6 +116,8 @@ int monitor_run(struct sn_monitor *m, int *wstatus, bool *timed_out)
         if (to_out.len) p[i_out = n++] = (struct pollfd){ m->out_fd, POLLOUT, 0 };
         if (m->control_fd >= 0) p[i_ctl = n++] = (struct pollfd){ m->control_fd, POLLIN, 0 };
         if (m->listen_fd >= 0) p[i_lis = n++] = (struct pollfd){ m->listen_fd, POLLIN, 0 };
+        attach_from = n;
+        if (m->attach) n += attach_pollfds(m->attach, p + n, (int)(sizeof p / sizeof p[0]) - n);
         if (poll(p, (nfds_t)n, -1) < 0) {
             if (errno == EINTR) continue;
             goto out;
@@ -188,6 +190,7 @@ int monitor_run(struct sn_monitor *m, int *wstatus, bool *timed_out)
             if (ctl_len == sizeof ctl - 1) ctl_len = 0;   /* an overlong line: drop it */
         }
         if (i_lis >= 0 && (p[i_lis].revents & POLLIN)) handle_start(m);
+        if (m->attach) attach_handle(m->attach, p + attach_from, n - attach_from);
     }
 out:
     if (raw) tcsetattr(m->in_fd, TCSANOW, &saved_tio);

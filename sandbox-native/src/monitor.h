@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "attach.h"
 #include "cgroup.h"
 
 struct sn_monitor {
@@ -19,6 +20,7 @@ struct sn_monitor {
     int listen_fd;              /* -1, or the control socket waiting for `start` */
     int (*on_start)(void *arg, char *reply, size_t size);
     void *arg;
+    struct sn_attach *attach;   /* detached stdio (--output), or NULL */
 };
 
 /* Block the signals the monitor handles; call before creating the container so none is lost. */

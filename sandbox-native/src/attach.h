@@ -1,0 +1,46 @@
+/* A detached container's stdio, held by its monitor: output goes to a log file and to any
+ * attached clients; clients send input and resizes. Clients connect to <state>/attach.sock.
+ *
+ * Frames in both directions: 1 byte type, 4 bytes big-endian length, payload.
+ *   client → monitor: 'i' input bytes, 'r' resize "ROWS COLS", 'c' close the container's stdin
+ *   monitor → client: 'o' output (the terminal, or stdout), 'e' stderr, 'x' exit "CODE" */
+#ifndef SN_ATTACH_H
+#define SN_ATTACH_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "util.h"
+
+#define SN_ATTACH_CLIENTS 8
+
+struct sn_attach_client {
+    int fd;
+    unsigned char in[8192 + 5];
+    size_t in_len;
+    char *out;             /* pending output, bounded: a client too slow to read is dropped */
+    size_t out_len;
+};
+
+struct sn_attach {
+    int listen_fd;
+    int log_fd;
+    char log_path[4096];
+    off_t log_size;
+    int pty_master;        /* terminal: input, output and resize all go through it */
+    int stdin_fd;          /* no terminal: the write end of the container's stdin pipe */
+    int stdout_fd, stderr_fd;
+    struct sn_attach_client clients[SN_ATTACH_CLIENTS];
+    char to_container[16384];
+    size_t to_container_len;
+};
+
+/* Listen on `socket_path`, log to `log_path`. The stdio fds are set by the caller. */
+int attach_open(struct sn_attach *a, const char *socket_path, const char *log_path, struct sn_error *e);
+int attach_pollfds(struct sn_attach *a, struct pollfd *p, int max);
+void attach_handle(struct sn_attach *a, const struct pollfd *p, int n);
+/* The container is gone: read what is left, tell clients how it ended, close everything. */
+void attach_finish(struct sn_attach *a, int exit_status);
+
+#endif
