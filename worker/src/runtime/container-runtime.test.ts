@@ -1,6 +1,6 @@
 // The engine's runtime adapter against the real launcher: a real kernel sandbox per test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { sandboxNative, type ContainerProcess } from './container-runtime.js';
 import { hardenedSpec, writeBundle, type HardenedSpecOptions } from './oci-spec.js';
@@ -106,5 +106,40 @@ describe('sandbox-native through the runtime adapter', () => {
     expect((await runtime.state(b.id))?.status).toBe('running');
     await runtime.kill(b.id, 'SIGKILL');
     expect((await p.exited).exitCode).toBe(137);
+  });
+});
+
+describe('detached containers', () => {
+  it('keep running without their creator, log output and take input through attach', async () => {
+    const b = bundle({ args: ['/bin/sh', '-c', 'echo ready; read line; echo "got $line" >&2; exit 9'] });
+    const output = join(work, `${b.id}.log`);
+    await runtime.create({ id: b.id, bundleDir: b.dir, outputFile: output });
+    const att = await runtime.attach(b.id);
+    const seen: string[] = [];
+    att.on('output', (stream, data) => seen.push(`${stream}:${data.toString()}`));
+    const exited = new Promise<number>((r) => att.on('exit', r));
+    await runtime.start(b.id);
+    await waitFor(() => seen.join('').includes('ready'));
+    att.write('hello\n');
+    expect(await exited).toBe(9);
+    expect(seen).toContain('stderr:got hello\n');
+    expect(readFileSync(output, 'utf8')).toBe('ready\ngot hello\n');
+    const state = await runtime.state(b.id);
+    expect(state).toMatchObject({ status: 'stopped', exitCode: 9, oomKilled: false });
+    await runtime.delete(b.id);
+  });
+
+  it('relays a terminal and its resizes to an attached client', async () => {
+    const b = bundle({ args: ['/bin/sh'], terminal: true, env: ['PATH=/bin', 'PS1=$ '] });
+    await runtime.create({ id: b.id, bundleDir: b.dir, outputFile: join(work, `${b.id}.log`) });
+    await runtime.start(b.id);
+    const att = await runtime.attach(b.id);
+    let out = '';
+    att.on('output', (_s, d) => (out += d.toString()));
+    att.resize(42, 120);
+    att.write('stty size; exit 0\n');
+    await new Promise<number>((r) => att.on('exit', r));
+    expect(out).toContain('42 120');
+    await runtime.delete(b.id);
   });
 });

@@ -10,6 +10,8 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { join } from 'node:path';
+import { connectAttachment } from './attachment.js';
 
 const execFileP = promisify(execFile);
 
@@ -63,9 +65,35 @@ export interface RuntimeState {
   cgroup?: { version: number; paths: Record<string, string> };
 }
 
+/** A connection to a detached container's stdio (sandbox-native's attach socket). */
+export interface Attachment {
+  /** Output as it arrives: the terminal (or stdout) and, without a terminal, stderr. */
+  on(event: 'output', listener: (stream: 'stdout' | 'stderr', data: Buffer) => void): this;
+  /** The container exited with this status; the connection closes next. */
+  on(event: 'exit', listener: (exitCode: number) => void): this;
+  on(event: 'close', listener: () => void): this;
+  write(data: Buffer | string): void;
+  resize(rows: number, cols: number): void;
+  /** Close the container's stdin (without a terminal). */
+  closeInput(): void;
+  /** Leave the container running. */
+  detach(): void;
+}
+
+export interface CreateOptions {
+  id: string;
+  bundleDir: string;
+  /** The monitor holds the container's stdio, logs its output here and serves attach. */
+  outputFile: string;
+}
+
 export interface ContainerRuntime {
   readonly name: string;
   run(options: RunOptions): ContainerProcess;
+  /** Create a container under a detached monitor that outlives this process. */
+  create(options: CreateOptions): Promise<void>;
+  start(id: string): Promise<void>;
+  attach(id: string): Promise<Attachment>;
   exec(options: ExecOptions): ContainerProcess;
   state(id: string): Promise<RuntimeState | null>;
   kill(id: string, signal?: NodeJS.Signals, all?: boolean): Promise<void>;
@@ -143,6 +171,19 @@ export class OciCliRuntime implements ContainerRuntime {
         timedOut: state.timedOut ?? false,
       };
     });
+  }
+
+  async create(options: CreateOptions): Promise<void> {
+    if (!this.flavour.keep) throw new Error(`${this.name} cannot hold a detached container's output`);
+    await this.cli('create', '--output', options.outputFile, '--bundle', options.bundleDir, options.id);
+  }
+
+  async start(id: string): Promise<void> {
+    await this.cli('start', id);
+  }
+
+  attach(id: string): Promise<Attachment> {
+    return connectAttachment(join(this.stateRoot, id, 'attach.sock'));
   }
 
   exec(options: ExecOptions): ContainerProcess {

@@ -255,6 +255,8 @@ export const hardenedSpecOptions = z
   .refine((o) => !o.upperDir || o.layers, { message: 'upperDir needs layers' });
 
 export type HardenedSpecOptions = z.input<typeof hardenedSpecOptions>;
+/** A mount added to the standard ones (a tmpfs at /tmp, a bind of a build context…). */
+export type ExtraMount = NonNullable<HardenedSpecOptions['mounts']>[number];
 
 // ---- the builder -------------------------------------------------------------------
 
