@@ -34,6 +34,9 @@ const en = {
   'container.isPaused': 'Container {ref} is paused: unpause it first.',
   'container.commandNotFound': '{command}: executable file not found in $PATH',
   'container.cannotRun': '{command}: cannot run: {reason}',
+  'container.unknownUser': 'unable to find user {user}: no matching entries in the image\'s /etc/passwd',
+  'container.unknownGroup': 'unable to find group {group}: no matching entries in the image\'s /etc/group',
+  'container.userOutOfRange': 'user {user}: ids above {max} are not available in a Layercake container',
 
   'quota.images': 'You have {count} images; the limit is {limit}. Remove some with rmi.',
   'quota.containers': 'You have {count} containers; the limit is {limit}. Remove some with rm.',
@@ -87,6 +90,9 @@ const ko: Record<MessageKey, string> = {
   'container.isPaused': '컨테이너 {ref}이(가) 일시 정지 상태예요. 먼저 unpause 하세요.',
   'container.commandNotFound': '{command}: $PATH에서 실행 파일을 찾을 수 없어요',
   'container.cannotRun': '{command}: 실행할 수 없어요: {reason}',
+  'container.unknownUser': '사용자 {user}을(를) 찾을 수 없어요: 이미지의 /etc/passwd에 없어요',
+  'container.unknownGroup': '그룹 {group}을(를) 찾을 수 없어요: 이미지의 /etc/group에 없어요',
+  'container.userOutOfRange': '사용자 {user}: Layercake 컨테이너에서는 {max}보다 큰 id를 쓸 수 없어요',
 
   'quota.images': '이미지가 {count}개 있어요. 한도는 {limit}개예요. rmi로 몇 개 지우세요.',
   'quota.containers': '컨테이너가 {count}개 있어요. 한도는 {limit}개예요. rm으로 몇 개 지우세요.',
