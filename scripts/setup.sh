@@ -22,6 +22,11 @@ packages=(
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   packages+=(hyperfine)
 fi
+if [ "${1:-}" = "--test" ]; then
+  # The cgroup v2 suite boots Debian's kernel under qemu with an initramfs (cpio) and an
+  # ext4 disk made by mkfs.ext4 -d (sandbox-native/test/cgroup-v2/).
+  packages+=(qemu-system-x86 cpio e2fsprogs)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -45,3 +50,8 @@ fi
 
 say "building sandbox-native"
 make -s -C sandbox-native
+
+if [ "${1:-}" = "--test" ]; then
+  # Downloaded once into sandbox-native/build/qemu, never installed into this host's /boot.
+  bash sandbox-native/test/cgroup-v2/fetch-kernel.sh > /dev/null
+fi
