@@ -175,37 +175,36 @@ static int limits_v2(const struct sn_cgroup *cg, const struct sn_resources *r, s
     return 0;
 }
 
+/* Is `word` one of the space-separated words in `list` ("cpu" is not in "cpuset memory")? */
+static bool has_word(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; (p = strstr(p, word)); p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == 0 || p[n] == ' ' || p[n] == '\n')) return true;
+    return false;
+}
+
 /* v2: a controller is usable in a child only if every ancestor enables it in subtree_control. */
 static int enable_controllers_v2(const char *mount, const char *dir, struct sn_error *e)
 {
+    static const char *const wanted[] = { "memory", "pids", "cpu" };
     char avail[256];
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/cgroup.controllers", mount);
     if (sn_read_file(path, avail, sizeof avail) < 0) return sn_fail(e, "cgroup", errno, "reading %s", path);
-    char want[128] = "";
-    for (const char *c = "memory\0pids\0cpu\0"; *c; c += strlen(c) + 1) {
-        char pat[32];
-        snprintf(pat, sizeof pat, "%s", c);
-        for (char *t = strstr(avail, pat); t; t = strstr(t + 1, pat))
-            if ((t == avail || t[-1] == ' ') && (t[strlen(pat)] == ' ' || t[strlen(pat)] == '\n' || !t[strlen(pat)])) {
-                strcat(want, want[0] ? " +" : "+");
-                strcat(want, c);
-                break;
-            }
-    }
-    if (!want[0]) return 0;
     /* Walk from the mount down to the container's parent. */
     char cur[PATH_MAX];
     snprintf(cur, sizeof cur, "%s", mount);
     const char *rest = dir + strlen(mount);
     for (;;) {
         snprintf(path, sizeof path, "%s/cgroup.subtree_control", cur);
-        char have[256] = "";
+        char have[256] = "", want[128] = "";
         sn_read_file(path, have, sizeof have);
-        if (strlen(have) < 3 || !strstr(have, "memory") || !strstr(have, "pids") || !strstr(have, "cpu")) {
-            if (sn_write_file(path, want) < 0 && errno != ENOENT)
-                return sn_fail(e, "cgroup", errno, "enabling controllers (%s) in %s", want, path);
-        }
+        for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++)
+            if (has_word(avail, wanted[i]) && !has_word(have, wanted[i]))
+                snprintf(want + strlen(want), sizeof want - strlen(want), "%s+%s", want[0] ? " " : "", wanted[i]);
+        if (want[0] && sn_write_file(path, want) < 0 && errno != ENOENT)
+            return sn_fail(e, "cgroup", errno, "enabling controllers (%s) in %s", want, path);
         while (*rest == '/') rest++;
         const char *slash = strchr(rest, '/');
         if (!slash) break;   /* cur is now the container's parent */

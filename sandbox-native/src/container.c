@@ -9,6 +9,7 @@
 #include "trace.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -86,6 +87,23 @@ static int write_pid_file(const char *path, pid_t pid, struct sn_error *e)
     return 0;
 }
 
+/* When the parent's side fails after the child has failed too (a send gets EPIPE because the
+ * child is gone), the child's own report names the real step: prefer it. */
+static int child_error_or(struct sn_container *c, int rc, struct sn_error *e)
+{
+    for (;;) {
+        struct sn_sync_msg msg;
+        int fd;
+        struct pollfd p = { c->sync, POLLIN, 0 };
+        if (poll(&p, 1, 0) <= 0 || sync_recv(c->sync, &msg, &fd) != 0) return rc;
+        if (fd >= 0) close(fd);
+        if (msg.type == SYNC_ERROR) {
+            *e = msg.err;
+            return -1;
+        }
+    }
+}
+
 int container_create(struct sn_container *c, struct sn_error *e)
 {
     struct sn_spec *s = &c->spec;
@@ -148,10 +166,7 @@ int container_create(struct sn_container *c, struct sn_error *e)
 
     if (idmap_write(pid, s->uid_maps, s->n_uid_maps, s->gid_maps, s->n_gid_maps, e) < 0) return -1;
     int fds[SN_SYNC_MAX_FDS];
-    int mount_fd = rootfs_prepare(s, pid, e);
-    if (mount_fd < 0) return -1;
-    fds[0] = rootfs_attach(s, pid, mount_fd, e);
-    close(mount_fd);
+    fds[0] = rootfs_build(s, pid, e);
     if (fds[0] < 0) return -1;
     int nbinds = rootfs_clone_binds(s, fds + 1, SN_SYNC_MAX_FDS - 1, e);
     if (nbinds < 0) { close(fds[0]); return -1; }
@@ -166,15 +181,15 @@ int container_create(struct sn_container *c, struct sn_error *e)
     for (int i = 0; i <= nbinds; i++)
         if (fds[i] != placeholder) close(fds[i]);
     if (placeholder >= 0) close(placeholder);
-    if (rc < 0) return sn_fail(e, "sync", errno, "handing over the rootfs");
+    if (rc < 0) return child_error_or(c, sn_fail(e, "sync", errno, "handing over the rootfs"), e);
     t = trace_step(s->layers ? "idmap_overlay" : "idmap_rootfs", t);
     /* The cgroup is made while the child mounts its filesystem: the child only needs to be
      * in it before it creates its cgroup namespace, and nothing it runs before exec matters
      * to the limits. (Measured: ~1 ms off the critical path on a v1 host, where each
      * hierarchy costs a mkdir and a migration.) */
     if (cgroup_create(&c->st.cg, s->cgroups_path, c->id, &s->res, e) < 0 || cgroup_enter(&c->st.cg, pid, e) < 0)
-        return -1;
-    if (sync_send(c->sync, SYNC_CGROUP, NULL, -1) < 0) return sn_fail(e, "sync", errno, "cgroup joined");
+        return child_error_or(c, -1, e);
+    if (sync_send(c->sync, SYNC_CGROUP, NULL, -1) < 0) return child_error_or(c, sn_fail(e, "sync", errno, "cgroup joined"), e);
     t = trace_step("cgroup", t);
 
     for (;;) {

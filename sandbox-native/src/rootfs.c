@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/fsuid.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #define MAX_LAYERS 128
@@ -54,122 +55,116 @@ static void restore_creds(const struct creds *saved)
     syscall(SYS_capset, &hdr, saved->caps);
 }
 
-static int overlay(const struct sn_spec *s, int userns_fd, struct sn_error *e)
+/* What the container's root filesystem is made of, cloned (and idmapped) while we still
+ * stand in our own namespace, where their host paths are reachable. */
+struct sources {
+    int layers[MAX_LAYERS];
+    int n;
+    int upper;   /* -1 without a writable layer */
+    int root;    /* root.path itself when there are no layers */
+};
+
+static void close_sources(struct sources *src)
 {
-    int layer_fds[MAX_LAYERS];
-    int n = 0, upper_fd = -1, fsfd = -1, mfd = -1;
+    for (int i = 0; i < src->n; i++) close(src->layers[i]);
+    if (src->upper >= 0) close(src->upper);
+    if (src->root >= 0) close(src->root);
+    src->n = 0;
+    src->upper = src->root = -1;
+}
+
+static int clone_sources(const struct sn_spec *s, int userns_fd, struct sources *src, struct sn_error *e)
+{
+    src->n = 0;
+    src->upper = src->root = -1;
+    if (!s->layers) {
+        src->root = idmapped_clone(s->rootfs, userns_fd, true, false, e);
+        return src->root < 0 ? -1 : 0;
+    }
     char *list = strdup(s->layers);
     if (!list) return sn_fail(e, "rootfs", ENOMEM, "layers");
-    for (char *save = NULL, *p = strtok_r(list, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
-        if (n == MAX_LAYERS) { sn_fail(e, "rootfs", E2BIG, "more than %d layers", MAX_LAYERS); goto out; }
-        if (p[0] != '/') { sn_fail(e, "rootfs", EINVAL, "layer %s is not an absolute path", p); goto out; }
-        layer_fds[n] = idmapped_clone(p, userns_fd, false, true, e);
-        if (layer_fds[n] < 0) goto out;
-        n++;
-    }
-    if (n == 0) { sn_fail(e, "rootfs", EINVAL, "io.layercake.rootfs.layers is empty"); goto out; }
-    if (!s->upper && n == 1) {
-        /* Overlayfs wants two lower layers when there is no upper: one read-only layer is
-         * simply its own idmapped mount. */
-        mfd = layer_fds[0];
-        layer_fds[0] = -1;
-        goto out;
-    }
-    if (s->upper && (upper_fd = idmapped_clone(s->upper, userns_fd, false, false, e)) < 0) goto out;
-
-    struct creds saved;
-    if (become_mounter(spec_root_uid(s), spec_root_gid(s), &saved) < 0) {
-        sn_fail(e, "rootfs", errno, "switching to the container's root to mount the overlay");
-        restore_creds(&saved);
-        goto out;
-    }
-    fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
-    if (fsfd < 0) { sn_fail(e, "rootfs", errno, "fsopen overlay"); restore_creds(&saved); goto out; }
-    char path[64];
-    /* Layers by descriptor path: no host path of a layer is ever visible or needs a mount. */
-    bool plus = true;
-    for (int i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "/proc/self/fd/%d", layer_fds[i]);
-        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", path, 0) < 0) { plus = false; break; }
-    }
-    if (!plus) {
-        /* Kernels before 6.7 have no "lowerdir+": one string, limited to 256 bytes. */
-        char joined[256] = "";
-        for (int i = 0; i < n; i++) {
-            snprintf(path, sizeof path, "%s/proc/self/fd/%d", i ? ":" : "", layer_fds[i]);
-            if (strlen(joined) + strlen(path) >= sizeof joined) {
-                sn_fail(e, "rootfs", E2BIG, "too many layers for this kernel's overlayfs (needs Linux 6.7 for more)");
-                restore_creds(&saved);
-                goto out;
-            }
-            strcat(joined, path);
-        }
-        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", joined, 0) < 0) {
-            sn_fail(e, "rootfs", errno, "overlay lowerdir");
-            restore_creds(&saved);
-            goto out;
-        }
-    }
     int rc = 0;
-    if (upper_fd >= 0) {
-        char up[64], work[64];
-        snprintf(up, sizeof up, "/proc/self/fd/%d/upper", upper_fd);
-        snprintf(work, sizeof work, "/proc/self/fd/%d/work", upper_fd);
-        rc = fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", up, 0);
-        if (rc == 0) rc = fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", work, 0);
-        /* Layers must be plain directories a tar can describe: no redirect or metacopy xattrs,
-         * no index tied to this mount. */
-        if (rc == 0) fsconfig(fsfd, FSCONFIG_SET_STRING, "redirect_dir", "off", 0);
-        if (rc == 0) fsconfig(fsfd, FSCONFIG_SET_STRING, "index", "off", 0);
-        if (rc == 0) fsconfig(fsfd, FSCONFIG_SET_STRING, "metacopy", "off", 0);
+    for (char *save = NULL, *p = strtok_r(list, ":", &save); p && rc == 0; p = strtok_r(NULL, ":", &save)) {
+        if (src->n == MAX_LAYERS) rc = sn_fail(e, "rootfs", E2BIG, "more than %d layers", MAX_LAYERS);
+        else if (p[0] != '/') rc = sn_fail(e, "rootfs", EINVAL, "layer %s is not an absolute path", p);
+        else if ((src->layers[src->n] = idmapped_clone(p, userns_fd, false, true, e)) < 0) rc = -1;
+        else src->n++;
     }
-    if (rc == 0) rc = fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
-    if (rc == 0) mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+    free(list);
+    if (rc == 0 && src->n == 0) rc = sn_fail(e, "rootfs", EINVAL, "io.layercake.rootfs.layers is empty");
+    if (rc == 0 && s->upper && (src->upper = idmapped_clone(s->upper, userns_fd, false, false, e)) < 0) rc = -1;
+    if (rc < 0) close_sources(src);
+    return rc;
+}
+
+/* In the container's mount namespace: stage the layers on a private tmpfs at root.path and
+ * mount the overlay over it. Overlayfs before Linux 6.15 takes only layers attached in the
+ * mounter's namespace, so they are attached here, where nobody on the host can see them;
+ * relative layer names keep the option string short for a hundred layers. */
+static int mount_overlay(const struct sn_spec *s, struct sources *src, struct sn_error *e)
+{
+    if (mount("tmpfs", s->rootfs, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=700,size=64k") < 0)
+        return sn_fail(e, "rootfs", errno, "staging tmpfs at %s", s->rootfs);
+    _cleanup_close_ int staging = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (staging < 0 || fchdir(staging) < 0) return sn_fail(e, "rootfs", errno, "entering the staging tmpfs");
+    char opts[4096] = "lowerdir=";
+    for (int i = 0; i < src->n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "%d", i);
+        if (mkdir(name, 0700) < 0 || move_mount(src->layers[i], "", staging, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            return sn_fail(e, "rootfs", errno, "staging layer %d", i);
+        snprintf(opts + strlen(opts), sizeof opts - strlen(opts), "%s%s", i ? ":" : "", name);
+    }
+    if (src->upper >= 0) {
+        if (mkdir("u", 0700) < 0 || move_mount(src->upper, "", staging, "u", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            return sn_fail(e, "rootfs", errno, "staging the writable layer");
+        /* Layers must stay plain directories a tar can describe: no redirect or metacopy
+         * xattrs, no index tied to this mount. */
+        strncat(opts, ",upperdir=u/upper,workdir=u/work,redirect_dir=off,index=off,metacopy=off",
+                sizeof opts - strlen(opts) - 1);
+    }
+    struct creds saved;
+    int rc = become_mounter(spec_root_uid(s), spec_root_gid(s), &saved);
+    if (rc == 0) rc = mount("overlay", s->rootfs, "overlay", 0, opts);
     int saved_errno = errno;
     restore_creds(&saved);
-    if (rc < 0 || mfd < 0) {
-        char why[256] = "";
-        ssize_t k = read(fsfd, why, sizeof why - 1);   /* the kernel's own message, if any */
-        if (k > 0) why[k] = 0;
-        sn_fail(e, "rootfs", saved_errno, "mounting the overlay%s%s", why[0] ? ": " : "", why);
-        mfd = -1;
-    }
-out:
-    for (int i = 0; i < n; i++)
-        if (layer_fds[i] >= 0) close(layer_fds[i]);
-    if (upper_fd >= 0) close(upper_fd);
-    if (fsfd >= 0) close(fsfd);
-    free(list);
-    return mfd;
+    if (rc < 0) return sn_fail(e, "rootfs", saved_errno, "mounting the overlay of %d layers", src->n);
+    return 0;
 }
 
-int rootfs_prepare(const struct sn_spec *s, pid_t userns_pid, struct sn_error *e)
+static int attach(int mount_fd, const char *at, struct sn_error *e)
+{
+    if (move_mount(mount_fd, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return sn_fail(e, "rootfs", errno, "attaching the root filesystem at %s", at);
+    return 0;
+}
+
+int rootfs_build(const struct sn_spec *s, pid_t pid, struct sn_error *e)
 {
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)userns_pid);
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
     _cleanup_close_ int userns_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (userns_fd < 0) return sn_fail(e, "rootfs", errno, "opening %s", path);
-    if (s->layers) return overlay(s, userns_fd, e);
-    return idmapped_clone(s->rootfs, userns_fd, true, false, e);
-}
-
-int rootfs_attach(const struct sn_spec *s, pid_t pid, int mount_fd, struct sn_error *e)
-{
-    char path[64];
     snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
-    _cleanup_close_ int self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
     _cleanup_close_ int target = open(path, O_RDONLY | O_CLOEXEC);
-    if (self < 0 || target < 0) return sn_fail(e, "rootfs", errno, "opening mount namespaces");
-    if (setns(target, CLONE_NEWNS) < 0) return sn_fail(e, "rootfs", errno, "entering the container's mount namespace");
-    int rootfd = -1;
+    _cleanup_close_ int self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    if (userns_fd < 0 || target < 0 || self < 0) return sn_fail(e, "rootfs", errno, "opening the container's namespaces");
+    struct sources src;
+    if (clone_sources(s, userns_fd, &src, e) < 0) return -1;
+    if (setns(target, CLONE_NEWNS) < 0) {
+        close_sources(&src);
+        return sn_fail(e, "rootfs", errno, "entering the container's mount namespace");
+    }
+    int rootfd = -1, rc;
     /* rslave first: nothing mounted in the container's namespace may propagate back to the
      * host, while host unmounts still reach it. pivot_root also refuses a shared parent. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-        sn_fail(e, "rootfs", errno, "making / rslave");
-    else if (move_mount(mount_fd, "", AT_FDCWD, s->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-        sn_fail(e, "rootfs", errno, "attaching the root filesystem at %s", s->rootfs);
-    else if ((rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) rc = sn_fail(e, "rootfs", errno, "making / rslave");
+    else if (src.root >= 0) rc = attach(src.root, s->rootfs, e);
+    /* One read-only layer is its own mount: overlayfs wants two lower layers without an upper. */
+    else if (src.n == 1 && src.upper < 0) rc = attach(src.layers[0], s->rootfs, e);
+    else rc = mount_overlay(s, &src, e);
+    if (rc == 0 && (rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
         sn_fail(e, "rootfs", errno, "opening %s", s->rootfs);
+    close_sources(&src);
     /* Back home: setns also reset our root and cwd, and every path we use is absolute. */
     if (setns(self, CLONE_NEWNS) < 0) {
         if (rootfd >= 0) close(rootfd);
@@ -177,7 +172,6 @@ int rootfs_attach(const struct sn_spec *s, pid_t pid, int mount_fd, struct sn_er
     }
     return rootfd;
 }
-
 int rootfs_clone_binds(const struct sn_spec *s, int *fds, int max, struct sn_error *e)
 {
     int n = 0;

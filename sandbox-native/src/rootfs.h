@@ -7,13 +7,11 @@
 #include <sys/types.h>
 #include "spec.h"
 
-/* Returns a mount fd (open_tree/fsmount style). `userns_pid` is a process already in the
- * container's user namespace: its mapping is the idmap applied to every layer. */
-int rootfs_prepare(const struct sn_spec *s, pid_t userns_pid, struct sn_error *e);
-/* Attach that mount at root.path inside the mount namespace of `pid` (made rslave first) and
- * return an O_PATH descriptor of it there. The parent does this, not the child: the child's
- * root cannot traverse host directories it does not own (a bundle under a 0700 directory). */
-int rootfs_attach(const struct sn_spec *s, pid_t pid, int mount_fd, struct sn_error *e);
+/* Build the root filesystem inside the mount namespace of `pid` (a process already in the
+ * container's user namespace, whose mapping idmaps every layer) and return an O_PATH
+ * descriptor of it there. The parent does this, not the child: the child's root cannot
+ * traverse host directories it does not own (a bundle under a 0700 directory). */
+int rootfs_build(const struct sn_spec *s, pid_t pid, struct sn_error *e);
 /* Detached copies of the spec's bind-mount sources, in spec order, with their options
  * applied; fds[i] is -1 for mounts that are not binds. Returns how many fds were filled. */
 int rootfs_clone_binds(const struct sn_spec *s, int *fds, int max, struct sn_error *e);
