@@ -225,6 +225,9 @@ int container_start(struct sn_container *c, struct sn_error *e)
 {
     double t = sn_now_ms();
     if (sync_send(c->sync, SYNC_GO, NULL, -1) < 0) return sn_fail(e, "start", errno, "signalling the container");
+    /* Record "running" while the child loads seccomp and execs; undone below if it fails. */
+    snprintf(c->st.status, sizeof c->st.status, "running");
+    int wrc = state_write(&c->st, e);
     struct sn_sync_msg msg;
     /* The child's end is close-on-exec: end of stream means execve succeeded. */
     int rc = sync_recv(c->sync, &msg, NULL);
@@ -232,9 +235,8 @@ int container_start(struct sn_container *c, struct sn_error *e)
     c->sync = -1;
     if (rc == 0 && msg.type == SYNC_ERROR) { *e = msg.err; return -1; }
     if (rc < 0) return sn_fail(e, "start", errno, "waiting for the container to start");
-    snprintf(c->st.status, sizeof c->st.status, "running");
     trace_step("start", t);
-    return state_write(&c->st, e);
+    return wrc;
 }
 
 int container_exit_status(int wstatus)
