@@ -102,7 +102,7 @@ static int join_and_exec(const struct sn_state *st, const struct sn_spec *s, con
     } else {
         setsid();
     }
-    struct sn_exec_opts o = { .sync = sync, .wait_go = false, .die_with_parent = die_with_parent, .terminal = p->terminal };
+    struct sn_exec_opts o = { .sync = sync, .send_ready = false, .wait_go = false, .die_with_parent = die_with_parent, .terminal = p->terminal };
     return process_exec(p, bpf, &o, e);
 }
 

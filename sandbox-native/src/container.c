@@ -68,7 +68,9 @@ static int child_setup(struct sn_container *c, int sync, struct sn_error *e)
         return sn_fail(e, "setsid", errno, "setsid");
     }
     /* 9. Limits, credentials, fds, cwd, parent-death signal; wait for start; seccomp; exec. */
-    struct sn_exec_opts o = { .sync = sync, .wait_go = true, .die_with_parent = true, .terminal = s->process.terminal };
+    /* A foreground run starts at once: no READY/GO round trip (two cross-CPU wake-ups). */
+    struct sn_exec_opts o = { .sync = sync, .send_ready = true, .wait_go = !c->foreground, .die_with_parent = true,
+                              .terminal = s->process.terminal };
     return process_exec(&s->process, &c->bpf, &o, e);
 }
 
@@ -107,7 +109,7 @@ static int child_error_or(struct sn_container *c, int rc, struct sn_error *e)
 int container_create(struct sn_container *c, struct sn_error *e)
 {
     struct sn_spec *s = &c->spec;
-    c->sync = c->pty_master = -1;
+    c->sync = c->pty_master = c->lock = -1;
     double t = sn_now_ms();
 
     char cache[PATH_MAX];
@@ -117,9 +119,10 @@ int container_create(struct sn_container *c, struct sn_error *e)
     t = trace_step_kv("seccomp_prepare", t, hit ? "\"cache\":\"hit\"" : "\"cache\":\"miss\"");
 
     /* Claim the id and check id ranges under one lock, so two launchers cannot both take
-     * overlapping ranges. */
-    int lock = state_lock_root(c->root, e);
-    if (lock < 0) return -1;
+     * overlapping ranges. The lock is held until our state (with our ranges) is written,
+     * which happens while the child mounts its filesystem, off the critical path. */
+    c->lock = state_lock_root(c->root, e);
+    if (c->lock < 0) return -1;
     int rc = state_check_id_overlap(c->root, c->id, s, e);
     if (rc == 0) rc = state_create_dir(c->root, c->id, c->st.dir, e);
     if (rc == 0) {
@@ -138,11 +141,8 @@ int container_create(struct sn_container *c, struct sn_error *e)
         st->monitor_pid = getpid();
         st->monitor_start = proc_start_time(getpid());
         st->annotations = s->annotations ? json_object_get(s->annotations) : NULL;
-        rc = state_write(st, e);
     }
-    close(lock);
     if (rc < 0) return -1;
-    t = trace_step("state", t);
 
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return sn_fail(e, "sync", errno, "socketpair");
@@ -183,6 +183,10 @@ int container_create(struct sn_container *c, struct sn_error *e)
     if (placeholder >= 0) close(placeholder);
     if (rc < 0) return child_error_or(c, sn_fail(e, "sync", errno, "handing over the rootfs"), e);
     t = trace_step(s->layers ? "idmap_overlay" : "idmap_rootfs", t);
+    rc = state_write(&c->st, e);
+    close(c->lock);
+    c->lock = -1;
+    if (rc < 0) return -1;
     /* The cgroup is made while the child mounts its filesystem: the child only needs to be
      * in it before it creates its cgroup namespace, and nothing it runs before exec matters
      * to the limits. (Measured: ~1 ms off the critical path on a v1 host, where each
@@ -224,7 +228,7 @@ int container_create(struct sn_container *c, struct sn_error *e)
 int container_start(struct sn_container *c, struct sn_error *e)
 {
     double t = sn_now_ms();
-    if (sync_send(c->sync, SYNC_GO, NULL, -1) < 0) return sn_fail(e, "start", errno, "signalling the container");
+    if (!c->foreground && sync_send(c->sync, SYNC_GO, NULL, -1) < 0) return sn_fail(e, "start", errno, "signalling the container");
     /* Record "running" while the child loads seccomp and execs; undone below if it fails. */
     snprintf(c->st.status, sizeof c->st.status, "running");
     int wrc = state_write(&c->st, e);
@@ -282,6 +286,7 @@ void container_finish(struct sn_container *c, int wstatus, bool timed_out, bool 
 
 void container_abort(struct sn_container *c)
 {
+    if (c->lock >= 0) close(c->lock);
     if (c->st.pid > 0) {
         kill(c->st.pid, SIGKILL);
         waitpid(c->st.pid, NULL, 0);

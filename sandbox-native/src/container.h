@@ -15,6 +15,7 @@ struct sn_container {
     struct sn_bpf bpf;
     int sync;              /* parent end of the sync socket */
     int pty_master;        /* -1 unless relaying a terminal */
+    int lock;              /* the state root's lock while our state is not yet written */
     bool created_dir;      /* we own <root>/<id> and must remove it on failure */
     const char *console_socket, *pid_file;
     bool foreground;       /* `run` without --detach: started at once by this process */

@@ -124,9 +124,9 @@ int process_exec(const struct sn_process *p, const struct sn_bpf *bpf, const str
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
     t = trace_step("fds_cwd", t);
+    if (o->send_ready && sync_send(o->sync, SYNC_READY, NULL, -1) < 0) return sn_fail(e, "sync", errno, "reporting ready");
     if (o->wait_go) {
         struct sn_sync_msg msg;
-        if (sync_send(o->sync, SYNC_READY, NULL, -1) < 0) return sn_fail(e, "sync", errno, "reporting ready");
         /* End of stream here means the launcher died: give up rather than run unsupervised. */
         if (sync_recv(o->sync, &msg, NULL) != 0 || msg.type != SYNC_GO) return sn_fail(e, "sync", 0, "launcher went away");
         t = sn_now_ms();

@@ -9,7 +9,8 @@
 
 struct sn_exec_opts {
     int sync;            /* kept open (close-on-exec) to report failure or success */
-    bool wait_go;        /* send SYNC_READY and wait for SYNC_GO before execve (create/start) */
+    bool send_ready;     /* send SYNC_READY once set up */
+    bool wait_go;        /* then wait for SYNC_GO before execve (create/start) */
     bool die_with_parent;/* PDEATHSIG=SIGKILL */
     bool terminal;       /* the PTY was set up already (no extra setsid) */
 };
