@@ -1,0 +1,342 @@
+// A Dockerfile build for one learner session: parse, plan, then each needed stage step by step,
+// each step a cache hit or a new image (with a new layer when the step changes files), every
+// decision reported as an event. The queue's build handler and the command line call this.
+import { readFile, stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pino, type Logger } from 'pino';
+import { z } from 'zod';
+import { LearnerError } from '../../../protocol/errors.js';
+import type { CacheReason } from '../../../protocol/events.js';
+import { noEvents, type EventSink } from '../events.js';
+import { formatReference, parseReference, type Digest, type ImageStore, type LayerRecord } from '../image-store/index.js';
+import { buildLimits, containerLimits } from '../limits.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { IdRangeAllocator } from '../runtime/id-ranges.js';
+import { SessionImages } from '../session-images.js';
+import { ArgScope, BuildArgs } from './args.js';
+import { BuildCache, type CacheLookup } from './cache.js';
+import { BuildContext } from './context.js';
+import { formatBytes } from './format.js';
+import { nextConfig, ociArchitecture, scratchState, type ImageState } from './image-config.js';
+import { handlers } from './instructions/index.js';
+import { parseDockerfile, type Keyword } from './parse.js';
+import { planBuild, resolveImage, stageNamed, type BuildPlan } from './plan.js';
+import { CancelledError, type StepResources } from './run-step.js';
+import { learnerError, type BuildRuntime, type CopySource, type PreparedStep, type StageRuntime } from './step.js';
+
+const relativePath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !posix.normalize(p).startsWith('..'), 'a path inside the build context');
+
+/** What the queue's handler and the command line ask for. */
+export const buildRequestSchema = z.object({
+  /** The learner session the build runs for: FROM and tags resolve through its names. */
+  session: z.string().regex(/^[a-z0-9]{1,64}$/),
+  /** The build context on this host (files the job carried, or the CLI's directory). */
+  contextDir: z.string().min(1),
+  /** The Dockerfile's text; when absent it is read from `dockerfilePath` in the context. */
+  dockerfile: z.string().optional(),
+  dockerfilePath: relativePath.default('Dockerfile'),
+  /** Learner names (`app`, `app:v2`), stored session-qualified. */
+  tags: z.array(z.string().min(1).max(255)).default([]),
+  buildArgs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+  noCache: z.boolean().default(false),
+  /** Build up to this stage (`--target`). */
+  target: z.string().min(1).optional(),
+  /** Cancels the build: a running step is killed and everything it made is removed. */
+  signal: z.instanceof(AbortSignal).optional(),
+});
+export type BuildRequest = z.input<typeof buildRequestSchema>;
+
+export interface StepLayer {
+  chainId: Digest;
+  diffId: Digest;
+  sizeBytes: number;
+  added: number;
+  changed: number;
+  deleted: number;
+}
+
+export interface StepResult {
+  step: number;
+  stage: string;
+  instruction: string;
+  line: number;
+  /** null for FROM, which takes an image rather than making one. */
+  cacheHit: boolean | null;
+  reason?: CacheReason;
+  /** The image this step produced (for FROM: the base; null for scratch). */
+  imageId: Digest | null;
+  /** The layer the step made, if it made one (for a cache hit: the cached one). */
+  layer?: StepLayer;
+}
+
+export interface BuildResult {
+  imageId: Digest;
+  /** The learner's names the image was tagged with (`app:latest`). */
+  tags: string[];
+  steps: StepResult[];
+  durationMs: number;
+  /** Build arguments no ARG declared (Docker warns about these). */
+  unusedBuildArgs: string[];
+}
+
+export type BuildLimits = typeof buildLimits;
+
+export interface BuilderOptions {
+  store: ImageStore;
+  /** The engine's data root: session records (sessions/) and the build cache (build-cache/). */
+  dataDir: string;
+  runtime: ContainerRuntime;
+  idRanges: IdRangeAllocator;
+  logger?: Logger;
+  limits?: Partial<BuildLimits>;
+  /** Limits of each RUN (defaults: containerLimits, and buildLimits.stepTimeoutMs). */
+  resources?: Partial<StepResources>;
+}
+
+function layerSummary(layer: LayerRecord): StepLayer {
+  return {
+    chainId: layer.chainId,
+    diffId: layer.diffId,
+    sizeBytes: layer.size,
+    added: layer.changes?.added ?? 0,
+    changed: layer.changes?.changed ?? 0,
+    deleted: layer.changes?.deleted ?? 0,
+  };
+}
+
+interface FinishedStage {
+  state: ImageState;
+  /** The first step of this stage's chain that was not a cache hit, if any. */
+  changedAt: number | null;
+}
+
+export class Builder {
+  private readonly limits: BuildLimits;
+  private readonly resources: StepResources;
+  private readonly log: Logger;
+
+  constructor(private readonly options: BuilderOptions) {
+    this.limits = Object.freeze({ ...buildLimits, ...options.limits });
+    this.resources = Object.freeze({
+      memoryBytes: containerLimits.memoryBytes,
+      pidsMax: containerLimits.pidsMax,
+      cpuQuotaMicros: containerLimits.cpuQuotaMicros,
+      cpuPeriodMicros: containerLimits.cpuPeriodMicros,
+      timeoutMs: this.limits.stepTimeoutMs,
+      ...options.resources,
+    });
+    this.log = options.logger ?? pino({ name: 'builder', level: 'warn' });
+  }
+
+  async build(request: BuildRequest, events: EventSink = noEvents): Promise<BuildResult> {
+    const started = performance.now();
+    const req = buildRequestSchema.parse(request);
+    const log = this.log.child({ session: req.session });
+    const progress = { step: undefined as number | undefined };
+    try {
+      const result = await this.run(req, events, log, progress, started);
+      log.info({ imageId: result.imageId, steps: result.steps.length, ms: Math.round(result.durationMs) }, 'build finished');
+      return result;
+    } catch (err) {
+      // Whatever a cancelled build ran into last (a killed step, an abort exception), it was cancelled.
+      const error = req.signal?.aborted ? new CancelledError() : err;
+      if (error instanceof LearnerError) {
+        events.emit({ type: 'build.failed', ...(progress.step !== undefined ? { step: progress.step } : {}), error: error.toPayload() });
+        log.info({ step: progress.step, key: error.key }, 'build failed');
+      } else {
+        log.error({ err: error, step: progress.step }, 'build failed');
+      }
+      throw error;
+    }
+  }
+
+  private async readDockerfile(req: z.infer<typeof buildRequestSchema>): Promise<string> {
+    const limit = this.limits.dockerfileBytes;
+    const tooLarge = (size: number): LearnerError => new LearnerError('build.dockerfileTooLarge', { size: formatBytes(size), limit: formatBytes(limit) });
+    if (req.dockerfile !== undefined) {
+      const size = Buffer.byteLength(req.dockerfile);
+      if (size > limit) throw tooLarge(size);
+      return req.dockerfile;
+    }
+    const path = join(req.contextDir, req.dockerfilePath);
+    const info = await stat(path).catch(() => null);
+    if (info === null || !info.isFile()) throw new LearnerError('build.dockerfileMissing', { path: req.dockerfilePath });
+    if (info.size > limit) throw tooLarge(info.size);
+    return readFile(path, 'utf8');
+  }
+
+  private async run(
+    req: z.infer<typeof buildRequestSchema>,
+    events: EventSink,
+    log: Logger,
+    progress: { step: number | undefined },
+    started: number,
+  ): Promise<BuildResult> {
+    const { store } = this.options;
+    const signal = req.signal;
+    const session = new SessionImages(store, req.session, this.options.dataDir);
+    const tags = req.tags.map((tag) => {
+      try {
+        session.qualify(tag);
+      } catch {
+        throw new LearnerError('build.invalidTag', { tag });
+      }
+      return formatReference(parseReference(tag));
+    });
+
+    const parsed = parseDockerfile(await this.readDockerfile(req));
+    if (parsed.instructions.length > this.limits.steps) {
+      throw new LearnerError('build.tooManySteps', { steps: parsed.instructions.length, limit: this.limits.steps });
+    }
+    const context = await BuildContext.load(req.contextDir, this.limits);
+    const buildArgs = new BuildArgs(req.buildArgs);
+    const plan = await planBuild(parsed, { buildArgs, target: req.target, session, store });
+    events.emit({ type: 'build.started', steps: plan.totalSteps, stages: plan.needed.length, tags });
+
+    const cache = new BuildCache(this.options.dataDir, req.session, async (id) => {
+      try {
+        await store.resolve(id);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    const finished = new Map<number, FinishedStage>();
+    const steps: StepResult[] = [];
+    let stepNo = 0;
+    let currentStage = 0;
+
+    const runtime: BuildRuntime = {
+      store,
+      context,
+      escape: parsed.escape,
+      copySource: (name, where) => this.copySource(plan, finished, currentStage, name, where, session),
+      runtime: this.options.runtime,
+      idRanges: this.options.idRanges,
+      resources: this.resources,
+      tailLines: this.limits.failedOutputLines,
+      ...(signal ? { signal } : {}),
+      log,
+    };
+
+    for (const index of plan.needed) {
+      currentStage = index;
+      const stage = plan.stages[index]!;
+      const stageName = stage.name ?? String(index);
+      progress.step = ++stepNo;
+      events.emit({ type: 'build.step', step: stepNo, total: plan.totalSteps, stage: stageName, instruction: stage.from.text, line: stage.from.where.line });
+      let state: ImageState;
+      let changedAt: number | null = null;
+      if (stage.base.kind === 'scratch') state = scratchState();
+      else if (stage.base.kind === 'stage') ({ state, changedAt } = finished.get(stage.base.stage)!);
+      else state = stage.base.state!;
+      steps.push({ step: stepNo, stage: stageName, instruction: stage.from.text, line: stage.from.where.line, cacheHit: null, imageId: state.imageId });
+      if (stage.triggers.length > 0) {
+        // Triggers run once, here; the image being built does not pass them on.
+        state = { ...state, config: { ...state.config, config: { ...state.config.config, OnBuild: null } } };
+      }
+      const stageRuntime: StageRuntime = { name: stageName, index, args: ArgScope.forStage(buildArgs, plan.globals), cmdSet: false };
+
+      for (const instruction of [...stage.triggers, ...stage.instructions]) {
+        signal?.throwIfAborted();
+        progress.step = ++stepNo;
+        const step = stepNo;
+        events.emit({ type: 'build.step', step, total: plan.totalSteps, stage: stageName, instruction: instruction.text, line: instruction.where.line });
+        const prepared = await handlers[instruction.keyword as Exclude<Keyword, 'FROM'>]({ instruction, parent: state, stage: stageRuntime, build: runtime });
+        const parentKey = state.imageId ?? `scratch:${ociArchitecture()}`;
+        let lookup: CacheLookup;
+        if (req.noCache) lookup = { hit: null, reason: { key: 'cache.miss.noCache', facts: {} } };
+        else if (changedAt !== null) lookup = { hit: null, reason: { key: 'cache.miss.parentChanged', facts: { step: changedAt } } };
+        else lookup = await cache.lookup(parentKey, prepared.cache);
+
+        const base = { step, stage: stageName, instruction: instruction.text, line: instruction.where.line };
+        if (lookup.hit !== null) {
+          const image = await store.inspect(lookup.hit);
+          const madeLayer = image.config.history?.at(-1)?.empty_layer !== true && image.layers.length > state.layers.length;
+          state = { imageId: image.id, config: image.config, layers: image.layers };
+          events.emit({ type: 'build.cache', step, cacheHit: true, reason: lookup.reason });
+          steps.push({ ...base, cacheHit: true, reason: lookup.reason, imageId: image.id, ...(madeLayer ? { layer: layerSummary(image.layers.at(-1)!) } : {}) });
+          continue;
+        }
+        events.emit({ type: 'build.cache', step, cacheHit: false, reason: lookup.reason });
+        const layer = await this.makeLayer(prepared, state, step, events, signal);
+        const config = nextConfig(state, { runConfig: prepared.runConfig, createdBy: prepared.createdBy, layer, ...(prepared.author !== undefined ? { author: prepared.author } : {}) }, new Date().toISOString());
+        const image = await store.createImage(config);
+        await session.own(image.id);
+        await cache.record(parentKey, prepared.cache, image.id);
+        state = { imageId: image.id, config: image.config, layers: image.layers };
+        changedAt ??= step;
+        steps.push({ ...base, cacheHit: false, reason: lookup.reason, imageId: image.id, ...(layer ? { layer: layerSummary(layer) } : {}) });
+      }
+      finished.set(index, { state, changedAt });
+    }
+
+    let final = finished.get(plan.target)!.state;
+    if (final.imageId === null) {
+      // `FROM scratch` and nothing else: an image without layers.
+      const image = await store.createImage(final.config);
+      final = { imageId: image.id, config: image.config, layers: image.layers };
+    }
+    const imageId = final.imageId!;
+    await session.own(imageId);
+    for (const tag of tags) await session.tag(imageId, tag);
+    const cachedSteps = steps.filter((s) => s.cacheHit === true).length;
+    const durationMs = performance.now() - started;
+    events.emit({ type: 'build.finished', imageId, tags, cachedSteps, totalSteps: plan.totalSteps, durationMs });
+    const unusedBuildArgs = buildArgs.unused();
+    if (unusedBuildArgs.length > 0) log.info({ unusedBuildArgs }, 'build arguments were not consumed');
+    return { imageId, tags, steps, durationMs, unusedBuildArgs };
+  }
+
+  /** Runs a step's layer function in a scratch dir and commits what it wrote. */
+  private async makeLayer(prepared: PreparedStep, parent: ImageState, step: number, events: EventSink, signal?: AbortSignal): Promise<LayerRecord | null> {
+    if (prepared.layer === undefined) return null;
+    const { store } = this.options;
+    const stepDir = await store.scratchDir('build-step');
+    try {
+      const upper = await prepared.layer(stepDir, {
+        emitLog: (stream, text) => events.emit({ type: 'build.log', step, stream, text }),
+        ...(signal ? { signal } : {}),
+      });
+      signal?.throwIfAborted();
+      const { layer } = await store.commitLayer(upper, parent.layers.at(-1)?.chainId ?? null);
+      const summary = layerSummary(layer);
+      events.emit({
+        type: 'layer.committed',
+        step,
+        chainId: summary.chainId,
+        diffId: summary.diffId,
+        sizeBytes: summary.sizeBytes,
+        added: summary.added,
+        changed: summary.changed,
+        deleted: summary.deleted,
+      });
+      return layer;
+    } finally {
+      await store.removeScratchDir(stepDir);
+    }
+  }
+
+  private async copySource(
+    plan: BuildPlan,
+    finished: Map<number, FinishedStage>,
+    currentStage: number,
+    name: string,
+    where: { line: number; column: number },
+    session: SessionImages,
+  ): Promise<CopySource> {
+    const stage = stageNamed(plan.stages, name, currentStage);
+    if (stage !== null) {
+      const done = finished.get(stage.index);
+      if (done === undefined) throw learnerError('build.stageNotFound', where, { stage: name });
+      return { state: done.state, id: done.state.imageId ?? 'scratch' };
+    }
+    const state = await resolveImage(name, session, this.options.store).catch(() => null);
+    if (state === null) throw learnerError('build.stageNotFound', where, { stage: name });
+    return { state, id: state.imageId };
+  }
+}

@@ -1,0 +1,121 @@
+// The build context: the directory a build may COPY and ADD from, as Docker would send it to
+// its daemon — everything except what .dockerignore excludes (matched with
+// @balena/dockerignore, a port of Docker's own matcher). The walk happens once per build; it
+// enforces the context size limit and gives COPY a tree in which ignored files do not exist.
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import * as dockerignore from '@balena/dockerignore';
+import type { Ignore } from '@balena/dockerignore';
+import { LearnerError } from '../../../protocol/errors.js';
+import { formatBytes } from './format.js';
+import { entryFromStats, type SourceTree, type TreeEntry } from './tree.js';
+
+// The package is CommonJS with only `exports.default`: under Node's ESM interop the default
+// import is the exports object, under a bundler's it is the function.
+type IgnoreFactory = () => Ignore;
+const dockerignoreExports = (dockerignore as unknown as { default: IgnoreFactory | { default: IgnoreFactory } }).default;
+const ignore: IgnoreFactory = typeof dockerignoreExports === 'function' ? dockerignoreExports : dockerignoreExports.default;
+
+export interface ContextLimits {
+  contextBytes: number;
+}
+
+/** The lines of a .dockerignore that mean something (comments and blanks dropped). */
+export function dockerignorePatterns(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+export class BuildContext implements SourceTree {
+  private constructor(
+    readonly dir: string,
+    private readonly entries: Map<string, TreeEntry>,
+    private readonly childNames: Map<string, string[]>,
+    /** Bytes of the files that count as sent (what the limit is about). */
+    readonly sizeBytes: number,
+  ) {}
+
+  /**
+   * Walks `dir`. Throws build.contextTooLarge as soon as the files not excluded pass the limit,
+   * so a learner who points a build at a huge directory waits for nothing.
+   */
+  static async load(dir: string, limits: ContextLimits): Promise<BuildContext> {
+    const patterns = dockerignorePatterns(await readFile(join(dir, '.dockerignore'), 'utf8').catch(() => ''));
+    const matcher = ignore().add(patterns);
+    const entries = new Map<string, TreeEntry>();
+    const childNames = new Map<string, string[]>();
+    let sizeBytes = 0;
+    // Past the limit the walk goes on a little, so the learner sees how big the context is,
+    // but stops at ten times the limit: a build pointed at a huge tree waits for nothing.
+    const stopAt = limits.contextBytes * 10;
+    // Depth first; a directory's entry and listing are recorded after its children so that an
+    // ignored directory holding a re-included file (`!dir/keep`) is still a directory here.
+    const walk = async (rel: string): Promise<boolean> => {
+      const hostPath = rel === '' ? dir : join(dir, rel);
+      const st = await lstat(hostPath);
+      const ignored = rel !== '' && matcher.ignores(rel);
+      if (st.isDirectory()) {
+        const kept: string[] = [];
+        for (const name of (await readdir(hostPath)).sort()) {
+          if (await walk(rel === '' ? name : `${rel}/${name}`)) kept.push(name);
+        }
+        if (ignored && kept.length === 0) return false;
+        entries.set(rel, entryFromStats(st, hostPath));
+        childNames.set(rel, kept);
+        return true;
+      }
+      if (ignored) return false;
+      if (!st.isFile() && !st.isSymbolicLink()) return false; // sockets, fifos, devices: Docker skips them too
+      entries.set(rel, entryFromStats(st, hostPath, st.isSymbolicLink() ? await readlink(hostPath) : undefined));
+      if (st.isFile()) {
+        sizeBytes += st.size;
+        if (sizeBytes > stopAt) throw tooLarge(sizeBytes, limits, true);
+      }
+      return true;
+    };
+    await walk('');
+    if (sizeBytes > limits.contextBytes) throw tooLarge(sizeBytes, limits, false);
+    return new BuildContext(dir, entries, childNames, sizeBytes);
+  }
+
+  async root(): Promise<TreeEntry> {
+    return this.entries.get('')!;
+  }
+
+  async lookup(parts: readonly string[]): Promise<TreeEntry | null> {
+    return this.entries.get(parts.join('/')) ?? null;
+  }
+
+  async children(parts: readonly string[]): Promise<string[]> {
+    return this.childNames.get(parts.join('/')) ?? [];
+  }
+}
+
+function tooLarge(sizeBytes: number, limits: ContextLimits, partial: boolean): LearnerError {
+  return new LearnerError('build.contextTooLarge', {
+    size: `${formatBytes(sizeBytes)}${partial ? '+' : ''}`,
+    limit: formatBytes(limits.contextBytes),
+  });
+}
+
+// Content digests of files, remembered while a file's inode, size and change time stay the
+// same, so a cached rebuild does not read every file of the context again. (ctime changes on
+// every write, so a changed file is never mistaken for the old one.)
+const contentMemo = new Map<string, string>();
+const MEMO_LIMIT = 20_000;
+
+export async function fileDigest(entry: TreeEntry): Promise<string> {
+  const key = `${entry.hostPath}\0${entry.ino}\0${entry.size}\0${entry.ctimeMs}\0${entry.mtimeMs}`;
+  const known = contentMemo.get(key);
+  if (known !== undefined) return known;
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(entry.hostPath)) hash.update(chunk as Buffer);
+  const digest = hash.digest('hex');
+  if (contentMemo.size >= MEMO_LIMIT) contentMemo.clear();
+  contentMemo.set(key, digest);
+  return digest;
+}

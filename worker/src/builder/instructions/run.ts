@@ -1,0 +1,113 @@
+// RUN (shell and exec form) and WORKDIR, the two steps whose layer is made by creating things
+// in the image rather than copying them in.
+import { posix } from 'node:path';
+import { resolveUser } from '../../image-files.js';
+import { DEFAULT_PATH, envMap, layerDirsOf, nopPrefix, runConfigOf, shellOf } from '../image-config.js';
+import { checkFlags } from '../parse.js';
+import { runStep } from '../run-step.js';
+import { atLine, learnerError, requireArgs, StepVars, type InstructionHandler } from '../step.js';
+import { LayeredTree, NotADirectoryError, resolveInTree, SymlinkLoopError } from '../tree.js';
+import { UpperWriter } from '../upper-writer.js';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const run: InstructionHandler = async ({ instruction, parent, stage, build }) => {
+  // --mount, --network and --security need BuildKit's features (caches, secrets, a network).
+  checkFlags(instruction, []);
+  requireArgs(instruction);
+  if (instruction.json === null && /^<<-?["']?[A-Za-z_]/.test(instruction.args)) {
+    throw learnerError('build.heredocUnsupported', instruction.argsWhere, { instruction: 'RUN' });
+  }
+  const config = structuredClone(runConfigOf(parent));
+  const vars = new StepVars(config, stage.args, build.escape, instruction.argsWhere);
+  const args = instruction.json ?? [...shellOf(config), instruction.args];
+  if (args.length === 0) throw learnerError('build.missingArguments', instruction.where, { instruction: 'RUN' });
+  // Every declared build argument is in the command's environment, so all of them are part of
+  // its identity; the classic builder writes them in front: `|2 A=1 B=2 /bin/sh -c make`.
+  const runArgs = vars.runArgs();
+  const prefix = runArgs.length > 0 ? `|${runArgs.length} ${runArgs.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
+  const command = args.join(' ');
+  return {
+    createdBy: `${prefix}${command}`,
+    cache: { instruction: `RUN ${JSON.stringify(args)}`, args: Object.fromEntries(runArgs), source: instruction.text },
+    runConfig: config,
+    layer: async (stepDir, io) => {
+      const layers = layerDirsOf(parent, (id) => build.store.layerDir(id));
+      let user = { uid: 0, gid: 0 };
+      if (config.User) {
+        try {
+          user = await resolveUser(layers, config.User);
+        } catch (err) {
+          throw atLine(err, instruction.where);
+        }
+      }
+      const env = [...(config.Env ?? [])];
+      const names = envMap(config);
+      if (!names.has('PATH')) env.unshift(DEFAULT_PATH);
+      for (const [name, value] of runArgs) env.push(`${name}=${value}`);
+      const cwd = config.WorkingDir || '/';
+      // Docker creates a missing working directory when the container starts; so does this,
+      // in the step's upper, so the launcher finds it.
+      await mkdir(join(stepDir, 'layer', 'upper'), { recursive: true });
+      if (cwd !== '/') {
+        const writer = new UpperWriter(join(stepDir, 'layer', 'upper'), layers);
+        const target = await writer.resolve(cwd).catch(() => null);
+        if (target !== null && target.entry === null) await writer.ensureDir(target.parts, { mode: 0o755, uid: 0, gid: 0 });
+      }
+      return runStep({
+        runtime: build.runtime,
+        idRanges: build.idRanges,
+        stepDir,
+        layers,
+        args,
+        env,
+        cwd,
+        user,
+        resources: build.resources,
+        where: instruction.where,
+        command: instruction.json ? JSON.stringify(instruction.json) : instruction.args,
+        onOutput: io.emitLog,
+        tailLines: build.tailLines,
+        signal: io.signal,
+        log: build.log,
+      });
+    },
+  };
+};
+
+export const workdir: InstructionHandler = async ({ instruction, parent, stage, build }) => {
+  checkFlags(instruction, []);
+  requireArgs(instruction);
+  const config = structuredClone(runConfigOf(parent));
+  const vars = new StepVars(config, stage.args, build.escape, instruction.argsWhere);
+  const path = vars.expand(instruction.args.trim());
+  // Relative to the previous WORKDIR, as in Docker.
+  const dir = posix.normalize(path.startsWith('/') ? path : posix.join(config.WorkingDir || '/', path)).replace(/(.)\/$/, '$1');
+  config.WorkingDir = dir;
+  const layers = layerDirsOf(parent, (id) => build.store.layerDir(id));
+  const existing = await resolveInTree(new LayeredTree(null, layers), dir).catch((err: unknown) => {
+    if (err instanceof NotADirectoryError || err instanceof SymlinkLoopError) throw learnerError('build.notADirectory', instruction.argsWhere, { path: dir });
+    throw err;
+  });
+  if (existing.entry !== null && existing.entry.kind !== 'dir') throw learnerError('build.notADirectory', instruction.argsWhere, { path: dir });
+  const step = {
+    createdBy: `${nopPrefix(runConfigOf(parent))}WORKDIR ${dir}`,
+    cache: { instruction: `WORKDIR ${dir}`, args: vars.usedArgs, source: instruction.text },
+    runConfig: config,
+  };
+  // A directory that exists needs no layer; a missing one is created, which is a change the
+  // image must carry (the classic builder commits a layer for every WORKDIR; an empty one
+  // teaches nothing).
+  if (existing.entry !== null) return step;
+  return {
+    ...step,
+    layer: async (stepDir) => {
+      const upper = join(stepDir, 'upper');
+      await mkdir(upper);
+      const writer = new UpperWriter(upper, layers);
+      const target = await writer.resolve(dir);
+      await writer.ensureDir(target.parts, { mode: 0o755, uid: 0, gid: 0 });
+      return upper;
+    },
+  };
+};

@@ -1,0 +1,225 @@
+// Dockerfile text → instructions. dockerfile-ast finds the instructions, their keywords, their
+// source ranges and the `# escape=` directive; the rest (joining continuation lines, flags, the
+// JSON "exec form") is done here, the way Docker's own parser does it, because dockerfile-ast is
+// an editor's parser and keeps what an editor needs (e.g. comment lines inside a continued
+// RUN), not what a builder needs. Every character of an instruction's logical line keeps its
+// source position, so errors point at the learner's line and column.
+import { DockerfileParser } from 'dockerfile-ast';
+import { LearnerError } from '../../../protocol/errors.js';
+import { closestKeyword } from './suggest.js';
+
+export const KEYWORDS = [
+  'ADD',
+  'ARG',
+  'CMD',
+  'COPY',
+  'ENTRYPOINT',
+  'ENV',
+  'EXPOSE',
+  'FROM',
+  'HEALTHCHECK',
+  'LABEL',
+  'MAINTAINER',
+  'ONBUILD',
+  'RUN',
+  'SHELL',
+  'STOPSIGNAL',
+  'USER',
+  'VOLUME',
+  'WORKDIR',
+] as const;
+export type Keyword = (typeof KEYWORDS)[number];
+
+/** A position in the Dockerfile, 1-based like an editor shows it. */
+export interface Where {
+  line: number;
+  column: number;
+}
+
+export interface Flag {
+  name: string;
+  /** null for a bare `--flag`. */
+  value: string | null;
+  where: Where;
+}
+
+export interface Instruction {
+  keyword: Keyword;
+  /** The instruction as one logical line (continuations joined), as it appears in events. */
+  text: string;
+  where: Where;
+  flags: Flag[];
+  /** The arguments after the flags, raw: no quotes removed, no variables substituted. */
+  args: string;
+  /** Where the arguments start (for errors about them). */
+  argsWhere: Where;
+  /** The arguments as a JSON array of strings (Docker's exec form), or null (shell form). */
+  json: string[] | null;
+}
+
+export interface ParsedDockerfile {
+  escape: string;
+  instructions: Instruction[];
+}
+
+/** The logical line of one instruction: text plus the source position of each character. */
+interface LogicalLine {
+  text: string;
+  at: Where[];
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+}
+
+/**
+ * Joins an instruction's physical lines the way Docker does: a line ending in the escape
+ * character (trailing blanks allowed) continues on the next; comment lines and empty lines
+ * inside a continuation are dropped; the pieces are joined without adding anything.
+ */
+function logicalLine(source: string[], startLine: number, startChar: number, endLine: number, escape: string): LogicalLine {
+  const continuation = new RegExp(`${escapeRegExp(escape)}[ \\t]*$`);
+  let text = '';
+  const at: Where[] = [];
+  for (let lineNo = startLine; lineNo <= endLine; lineNo++) {
+    let line = (source[lineNo] ?? '').replace(/\r$/, '');
+    let from = lineNo === startLine ? startChar : 0;
+    if (lineNo > startLine && (/^\s*#/.test(line) || line.trim() === '')) continue;
+    const cont = lineNo < endLine ? continuation.exec(line) : null;
+    if (cont) line = line.slice(0, cont.index);
+    for (let i = from; i < line.length; i++) {
+      text += line[i];
+      at.push({ line: lineNo + 1, column: i + 1 });
+    }
+    from = 0;
+  }
+  return { text, at };
+}
+
+function whereAt(logical: LogicalLine, offset: number, fallback: Where): Where {
+  return logical.at[offset] ?? logical.at[logical.at.length - 1] ?? fallback;
+}
+
+/** Docker's exec form: the arguments parse as a JSON array of strings. */
+export function parseJsonArray(args: string): string[] | null {
+  const trimmed = args.trim();
+  if (!trimmed.startsWith('[')) return null;
+  try {
+    const value: unknown = JSON.parse(trimmed);
+    if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
+  } catch {
+    // Not JSON: Docker then treats the whole thing as shell form.
+  }
+  return null;
+}
+
+/** Leading `--name[=value]` words. Docker extracts these for every instruction. */
+function splitFlags(logical: LogicalLine, argsStart: number, fallback: Where): { flags: Flag[]; rest: number } {
+  const flags: Flag[] = [];
+  const text = logical.text;
+  let i = argsStart;
+  for (;;) {
+    while (i < text.length && /\s/.test(text[i]!)) i++;
+    if (!text.startsWith('--', i)) break;
+    let end = i;
+    while (end < text.length && !/\s/.test(text[end]!)) end++;
+    const word = text.slice(i + 2, end);
+    if (word === '') break; // a lone `--` is an argument
+    const eq = word.indexOf('=');
+    flags.push({
+      name: eq === -1 ? word : word.slice(0, eq),
+      value: eq === -1 ? null : word.slice(eq + 1),
+      where: whereAt(logical, i, fallback),
+    });
+    i = end;
+  }
+  while (i < text.length && /\s/.test(text[i]!)) i++;
+  return { flags, rest: i };
+}
+
+/**
+ * Parses a Dockerfile. Throws LearnerErrors for an empty file and unknown instructions; what
+ * each instruction's arguments mean is checked where the instruction is executed.
+ */
+export function parseDockerfile(content: string): ParsedDockerfile {
+  const document = DockerfileParser.parse(content);
+  const escape = document.getEscapeCharacter();
+  const source = content.split('\n');
+  const instructions: Instruction[] = [];
+  for (const node of document.getInstructions()) {
+    const range = node.getRange();
+    const keywordRange = node.getInstructionRange();
+    const where: Where = { line: range.start.line + 1, column: range.start.character + 1 };
+    const word = node.getInstruction();
+    const keyword = word.toUpperCase();
+    if (!(KEYWORDS as readonly string[]).includes(keyword)) {
+      const suggestion = closestKeyword(keyword, KEYWORDS);
+      if (suggestion !== null) {
+        throw new LearnerError('build.unknownInstructionSuggestion', { line: where.line, instruction: word, name: suggestion }, where);
+      }
+      throw new LearnerError('build.unknownInstruction', { line: where.line, instruction: word, suggestion: '' }, where);
+    }
+    instructions.push(
+      buildInstruction(keyword as Keyword, source, range.start.line, keywordRange.start.character, range.end.line, escape, where),
+    );
+  }
+  if (instructions.length === 0) throw new LearnerError('build.emptyDockerfile', {});
+  return { escape, instructions };
+}
+
+function buildInstruction(
+  keyword: Keyword,
+  source: string[],
+  startLine: number,
+  startChar: number,
+  endLine: number,
+  escape: string,
+  where: Where,
+): Instruction {
+  const logical = logicalLine(source, startLine, startChar, endLine, escape);
+  // The keyword itself is the first word of the logical line.
+  let argsStart = 0;
+  while (argsStart < logical.text.length && !/\s/.test(logical.text[argsStart]!)) argsStart++;
+  const { flags, rest } = splitFlags(logical, argsStart, where);
+  const args = logical.text.slice(rest).replace(/\s+$/, '');
+  return {
+    keyword,
+    text: `${keyword} ${logical.text.slice(argsStart).trim()}`.trim(),
+    where,
+    flags,
+    args,
+    argsWhere: whereAt(logical, rest, where),
+    json: parseJsonArray(args),
+  };
+}
+
+/**
+ * Parses one ONBUILD trigger (`RUN make`, stored in the base image's config) as an instruction
+ * of the image being built; positions point at the FROM line that brought it in.
+ */
+export function parseTrigger(trigger: string, where: Where): Instruction {
+  let instruction: Instruction;
+  try {
+    instruction = parseDockerfile(trigger).instructions[0]!;
+  } catch (err) {
+    if (err instanceof LearnerError) throw new LearnerError(err.key, { ...err.facts, line: where.line }, where);
+    throw err;
+  }
+  return { ...instruction, where, argsWhere: where, flags: instruction.flags.map((f) => ({ ...f, where })) };
+}
+
+/** Flags an instruction accepts; anything else is refused like Docker refuses it. */
+export function checkFlags(instruction: Instruction, allowed: readonly string[]): Map<string, Flag> {
+  const seen = new Map<string, Flag>();
+  for (const flag of instruction.flags) {
+    if (!allowed.includes(flag.name)) {
+      throw new LearnerError(
+        'build.invalidFlag',
+        { line: instruction.where.line, instruction: instruction.keyword, flag: flag.name },
+        flag.where,
+      );
+    }
+    seen.set(flag.name, flag);
+  }
+  return seen;
+}

@@ -1,0 +1,241 @@
+// RUN: one sandbox-native container over an overlay of the parent's layers plus a fresh upper
+// dir, with no network, the default container limits and the step time limit. What the command
+// writes lands in the upper, which the caller then commits as the step's layer. The launcher
+// mounts the overlay inside the container's own mount namespace, so nothing is mounted on the
+// host and nothing can be left mounted.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { PassThrough, type Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { LearnerError } from '../../../protocol/errors.js';
+import { RuntimeError, type ContainerRuntime, type ExitInfo } from '../runtime/container-runtime.js';
+import type { IdRangeAllocator } from '../runtime/id-ranges.js';
+import { hardenedSpec, writeBundle } from '../runtime/oci-spec.js';
+import { formatBytes } from './format.js';
+import type { Where } from './parse.js';
+import { LayeredTree } from './tree.js';
+
+export interface StepResources {
+  memoryBytes: number;
+  pidsMax: number;
+  cpuQuotaMicros: number;
+  cpuPeriodMicros: number;
+  timeoutMs: number;
+}
+
+export interface RunStepOptions {
+  runtime: ContainerRuntime;
+  idRanges: IdRangeAllocator;
+  /** An empty scratch dir on the store's filesystem; the layer is left in `<stepDir>/upper`. */
+  stepDir: string;
+  /** The parent's layer dirs, topmost first (may be empty: FROM scratch). */
+  layers: readonly string[];
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: { uid: number; gid: number };
+  resources: StepResources;
+  where: Where;
+  /** The command as the learner wrote it, for error messages. */
+  command: string;
+  onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
+  /** Lines of output kept for the error of a failed command. */
+  tailLines: number;
+  signal?: AbortSignal;
+  log: Logger;
+}
+
+/** Keeps the last lines a stream produced, for the "command failed" error. */
+class Tail {
+  private lines: string[] = [];
+  private partial = '';
+
+  constructor(private readonly max: number) {}
+
+  push(text: string): void {
+    const pieces = (this.partial + text).split('\n');
+    this.partial = pieces.pop() ?? '';
+    this.lines.push(...pieces);
+    if (this.lines.length > this.max) this.lines = this.lines.slice(-this.max);
+  }
+
+  get(): string[] {
+    const all = this.partial ? [...this.lines, this.partial] : this.lines;
+    return all.slice(-this.max);
+  }
+}
+
+/** Output beyond this per step is dropped from the event stream (the command still runs). */
+const MAX_LOG_BYTES = 1 << 20;
+
+/** Mount points the launcher creates in a root that lacks them; not part of the step's work. */
+const MOUNT_POINTS = ['proc', 'sys', 'dev'];
+
+export class CancelledError extends LearnerError {
+  constructor() {
+    super('build.cancelled', {});
+  }
+}
+
+/** Runs the command; returns the upper dir holding what it changed (the step's layer). */
+export async function runStep(o: RunStepOptions): Promise<string> {
+  o.signal?.throwIfAborted();
+  const upperParent = join(o.stepDir, 'layer');
+  const rootfs = join(o.stepDir, 'rootfs');
+  const bundle = join(o.stepDir, 'bundle');
+  await mkdir(join(upperParent, 'upper'), { recursive: true });
+  await mkdir(join(upperParent, 'work'));
+  await mkdir(rootfs);
+  let layers = [...o.layers];
+  if (layers.length === 0) {
+    // overlayfs needs a lower layer; FROM scratch has none.
+    const empty = join(o.stepDir, 'empty');
+    await mkdir(empty);
+    layers = [empty];
+  }
+  const id = `build-${randomBytes(6).toString('hex')}`;
+  const lease = o.idRanges.allocate(id);
+  try {
+    writeBundle(
+      bundle,
+      hardenedSpec({
+        containerId: id,
+        rootfsPath: rootfs,
+        args: o.args,
+        env: o.env,
+        cwd: o.cwd,
+        user: o.user,
+        hostname: id,
+        idRange: { hostId: lease.hostId, size: lease.size },
+        memoryBytes: o.resources.memoryBytes,
+        pidsMax: o.resources.pidsMax,
+        cpuQuotaMicros: o.resources.cpuQuotaMicros,
+        cpuPeriodMicros: o.resources.cpuPeriodMicros,
+        timeoutMs: o.resources.timeoutMs,
+        layers,
+        upperDir: upperParent,
+      }),
+    );
+    const exit = await runContainer(o, id, bundle);
+    if (o.signal?.aborted) throw new CancelledError();
+    if (exit.timedOut) {
+      throw new LearnerError('build.stepTimeout', { line: o.where.line, seconds: Math.round(o.resources.timeoutMs / 1000) }, o.where);
+    }
+    if (exit.oomKilled) {
+      throw new LearnerError('build.runOomKilled', { line: o.where.line, limit: formatBytes(o.resources.memoryBytes) }, o.where);
+    }
+    if (exit.exitCode !== 0) {
+      throw new LearnerError(
+        'build.runFailed',
+        { line: o.where.line, exitCode: exit.exitCode, command: o.command, output: exit.tail, ...(exit.signal ? { signal: exit.signal } : {}) },
+        o.where,
+      );
+    }
+  } finally {
+    o.idRanges.release(lease);
+  }
+  const upper = join(upperParent, 'upper');
+  await dropLauncherMountPoints(upper, o.layers);
+  return upper;
+}
+
+async function runContainer(o: RunStepOptions, id: string, bundleDir: string): Promise<ExitInfo & { tail: string[] }> {
+  const tail = new Tail(o.tailLines);
+  let logged = 0;
+  let truncated = false;
+  const relay = (stream: Readable, name: 'stdout' | 'stderr'): void => {
+    const decoder = new StringDecoder('utf8');
+    const send = (text: string): void => {
+      if (text === '') return;
+      tail.push(text);
+      if (truncated) return;
+      logged += Buffer.byteLength(text);
+      if (logged > MAX_LOG_BYTES) {
+        truncated = true;
+        o.onOutput('stderr', `\n[layercake: more than ${formatBytes(MAX_LOG_BYTES)} of output; the rest is not shown]\n`);
+        return;
+      }
+      o.onOutput(name, text);
+    };
+    stream.on('data', (chunk: Buffer) => send(decoder.write(chunk)));
+    stream.on('end', () => send(decoder.end()));
+  };
+
+  const started = Date.now();
+  const proc = o.runtime.run({ id, bundleDir });
+  relay(proc.stdout, 'stdout');
+  // Without a terminal, stderr carries the container's stderr and, prefixed, the launcher's own
+  // messages; the latter reach the learner through the RuntimeError instead.
+  relay(filterLauncher(proc.stderr), 'stderr');
+
+  // Cancellation kills every process of the container; the launcher then exits on its own and
+  // removes its state and cgroup, which killing the launcher itself would leave behind.
+  let killing: Promise<void> | null = null;
+  const onAbort = (): void => {
+    killing ??= killUntilGone(o.runtime, id, proc.exited);
+  };
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const exit = await proc.exited;
+    o.log.debug({ step: 'run', id, ms: Date.now() - started, exit }, 'build step ran');
+    return { ...exit, tail: tail.get() };
+  } catch (err) {
+    if (o.signal?.aborted) throw new CancelledError();
+    if (err instanceof RuntimeError) {
+      const command = o.args[0] ?? '';
+      if (/executable file not found|no such file or directory/i.test(err.message)) {
+        throw new LearnerError('container.commandNotFound', { command, line: o.where.line }, o.where);
+      }
+      throw new LearnerError('container.cannotRun', { command, reason: err.message, line: o.where.line }, o.where);
+    }
+    throw err;
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    await killing;
+  }
+}
+
+/** Drops the launcher's own `sandbox-native: …` lines from the stderr shown as build output. */
+function filterLauncher(stderr: Readable): Readable {
+  const out = new PassThrough();
+  let pending = '';
+  stderr.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('latin1');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    const kept = lines.filter((line) => !line.startsWith('sandbox-native: '));
+    if (kept.length > 0) out.write(Buffer.from(kept.map((l) => `${l}\n`).join(''), 'latin1'));
+  });
+  stderr.on('end', () => {
+    if (pending !== '' && !pending.startsWith('sandbox-native: ')) out.write(Buffer.from(pending, 'latin1'));
+    out.end();
+  });
+  return out;
+}
+
+/** SIGKILL to every process of the container, retried while the launcher is still setting it up. */
+async function killUntilGone(runtime: ContainerRuntime, id: string, exited: Promise<unknown>): Promise<void> {
+  let done = false;
+  void exited.finally(() => (done = true)).catch(() => undefined);
+  for (let attempt = 0; attempt < 200 && !done; attempt++) {
+    await runtime.kill(id, 'SIGKILL', true).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/**
+ * The launcher creates /proc, /sys and /dev in a root that lacks them, to mount over. In a
+ * step's upper they are noise (Docker's builder keeps them out of layers too): removed when
+ * empty and absent below.
+ */
+async function dropLauncherMountPoints(upper: string, lowers: readonly string[]): Promise<void> {
+  const below = new LayeredTree(null, lowers);
+  for (const name of MOUNT_POINTS) {
+    const entries = await readdir(join(upper, name)).catch(() => null);
+    if (entries === null || entries.length > 0) continue;
+    if ((await below.lookup([name])) !== null) continue;
+    await rmdir(join(upper, name)).catch(() => undefined);
+  }
+}

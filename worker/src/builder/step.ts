@@ -1,0 +1,175 @@
+// What every instruction handler works with: its instruction, the image it starts from, the
+// stage's bookkeeping, the build's shared parts; and what it returns: the step's history text,
+// cache key, run config and, for steps that make one, a function that writes the layer.
+import type { Logger } from 'pino';
+import { LearnerError } from '../../../protocol/errors.js';
+import type { Digest, ImageStore, RunConfig } from '../image-store/index.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { IdRangeAllocator } from '../runtime/id-ranges.js';
+import type { ArgScope } from './args.js';
+import type { CacheKey } from './cache.js';
+import type { BuildContext } from './context.js';
+import { envMap, type ImageState } from './image-config.js';
+import type { Instruction, Where } from './parse.js';
+import type { StepResources } from './run-step.js';
+import { expandWord, splitWords, SubstitutionError, type Lookup } from './substitution.js';
+
+export interface StageRuntime {
+  /** The stage's name, or its index when it has none (as Docker numbers stages). */
+  name: string;
+  index: number;
+  args: ArgScope;
+  /** CMD was set in this stage (ENTRYPOINT then keeps it; otherwise it clears an inherited CMD). */
+  cmdSet: boolean;
+}
+
+/** An image COPY --from can read: a finished stage or an image, with its id for the cache key. */
+export interface CopySource {
+  state: ImageState;
+  /** What identifies its content: the image id (a stage's result is an image too). */
+  id: Digest | 'scratch';
+}
+
+export interface BuildRuntime {
+  store: ImageStore;
+  context: BuildContext;
+  escape: string;
+  /** `COPY --from=<name>`: a stage built earlier in this build, or an image the session sees. */
+  copySource(name: string, where: Where): Promise<CopySource>;
+  runtime: ContainerRuntime;
+  idRanges: IdRangeAllocator;
+  resources: StepResources;
+  tailLines: number;
+  signal?: AbortSignal;
+  log: Logger;
+}
+
+export interface StepInput {
+  instruction: Instruction;
+  parent: ImageState;
+  stage: StageRuntime;
+  build: BuildRuntime;
+}
+
+export interface StepIO {
+  emitLog(stream: 'stdout' | 'stderr', text: string): void;
+  signal?: AbortSignal;
+}
+
+export interface PreparedStep {
+  /** The history entry's created_by, in the classic builder's words. */
+  createdBy: string;
+  cache: CacheKey;
+  /** The image's run config after this step. */
+  runConfig: RunConfig;
+  author?: string;
+  /**
+   * Makes the step's layer, given an empty scratch dir on the store's filesystem; returns the
+   * directory to commit. Absent for steps that only change the config.
+   */
+  layer?: (stepDir: string, io: StepIO) => Promise<string>;
+}
+
+export type InstructionHandler = (input: StepInput) => Promise<PreparedStep>;
+
+/** A LearnerError located at `where`, with the line in its facts as the messages expect. */
+export function learnerError(key: ConstructorParameters<typeof LearnerError>[0], where: Where, facts: LearnerError['facts'] = {}): LearnerError {
+  return new LearnerError(key, { line: where.line, ...facts }, where);
+}
+
+/** Re-locates a LearnerError raised without a position (e.g. resolving a user). */
+export function atLine(err: unknown, where: Where): unknown {
+  if (err instanceof LearnerError && err.where === undefined) {
+    return new LearnerError(err.key, { line: where.line, ...err.facts }, where);
+  }
+  return err;
+}
+
+/**
+ * The variables an instruction sees: the image's ENV, then the stage's ARGs (ENV wins, as in
+ * Docker). Records the build arguments a substitution used, for the cache key.
+ */
+export class StepVars {
+  private readonly env: Map<string, string>;
+  readonly usedArgs: Record<string, string> = {};
+
+  constructor(
+    config: RunConfig,
+    private readonly args: ArgScope,
+    private readonly escape: string,
+    private readonly where: Where,
+  ) {
+    this.env = envMap(config);
+  }
+
+  readonly lookup: Lookup = (name) => {
+    const fromEnv = this.env.get(name);
+    if (fromEnv !== undefined) return fromEnv;
+    const value = this.args.get(name);
+    if (value !== undefined) this.usedArgs[name] = value;
+    return value;
+  };
+
+  expand(word: string): string {
+    try {
+      return expandWord(word, this.lookup, this.escape);
+    } catch (err) {
+      if (err instanceof SubstitutionError) {
+        throw learnerError('build.badSubstitution', this.where, { text: word, detail: err.message });
+      }
+      throw err;
+    }
+  }
+
+  /** Declared ARGs with a value that no ENV shadows: what RUN gets in its environment. */
+  runArgs(): [string, string][] {
+    return this.args.entries().filter(([name]) => !this.env.has(name));
+  }
+}
+
+/**
+ * `name=value …` pairs of ENV, LABEL and ARG. ENV and LABEL also accept Docker's legacy form
+ * `ENV NAME the rest of the line`; ARG accepts bare names. Values are substituted and unquoted.
+ */
+export function parsePairs(
+  instruction: Instruction,
+  vars: StepVars,
+  escape: string,
+  mode: 'legacy' | 'bare-names',
+): { name: string; value: string | undefined }[] {
+  const words = splitWords(instruction.args, escape);
+  if (words.length === 0) {
+    throw learnerError('build.missingArguments', instruction.where, { instruction: instruction.keyword });
+  }
+  if (mode === 'legacy' && !words[0]!.includes('=')) {
+    const match = /^(\S+)\s+([\s\S]*)$/.exec(instruction.args);
+    if (match === null) {
+      throw learnerError('build.pairSyntax', instruction.argsWhere, { instruction: instruction.keyword, word: words[0]! });
+    }
+    return [{ name: vars.expand(match[1]!), value: vars.expand(match[2]!) }];
+  }
+  return words.map((word) => {
+    const eq = word.indexOf('=');
+    if (eq === -1) {
+      if (mode === 'bare-names') return { name: vars.expand(word), value: undefined };
+      throw learnerError('build.pairSyntax', instruction.argsWhere, { instruction: instruction.keyword, word });
+    }
+    const name = vars.expand(word.slice(0, eq));
+    if (name === '') throw learnerError('build.pairSyntax', instruction.argsWhere, { instruction: instruction.keyword, word });
+    return { name, value: vars.expand(word.slice(eq + 1)) };
+  });
+}
+
+/** JSON-form arguments, or a learner error naming the instruction and an example. */
+export function requireJson(instruction: Instruction, example: string): string[] {
+  if (instruction.json === null) {
+    throw learnerError('build.jsonRequired', instruction.argsWhere, { instruction: instruction.keyword, example });
+  }
+  return instruction.json;
+}
+
+export function requireArgs(instruction: Instruction): void {
+  if (instruction.args.trim() === '') {
+    throw learnerError('build.missingArguments', instruction.where, { instruction: instruction.keyword });
+  }
+}
