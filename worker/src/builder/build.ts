@@ -95,6 +95,8 @@ export interface BuilderOptions {
   limits?: Partial<BuildLimits>;
   /** Limits of each RUN (defaults: containerLimits, and buildLimits.stepTimeoutMs). */
   resources?: Partial<StepResources>;
+  /** RUN containers are named `<idPrefix>-<random>`; default `build`. */
+  idPrefix?: string;
 }
 
 function layerSummary(layer: LayerRecord): StepLayer {
@@ -217,6 +219,7 @@ export class Builder {
       copySource: (name, where) => this.copySource(plan, finished, currentStage, name, where, session),
       runtime: this.options.runtime,
       idRanges: this.options.idRanges,
+      idPrefix: this.options.idPrefix ?? 'build',
       resources: this.resources,
       tailLines: this.limits.failedOutputLines,
       ...(signal ? { signal } : {}),

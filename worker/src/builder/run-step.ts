@@ -28,8 +28,10 @@ export interface StepResources {
 export interface RunStepOptions {
   runtime: ContainerRuntime;
   idRanges: IdRangeAllocator;
-  /** An empty scratch dir on the store's filesystem; the layer is left in `<stepDir>/upper`. */
+  /** An empty scratch dir on the store's filesystem. */
   stepDir: string;
+  /** Container ids are `<idPrefix>-<random>` (and so are their cgroups, /layercake/<id>). */
+  idPrefix: string;
   /** The parent's layer dirs, topmost first (may be empty: FROM scratch). */
   layers: readonly string[];
   args: string[];
@@ -95,7 +97,7 @@ export async function runStep(o: RunStepOptions): Promise<string> {
     await mkdir(empty);
     layers = [empty];
   }
-  const id = `build-${randomBytes(6).toString('hex')}`;
+  const id = `${o.idPrefix}-${randomBytes(6).toString('hex')}`;
   const lease = o.idRanges.allocate(id);
   try {
     writeBundle(

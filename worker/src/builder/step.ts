@@ -38,6 +38,7 @@ export interface BuildRuntime {
   copySource(name: string, where: Where): Promise<CopySource>;
   runtime: ContainerRuntime;
   idRanges: IdRangeAllocator;
+  idPrefix: string;
   resources: StepResources;
   tailLines: number;
   signal?: AbortSignal;

@@ -57,6 +57,7 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
       return runStep({
         runtime: build.runtime,
         idRanges: build.idRanges,
+        idPrefix: build.idPrefix,
         stepDir,
         layers,
         args,
