@@ -83,7 +83,7 @@ export interface BuildResult {
   unusedBuildArgs: string[];
 }
 
-export type BuildLimits = typeof buildLimits;
+export type BuildLimits = { readonly [K in keyof typeof buildLimits]: number };
 
 export interface BuilderOptions {
   store: ImageStore;

@@ -2,6 +2,7 @@
 // layer, with overlayfs's own whiteouts and opaque directories, and their OCI form on export.
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { getAttribute } from '@napi-rs/xattr';
 import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,16 +27,12 @@ function layerDir(built: { steps: { layer?: { chainId: string } }[] }, step: num
 
 async function tarNames(dir: string): Promise<string[]> {
   const extract = tarStream.extract();
+  Readable.from(layerTar(dir)).pipe(extract);
   const names: string[] = [];
-  const done = (async () => {
-    for await (const entry of extract) {
-      names.push(entry.header.name);
-      entry.resume();
-    }
-  })();
-  for await (const chunk of layerTar(dir)) extract.write(chunk);
-  extract.end();
-  await done;
+  for await (const entry of extract) {
+    names.push(entry.header.name);
+    entry.resume();
+  }
   return names;
 }
 
