@@ -20,11 +20,14 @@ export function ociArchitecture(): string {
   return map[process.arch] ?? process.arch;
 }
 
-/** `FROM scratch`: no layers, no settings. */
+/**
+ * `FROM scratch`: no layers, and only a PATH (BuildKit and buildah give a scratch image the
+ * default PATH, so `CMD ["app"]` finds /bin/app; the classic builder did not).
+ */
 export function scratchState(): ImageState {
   return {
     imageId: null,
-    config: { architecture: ociArchitecture(), os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] },
+    config: { architecture: ociArchitecture(), os: 'linux', config: { Env: [DEFAULT_PATH] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] },
     layers: [],
   };
 }

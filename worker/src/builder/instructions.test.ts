@@ -121,6 +121,14 @@ describe('metadata instructions', () => {
     expect(run.Cmd).toEqual(['/bin/sh', '-c', 'echo $NAME']);
   });
 
+  it('ENV of an existing name replaces it in place, as Docker does', async () => {
+    const built = await h.build('FROM busybox\nENV APP=/opt/app PATH=/opt/app/bin:$PATH\n');
+    expect((await configOf(built.imageId)).config!.Env).toEqual([
+      'PATH=/opt/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'APP=/opt/app',
+    ]);
+  });
+
   it('ENTRYPOINT clears an inherited CMD but keeps one set in the same stage', async () => {
     const inherited = await h.build('FROM busybox\nENTRYPOINT ["top"]\n');
     expect((await configOf(inherited.imageId)).config!.Cmd).toBeNull();
@@ -149,6 +157,13 @@ describe('WORKDIR', () => {
     const stepLayers = built.steps.map((s) => (s.layer ? s.layer.added : null));
     expect(stepLayers).toEqual([null, 3, null]);
     expect(await h.inImage(built.imageId, 'stat -c "%a %u:%g" "$ROOT/a/b/c"')).toBe('755 0:0\n');
+  });
+
+  it('creates the directory for the USER in effect, parents included (as BuildKit does)', async () => {
+    const built = await h.build('FROM busybox\nUSER daemon\nWORKDIR /srv/data\nRUN touch mine\n');
+    expect(await h.inImage(built.imageId, 'stat -c "%n %u:%g" "$ROOT/srv" "$ROOT/srv/data" "$ROOT/srv/data/mine" | sed "s|$ROOT||"')).toBe(
+      '/srv 1:1\n/srv/data 1:1\n/srv/data/mine 1:1\n',
+    );
   });
 
   it('refuses a path that is a file in the image', async () => {

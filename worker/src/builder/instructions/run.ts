@@ -97,17 +97,26 @@ export const workdir: InstructionHandler = async ({ instruction, parent, stage, 
     runConfig: config,
   };
   // A directory that exists needs no layer; a missing one is created, which is a change the
-  // image must carry (the classic builder commits a layer for every WORKDIR; an empty one
-  // teaches nothing).
+  // image must carry (Docker commits a layer for every WORKDIR; an empty one teaches nothing).
   if (existing.entry !== null) return step;
   return {
     ...step,
     layer: async (stepDir) => {
+      // Owned by the USER in effect, with every parent it creates, as BuildKit does, so that
+      // `USER app` + `WORKDIR /home/app/src` + `RUN touch x` works.
+      let owner = { uid: 0, gid: 0 };
+      if (config.User) {
+        try {
+          owner = await resolveUser(layers, config.User);
+        } catch (err) {
+          throw atLine(err, instruction.where);
+        }
+      }
       const upper = join(stepDir, 'upper');
       await mkdir(upper);
       const writer = new UpperWriter(upper, layers);
       const target = await writer.resolve(dir);
-      await writer.ensureDir(target.parts, { mode: 0o755, uid: 0, gid: 0 });
+      await writer.ensureDir(target.parts, { mode: 0o755, uid: owner.uid, gid: owner.gid });
       return upper;
     },
   };
