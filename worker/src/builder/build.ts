@@ -23,7 +23,7 @@ import { handlers } from './instructions/index.js';
 import { parseDockerfile, type Keyword } from './parse.js';
 import { planBuild, resolveImage, stageNamed, type BuildPlan } from './plan.js';
 import { CancelledError, type StepResources } from './run-step.js';
-import { learnerError, type BuildRuntime, type CopySource, type PreparedStep, type StageRuntime } from './step.js';
+import { atLine, learnerError, type BuildRuntime, type CopySource, type PreparedStep, type StageRuntime } from './step.js';
 
 const relativePath = z
   .string()
@@ -266,7 +266,10 @@ export class Builder {
           continue;
         }
         events.emit({ type: 'build.cache', step, cacheHit: false, reason: lookup.reason });
-        const layer = await this.makeLayer(prepared, state, step, events, signal);
+        const layer = await this.makeLayer(prepared, state, step, events, signal).catch((err: unknown) => {
+          // e.g. the store refusing a file named .wh.* : still the learner's line.
+          throw atLine(err, instruction.where);
+        });
         const config = nextConfig(state, { runConfig: prepared.runConfig, createdBy: prepared.createdBy, layer, ...(prepared.author !== undefined ? { author: prepared.author } : {}) }, new Date().toISOString());
         const image = await store.createImage(config);
         await session.own(image.id);

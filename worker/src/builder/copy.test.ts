@@ -62,6 +62,15 @@ describe('COPY from the build context', () => {
     expect(await h.inImage(built.imageId, 'stat -c %Y "$ROOT/app/a.txt"')).toBe(`${FIXED}\n`);
   });
 
+  it('substitutes build arguments and ENV in sources, destinations and --chown', async () => {
+    const context = await h.context({ 'v2.txt': 'two' });
+    const built = await h.build('FROM busybox\nARG VERSION=v1\nARG OWNER\nENV DEST=/versions\nCOPY --chown=${OWNER:-0} ${VERSION}.txt $DEST/\n', {
+      context,
+      buildArgs: { VERSION: 'v2', OWNER: '5' },
+    });
+    expect(await stat(built.imageId, '/versions/v2.txt')).toBe('/versions/v2.txt 644 5:5\n');
+  });
+
   it('copies a directory over an existing one without disturbing what was there (copy-up keeps attributes)', async () => {
     const context = await h.context({ 'motd': 'hi', 'more/file': 'x' });
     const built = await h.build('FROM busybox\nCOPY motd /tmp/\nCOPY more /etc/\n', { context });

@@ -87,6 +87,15 @@ describe('Dockerfile mistakes', () => {
   });
 });
 
+describe('what an image layer cannot hold', () => {
+  it('a file named like a whiteout (.wh.*), with the line that copied it', async () => {
+    const context = await h.context({ '.wh.secret': 'x' });
+    const error = learner(await h.buildFails('FROM busybox\nCOPY .wh.secret /\n', { context }));
+    expect(error.key).toBe('layer.invalid');
+    expect(error.where?.line).toBe(2);
+  });
+});
+
 describe('RUN failures', () => {
   it('a command that exits non-zero: exit code and the last lines of its output', async () => {
     const failed = await h.buildFails('FROM busybox\nRUN for i in $(seq 1 30); do echo line $i; done; echo oops >&2; exit 3\n');

@@ -32,18 +32,18 @@ describe('RUN', () => {
 
   it('runs as the image USER, in its WORKDIR, with its ENV and the build args', async () => {
     const built = await h.build(
-      'FROM busybox\nARG GREETING=hi\nENV COLOR=blue\nWORKDIR /work\nUSER nobody\nRUN echo "$(id -u):$(id -g) $(pwd) $COLOR $GREETING" > /tmp/who\n',
+      'FROM busybox\nARG GREETING=hi\nENV COLOR=blue\nWORKDIR /work\nUSER nobody\nRUN echo "$(id -u):$(id -g) $(pwd) $COLOR $GREETING $HOME" > /tmp/who\n',
       { buildArgs: { GREETING: 'hello' } },
     );
-    expect(await h.inImage(built.imageId, 'cat "$ROOT/tmp/who"; stat -c %u "$ROOT/tmp/who"')).toBe('65534:65534 /work blue hello\n65534\n');
+    expect(await h.inImage(built.imageId, 'cat "$ROOT/tmp/who"; stat -c %u "$ROOT/tmp/who"')).toBe('65534:65534 /work blue hello /home\n65534\n');
     // The build arg is in RUN's history and cache key, not in the image's environment.
     const config = await configOf(built.imageId);
-    expect(config.history!.at(-1)!.created_by).toBe('|1 GREETING=hello /bin/sh -c echo "$(id -u):$(id -g) $(pwd) $COLOR $GREETING" > /tmp/who');
+    expect(config.history!.at(-1)!.created_by).toBe('|1 GREETING=hello /bin/sh -c echo "$(id -u):$(id -g) $(pwd) $COLOR $GREETING $HOME" > /tmp/who');
     expect(config.config!.Env).not.toContain('GREETING=hello');
   });
 
-  it('has no network but loopback', async () => {
-    const built = await h.build('FROM busybox\nRUN ls /sys/class/net > /ifaces\n');
+  it('has no network but loopback (and accepts --network=none, which says so)', async () => {
+    const built = await h.build('FROM busybox\nRUN --network=none ls /sys/class/net > /ifaces\n');
     expect(await h.inImage(built.imageId, 'cat "$ROOT/ifaces"')).toBe('lo\n');
   });
 
@@ -105,6 +105,12 @@ describe('metadata instructions', () => {
     // Metadata steps are empty layers; only the two WORKDIRs that created directories made layers.
     const layered = config.history!.slice(2).filter((e) => e.empty_layer !== true).map((e) => e.created_by);
     expect(layered).toEqual(['/bin/sh -ec #(nop) WORKDIR /srv', '/bin/sh -ec #(nop) WORKDIR /srv/app']);
+  });
+
+  it('reads a Dockerfile with another escape character', async () => {
+    const built = await h.build('# escape=`\nFROM busybox\nRUN echo one `\n  two > /joined\nLABEL path=C:\\dir\n');
+    expect(await h.inImage(built.imageId, 'cat "$ROOT/joined"')).toBe('one two\n');
+    expect((await configOf(built.imageId)).config!.Labels).toEqual({ path: 'C:\\dir' });
   });
 
   it('substitutes variables where Docker does and leaves CMD to the shell', async () => {

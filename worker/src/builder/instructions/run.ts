@@ -12,8 +12,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const run: InstructionHandler = async ({ instruction, parent, stage, build }) => {
-  // --mount, --network and --security need BuildKit's features (caches, secrets, a network).
-  checkFlags(instruction, []);
+  // --mount and --security need BuildKit's features (caches, secrets); a network there is none.
+  const network = checkFlags(instruction, ['network']).get('network');
+  if (network !== undefined && network.value !== 'none' && network.value !== 'default') {
+    throw learnerError('build.invalidFlagValue', network.where, { flag: 'network', value: network.value ?? '' });
+  }
   requireArgs(instruction);
   if (instruction.json === null && /^<<-?["']?[A-Za-z_]/.test(instruction.args)) {
     throw learnerError('build.heredocUnsupported', instruction.argsWhere, { instruction: 'RUN' });
@@ -33,7 +36,7 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
     runConfig: config,
     layer: async (stepDir, io) => {
       const layers = layerDirsOf(parent, (id) => build.store.layerDir(id));
-      let user = { uid: 0, gid: 0 };
+      let user: { uid: number; gid: number; home?: string } = { uid: 0, gid: 0, home: '/root' };
       if (config.User) {
         try {
           user = await resolveUser(layers, config.User);
@@ -43,7 +46,9 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
       }
       const env = [...(config.Env ?? [])];
       const names = envMap(config);
+      // What Docker's daemon adds to a container's environment when the image does not say.
       if (!names.has('PATH')) env.unshift(DEFAULT_PATH);
+      if (!names.has('HOME')) env.push(`HOME=${user.home ?? '/'}`);
       for (const [name, value] of runArgs) env.push(`${name}=${value}`);
       const cwd = config.WorkingDir || '/';
       // Docker creates a missing working directory when the container starts; so does this,
@@ -63,7 +68,7 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
         args,
         env,
         cwd,
-        user,
+        user: { uid: user.uid, gid: user.gid },
         resources: build.resources,
         where: instruction.where,
         command: instruction.json ? JSON.stringify(instruction.json) : instruction.args,
