@@ -23,6 +23,11 @@ describe('parsing a Dockerfile', () => {
     expect(instructions[2]!.where.line).toBe(7);
   });
 
+  it('reads Windows line endings and drops an escape at the very end of the file', () => {
+    const { instructions } = parseDockerfile('FROM busybox\r\nRUN echo a \\\r\n  b\r\nRUN echo end \\');
+    expect(instructions.map((i) => i.args)).toEqual(['busybox', 'echo a   b', 'echo end']);
+  });
+
   it('honours the escape directive', () => {
     const { escape, instructions } = parseDockerfile('# escape=`\nFROM busybox\nRUN echo C:\\path `\n  more\n');
     expect(escape).toBe('`');

@@ -85,7 +85,9 @@ function logicalLine(source: string[], startLine: number, startChar: number, end
     let line = (source[lineNo] ?? '').replace(/\r$/, '');
     let from = lineNo === startLine ? startChar : 0;
     if (lineNo > startLine && (/^\s*#/.test(line) || line.trim() === '')) continue;
-    const cont = lineNo < endLine ? continuation.exec(line) : null;
+    // An escape at the end of the instruction's last line can only be one at the end of the
+    // file: nothing follows for it to join, and Docker drops it.
+    const cont = continuation.exec(line);
     if (cont) line = line.slice(0, cont.index);
     for (let i = from; i < line.length; i++) {
       text += line[i];
