@@ -87,6 +87,27 @@ export interface ExtractOptions {
   /** --chown of the ADD: overrides the archive's owners. */
   chown?: { uid: number; gid: number };
   signal?: AbortSignal;
+  /**
+   * Most bytes the unpacked files may hold: a small compressed archive can expand to fill the
+   * disk (a "zip bomb"), so it is stopped there.
+   */
+  maxBytes: number;
+}
+
+export class ArchiveTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`the archive unpacks to more than ${maxBytes} bytes`);
+    this.name = 'ArchiveTooLargeError';
+  }
+}
+
+/** Counts what passes through and stops past the limit. */
+async function* bounded(source: AsyncIterable<Uint8Array>, budget: { left: number; max: number }): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    budget.left -= chunk.length;
+    if (budget.left < 0) throw new ArchiveTooLargeError(budget.max);
+    yield chunk;
+  }
 }
 
 /** Unpacks the archive into the image directory `destParts` (already a directory in the upper). */
@@ -95,8 +116,9 @@ export async function extractArchive(
   compression: Compression,
   writer: UpperWriter,
   destParts: readonly string[],
-  options: ExtractOptions = {},
+  options: ExtractOptions,
 ): Promise<{ entries: number; skipped: number }> {
+  const budget = { left: options.maxBytes, max: options.maxBytes };
   const extract = tarStream.extract();
   const source = decompressed(hostPath, compression);
   source.pipe(extract);
@@ -125,7 +147,7 @@ export async function extractArchive(
     switch (header.type) {
       case 'file':
       case 'contiguous-file':
-        await writer.writeFile(parts, entry as AsyncIterable<Uint8Array>, attrs);
+        await writer.writeFile(parts, bounded(entry as AsyncIterable<Uint8Array>, budget), attrs);
         break;
       case 'directory':
         await writer.writeDir(parts, { ...attrs, mtimeMs: undefined });
@@ -149,6 +171,9 @@ export async function extractArchive(
         entry.resume();
     }
     entries++;
+    // Every entry costs an inode and a block of metadata: millions of empty files stop too.
+    budget.left -= 512;
+    if (budget.left < 0) throw new ArchiveTooLargeError(budget.max);
   }
   // Directory times last: writing their contents changed them.
   for (const dir of directories.reverse()) await writer.setTime(dir.parts, dir.mtimeMs);

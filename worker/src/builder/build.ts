@@ -97,6 +97,8 @@ export interface BuilderOptions {
   resources?: Partial<StepResources>;
   /** RUN containers are named `<idPrefix>-<random>`; default `build`. */
   idPrefix?: string;
+  /** Most bytes ADD may unpack from one archive (default containerLimits.writableLayerBytes). */
+  writableLayerBytes?: number;
 }
 
 function layerSummary(layer: LayerRecord): StepLayer {
@@ -221,6 +223,7 @@ export class Builder {
       idRanges: this.options.idRanges,
       idPrefix: this.options.idPrefix ?? 'build',
       resources: this.resources,
+      writableLayerBytes: this.options.writableLayerBytes ?? containerLimits.writableLayerBytes,
       tailLines: this.limits.failedOutputLines,
       ...(signal ? { signal } : {}),
       log,

@@ -212,6 +212,17 @@ describe('ADD', () => {
     rmSync(hostDir, { recursive: true });
   });
 
+  it('stops an archive that unpacks to more than a layer may hold', async () => {
+    const context = await h.context({});
+    // 8 MiB of zeros compresses to a few KiB.
+    execFileSync('sh', ['-c', `mkdir -p ${context}/bomb && head -c 8388608 /dev/zero > ${context}/bomb/zeros && tar -C ${context} -czf ${context}/bomb.tgz bomb && rm -r ${context}/bomb`]);
+    const small = h.builderWith({ writableLayerBytes: 1 << 20 });
+    const { error } = await h.buildFails('FROM busybox\nADD bomb.tgz /x/\n', { context }, small);
+    expect(keyOf(error)).toBe('build.stepDiskLimit');
+    expect((error as LearnerError).facts).toMatchObject({ limit: '1 MiB', line: 2 });
+    expect(await h.leftovers()).toEqual([]);
+  });
+
   it('refuses URLs: there is no network', async () => {
     const { error } = await h.buildFails('FROM busybox\nADD https://example.com/file.tgz /x/\n');
     expect(keyOf(error)).toBe('build.addUrlUnsupported');

@@ -40,6 +40,8 @@ export interface BuildRuntime {
   idRanges: IdRangeAllocator;
   idPrefix: string;
   resources: StepResources;
+  /** Most bytes a step may unpack (ADD of an archive). */
+  writableLayerBytes: number;
   tailLines: number;
   signal?: AbortSignal;
   log: Logger;

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { readImageFile } from '../../image-files.js';
-import { detectArchive, extractArchive } from '../archive.js';
+import { ArchiveTooLargeError, detectArchive, extractArchive } from '../archive.js';
+import { formatBytes } from '../format.js';
 import { fileDigest } from '../context.js';
 import { layerDirsOf, nopPrefix, runConfigOf } from '../image-config.js';
 import { checkFlags, type Instruction } from '../parse.js';
@@ -203,6 +204,12 @@ function copyLike(kind: 'COPY' | 'ADD'): InstructionHandler {
                 await extractArchive(source.entry.hostPath, compression, writer, target.parts, {
                   ...(chown !== null ? { chown: owner } : {}),
                   signal: io.signal,
+                  maxBytes: build.writableLayerBytes,
+                }).catch((err: unknown) => {
+                  if (err instanceof ArchiveTooLargeError) {
+                    throw learnerError('build.stepDiskLimit', instruction.where, { limit: formatBytes(err.maxBytes) });
+                  }
+                  throw err;
                 });
                 continue;
               }
