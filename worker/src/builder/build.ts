@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { LearnerError } from '../../../protocol/errors.js';
 import type { CacheReason } from '../../../protocol/events.js';
 import { noEvents, type EventSink } from '../events.js';
-import { formatReference, parseReference, type Digest, type ImageStore, type LayerRecord } from '../image-store/index.js';
+import { chainIdsOf, formatReference, parseReference, type Digest, type ImageConfig, type ImageStore, type LayerRecord } from '../image-store/index.js';
 import { buildLimits, containerLimits } from '../limits.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
@@ -99,6 +99,24 @@ export interface BuilderOptions {
   idPrefix?: string;
   /** Most bytes ADD may unpack from one archive (default containerLimits.writableLayerBytes). */
   writableLayerBytes?: number;
+}
+
+/**
+ * The image a cache hit names, from the config its entry kept and the layers' records (no
+ * store.inspect, which reads every tag of the store). Null if a layer has gone: then a miss.
+ */
+async function cachedState(store: ImageStore, imageId: Digest, config: ImageConfig | undefined): Promise<(ImageState & { imageId: Digest }) | null> {
+  if (config === undefined) {
+    const image = await store.inspect(imageId);
+    return { imageId, config: image.config, layers: image.layers };
+  }
+  const layers: LayerRecord[] = [];
+  for (const chainId of chainIdsOf(config.rootfs.diff_ids)) {
+    const layer = await store.getLayer(chainId);
+    if (layer === null) return null;
+    layers.push(layer);
+  }
+  return { imageId, config, layers };
 }
 
 function layerSummary(layer: LayerRecord): StepLayer {
@@ -260,10 +278,11 @@ export class Builder {
         else lookup = await cache.lookup(parentKey, prepared.cache);
 
         const base = { step, stage: stageName, instruction: instruction.text, line: instruction.where.line };
-        if (lookup.hit !== null) {
-          const image = await store.inspect(lookup.hit);
-          const madeLayer = image.config.history?.at(-1)?.empty_layer !== true && image.layers.length > state.layers.length;
-          state = { imageId: image.id, config: image.config, layers: image.layers };
+        const cached = lookup.hit === null ? null : await cachedState(store, lookup.hit, lookup.config);
+        if (cached !== null) {
+          const madeLayer = cached.config.history?.at(-1)?.empty_layer !== true && cached.layers.length > state.layers.length;
+          state = cached;
+          const image = { id: cached.imageId, layers: cached.layers };
           events.emit({ type: 'build.cache', step, cacheHit: true, reason: lookup.reason });
           steps.push({ ...base, cacheHit: true, reason: lookup.reason, imageId: image.id, ...(madeLayer ? { layer: layerSummary(image.layers.at(-1)!) } : {}) });
           continue;
@@ -276,7 +295,7 @@ export class Builder {
         const config = nextConfig(state, { runConfig: prepared.runConfig, createdBy: prepared.createdBy, layer, ...(prepared.author !== undefined ? { author: prepared.author } : {}) }, new Date().toISOString());
         const image = await store.createImage(config);
         await session.own(image.id);
-        await cache.record(parentKey, prepared.cache, image.id);
+        await cache.record(parentKey, prepared.cache, image.id, image.config);
         state = { imageId: image.id, config: image.config, layers: image.layers };
         changedAt ??= step;
         steps.push({ ...base, cacheHit: false, reason: lookup.reason, imageId: image.id, ...(layer ? { layer: layerSummary(layer) } : {}) });

@@ -13,7 +13,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { CacheReason } from '../../../protocol/events.js';
-import type { Digest } from '../image-store/index.js';
+import type { Digest, ImageConfig } from '../image-store/index.js';
+
+/** Enough of an image config to go on building from (the store validated it when it stored it). */
+const keptConfig = z.custom<ImageConfig>(
+  (value) => {
+    const config = value as { rootfs?: { diff_ids?: unknown }; architecture?: unknown };
+    return typeof value === 'object' && value !== null && typeof config.architecture === 'string' && Array.isArray(config.rootfs?.diff_ids);
+  },
+  { message: 'an image config' },
+);
 
 /** What a step's cache key is made of; each part explains a different kind of miss. */
 export interface CacheKey {
@@ -29,6 +38,11 @@ export interface CacheKey {
 
 const entrySchema = z.object({
   imageId: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  /**
+   * The image's config, so a hit needs no store.inspect (which reads every tag in the store:
+   * slow on a busy host). The image id, checked to exist, stays the identity.
+   */
+  config: keptConfig.optional(),
   instruction: z.string(),
   files: z.string().nullable(),
   args: z.record(z.string(), z.string()),
@@ -49,6 +63,8 @@ function keyDigest(parent: string, key: CacheKey): string {
 
 export interface CacheLookup {
   hit: Digest | null;
+  /** The hit's config, when the entry kept it. */
+  config?: ImageConfig;
   /** The reason, when a miss (hits use cache.hit). */
   reason: CacheReason;
 }
@@ -76,7 +92,7 @@ export class BuildCache {
     const entry = await readEntry(path);
     if (entry !== null) {
       if (await this.imageExists(entry.imageId as Digest)) {
-        return { hit: entry.imageId as Digest, reason: { key: 'cache.hit', facts: {} } };
+        return { hit: entry.imageId as Digest, ...(entry.config ? { config: entry.config } : {}), reason: { key: 'cache.hit', facts: {} } };
       }
       await unlink(path).catch(() => undefined);
     }
@@ -109,11 +125,12 @@ export class BuildCache {
     return { key: 'cache.miss.instructionChanged', facts: { previous: earlier[0]!.source } };
   }
 
-  async record(parent: string, key: CacheKey, imageId: Digest): Promise<void> {
+  async record(parent: string, key: CacheKey, imageId: Digest, config: ImageConfig): Promise<void> {
     const dir = this.parentDir(parent);
     await mkdir(dir, { recursive: true });
     const entry: Entry = {
       imageId,
+      config,
       instruction: key.instruction,
       files: key.files ?? null,
       args: Object.fromEntries(sortedArgs(key.args)),

@@ -8,7 +8,11 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { LowerView } from '../image-store/index.js';
-import { isWhiteout } from '../image-store/overlay.js';
+
+/** overlayfs's whiteout: a character device 0/0 (kernel docs, filesystems/overlayfs.rst). */
+function isWhiteout(st: Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
 
