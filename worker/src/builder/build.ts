@@ -18,6 +18,7 @@ import { ArgScope, BuildArgs } from './args.js';
 import { BuildCache, type CacheLookup } from './cache.js';
 import { BuildContext } from './context.js';
 import { formatBytes } from './format.js';
+import { ImageStates } from './image-states.js';
 import { nextConfig, ociArchitecture, scratchState, type ImageState } from './image-config.js';
 import { handlers } from './instructions/index.js';
 import { parseDockerfile, type Keyword } from './parse.js';
@@ -105,11 +106,13 @@ export interface BuilderOptions {
  * The image a cache hit names, from the config its entry kept and the layers' records (no
  * store.inspect, which reads every tag of the store). Null if a layer has gone: then a miss.
  */
-async function cachedState(store: ImageStore, imageId: Digest, config: ImageConfig | undefined): Promise<(ImageState & { imageId: Digest }) | null> {
-  if (config === undefined) {
-    const image = await store.inspect(imageId);
-    return { imageId, config: image.config, layers: image.layers };
-  }
+async function cachedState(
+  store: ImageStore,
+  images: ImageStates,
+  imageId: Digest,
+  config: ImageConfig | undefined,
+): Promise<(ImageState & { imageId: Digest }) | null> {
+  if (config === undefined) return images.load(imageId);
   const layers: LayerRecord[] = [];
   for (const chainId of chainIdsOf(config.rootfs.diff_ids)) {
     const layer = await store.getLayer(chainId);
@@ -140,8 +143,10 @@ export class Builder {
   private readonly limits: BuildLimits;
   private readonly resources: StepResources;
   private readonly log: Logger;
+  private readonly images: ImageStates;
 
   constructor(private readonly options: BuilderOptions) {
+    this.images = new ImageStates(options.store);
     this.limits = Object.freeze({ ...buildLimits, ...options.limits });
     this.resources = Object.freeze({
       memoryBytes: containerLimits.memoryBytes,
@@ -216,7 +221,7 @@ export class Builder {
     }
     const context = await BuildContext.load(req.contextDir, this.limits);
     const buildArgs = new BuildArgs(req.buildArgs);
-    const plan = await planBuild(parsed, { buildArgs, target: req.target, session, store });
+    const plan = await planBuild(parsed, { buildArgs, target: req.target, session, store, images: this.images });
     events.emit({ type: 'build.started', steps: plan.totalSteps, stages: plan.needed.length, tags });
 
     const cache = new BuildCache(this.options.dataDir, req.session, async (id) => {
@@ -278,7 +283,7 @@ export class Builder {
         else lookup = await cache.lookup(parentKey, prepared.cache);
 
         const base = { step, stage: stageName, instruction: instruction.text, line: instruction.where.line };
-        const cached = lookup.hit === null ? null : await cachedState(store, lookup.hit, lookup.config);
+        const cached = lookup.hit === null ? null : await cachedState(store, this.images, lookup.hit, lookup.config);
         if (cached !== null) {
           const madeLayer = cached.config.history?.at(-1)?.empty_layer !== true && cached.layers.length > state.layers.length;
           state = cached;
@@ -297,6 +302,7 @@ export class Builder {
         await session.own(image.id);
         await cache.record(parentKey, prepared.cache, image.id, image.config);
         state = { imageId: image.id, config: image.config, layers: image.layers };
+        this.images.remember({ imageId: image.id, config: image.config, layers: image.layers });
         changedAt ??= step;
         steps.push({ ...base, cacheHit: false, reason: lookup.reason, imageId: image.id, ...(layer ? { layer: layerSummary(layer) } : {}) });
       }
@@ -363,7 +369,7 @@ export class Builder {
       if (done === undefined) throw learnerError('build.stageNotFound', where, { stage: name });
       return { state: done.state, id: done.state.imageId ?? 'scratch' };
     }
-    const state = await resolveImage(name, session, this.options.store).catch(() => null);
+    const state = await resolveImage(name, session, this.options.store, this.images).catch(() => null);
     if (state === null) throw learnerError('build.stageNotFound', where, { stage: name });
     return { state, id: state.imageId };
   }

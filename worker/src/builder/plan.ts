@@ -9,6 +9,7 @@ import { ImageStoreError, type Digest, type ImageStore } from '../image-store/in
 import type { SessionImages } from '../session-images.js';
 import { ArgScope, type BuildArgs } from './args.js';
 import type { ImageState } from './image-config.js';
+import type { ImageStates } from './image-states.js';
 import { checkFlags, parseTrigger, type Instruction, type ParsedDockerfile } from './parse.js';
 import { learnerError, parsePairs, StepVars } from './step.js';
 import { splitWhitespace } from './substitution.js';
@@ -49,10 +50,16 @@ export interface PlanOptions {
   target?: string;
   session: SessionImages;
   store: ImageStore;
+  images: ImageStates;
 }
 
 /** Resolves an image name the way FROM and COPY --from do, building a missing base image. */
-export async function resolveImage(ref: string, session: SessionImages, store: ImageStore): Promise<(ImageState & { imageId: Digest }) | null> {
+export async function resolveImage(
+  ref: string,
+  session: SessionImages,
+  store: ImageStore,
+  images: ImageStates,
+): Promise<(ImageState & { imageId: Digest }) | null> {
   let id: Digest;
   try {
     id = await session.resolve(ref);
@@ -62,8 +69,7 @@ export async function resolveImage(ref: string, session: SessionImages, store: I
     if (baseImageFor(ref) === null) return null;
     id = (await ensureBaseImage(store, ref)).id;
   }
-  const image = await store.inspect(id);
-  return { imageId: image.id, config: image.config, layers: image.layers };
+  return images.load(id);
 }
 
 export async function planBuild(parsed: ParsedDockerfile, options: PlanOptions): Promise<BuildPlan> {
@@ -152,7 +158,7 @@ async function planStage(from: Instruction, earlier: StagePlan[], globals: ArgSc
 async function resolveBase(stage: StagePlan, options: PlanOptions): Promise<void> {
   if (stage.base.kind !== 'image') return;
   const { from } = stage;
-  const state = await resolveImage(stage.base.ref, options.session, options.store).catch((err: unknown) => {
+  const state = await resolveImage(stage.base.ref, options.session, options.store, options.images).catch((err: unknown) => {
     if (err instanceof LearnerError && err.where === undefined) throw new LearnerError(err.key, { ...err.facts, line: from.where.line }, from.where);
     throw err;
   });
