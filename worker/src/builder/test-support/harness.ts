@@ -161,6 +161,7 @@ export async function createHarness(label: string): Promise<Harness> {
     async close() {
       for (const id of await runtime.list()) await runtime.delete(id, true);
       await rm(work, { recursive: true, force: true });
+      if (existsSync(work)) throw new Error(`could not remove ${work}`);
     },
   };
   return harness;
