@@ -1,0 +1,125 @@
+// Every environment variable the engine's processes read, in one place, validated once at
+// start-up: a typo in a deployment fails loudly here instead of as a strange default later.
+import { cpus, hostname } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** The checkout this file belongs to: defaults live under its .data/. */
+export const REPO_ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+
+const GiB = 1024 ** 3;
+
+/** "20G", "512M", "1073741824" → bytes (powers of 1024, as `truncate -s` reads them). */
+const byteSize = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*([KMGT]i?B?)?$/i, 'a size such as 20G, 512M or a number of bytes')
+  .transform((text) => {
+    const m = /^(\d+(?:\.\d+)?)\s*([KMGT])?/i.exec(text)!;
+    const power = m[2] ? 'KMGT'.indexOf(m[2].toUpperCase()) + 1 : 0;
+    return Math.floor(Number(m[1]) * 1024 ** power);
+  });
+
+const positiveInt = z.coerce.number().int().positive();
+const path = z
+  .string()
+  .min(1)
+  .transform((p) => (isAbsolute(p) ? p : resolve(REPO_ROOT, p)));
+
+/** A host id becomes part of a queue name and Redis keys: no ':' and nothing surprising. */
+export const hostIdPattern = /^[a-z0-9][a-z0-9.-]{0,62}$/;
+
+function defaultHostId(): string {
+  const name = hostname().toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[^a-z0-9]+/, '');
+  return (name || 'host').slice(0, 63);
+}
+
+const schema = z.object({
+  /** The engine's data root (image store, containers, launcher state). */
+  LAYERCAKE_DATA: path.default(join(REPO_ROOT, '.data/engine')),
+  /** The sparse filesystem image `npm start` mounts at LAYERCAKE_DATA (for disk quotas). */
+  LAYERCAKE_DATA_IMAGE: path.default(join(REPO_ROOT, '.data/engine.img')),
+  /** Its size: an upper bound; the file only takes what is written. */
+  LAYERCAKE_DATA_SIZE: byteSize.default(20 * GiB),
+  /** Set to use an existing Redis; otherwise `npm start` runs a private one. */
+  REDIS_URL: z.string().url().optional(),
+  /** Where the private Redis keeps its data (AOF) and its socket. */
+  LAYERCAKE_REDIS_DIR: path.default(join(REPO_ROOT, '.data/redis')),
+  /** Prefix of every BullMQ and Layercake key in Redis. */
+  LAYERCAKE_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('layercake'),
+  /** This host's name in the registry and its queue's name; default from the hostname. */
+  LAYERCAKE_HOST_ID: z.string().regex(hostIdPattern, 'lowercase letters, digits, "." and "-"').default(defaultHostId()),
+  /** Jobs run at once on this host. */
+  LAYERCAKE_CONCURRENCY: positiveInt.default(Math.max(1, cpus().length)),
+  /** On SIGTERM/SIGINT, running jobs get this long to finish before they are re-queued. */
+  LAYERCAKE_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(30_000),
+  /** How often the host renews its registry entry; the entry lives three times as long. */
+  LAYERCAKE_HEARTBEAT_MS: positiveInt.default(5_000),
+  /** The container launcher. */
+  LAYERCAKE_LAUNCHER: path.default(join(REPO_ROOT, 'sandbox-native/build/sandbox-native')),
+  /** Base images `npm start` makes sure of (comma-separated: busybox, debian). */
+  LAYERCAKE_BASE_IMAGES: z
+    .string()
+    .default('busybox,debian')
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['busybox', 'debian']))),
+  LAYERCAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type EngineConfig = Readonly<{
+  dataDir: string;
+  dataImage: string;
+  dataSizeBytes: number;
+  redisUrl: string | undefined;
+  redisDir: string;
+  redisPrefix: string;
+  hostId: string;
+  concurrency: number;
+  shutdownGraceMs: number;
+  heartbeatMs: number;
+  launcher: string;
+  baseImages: readonly ('busybox' | 'debian')[];
+  logLevel: string;
+}>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads and validates the environment. Throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
+  // An empty variable means "not set", as shells and compose files often produce them.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  return Object.freeze({
+    dataDir: c.LAYERCAKE_DATA,
+    dataImage: c.LAYERCAKE_DATA_IMAGE,
+    dataSizeBytes: c.LAYERCAKE_DATA_SIZE,
+    redisUrl: c.REDIS_URL,
+    redisDir: c.LAYERCAKE_REDIS_DIR,
+    redisPrefix: c.LAYERCAKE_REDIS_PREFIX,
+    hostId: c.LAYERCAKE_HOST_ID,
+    concurrency: c.LAYERCAKE_CONCURRENCY,
+    shutdownGraceMs: c.LAYERCAKE_SHUTDOWN_GRACE_MS,
+    heartbeatMs: c.LAYERCAKE_HEARTBEAT_MS,
+    launcher: c.LAYERCAKE_LAUNCHER,
+    baseImages: Object.freeze([...c.LAYERCAKE_BASE_IMAGES]),
+    logLevel: c.LAYERCAKE_LOG_LEVEL,
+  });
+}
+
+/** Where the engine keeps each part under its data root (worker/README.md, "Data on disk"). */
+export function enginePaths(dataDir: string) {
+  return Object.freeze({
+    store: join(dataDir, 'store'),
+    containers: join(dataDir, 'containers'),
+    sessions: join(dataDir, 'sessions'),
+    launcherState: join(dataDir, 'state'),
+    idRanges: join(dataDir, 'id-ranges'),
+    scratch: join(dataDir, 'scratch'),
+  });
+}

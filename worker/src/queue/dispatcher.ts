@@ -1,0 +1,61 @@
+// What the gateway uses to send a learner's job to the engine: validate it with the protocol
+// schema, find the session's host (pinning it on first use), and add it to that host's queue.
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { jobSchemas, type JobName } from '../../../protocol/jobs.js';
+import { bullmqConnection } from './connection.js';
+import { hostForSession, type PinOptions, type SessionHost } from './hosts.js';
+import { runRoom } from './names.js';
+
+export interface Enqueued extends SessionHost {
+  jobId: string;
+  runId: string;
+  /** The socket.io room whose clients want this run's events. */
+  room: string;
+}
+
+/** Jobs are not retried by BullMQ: a learner's build that failed should not silently run again. */
+const JOB_DEFAULTS: JobsOptions = {
+  attempts: 1,
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+export class JobDispatcher {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly redisUrl: string,
+    private readonly prefix: string,
+    private readonly pinOptions: PinOptions = {},
+  ) {}
+
+  private queue(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: bullmqConnection(this.redisUrl), prefix: this.prefix, defaultJobOptions: JOB_DEFAULTS });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  /** Validates `input` as a `name` job and adds it to its session's host queue. */
+  async enqueue<N extends JobName>(name: N, input: unknown): Promise<Enqueued> {
+    // Parsed here as well as on the worker: a malformed job never reaches a queue.
+    const data = jobSchemas[name].parse(input);
+    const host = await hostForSession(this.redis, this.prefix, data.sessionId, this.pinOptions);
+    const job = await this.queue(host.queue).add(name, data);
+    return { ...host, jobId: job.id!, runId: data.runId, room: runRoom(data.runId) };
+  }
+
+  /** The queue of one host, e.g. for its waiting count (the learner's queue position). */
+  hostQueue(hostQueueName: string): Queue {
+    return this.queue(hostQueueName);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+}

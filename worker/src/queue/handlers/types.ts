@@ -1,0 +1,21 @@
+// What every job handler gets and returns. A handler reads its input through the protocol schema
+// (already parsed by the worker), emits events through `events`, and returns a typed result; a
+// LearnerError it throws becomes the job's result (the learner can act on it), anything else an
+// internal failure (see ../outcome.ts).
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { JobName, jobSchemas } from '../../../../protocol/jobs.js';
+import type { EventSink } from '../../events.js';
+import type { Engine } from '../engine.js';
+
+export type JobInput<N extends JobName> = z.output<(typeof jobSchemas)[N]>;
+
+export interface HandlerContext {
+  engine: Engine;
+  events: EventSink;
+  /** Aborted when the job must stop: the worker is shutting down past its grace period. */
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export type JobHandler<N extends JobName, R> = (input: JobInput<N>, ctx: HandlerContext) => Promise<R>;

@@ -1,0 +1,172 @@
+// The BullMQ worker of one host: takes jobs from this host's queue only (sessions are pinned to
+// hosts), validates each with its protocol schema, runs its handler with the run's events going
+// to Redis, and on shutdown stops taking jobs, lets running ones finish within a grace period,
+// and puts the rest back on the queue for the next worker of this host.
+import { Worker, WaitingError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { jobSchemas, type JobName } from '../../../protocol/jobs.js';
+import type { EventBody } from '../../../protocol/events.js';
+import type { EventSink } from '../events.js';
+import { bullmqConnection, connectRedis } from './connection.js';
+import type { Engine } from './engine.js';
+import { handleBuild } from './handlers/build.js';
+import { handleContainerOp } from './handlers/container-op.js';
+import { handleRun } from './handlers/run.js';
+import type { HandlerContext } from './handlers/types.js';
+import { HostHeartbeat } from './hosts.js';
+import { hostQueueName } from './names.js';
+import { InternalJobError, newErrorId, toOutcome, type JobOutcome } from './outcome.js';
+import { RedisRunEvents } from './run-events.js';
+
+// One handler per job name; each lives in its own file under handlers/.
+const handlers: { [N in JobName]: (input: never, ctx: HandlerContext) => Promise<unknown> } = {
+  build: handleBuild,
+  run: handleRun,
+  'container-op': handleContainerOp,
+};
+
+export interface HostWorkerOptions {
+  redisUrl: string;
+  prefix: string;
+  hostId: string;
+  concurrency: number;
+  heartbeatMs: number;
+  engine: Engine;
+  log: Logger;
+  /** BullMQ's lock on a running job; a worker that dies loses its jobs after this long (default 30 s). */
+  lockDurationMs?: number;
+}
+
+export interface ShutdownReport {
+  /** Jobs that finished within the grace period. */
+  finished: number;
+  /** Jobs put back on the queue because the grace period ran out. */
+  requeued: string[];
+}
+
+/** Marks the abort that means "put the job back", not "the learner cancelled". */
+const SHUTDOWN = 'worker shutting down';
+
+export class HostWorker {
+  private readonly redis: Redis;
+  private readonly heartbeat: HostHeartbeat;
+  private readonly worker: Worker;
+  private active = 0;
+  private finishedDuringShutdown = 0;
+  private shuttingDown = false;
+  private readonly requeued: string[] = [];
+  private shutdownPromise: Promise<ShutdownReport> | null = null;
+
+  private constructor(private readonly options: HostWorkerOptions) {
+    this.redis = connectRedis(options.redisUrl, `layercake-worker-${options.hostId}`);
+    this.heartbeat = new HostHeartbeat(this.redis, options.prefix, options.hostId, options.concurrency, options.heartbeatMs, options.log);
+    this.worker = new Worker(hostQueueName(options.hostId), (job, token, signal) => this.process(job, token, signal), {
+      connection: bullmqConnection(options.redisUrl),
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      autorun: false,
+      ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs } : {}),
+    });
+    this.worker.on('error', (err) => options.log.error({ err }, 'queue worker error'));
+  }
+
+  /** Connects, registers the host, and starts taking jobs. */
+  static async start(options: HostWorkerOptions): Promise<HostWorker> {
+    const w = new HostWorker(options);
+    await w.worker.waitUntilReady();
+    await w.heartbeat.start();
+    void w.worker.run().catch((err: unknown) => options.log.error({ err }, 'queue worker stopped'));
+    options.log.info({ hostId: options.hostId, queue: hostQueueName(options.hostId), concurrency: options.concurrency }, 'worker taking jobs');
+    return w;
+  }
+
+  get queueName(): string {
+    return hostQueueName(this.options.hostId);
+  }
+
+  private async process(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<JobOutcome<unknown>> {
+    const { log, prefix, engine } = this.options;
+    const name = job.name as JobName;
+    const schema = jobSchemas[name];
+    const parsed = schema?.safeParse(job.data);
+    if (!parsed?.success) {
+      // The gateway validates before enqueueing; a job that fails here is a bug, not the learner's.
+      const errorId = newErrorId();
+      log.error({ jobId: job.id, name, errorId, issues: parsed?.error.issues }, 'job refused: not a valid job');
+      throw new InternalJobError(errorId);
+    }
+    const input = parsed.data;
+    const jobLog = log.child({ jobId: job.id, job: name, runId: input.runId, sessionId: input.sessionId });
+    const stream = await RedisRunEvents.open(this.redis, prefix, input.runId, (last) =>
+      job.updateProgress({ seq: last.seq, type: last.type }),
+    );
+    // After a shutdown abort the handler's last events ("cancelled") are not the run's story:
+    // the run goes on elsewhere, so they are not published.
+    const events: EventSink = { emit: (body: EventBody) => (signal?.reason === SHUTDOWN ? undefined : stream.emit(body)) };
+    this.setActive(+1);
+    const started = performance.now();
+    try {
+      const handler = handlers[name] as (input: unknown, ctx: HandlerContext) => Promise<unknown>;
+      const context: HandlerContext = { engine, events, signal: signal ?? new AbortController().signal, log: jobLog };
+      let outcome: JobOutcome<unknown> | null = null;
+      let failure: unknown = null;
+      try {
+        outcome = await toOutcome(() => handler(input, context), jobLog, { jobId: job.id, job: name, runId: input.runId });
+      } catch (err) {
+        failure = err;
+      }
+      await stream.flush();
+      if (signal?.aborted && signal.reason === SHUTDOWN) {
+        // Back to the waiting list with its data, for this host's next worker; the stream keeps
+        // what happened so far and the next attempt continues its seq.
+        await job.moveToWait(token);
+        this.requeued.push(job.id!);
+        jobLog.warn({ step: 'shutdown' }, 'job re-queued: the grace period ran out');
+        throw new WaitingError();
+      }
+      if (failure) throw failure;
+      jobLog.info({ ms: Math.round(performance.now() - started), ok: outcome!.ok }, 'job done');
+      if (this.shuttingDown) this.finishedDuringShutdown++;
+      return outcome!;
+    } finally {
+      this.setActive(-1);
+    }
+  }
+
+  private setActive(delta: number): void {
+    this.active += delta;
+    this.heartbeat.setActive(this.active);
+  }
+
+  /**
+   * Stops taking jobs, waits up to `graceMs` for running ones, then re-queues what is still
+   * running (its handler is aborted: a build's running step is killed and cleaned up).
+   * Detached containers are not touched: they live under their own launcher monitors.
+   */
+  shutdown(graceMs: number): Promise<ShutdownReport> {
+    this.shutdownPromise ??= (async () => {
+      const { log } = this.options;
+      this.shuttingDown = true;
+      log.info({ step: 'shutdown', active: this.active, graceMs }, 'stopping: no new jobs');
+      await this.heartbeat.stop().catch((err: unknown) => log.warn({ err }, 'could not leave the host registry'));
+      const closed = this.worker.close();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        log.warn({ step: 'shutdown', active: this.active }, 'grace period over: re-queueing running jobs');
+        this.worker.cancelAllJobs(SHUTDOWN);
+        await closed;
+      }
+      await this.redis.quit().catch(() => this.redis.disconnect());
+      const report = { finished: this.finishedDuringShutdown, requeued: [...this.requeued] };
+      log.info({ step: 'shutdown', ...report }, 'worker stopped');
+      return report;
+    })();
+    return this.shutdownPromise;
+  }
+}

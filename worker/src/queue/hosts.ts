@@ -1,0 +1,164 @@
+// Which worker hosts are alive, and which host each learner session lives on. A session's
+// images and containers exist on one host only, so every job of the session must go to that
+// host's queue; a new session goes to the least busy live host.
+//
+// Liveness is a key per host that expires unless the host renews it (a heartbeat): a host that
+// dies stops renewing, and after three missed beats it is no longer offered to new sessions.
+// Expiry is Redis's clock, so hosts' clocks need not agree.
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { hostKey, hostQueueName, hostsIndexKey, sessionPinKey } from './names.js';
+
+export interface HostInfo {
+  hostId: string;
+  queue: string;
+  concurrency: number;
+  /** Jobs running on it at its last heartbeat. */
+  active: number;
+  pid: number;
+  startedAt: string;
+}
+
+export class HostHeartbeat {
+  private timer: NodeJS.Timeout | null = null;
+  private active = 0;
+  private beating: Promise<void> = Promise.resolve();
+  private readonly startedAt = new Date().toISOString();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    readonly hostId: string,
+    private readonly concurrency: number,
+    private readonly intervalMs: number,
+    private readonly log?: Logger,
+  ) {}
+
+  get ttlMs(): number {
+    return this.intervalMs * 3;
+  }
+
+  /** Registers the host now (so it is offered at once) and keeps renewing. */
+  async start(): Promise<void> {
+    await this.beat();
+    this.timer = setInterval(() => {
+      this.beating = this.beat().catch((err: unknown) => this.log?.warn({ err }, 'heartbeat failed'));
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Load reported to pickers at the next beat. */
+  setActive(active: number): void {
+    this.active = active;
+  }
+
+  /** Renews the entry now (start() and the timer call it; so may a load change). */
+  async beat(): Promise<void> {
+    const info: HostInfo = {
+      hostId: this.hostId,
+      queue: hostQueueName(this.hostId),
+      concurrency: this.concurrency,
+      active: this.active,
+      pid: process.pid,
+      startedAt: this.startedAt,
+    };
+    await this.redis
+      .multi()
+      .set(hostKey(this.prefix, this.hostId), JSON.stringify(info), 'PX', this.ttlMs)
+      .sadd(hostsIndexKey(this.prefix), this.hostId)
+      .exec();
+  }
+
+  /** Leaves the registry: no new session is sent here (pinned ones keep their queue). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.beating;
+    await this.redis.multi().del(hostKey(this.prefix, this.hostId)).srem(hostsIndexKey(this.prefix), this.hostId).exec();
+  }
+}
+
+/** Hosts whose heartbeat has not expired. Index entries of expired hosts are dropped. */
+export async function liveHosts(redis: Redis, prefix: string): Promise<HostInfo[]> {
+  const ids = await redis.smembers(hostsIndexKey(prefix));
+  if (ids.length === 0) return [];
+  const values = await redis.mget(ids.map((id) => hostKey(prefix, id)));
+  const live: HostInfo[] = [];
+  const dead: string[] = [];
+  ids.forEach((id, i) => {
+    const v = values[i];
+    if (v) live.push(JSON.parse(v) as HostInfo);
+    else dead.push(id);
+  });
+  if (dead.length > 0) await redis.srem(hostsIndexKey(prefix), ...dead);
+  return live.sort((a, b) => a.hostId.localeCompare(b.hostId));
+}
+
+export class NoLiveHostError extends Error {
+  override readonly name = 'NoLiveHostError';
+  constructor() {
+    super('no worker host is alive: start one with `npm start` or `npm run worker`');
+  }
+}
+
+export interface SessionHost {
+  hostId: string;
+  queue: string;
+  /** new: first job of the session; pinned: its usual host; moved: its host died, this is another. */
+  how: 'new' | 'pinned' | 'moved';
+  /** The dead host a moved session was on: its images and containers are not here. */
+  previousHostId?: string;
+}
+
+export interface PinOptions {
+  /** A session unused this long may land elsewhere next time. Renewed on every pick. */
+  pinTtlSeconds?: number;
+}
+
+const DEFAULT_PIN_TTL_S = 7 * 24 * 3600;
+
+// Replace the pin only if it still names the dead host: two gateways noticing the same dead host
+// at once must agree on one new host.
+const REPIN = `
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] or current == false then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return ARGV[2]
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return current`;
+
+function leastBusy(hosts: HostInfo[]): HostInfo {
+  // Free slots first; among equals a random one, so sessions spread across idle hosts.
+  const free = (h: HostInfo) => (h.concurrency - h.active) / h.concurrency;
+  const best = Math.max(...hosts.map(free));
+  const candidates = hosts.filter((h) => free(h) === best);
+  return candidates[Math.floor(Math.random() * candidates.length)]!;
+}
+
+/** The host a session's next job goes to, pinning the session on first use. */
+export async function hostForSession(redis: Redis, prefix: string, sessionId: string, options: PinOptions = {}): Promise<SessionHost> {
+  const ttl = options.pinTtlSeconds ?? DEFAULT_PIN_TTL_S;
+  const key = sessionPinKey(prefix, sessionId);
+  const hosts = await liveHosts(redis, prefix);
+  const pinned = await redis.get(key);
+  if (pinned !== null && hosts.some((h) => h.hostId === pinned)) {
+    await redis.expire(key, ttl);
+    return { hostId: pinned, queue: hostQueueName(pinned), how: 'pinned' };
+  }
+  if (hosts.length === 0) throw new NoLiveHostError();
+  const choice = leastBusy(hosts).hostId;
+  if (pinned === null) {
+    // NX: another gateway may have pinned the session a moment ago; its choice wins.
+    const set = await redis.set(key, choice, 'EX', ttl, 'NX');
+    const hostId = set === 'OK' ? choice : ((await redis.get(key)) ?? choice);
+    return { hostId, queue: hostQueueName(hostId), how: 'new' };
+  }
+  const hostId = (await redis.eval(REPIN, 1, key, pinned, choice, String(ttl))) as string;
+  return { hostId, queue: hostQueueName(hostId), how: 'moved', previousHostId: pinned };
+}
+
+/** The host a session is pinned to, if any (live or not). */
+export async function pinnedHost(redis: Redis, prefix: string, sessionId: string): Promise<string | null> {
+  return redis.get(sessionPinKey(prefix, sessionId));
+}

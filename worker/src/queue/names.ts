@@ -1,0 +1,33 @@
+// Every Redis name the queue uses, derived in one place so the gateway and the worker agree.
+// All keys start with the deployment's prefix (default `layercake`), BullMQ's included, so
+// tests and several deployments can share one Redis without seeing each other.
+import { hostIdPattern } from '../config.js';
+
+/** BullMQ forbids ':' in queue names (it separates key parts): `host.<id>`. */
+export function hostQueueName(hostId: string): string {
+  if (!hostIdPattern.test(hostId)) throw new Error(`invalid host id: ${hostId}`);
+  return `host.${hostId}`;
+}
+
+/** The socket.io room of a run (STYLE.md): the gateway relays the run's stream into it. */
+export function runRoom(runId: string): string {
+  return `run:${runId}`;
+}
+
+/** The Redis stream holding a run's events: the room name under the prefix. */
+export function runStreamKey(prefix: string, runId: string): string {
+  return `${prefix}:events:${runRoom(runId)}`;
+}
+
+/** Registry of live hosts: an index (set) plus one expiring key per host, the truth. */
+export function hostsIndexKey(prefix: string): string {
+  return `${prefix}:hosts`;
+}
+export function hostKey(prefix: string, hostId: string): string {
+  return `${prefix}:host:${hostId}`;
+}
+
+/** Which host a learner session lives on. */
+export function sessionPinKey(prefix: string, sessionId: string): string {
+  return `${prefix}:session:${sessionId}:host`;
+}

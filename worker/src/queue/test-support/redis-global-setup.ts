@@ -1,0 +1,35 @@
+// vitest globalSetup: one real redis-server for the whole run, started exactly as `npm start`
+// starts the product's (scripts/redis.ts: Debian's redis-server, AOF on, unix socket only), in a
+// temp dir. Test files reach it through inject('redisUrl') and keep to their own key prefix.
+// Afterwards the server is stopped and the run fails if it did not go away.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startPrivateRedis } from '../../../../scripts/redis.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    redisUrl: string;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = mkdtempSync(join(tmpdir(), 'lc-redis-'));
+  const redis = await startPrivateRedis({ dir });
+  project.provide('redisUrl', redis.url);
+  return async () => {
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+    if (alive(redis.pid)) throw new Error(`the tests' redis-server (pid ${redis.pid}) is still running`);
+  };
+}
