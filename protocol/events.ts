@@ -2,7 +2,7 @@
 // nothing scrapes log text. Each carries the run it belongs to and a per-run sequence number,
 // so a reconnecting browser asks for "everything after seq N" and sees nothing twice.
 import { z } from 'zod';
-import { learnerErrorPayload } from './errors.js';
+import { errorPayload } from './errors.js';
 
 const base = {
   runId: z.string().min(1),
@@ -51,7 +51,8 @@ export const engineEvent = z.discriminatedUnion('type', [
     totalSteps: z.number().int(),
     durationMs: z.number().nonnegative(),
   }),
-  z.object({ ...base, type: z.literal('build.failed'), step: z.number().int().positive().optional(), error: learnerErrorPayload }),
+  // A learner error shows what to fix; an internal one only an apology and an id to quote.
+  z.object({ ...base, type: z.literal('build.failed'), step: z.number().int().positive().optional(), error: errorPayload }),
   z.object({
     ...base,
     type: z.literal('layer.committed'),
