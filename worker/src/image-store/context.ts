@@ -38,7 +38,7 @@ export function storeLock<T>(ctx: StoreContext, fn: () => Promise<T>): Promise<T
 }
 
 export async function tagsOf(ctx: StoreContext, id: Digest): Promise<ImageReference[]> {
-  return (await ctx.refs.list()).filter((entry) => entry.imageId === id).map((entry) => entry.ref);
+  return ctx.refs.tagsOf(id);
 }
 
 export async function imageView(ctx: StoreContext, stored: StoredImage): Promise<Image> {

@@ -88,11 +88,58 @@ export function hasExplicitTag(input: string): boolean {
   return input.indexOf(':', input.lastIndexOf('/') + 1) !== -1;
 }
 
+/**
+ * Tags are files under refs/ (the truth). Beside them, refs-by-image/<image hex>/<tag> markers
+ * answer "which tags name this image" without reading every tag in the store (156 ms per
+ * inspect with 1000 tags, before). Markers are hints: each is checked against its tag file,
+ * and the index is rebuilt from refs/ when it was never completed (an older store).
+ */
 export class RefStore {
+  private indexReady: Promise<void> | null = null;
+
   constructor(private readonly paths: StorePaths) {}
 
   private file(ref: ImageReference): string {
     return join(this.paths.refsDir, encodeURIComponent(formatReference(ref)));
+  }
+
+  private get indexDir(): string {
+    return join(this.paths.root, 'refs-by-image');
+  }
+
+  private marker(imageId: Digest, ref: ImageReference): string {
+    return join(this.indexDir, imageId.slice('sha256:'.length), encodeURIComponent(formatReference(ref)));
+  }
+
+  private async addMarker(imageId: Digest, ref: ImageReference): Promise<void> {
+    const m = this.marker(imageId, ref);
+    await mkdir(join(m, '..'), { recursive: true });
+    await writeFile(m, '');
+  }
+
+  private async ensureIndex(): Promise<void> {
+    this.indexReady ??= (async () => {
+      const complete = join(this.indexDir, '.complete');
+      if (await readFile(complete).then(() => true, () => false)) return;
+      for (const { ref, imageId } of await this.list()) await this.addMarker(imageId, ref);
+      await mkdir(this.indexDir, { recursive: true });
+      await writeFile(complete, '');
+    })();
+    return this.indexReady;
+  }
+
+  /** The tags that name `imageId`. */
+  async tagsOf(imageId: Digest): Promise<ImageReference[]> {
+    await this.ensureIndex();
+    const dir = join(this.indexDir, imageId.slice('sha256:'.length));
+    const out: ImageReference[] = [];
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const ref = tryParseReference(decodeURIComponent(name));
+      if (ref === null) continue;
+      if ((await this.get(ref)) === imageId) out.push(ref);
+      else await unlink(join(dir, name)).catch(() => {}); // a stale hint
+    }
+    return out.sort((a, b) => formatReference(a).localeCompare(formatReference(b)));
   }
 
   async get(ref: ImageReference): Promise<Digest | null> {
@@ -113,10 +160,15 @@ export class RefStore {
     const tmp = this.paths.newTmp('ref');
     await writeFile(tmp, `${imageId}\n`);
     await rename(tmp, this.file(ref));
+    await this.ensureIndex();
+    await this.addMarker(imageId, ref);
+    if (previous !== null && previous !== imageId) await unlink(this.marker(previous, ref)).catch(() => {});
     return previous !== null && previous !== imageId ? previous : null;
   }
 
   async delete(ref: ImageReference): Promise<boolean> {
+    const imageId = await this.get(ref);
+    if (imageId !== null) await unlink(this.marker(imageId, ref)).catch(() => {});
     try {
       await unlink(this.file(ref));
       return true;

@@ -52,6 +52,23 @@ describe('image store', () => {
     work = await tempDir('image-store');
     store = await ImageStore.open(join(work, 'engine'));
   });
+  it('knows which tags name an image through retag and untag, and rebuilds that index in an older store', async () => {
+    const base = await layerOf(null, { 'a.txt': 'a' });
+    const one = await store.createImage(configOf([{ createdBy: 'one', layer: base }]), { tags: ['idx/app:1', 'idx/app:latest'] });
+    const two = await store.createImage(configOf([{ createdBy: 'two', layer: base }], ['true']), { tags: ['idx/other'] });
+    expect((await store.inspect(one.id)).tags).toEqual(['idx/app:1', 'idx/app:latest']);
+    await store.tag(two.id, 'idx/app:latest'); // the tag moves
+    expect((await store.inspect(one.id)).tags).toEqual(['idx/app:1']);
+    expect((await store.inspect(two.id)).tags).toEqual(['idx/app:latest', 'idx/other:latest']);
+    await store.untag('idx/other');
+    expect((await store.inspect(two.id)).tags).toEqual(['idx/app:latest']);
+    // A store written before the index existed: the index is rebuilt from the tag files.
+    await rm(join(work, 'engine', 'refs-by-image'), { recursive: true });
+    const reopened = await ImageStore.open(join(work, 'engine'));
+    expect((await reopened.inspect(one.id)).tags).toEqual(['idx/app:1']);
+    expect((await reopened.inspect(two.id)).tags).toEqual(['idx/app:latest']);
+  });
+
   afterAll(async () => {
     expect(await mountedBelow(work)).toBe(false);
     await removeDir(work);
