@@ -56,6 +56,8 @@ const schema = z.object({
   LAYERCAKE_HEARTBEAT_MS: positiveInt.default(5_000),
   /** The container launcher. */
   LAYERCAKE_LAUNCHER: path.default(join(REPO_ROOT, 'sandbox-native/build/sandbox-native')),
+  /** Host uid of the first container id range (each range is 65536 ids; see runtime/id-ranges.ts). */
+  LAYERCAKE_ID_RANGE_BASE: z.coerce.number().int().min(65536).default(200_000),
   /** Base images `npm start` makes sure of (comma-separated: busybox, debian). */
   LAYERCAKE_BASE_IMAGES: z
     .string()
@@ -77,6 +79,7 @@ export type EngineConfig = Readonly<{
   shutdownGraceMs: number;
   heartbeatMs: number;
   launcher: string;
+  idRangeBase: number;
   baseImages: readonly ('busybox' | 'debian')[];
   logLevel: string;
 }>;
@@ -107,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     shutdownGraceMs: c.LAYERCAKE_SHUTDOWN_GRACE_MS,
     heartbeatMs: c.LAYERCAKE_HEARTBEAT_MS,
     launcher: c.LAYERCAKE_LAUNCHER,
+    idRangeBase: c.LAYERCAKE_ID_RANGE_BASE,
     baseImages: Object.freeze([...c.LAYERCAKE_BASE_IMAGES]),
     logLevel: c.LAYERCAKE_LOG_LEVEL,
   });

@@ -1,0 +1,85 @@
+// The worker process of one Linux host (`npm run worker`; `npm start` runs one beside Redis):
+// clean up what a crashed predecessor left, make sure the base images exist, then take jobs from
+// this host's queue until SIGTERM/SIGINT, when running jobs get a grace period and the rest go
+// back on the queue. Containers the learners started keep running (their launchers own them).
+import { pino } from 'pino';
+import { ensureBaseImages } from './base-images/index.js';
+import { loadConfig, type EngineConfig } from './config.js';
+import { cleanupHost } from './host-cleanup.js';
+import { openEngine } from './queue/engine.js';
+import { HostWorker } from './queue/host-worker.js';
+
+/** What the parent (scripts/start.ts) hears over IPC once the worker takes jobs. */
+export interface WorkerReady {
+  type: 'ready';
+  hostId: string;
+  queue: string;
+  concurrency: number;
+  pid: number;
+}
+
+function redisUrlOf(config: EngineConfig): string {
+  // Without REDIS_URL the worker uses the private Redis that `npm start` runs in redisDir.
+  return config.redisUrl ?? `unix://${config.redisDir}/redis.sock`;
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = pino({ name: 'worker', level: config.logLevel });
+  const started = performance.now();
+
+  const cleanup = await cleanupHost({ dataDir: config.dataDir, launcher: config.launcher, log });
+  log.info({ step: 'host-cleanup', ms: Math.round(performance.now() - started), ...countsOf(cleanup) }, 'host cleaned up');
+
+  const engine = await openEngine({
+    dataDir: config.dataDir,
+    launcher: config.launcher,
+    log,
+    idRangeBase: config.idRangeBase,
+    buildIdPrefix: `build-${config.hostId}`,
+  });
+  const images = await ensureBaseImages(engine.store, { only: config.baseImages, logger: log });
+  log.info({ step: 'base-images', images: images.map((i) => i.id), ms: Math.round(performance.now() - started) }, 'base images ready');
+
+  const worker = await HostWorker.start({
+    redisUrl: redisUrlOf(config),
+    prefix: config.redisPrefix,
+    hostId: config.hostId,
+    concurrency: config.concurrency,
+    heartbeatMs: config.heartbeatMs,
+    engine,
+    log,
+  });
+
+  let signals = 0;
+  const stop = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      // A second Ctrl-C: leave now; running jobs return to the queue when their locks expire.
+      log.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    log.info({ signal }, 'shutting down');
+    worker.shutdown(config.shutdownGraceMs).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  const ready: WorkerReady = { type: 'ready', hostId: config.hostId, queue: worker.queueName, concurrency: config.concurrency, pid: process.pid };
+  process.send?.(ready);
+}
+
+function countsOf(report: object): Record<string, number> {
+  return Object.fromEntries(Object.entries(report).map(([k, v]) => [k, v.length]));
+}
+
+main().catch((err: unknown) => {
+  // Config errors are the operator's to fix: the message is the whole story.
+  process.stderr.write(`worker: ${err instanceof Error ? (err.name === 'ConfigError' ? err.message : err.stack) : String(err)}\n`);
+  process.exit(1);
+});
