@@ -9,7 +9,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default'],
-    // The run's real redis-server (stopped, and checked gone, afterwards).
-    globalSetup: ['worker/src/queue/test-support/redis-global-setup.ts'],
+    // The isolation suite's probe and test rootfs (and its leak check after the run); the run's
+    // real redis-server (stopped, and checked gone, afterwards).
+    globalSetup: ['sandbox-native/test/global-setup.ts', 'worker/src/queue/test-support/redis-global-setup.ts'],
   },
 });
