@@ -104,7 +104,9 @@ export async function startPrivateRedis(options: PrivateRedisOptions): Promise<P
     '--daemonize', 'no',
     '--logfile', '',
   ];
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a Ctrl-C in the terminal must not stop Redis before the worker has
+  // put its unfinished jobs back (that needs Redis); the owner stops it last, with stop().
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   const keep = (b: Buffer) => (output = (output + b.toString()).slice(-8192));
   child.stdout!.on('data', keep);

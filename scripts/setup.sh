@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian 12 machine (root, Node 20): system packages,
 # npm dependencies, the native launcher. Safe to run again; does only what is missing.
-# Usage: scripts/setup.sh [--test]   (--test adds what the test suites need)
+# Usage: scripts/setup.sh [--test|--bench]   (--test adds what the test suites need)
+# Without a flag (npm start, npm run worker) it also mounts the engine's data filesystem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ packages=(
   build-essential pkg-config libseccomp-dev libjson-c-dev   # sandbox-native
   busybox-static mmdebstrap                                # offline base images
   redis-server                                             # BullMQ's store
+  e2fsprogs quota btrfs-progs                              # disk quotas of writable layers (worker/src/disk-quota.ts)
   runc buildah                                             # peers for comparison tests and bench
 )
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
@@ -50,6 +52,11 @@ fi
 
 say "building sandbox-native"
 make -s -C sandbox-native
+
+if [ -z "${1:-}" ]; then
+  # A sparse image loop-mounted at the data dir, with quotas; created once, remounted after a reboot.
+  npx tsx scripts/data-filesystem.ts
+fi
 
 if [ "${1:-}" = "--test" ]; then
   # Downloaded once into sandbox-native/build/qemu, never installed into this host's /boot.
