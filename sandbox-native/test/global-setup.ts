@@ -3,9 +3,9 @@
 // a whole left nothing behind.
 
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BUILD_DIR, PROBE_BIN, PROBE_SRC, ROOTFS_MARKER, ROOTFS_TEMPLATE, TEST_ROOT } from './paths.js';
+import { BUILD_DIR, PROBE_BIN, PROBE_SRC, ROOTFS_MARKER, rootfsTemplate, TEST_ROOT } from './paths.js';
 import { findLeaks, sweepLeftovers } from './leaks.js';
 
 function buildProbe(): void {
@@ -20,7 +20,9 @@ function buildProbe(): void {
 // busybox's applet list (`--list-full` gives paths such as usr/bin/awk) becomes symlinks
 // to /bin/busybox, as Debian's busybox image does.
 function buildRootfs(): void {
-  const tmp = `${ROOTFS_TEMPLATE}.${process.pid}`;
+  const template = rootfsTemplate();
+  if (existsSync(template)) return;
+  const tmp = `${template}.${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   for (const dir of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'dev', 'sys', 'tmp', 'root', 'home/user', 'mnt']) {
     mkdirSync(join(tmp, dir), { recursive: true, mode: 0o755 });
@@ -44,11 +46,20 @@ function buildRootfs(): void {
   writeFileSync(join(tmp, 'etc/group'), 'root:x:0:\ntty:x:5:\nuser:x:1000:\nnogroup:x:65534:\n');
   // A file only this rootfs has: escape tests look for it to tell "/" apart from the host's.
   writeFileSync(join(tmp, ROOTFS_MARKER), 'layercake test rootfs\n');
-  // Renamed into place whole, so a concurrent reader never copies half a rootfs.
-  const old = `${ROOTFS_TEMPLATE}.old.${process.pid}`;
-  if (existsSync(ROOTFS_TEMPLATE)) renameSync(ROOTFS_TEMPLATE, old);
-  renameSync(tmp, ROOTFS_TEMPLATE);
-  rmSync(old, { recursive: true, force: true });
+  // Renamed into place whole, so a concurrent reader never copies half a rootfs. A
+  // concurrent builder may have won the race; its copy is identical.
+  try {
+    renameSync(tmp, template);
+  } catch {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  // Templates of an older probe or layout: nobody still needs them after a day.
+  for (const name of readdirSync(BUILD_DIR)) {
+    const dir = `${BUILD_DIR}/${name}`;
+    if (/^rootfs-[0-9a-f]{16}$/.test(name) && dir !== template && statSync(dir).mtimeMs < Date.now() - 86_400_000) {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 }
 
 export async function setup(): Promise<() => Promise<void>> {

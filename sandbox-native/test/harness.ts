@@ -16,7 +16,7 @@ import { afterEach, beforeEach } from 'vitest';
 import type { IdRangeLease } from '../../worker/src/runtime/id-ranges.js';
 import { hardenedSpec, writeBundle, type HardenedSpecOptions, type OciSpec } from '../../worker/src/runtime/oci-spec.js';
 import { cgroupDirsFor, mountsUnder, processesInRange, testIdRanges } from './leaks.js';
-import { BUNDLES_DIR, ROOTFS_TEMPLATE, RUNC_BIN, SANDBOX_NATIVE_BIN, TEST_ID_PREFIX, TEST_ROOT } from './paths.js';
+import { BUNDLES_DIR, rootfsTemplate, RUNC_BIN, SANDBOX_NATIVE_BIN, TEST_ID_PREFIX, TEST_ROOT } from './paths.js';
 
 export type RuntimeName = 'sandbox-native' | 'runc';
 
@@ -256,7 +256,7 @@ export class Sandbox {
     mkdirSync(dir, { recursive: true, mode: 0o711 });
     const bundle: Bundle = { id, dir, rootfs, range, spec: undefined as unknown as OciSpec };
     this.bundles.push(bundle); // registered before anything can fail, so cleanup sees it
-    cpSync(ROOTFS_TEMPLATE, rootfs, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+    cpSync(rootfsTemplate(), rootfs, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
     options.rootfs?.(rootfs);
     const spec = hardenedSpec({
       containerId: id,

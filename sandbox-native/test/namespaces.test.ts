@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { isNative, runtimes, useSandbox } from './harness.js';
 import { hostProbe, hostSleeper, isAlive } from './host.js';
-import { HOST_SCRATCH_DIR, ROOTFS_MARKER, ROOTFS_TEMPLATE, TEST_ROOT } from './paths.js';
+import { HOST_SCRATCH_DIR, ROOTFS_MARKER, rootfsTemplate, TEST_ROOT } from './paths.js';
 
 /** A host TCP or abstract-unix listener that records whether anyone connected. */
 async function hostListener(listenArg: { port: number; host: string } | { path: string }): Promise<{ server: Server; connections: () => number; port: number }> {
@@ -90,7 +90,7 @@ describe.each(runtimes())('namespaces — $name', (rt) => {
       const layers = join(HOST_SCRATCH_DIR, `${process.pid}-layers`);
       rmSync(layers, { recursive: true, force: true });
       try {
-        cpSync(ROOTFS_TEMPLATE, join(layers, 'base'), { recursive: true, verbatimSymlinks: true });
+        cpSync(rootfsTemplate(), join(layers, 'base'), { recursive: true, verbatimSymlinks: true });
         mkdirSync(join(layers, 'top/etc'), { recursive: true });
         writeFileSync(join(layers, 'top/etc/motd'), 'from the top layer\n');
         mkdirSync(join(layers, 'rw/upper'), { recursive: true });
@@ -119,7 +119,7 @@ describe.each(runtimes())('namespaces — $name', (rt) => {
       const line = await sandbox().probe(['chroot-escape']);
       expect(line.ok).toBe(true);
       const entries = line.entries as string[];
-      const hostOnly = readdirSync('/').filter((name) => !readdirSync(ROOTFS_TEMPLATE).includes(name));
+      const hostOnly = readdirSync('/').filter((name) => !readdirSync(rootfsTemplate()).includes(name));
       expect(hostOnly.length).toBeGreaterThan(0); // the check means something only if / differs
       expect(entries).toContain(ROOTFS_MARKER);
       for (const name of hostOnly) expect(entries).not.toContain(name);

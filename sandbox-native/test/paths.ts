@@ -1,6 +1,8 @@
 // Where the isolation suite keeps its things. One place, so the leak check and the
 // sweeper look exactly where the harness writes.
 
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,7 +15,23 @@ export const RUNC_BIN = '/usr/sbin/runc';
 export const PROBE_SRC = join(here, 'probe.c');
 export const BUILD_DIR = join(REPO_ROOT, 'sandbox-native/build/test');
 export const PROBE_BIN = join(BUILD_DIR, 'probe');
-export const ROOTFS_TEMPLATE = join(BUILD_DIR, 'rootfs');
+/** Bump when global-setup changes what goes into the test rootfs. */
+const ROOTFS_LAYOUT_VERSION = '1';
+
+let templateDir: string | undefined;
+/**
+ * The test rootfs, named for its content (probe, busybox, layout). Another test run on the
+ * same checkout (a colleague's, CI's) may build at the same time; a content-named directory
+ * is built once and never replaced while someone copies from it.
+ */
+export function rootfsTemplate(): string {
+  if (!templateDir) {
+    const hash = createHash('sha256');
+    hash.update(ROOTFS_LAYOUT_VERSION).update(readFileSync(PROBE_BIN)).update(readFileSync('/bin/busybox'));
+    templateDir = join(BUILD_DIR, `rootfs-${hash.digest('hex').slice(0, 16)}`);
+  }
+  return templateDir;
+}
 /** A file at the top of the test rootfs that the host's / does not have. */
 export const ROOTFS_MARKER = '.layercake-test-rootfs';
 
