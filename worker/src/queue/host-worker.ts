@@ -112,12 +112,21 @@ export class HostWorker {
       let outcome: JobOutcome<unknown> | null = null;
       let failure: unknown = null;
       try {
-        outcome = await toOutcome(() => handler(input, context), jobLog, { jobId: job.id, job: name, runId: input.runId });
+        // The stream is flushed inside: a run whose events could not be stored is an internal
+        // failure, and a re-queued job's next attempt must see every event of this one.
+        const work = async () => {
+          try {
+            return await handler(input, context);
+          } finally {
+            await stream.flush();
+          }
+        };
+        outcome = await toOutcome(work, jobLog, { jobId: job.id, job: name, runId: input.runId });
       } catch (err) {
         failure = err;
       }
-      await stream.flush();
-      if (signal?.aborted && signal.reason === SHUTDOWN) {
+      // Re-queue only what the abort interrupted: a job that completed just before it stands.
+      if (signal?.aborted && signal.reason === SHUTDOWN && (failure || !outcome?.ok)) {
         // Back to the waiting list with its data, for this host's next worker; the stream keeps
         // what happened so far and the next attempt continues its seq.
         await job.moveToWait(token);
