@@ -13,7 +13,7 @@
 
 /* Docker's lists, applied whatever the spec says (the spec can only add). */
 static const char *const default_masked[] = {
-    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/asound", "/proc/acpi", "/proc/interrupts" /* GHSA-6fw5-f8r9-fgfm */, "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
     "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
     NULL,
 };
@@ -86,6 +86,49 @@ static int make_in_root(int rootfd, const char *path, bool file, struct sn_error
     return 0;
 }
 
+/* The in-root path `path` names once its symlinks are followed (dangling ones too), never
+ * leaving the root: a symlink's target is read and joined as if the rootfs were "/". */
+static int resolve_in_root(int rootfd, const char *path, char out[PATH_MAX], struct sn_error *e)
+{
+    char cur[PATH_MAX], rest[PATH_MAX];
+    snprintf(cur, PATH_MAX, "/");
+    snprintf(rest, PATH_MAX, "%s", path);
+    for (int hops = 0; hops < 40; ) {
+        char *p = rest;
+        while (*p == '/') p++;
+        if (!*p) { snprintf(out, PATH_MAX, "%s", cur); return 0; }
+        char *slash = strchr(p, '/');
+        char name[NAME_MAX + 1];
+        snprintf(name, sizeof name, "%.*s", (int)(slash ? slash - p : (long)strlen(p)), p);
+        char tail[PATH_MAX];
+        snprintf(tail, sizeof tail, "%s", slash ? slash : "");
+        if (strcmp(name, ".") == 0) { snprintf(rest, PATH_MAX, "%s", tail); continue; }
+        if (strcmp(name, "..") == 0) {
+            char *last = strrchr(cur, '/');
+            if (last && last != cur) *last = 0; else snprintf(cur, PATH_MAX, "/");
+            snprintf(rest, PATH_MAX, "%s", tail);
+            continue;
+        }
+        char next[PATH_MAX];
+        if (snprintf(next, PATH_MAX, "%s%s%s", cur, strcmp(cur, "/") ? "/" : "", name) >= PATH_MAX)
+            return sn_fail(e, "mounts", ENAMETOOLONG, "%s", path);
+        char target[PATH_MAX];
+        _cleanup_close_ int dir = open_in_root(rootfd, cur, O_PATH | O_DIRECTORY);
+        ssize_t n = dir >= 0 ? readlinkat(dir, name, target, sizeof target - 1) : -1;
+        if (n < 0) {   /* not a symlink (or absent): take the name as it is */
+            snprintf(cur, PATH_MAX, "%s", next);
+            snprintf(rest, PATH_MAX, "%s", tail);
+            continue;
+        }
+        target[n] = 0;
+        hops++;
+        if (target[0] == '/') snprintf(cur, PATH_MAX, "/");
+        if (snprintf(rest, PATH_MAX, "%s%s", target, tail) >= PATH_MAX)
+            return sn_fail(e, "mounts", ENAMETOOLONG, "mount point %s", path);
+    }
+    return sn_fail(e, "mounts", ELOOP, "too many symlinks under mount point %s", path);
+}
+
 static unsigned long locked_flags(const char *path)
 {
     /* A remount must repeat the flags the kernel locked on the mount, or it fails with EPERM. */
@@ -109,8 +152,12 @@ static int mount_one(int rootfd, const struct sn_mount *m, int bind_fd, struct s
         if (bind_fd < 0 || fstat(bind_fd, &st) < 0) return sn_fail(e, "mounts", errno, "bind source %s", m->source);
         file = !S_ISDIR(st.st_mode);
     }
-    if (make_in_root(rootfd, m->destination, file, e) < 0) return -1;
-    _cleanup_close_ int target = open_in_root(rootfd, m->destination, O_PATH | O_NOFOLLOW);
+    /* A destination that is a symlink in the image is followed, but inside the rootfs only
+     * (RESOLVE_IN_ROOT), as runc does: the mount lands where the link leads in the image. */
+    char dest[PATH_MAX];
+    if (resolve_in_root(rootfd, m->destination, dest, e) < 0) return -1;
+    if (make_in_root(rootfd, dest, file, e) < 0) return -1;
+    _cleanup_close_ int target = open_in_root(rootfd, dest, O_PATH | O_NOFOLLOW);
     if (target < 0) return sn_fail(e, "mounts", errno, "opening mount point %s", m->destination);
     char at[64];
     snprintf(at, sizeof at, "/proc/self/fd/%d", target);
