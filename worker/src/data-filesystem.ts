@@ -5,7 +5,8 @@
 // the same image again (after a reboot) or finds it mounted.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -100,7 +101,25 @@ export async function ensureDataFilesystem(options: EnsureOptions): Promise<Data
   return { image, mountPoint, kind, action: 'created' };
 }
 
-/** Unmounts it (the loop device goes with it). */
+/**
+ * Unmounts it and waits for its loop device to be let go. The kernel detaches an autoclear loop
+ * device when its last user drops it, which for btrfs can be a moment after umount returns; a
+ * device still attached after 10 s is detached here.
+ */
 export async function unmountDataFilesystem(mountPoint: string): Promise<void> {
-  if (await isMountPoint(mountPoint)) await execFileP('umount', [mountPoint]);
+  const source = (await readFile('/proc/self/mountinfo', 'utf8'))
+    .split('\n')
+    .map((line) => line.split(' '))
+    .find((f) => f[4] === mountPoint);
+  if (!source) return;
+  const device = source[source.indexOf('-') + 2] ?? '';
+  const loop = /^\/dev\/(loop\d+)$/.exec(device)?.[1];
+  const backing = loop ? `/sys/block/${loop}/loop/backing_file` : null;
+  const image = backing ? await readFile(backing, 'utf8').catch(() => null) : null;
+  await execFileP('umount', [mountPoint]);
+  if (!backing || image === null) return;
+  // Still ours only while it is backed by the same image: the device may be reused at once.
+  const stillOurs = async () => (await readFile(backing, 'utf8').catch(() => null)) === image;
+  for (const until = Date.now() + 10_000; (await stillOurs()) && Date.now() < until; ) await sleep(50);
+  if (await stillOurs()) await execFileP('losetup', ['-d', device]).catch(() => {});
 }
