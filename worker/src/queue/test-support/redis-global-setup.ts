@@ -27,7 +27,14 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   const dir = mkdtempSync(join(tmpdir(), 'lc-redis-'));
   const redis = await startPrivateRedis({ dir });
   project.provide('redisUrl', redis.url);
+  // The server has its own process group (scripts/redis.ts), so it would outlive this run if
+  // another globalSetup's teardown threw before ours ran: stop it when the runner exits anyway.
+  const stopOnExit = () => {
+    if (alive(redis.pid)) process.kill(redis.pid, 'SIGTERM');
+  };
+  process.once('exit', stopOnExit);
   return async () => {
+    process.off('exit', stopOnExit);
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
     if (alive(redis.pid)) throw new Error(`the tests' redis-server (pid ${redis.pid}) is still running`);
