@@ -15,6 +15,13 @@ int failure_status(const struct sn_error *e)
     return SN_EXIT_FAILED;
 }
 
+/* Die with `parent`; -1 if it is already gone. */
+static int arm_parent_death(pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    return getppid() == parent ? 0 : -1;
+}
+
 int cmd_run(const struct sn_globals *g, int argc, char **argv)
 {
     struct sn_create_args a = { .bundle = "." };
@@ -48,11 +55,8 @@ int cmd_run(const struct sn_globals *g, int argc, char **argv)
         a.start = true;
         return create_detached(g, &a);
     }
-    if (die_with_parent) {
-        pid_t parent = getppid();
-        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        if (getppid() != parent) return SN_EXIT_FAILED;   /* already orphaned */
-    }
+    pid_t parent = getppid();
+    if (die_with_parent && arm_parent_death(parent) < 0) return SN_EXIT_FAILED;
 
     sigset_t old;
     monitor_block_signals(&old);
@@ -66,7 +70,12 @@ int cmd_run(const struct sn_globals *g, int argc, char **argv)
         return SN_EXIT_FAILED;
     }
     trace_step("spec", t0);
-    if (container_create(&ct, &e) < 0 || container_start(&ct, &e) < 0) {
+    int rc = container_create(&ct, &e);
+    /* Mounting the overlay changed our fsuid for a moment, and any fsuid change makes the
+     * kernel forget the parent-death signal: arm it again (and catch a parent that died). */
+    if (rc == 0 && die_with_parent && arm_parent_death(parent) < 0)
+        rc = sn_fail(&e, "run", 0, "the launcher's parent exited");
+    if (rc < 0 || container_start(&ct, &e) < 0) {
         sn_error_print(&e);
         container_abort(&ct);
         spec_free(&ct.spec);

@@ -1,6 +1,7 @@
 // The engine's runtime adapter against the real launcher: a real kernel sandbox per test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { sandboxNative, type ContainerProcess } from './container-runtime.js';
 import { hardenedSpec, writeBundle, type HardenedSpecOptions } from './oci-spec.js';
@@ -141,5 +142,25 @@ describe('detached containers', () => {
     await new Promise<number>((r) => att.on('exit', r));
     expect(out).toContain('42 120');
     await runtime.delete(b.id);
+  });
+});
+
+describe('the launcher dies with its parent', () => {
+  it('even after mounting an overlay (which briefly changes the launcher\'s fsuid)', async () => {
+    const upper = join(work, 'pd-upper');
+    mkdirSync(join(upper, 'upper'), { recursive: true });
+    mkdirSync(join(upper, 'work'), { recursive: true });
+    const nap = `60.${process.pid}`; // a command line no other test runs
+    const b = bundle({ args: ['/bin/sleep', nap], layers: [rootfs], upperDir: upper });
+    const running = () =>
+      readdirSync('/proc').some((p) => /^\d+$/.test(p) && existsSync(`/proc/${p}/cmdline`) && readFileSync(`/proc/${p}/cmdline`, 'utf8') === `/bin/sleep\0${nap}\0`);
+    const marker = `pd-${process.pid}-${b.id}`;
+    // A parent shell that starts the launcher and is then killed outright.
+    const shell = spawn('bash', ['-c', `exec -a ${marker} bash -c 'sleep 30' & ${join(repo, 'sandbox-native/build/sandbox-native')} --root ${join(work, 'state')} run --die-with-parent --bundle ${b.dir} ${b.id}`]);
+    await waitFor(running);
+    shell.kill('SIGKILL');
+    await waitFor(() => !running());
+    await runtime.delete(b.id, true);
+    spawnSync('pkill', ['-f', marker]);
   });
 });
