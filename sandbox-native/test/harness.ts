@@ -82,7 +82,10 @@ export interface Bundle {
   dir: string;
   rootfs: string;
   spec: OciSpec;
+  /** The host ids the container maps to. */
   range: IdRangeLease;
+  /** This bundle's own lease (the same as range unless it borrows another's). */
+  lease: IdRangeLease;
 }
 
 export interface SpawnOptions {
@@ -250,11 +253,14 @@ export class Sandbox {
   /** A fresh bundle: a copy of the test rootfs and a hardened config.json. */
   bundle(options: BundleOptions): Bundle {
     const id = `${TEST_ID_PREFIX}${randomBytes(5).toString('hex')}`;
-    const range = options.idRange ?? this.ranges.allocate(id);
+    // Every bundle holds a lease under its own id, even one that borrows another's range:
+    // the lease is what tells a concurrent run's sweeper that this bundle is in use.
+    const lease = this.ranges.allocate(id);
+    const range = options.idRange ?? lease;
     const dir = join(BUNDLES_DIR, id);
     const rootfs = join(dir, 'rootfs');
     mkdirSync(dir, { recursive: true, mode: 0o711 });
-    const bundle: Bundle = { id, dir, rootfs, range, spec: undefined as unknown as OciSpec };
+    const bundle: Bundle = { id, dir, rootfs, range, lease, spec: undefined as unknown as OciSpec };
     this.bundles.push(bundle); // registered before anything can fail, so cleanup sees it
     cpSync(rootfsTemplate(), rootfs, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
     options.rootfs?.(rootfs);
@@ -375,7 +381,7 @@ export class Sandbox {
     }
     for (const b of this.bundles) {
       if (mountsUnder(b.dir).length === 0) rmSync(b.dir, { recursive: true, force: true });
-      this.ranges.release(b.range);
+      this.ranges.release(b.lease);
     }
     if (mountsUnder(this.stateRoot).length === 0) rmSync(this.stateRoot, { recursive: true, force: true });
     return leaks;

@@ -134,42 +134,62 @@ function stateRoots(): { runtime: string; dir: string; ownerPid: number }[] {
   return out;
 }
 
-interface Orphans {
+interface Ownership {
   liveIds: Set<string>;
-  liveRanges: { lo: number; hi: number }[];
+  owned: (uid: number) => boolean;
 }
 
-function liveOwnership(): Orphans {
+// Ownership must be read AFTER listing what is on the host: the harness takes a lease
+// before it creates anything under it, so everything listed earlier whose test still runs
+// is covered by a lease read later. Read it first, and a container a concurrent run starts
+// in between would look ownerless and be swept from under that run.
+function liveOwnership(): Ownership {
   const leases = testIdRanges().leases().filter((l) => l.alive);
+  const ranges = leases.map((l) => ({ lo: l.hostId, hi: l.hostId + l.size }));
   return {
     liveIds: new Set(leases.map((l) => l.containerId)),
-    liveRanges: leases.map((l) => ({ lo: l.hostId, hi: l.hostId + l.size })),
+    owned: (uid) => ranges.some((r) => uid >= r.lo && uid < r.hi),
+  };
+}
+
+function listBundles(): string[] {
+  try {
+    return readdirSync(BUNDLES_DIR);
+  } catch {
+    return [];
+  }
+}
+
+/** What is on the host now, before anyone's ownership is looked at. */
+function inventory() {
+  return {
+    mounts: mountsUnder(TEST_ROOT),
+    bundleMounts: hostMounts().filter((h) => h.root.startsWith(BUNDLES_DIR)),
+    cgroups: testCgroupDirs(),
+    processes: processesInRange(TEST_ID_BASE, TEST_ID_END),
+    stateRoots: stateRoots(),
+    bundles: listBundles(),
   };
 }
 
 /** Anything the suite left behind that no running test owns, described one per line. */
 export async function findLeaks(): Promise<string[]> {
+  const found = inventory();
+  const { liveIds, owned } = liveOwnership();
   const leaks: string[] = [];
-  const { liveIds, liveRanges } = liveOwnership();
-  const owned = (uid: number) => liveRanges.some((r) => uid >= r.lo && uid < r.hi);
-
-  for (const m of mountsUnder(TEST_ROOT)) leaks.push(`mount: ${m.line}`);
-  for (const m of hostMounts().filter((h) => h.root.startsWith(BUNDLES_DIR))) leaks.push(`mount of a bundle: ${m.line}`);
-  for (const { id, dir } of testCgroupDirs()) if (!liveIds.has(id)) leaks.push(`cgroup: ${dir}`);
-  for (const p of processesInRange(TEST_ID_BASE, TEST_ID_END)) {
-    if (!owned(p.uid)) leaks.push(`process: pid ${p.pid} uid ${p.uid} state ${p.state} ${p.cmd}`);
+  for (const m of found.mounts) leaks.push(`mount: ${m.line}`);
+  for (const m of found.bundleMounts) leaks.push(`mount of a bundle: ${m.line}`);
+  for (const { id, dir } of found.cgroups) if (!liveIds.has(id) && existsSync(dir)) leaks.push(`cgroup: ${dir}`);
+  for (const p of found.processes) {
+    if (!owned(p.uid) && existsSync(`/proc/${p.pid}`)) leaks.push(`process: pid ${p.pid} uid ${p.uid} state ${p.state} ${p.cmd}`);
   }
   for (const lease of testIdRanges().leases()) {
     if (!lease.alive) leaks.push(`id range ${lease.hostId} still locked for ${lease.containerId} (owner ${lease.ownerPid} gone)`);
   }
-  for (const root of stateRoots()) if (!pidAlive(root.ownerPid)) leaks.push(`state root: ${root.dir}`);
-  let bundles: string[] = [];
-  try {
-    bundles = readdirSync(BUNDLES_DIR);
-  } catch {
-    // none yet
+  for (const root of found.stateRoots) if (!pidAlive(root.ownerPid) && existsSync(root.dir)) leaks.push(`state root: ${root.dir}`);
+  for (const id of found.bundles) {
+    if (!liveIds.has(id) && existsSync(join(BUNDLES_DIR, id))) leaks.push(`bundle: ${join(BUNDLES_DIR, id)}`);
   }
-  for (const id of bundles) if (!liveIds.has(id)) leaks.push(`bundle: ${join(BUNDLES_DIR, id)}`);
   return leaks;
 }
 
@@ -180,11 +200,13 @@ function runtimeBin(runtime: string): string {
 /**
  * Remove what findLeaks would report: containers in dead state roots, processes in test
  * ranges nobody owns, their cgroups, bundles and locks. Used before a run (a killed
- * earlier run) and after a failed leak check, so one failure does not cascade.
+ * earlier run) and after a failed leak check, so one failure does not cascade. A
+ * concurrent run's live containers are left alone (see liveOwnership).
  */
 export async function sweepLeftovers(): Promise<void> {
-  const { liveIds, liveRanges } = liveOwnership();
-  for (const root of stateRoots()) {
+  const found = inventory();
+  const { liveIds, owned } = liveOwnership();
+  for (const root of found.stateRoots) {
     if (pidAlive(root.ownerPid)) continue;
     const bin = runtimeBin(root.runtime);
     if (existsSync(bin)) {
@@ -198,8 +220,7 @@ export async function sweepLeftovers(): Promise<void> {
     }
     rmSync(root.dir, { recursive: true, force: true });
   }
-  const owned = (uid: number) => liveRanges.some((r) => uid >= r.lo && uid < r.hi);
-  for (const p of processesInRange(TEST_ID_BASE, TEST_ID_END)) {
+  for (const p of found.processes) {
     if (owned(p.uid)) continue;
     try {
       process.kill(p.pid, 'SIGKILL'); // a test container's process, identified by its test uid
@@ -208,7 +229,7 @@ export async function sweepLeftovers(): Promise<void> {
     }
   }
   await new Promise((r) => setTimeout(r, 200));
-  for (const { id, dir } of testCgroupDirs()) {
+  for (const { id, dir } of found.cgroups) {
     if (liveIds.has(id)) continue;
     try {
       rmdirSync(dir);
@@ -216,7 +237,7 @@ export async function sweepLeftovers(): Promise<void> {
       // still populated (a process in D state) or already gone
     }
   }
-  for (const m of mountsUnder(TEST_ROOT).reverse()) {
+  for (const m of [...found.mounts].reverse()) {
     try {
       execFileSync('umount', ['-l', m.mountPoint], { stdio: 'ignore' });
     } catch {
@@ -224,11 +245,5 @@ export async function sweepLeftovers(): Promise<void> {
     }
   }
   for (const lease of testIdRanges().leases()) if (!lease.alive) testIdRanges().release(lease);
-  let bundles: string[] = [];
-  try {
-    bundles = readdirSync(BUNDLES_DIR);
-  } catch {
-    // none
-  }
-  for (const id of bundles) if (!liveIds.has(id)) rmSync(join(BUNDLES_DIR, id), { recursive: true, force: true });
+  for (const id of found.bundles) if (!liveIds.has(id)) rmSync(join(BUNDLES_DIR, id), { recursive: true, force: true });
 }

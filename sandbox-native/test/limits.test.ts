@@ -86,9 +86,14 @@ describe.each(runtimes())('limits — $name', (rt) => {
       expect(line.cpuMs).toBeLessThan(700);
     });
 
+    // The quota bound above holds however busy the host is; this control needs a free core,
+    // which parallel test files may briefly take. Best of three.
     test('control: without a quota the same loop gets most of a CPU', async () => {
-      const line = await sandbox().probe(['spin', '1000']);
-      expect(line.cpuMs).toBeGreaterThan(750);
+      const cpuMs: number[] = [];
+      for (let attempt = 0; attempt < 3 && !cpuMs.some((ms) => ms > 750); attempt++) {
+        cpuMs.push(Number((await sandbox().probe(['spin', '1000'])).cpuMs));
+      }
+      expect(Math.max(...cpuMs), `cpu ms per attempt: ${cpuMs.join(', ')}`).toBeGreaterThan(750);
     });
   });
 
