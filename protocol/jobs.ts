@@ -2,6 +2,7 @@
 // job name on the worker. A learner's session is pinned to one host: its images and
 // containers live there.
 import { z } from 'zod';
+import type { LearnerErrorPayload } from './errors.js';
 
 // Lowercase letters and digits: it becomes part of image names (see worker/src/session-images.ts).
 const sessionId = z.string().regex(/^[a-z0-9]{1,64}$/);
@@ -59,3 +60,9 @@ export type ContainerOpJob = z.infer<typeof containerOpJob>;
 
 export const jobSchemas = { build: buildJob, run: runJob, 'container-op': containerOpJob } as const;
 export type JobName = keyof typeof jobSchemas;
+
+/**
+ * How a job ends, as the gateway reads it back: a learner error is a result (the job completed
+ * and the learner acts on it); an internal error fails the job with `{kind:'internal', errorId}`.
+ */
+export type JobOutcome<R> = { ok: true; result: R } | { ok: false; error: LearnerErrorPayload };

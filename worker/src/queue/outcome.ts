@@ -5,9 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
-import { isLearnerError, type LearnerErrorPayload } from '../../../protocol/errors.js';
+import { isLearnerError } from '../../../protocol/errors.js';
+import type { JobOutcome } from '../../../protocol/jobs.js';
 
-export type JobOutcome<R> = { ok: true; result: R } | { ok: false; error: LearnerErrorPayload };
+export type { JobOutcome };
 
 /** Short enough to read aloud, unique enough to find in a day of logs. */
 export function newErrorId(): string {
