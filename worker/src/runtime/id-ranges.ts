@@ -158,6 +158,29 @@ export class IdRangeAllocator {
     }
   }
 
+  /**
+   * Hand a lease to another owner process, e.g. a detached container's launcher monitor, which
+   * outlives the process that allocated the range: the range must stay taken as long as the
+   * monitor lives, and become reclaimable when it dies. The lock is replaced atomically (rename),
+   * keeping its nonce, so `release(lease)` still works. Returns false if the lock is no longer
+   * this lease's (it was reclaimed meanwhile).
+   */
+  transfer(lease: IdRangeLease, ownerPid: number): boolean {
+    const current = readRecord(lease.lockPath);
+    if (!current || current.nonce !== lease.token) return false;
+    const record: LockRecord = { ...current, pid: ownerPid, pidStartTime: processStartTime(ownerPid) };
+    const tmp = `${lease.lockPath}.move-${process.pid}-${lease.token}`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(record) + '\n');
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, lease.lockPath);
+    lease.ownerPid = ownerPid;
+    return true;
+  }
+
   /** Release whatever range `containerId` holds, e.g. from another process on container removal. */
   releaseContainer(containerId: string): boolean {
     let released = false;
