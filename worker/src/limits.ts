@@ -17,6 +17,17 @@ export const containerLimits = Object.freeze({
   stopGraceMs: 10_000,
 });
 
+/** What a learner may ask for per container (`run -m`, `--pids-limit`, `--cpus`…), inclusive. */
+export const containerLimitBounds = Object.freeze({
+  memoryBytes: Object.freeze({ min: 6 * MiB, max: 1 * GiB }),
+  pidsMax: Object.freeze({ min: 8, max: 1024 }),
+  /** CPUs as `--cpus` writes them (quota / period). */
+  cpus: Object.freeze({ min: 0.01, max: 2 }),
+  idleTimeoutMs: Object.freeze({ min: 10_000, max: 4 * 60 * 60 * 1000 }),
+  writableLayerBytes: Object.freeze({ min: 1 * MiB, max: 4 * GiB }),
+  stopGraceMs: Object.freeze({ min: 0, max: 5 * 60 * 1000 }),
+});
+
 export const buildLimits = Object.freeze({
   stepTimeoutMs: 120_000,
   contextBytes: 50 * MiB,
