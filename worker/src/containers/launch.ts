@@ -1,0 +1,158 @@
+// Starting a container: its launcher bundle (a hardened config.json over the image's layers and
+// the container's writable layer), a host id range, and a detached launcher monitor that holds
+// the container's stdio, logs its output and outlives the process that started it.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { LearnerError } from '../../../protocol/errors.js';
+import { NotADirectoryError, SymlinkLoopError } from '../builder/tree.js';
+import { UpperWriter } from '../builder/upper-writer.js';
+import { resolveUser } from '../image-files.js';
+import type { ImageStore } from '../image-store/index.js';
+import { RuntimeError, type Attachment, type ContainerRuntime } from '../runtime/container-runtime.js';
+import type { IdRangeAllocator } from '../runtime/id-ranges.js';
+import { hardenedSpec, writeBundle } from '../runtime/oci-spec.js';
+import { shortId } from './names.js';
+import { containerPaths, type ContainerRecord } from './record.js';
+
+export interface LaunchContext {
+  dataDir: string;
+  store: ImageStore;
+  runtime: ContainerRuntime;
+  idRanges: IdRangeAllocator;
+  /** The launcher's --root: its per-container state.json names the monitor's pid. */
+  launcherStateDir: string;
+  /** Containers' cgroups are `/<cgroupParent>/<launcher id>`. */
+  cgroupParent: string;
+  log: Logger;
+}
+
+export interface LaunchOptions {
+  /** Connect to the container's stdio before it starts, so no output is missed. */
+  attach?: boolean;
+  consoleSize?: { rows: number; cols: number };
+}
+
+/** The launcher's name for a container: its short id keeps socket paths under 108 bytes. */
+export function launcherId(record: { id: string }): string {
+  return shortId(record.id);
+}
+
+/** Docker's exit statuses for a command that cannot run: 127 not found, 126 found but not runnable. */
+export class StartError extends LearnerError {
+  constructor(
+    readonly exitCode: 126 | 127,
+    command: string,
+    reason: string,
+  ) {
+    super(exitCode === 127 ? 'container.commandNotFound' : 'container.cannotRun', { command, reason });
+  }
+}
+
+/** The monitor's pid, from the launcher's own state file (its public `state` does not show it). */
+async function monitorPid(stateDir: string, id: string): Promise<number | null> {
+  try {
+    const state = JSON.parse(await readFile(join(stateDir, id, 'state.json'), 'utf8')) as { monitorPid?: unknown };
+    return typeof state.monitorPid === 'number' && state.monitorPid > 0 ? state.monitorPid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A missing working directory is created (owned by the container's root), as Docker does. */
+async function ensureWorkingDir(upper: string, layers: readonly string[], workingDir: string, command: string): Promise<void> {
+  const writer = new UpperWriter(upper, layers);
+  try {
+    const { parts, entry } = await writer.resolve(workingDir);
+    if (entry?.kind === 'dir') return;
+    if (entry !== null) throw new StartError(126, command, `the working directory ${workingDir} is not a directory`);
+    await writer.ensureDir(parts, { mode: 0o755, uid: 0, gid: 0 });
+  } catch (err) {
+    if (err instanceof NotADirectoryError || err instanceof SymlinkLoopError) {
+      throw new StartError(126, command, `the working directory ${workingDir} cannot be reached: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+/** What the launcher said about a start that failed, as Docker's 126/127 when it is the command's fault. */
+function startFailure(err: unknown, command: string): unknown {
+  if (!(err instanceof RuntimeError)) return err;
+  const exec = /error: exec: (.*)$/m.exec(err.stderr);
+  if (!exec) return err;
+  const reason = exec[1]!.replace(/^.*?: /, '');
+  if (/executable file not found|No such file or directory/.test(exec[1]!)) return new StartError(127, command, reason);
+  return new StartError(126, command, reason);
+}
+
+/**
+ * Starts the container under a new detached monitor. The caller holds the container's lock and
+ * has removed any earlier launcher state. Returns the attachment when asked for one.
+ */
+export async function launch(ctx: LaunchContext, record: ContainerRecord, options: LaunchOptions = {}): Promise<Attachment | null> {
+  const paths = containerPaths(ctx.dataDir, record.id);
+  const id = launcherId(record);
+  const command = record.config.args[0]!;
+  let layers = await ctx.store.layerDirs(record.imageId);
+  if (layers.length === 0) {
+    await mkdir(paths.emptyLower, { recursive: true });
+    layers = [paths.emptyLower];
+  }
+  await mkdir(paths.rootfs, { recursive: true });
+  // Users and groups are looked up in what the container sees now: its own writes first.
+  const user = await resolveUser([paths.upper, ...layers], record.config.user);
+  await ensureWorkingDir(paths.upper, layers, record.config.workingDir, command);
+  const env = record.config.env.some((e) => e.startsWith('HOME=')) ? record.config.env : [...record.config.env, `HOME=${user.home ?? '/'}`];
+
+  const lease = ctx.idRanges.allocate(id);
+  let created = false;
+  let attachment: Attachment | null = null;
+  try {
+    writeBundle(
+      paths.bundle,
+      hardenedSpec({
+        containerId: id,
+        rootfsPath: paths.rootfs,
+        args: record.config.args,
+        env,
+        cwd: record.config.workingDir,
+        terminal: record.config.tty,
+        ...(record.config.tty && options.consoleSize ? { consoleSize: options.consoleSize } : {}),
+        user: { uid: user.uid, gid: user.gid },
+        hostname: record.config.hostname,
+        idRange: { hostId: lease.hostId, size: lease.size },
+        memoryBytes: record.limits.memoryBytes,
+        pidsMax: record.limits.pidsMax,
+        cpuQuotaMicros: record.limits.cpuQuotaMicros,
+        cpuPeriodMicros: record.limits.cpuPeriodMicros,
+        layers,
+        upperDir: paths.layer,
+        cgroupsPath: `/${ctx.cgroupParent}/${id}`,
+      }),
+    );
+    await ctx.runtime.create({ id, bundleDir: paths.bundle, outputFile: paths.output });
+    created = true;
+    // The range is the monitor's from now on: it lives as long as the container, not as long as
+    // this process (the command line exits right after `run -d`).
+    const monitor = await monitorPid(ctx.launcherStateDir, id);
+    if (monitor !== null) ctx.idRanges.transfer(lease, monitor);
+    else ctx.log.warn({ container: id }, 'launcher state names no monitor pid: the id range stays with this process');
+
+    if (options.attach || !record.config.openStdin) {
+      attachment = await ctx.runtime.attach(id);
+      // Without -i the container's stdin is at end-of-file at once, as with Docker.
+      if (!record.config.openStdin && !record.config.tty) attachment.closeInput();
+      if (!options.attach) {
+        attachment.detach();
+        attachment = null;
+      }
+    }
+    await ctx.runtime.start(id);
+    return attachment;
+  } catch (err) {
+    attachment?.detach();
+    if (created) await ctx.runtime.delete(id, true).catch((e: unknown) => ctx.log.warn({ err: e, container: id }, 'could not delete a failed launcher'));
+    ctx.idRanges.release(lease);
+    throw startFailure(err, command);
+  }
+}

@@ -1,0 +1,39 @@
+// The disk bound of a container's writable layer. The kernel enforces it where the engine's data
+// filesystem has quotas (disk-quota.ts: ext4 project quotas or btrfs qgroups); elsewhere (a test
+// in /tmp, a laptop checkout) the limit is recorded but only the session quota's check at create
+// and commit stands between a container and a full disk.
+import { rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Logger } from 'pino';
+import { limitDir, releaseDir } from '../disk-quota.js';
+
+const execFileP = promisify(execFile);
+
+export interface WritableLayerLimiter {
+  /** Bound `dir` (holding upper/ and work/, still empty) to `bytes`; true when the kernel enforces it. */
+  limit(dir: string, bytes: number): Promise<boolean>;
+  /** Lift the bound before `dir` is removed. */
+  release(dir: string): Promise<void>;
+}
+
+export function diskQuotaLimiter(log?: Logger): WritableLayerLimiter {
+  return {
+    limit: (dir, bytes) => limitDir(dir, bytes, log),
+    release: (dir) => releaseDir(dir),
+  };
+}
+
+/**
+ * Removes a writable layer. On btrfs the limited directory is a subvolume, which plain rm cannot
+ * always take away (older kernels refuse rmdir of a subvolume): then btrfs deletes it.
+ */
+export async function removeLayerDir(dir: string): Promise<void> {
+  try {
+    await rm(dir, { recursive: true, force: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTEMPTY' && code !== 'EBUSY') throw err;
+    await execFileP('btrfs', ['subvolume', 'delete', dir]);
+  }
+}
