@@ -405,7 +405,7 @@ export class Containers {
     const found = await this.find(ref);
     let attachment: ContainerAttachment | null = null;
     let started = false;
-    const cur = await this.locked(found.id, async (): Promise<Current> => {
+    const cur: Current = await this.locked(found.id, async (): Promise<Current> => {
       const now = await this.settle(found.id);
       if (!now || now.removed) throw new LearnerError('container.notFound', { ref });
       if (now.status === 'paused') throw new LearnerError('container.isPaused', { ref });
@@ -418,9 +418,8 @@ export class Containers {
       await this.runtime.delete(launcherId(record), true);
       this.idRanges.releaseContainer(launcherId(record));
       const startedAt = new Date().toISOString();
-      let raw;
       try {
-        raw = await launch(this.launchCtx, record, options);
+        attachment = await launch(this.launchCtx, record, { ...options, touch: () => void this.touch(record.id) });
       } catch (err) {
         if (err instanceof StartError) {
           // As Docker: the container stays, with 126/127 and the reason, for `ps -a` and `inspect`.
@@ -445,7 +444,6 @@ export class Containers {
       };
       await writeRecord(this.dataDir, running);
       await this.touch(record.id);
-      if (raw) attachment = this.wrap(running, raw);
       started = true;
       return { record: running, status: 'running', state: await this.runtime.state(launcherId(record)) };
     });

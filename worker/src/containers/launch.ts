@@ -9,7 +9,8 @@ import { NotADirectoryError, SymlinkLoopError } from '../builder/tree.js';
 import { UpperWriter } from '../builder/upper-writer.js';
 import { resolveUser } from '../image-files.js';
 import type { ImageStore } from '../image-store/index.js';
-import { RuntimeError, type Attachment, type ContainerRuntime } from '../runtime/container-runtime.js';
+import { RuntimeError, type ContainerRuntime } from '../runtime/container-runtime.js';
+import { ContainerAttachment } from './attachment.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
 import { hardenedSpec, writeBundle } from '../runtime/oci-spec.js';
 import { shortId } from './names.js';
@@ -31,6 +32,8 @@ export interface LaunchOptions {
   /** Connect to the container's stdio before it starts, so no output is missed. */
   attach?: boolean;
   consoleSize?: { rows: number; cols: number };
+  /** Called when the learner types (the idle reaper's notion of activity). */
+  touch?: () => void;
 }
 
 /** The launcher's name for a container: its short id keeps socket paths under 108 bytes. */
@@ -89,7 +92,7 @@ function startFailure(err: unknown, command: string): unknown {
  * Starts the container under a new detached monitor. The caller holds the container's lock and
  * has removed any earlier launcher state. Returns the attachment when asked for one.
  */
-export async function launch(ctx: LaunchContext, record: ContainerRecord, options: LaunchOptions = {}): Promise<Attachment | null> {
+export async function launch(ctx: LaunchContext, record: ContainerRecord, options: LaunchOptions = {}): Promise<ContainerAttachment | null> {
   const paths = containerPaths(ctx.dataDir, record.id);
   const id = launcherId(record);
   const command = record.config.args[0]!;
@@ -106,7 +109,7 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
 
   const lease = ctx.idRanges.allocate(id);
   let created = false;
-  let attachment: Attachment | null = null;
+  let attachment: ContainerAttachment | null = null;
   try {
     writeBundle(
       paths.bundle,
@@ -139,7 +142,8 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
     else ctx.log.warn({ container: id }, 'launcher state names no monitor pid: the id range stays with this process');
 
     if (options.attach || !record.config.openStdin) {
-      attachment = await ctx.runtime.attach(id);
+      // Wrapped at once: what the container prints from its first instant is kept for the caller.
+      attachment = new ContainerAttachment(await ctx.runtime.attach(id), options.touch ?? (() => undefined));
       // Without -i the container's stdin is at end-of-file at once, as with Docker.
       if (!record.config.openStdin && !record.config.tty) attachment.closeInput();
       if (!options.attach) {

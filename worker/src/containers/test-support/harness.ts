@@ -16,7 +16,7 @@ import { ImageStore, type Digest, type RunConfig } from '../../image-store/index
 import { SessionImages } from '../../session-images.js';
 import { sandboxNative, type ContainerRuntime } from '../../runtime/container-runtime.js';
 import { IdRangeAllocator } from '../../runtime/id-ranges.js';
-import { Containers, type ContainerEngine, type ContainersOptions } from '../containers.js';
+import { Containers, type ContainerEngine, type ContainersOptions, type CreateRequest } from '../containers.js';
 
 const execFileP = promisify(execFile);
 
@@ -34,6 +34,11 @@ export interface Harness {
   engine: ContainerEngine;
   /** A Containers (session `learner` unless told) whose events are collected in `.collected`. */
   containers(options?: Partial<ContainersOptions>): Containers & { collected: CollectedEvents };
+  /**
+   * Runs a container from a separate process that exits right after starting it (like the command
+   * line's `run -d`); returns the container's id once that process is gone.
+   */
+  runDetached(request: CreateRequest, session?: string): Promise<string>;
   /** An image of busybox's layers with `config` as its run config, named `name` in session `learner`. */
   image(name: string, config: RunConfig): Promise<Digest>;
   /** Everything a container may leave behind; [] when clean. */
@@ -69,9 +74,10 @@ export function cgroupsUnder(parent: string): string[] {
   return found;
 }
 
-export async function createHarness(label: string): Promise<Harness> {
+/** `dataDir`: where the engine's data goes (default: inside the harness's temp dir). */
+export async function createHarness(label: string, options: { dataDir?: string } = {}): Promise<Harness> {
   const work = await mkdtemp(join('/tmp', `lc-ct-${label}-`));
-  const dataDir = join(work, 'data');
+  const dataDir = options.dataDir ?? join(work, 'data');
   const paths = enginePaths(dataDir);
   const store = await ImageStore.open(paths.store);
   await ensureBaseImage(store, 'busybox');
@@ -96,6 +102,12 @@ export async function createHarness(label: string): Promise<Harness> {
       const containers = new Containers({ ...engine, session: 'learner', events, ...options });
       return Object.assign(containers, { collected: events });
     },
+    async runDetached(request, session = 'learner') {
+      const script = join(REPO_ROOT, 'worker/src/containers/test-support/run-detached.ts');
+      const args = { dataDir, idRangeDir: idRanges.dir, idRangeBase: idRanges.baseId, cgroupParent, session, request };
+      const { stdout } = await execFileP(process.execPath, ['--import', 'tsx', script, JSON.stringify(args)], { cwd: REPO_ROOT });
+      return stdout.trim();
+    },
     async image(name, config) {
       const base = await store.inspect('busybox:latest');
       const image = await store.createImage({
@@ -118,7 +130,7 @@ export async function createHarness(label: string): Promise<Harness> {
       for (const name of await readdir(join(paths.store, 'tmp')).catch(() => [] as string[])) found.push(`scratch dir ${name}`);
       for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
         const mountPoint = line.split(' ')[4];
-        if (mountPoint?.startsWith(`${work}/`)) found.push(`mount ${mountPoint}`);
+        if (mountPoint?.startsWith(`${work}/`) || mountPoint?.startsWith(`${dataDir}/`)) found.push(`mount ${mountPoint}`);
       }
       return found;
     },
@@ -142,6 +154,7 @@ export async function createHarness(label: string): Promise<Harness> {
           if (existsSync(dir)) rmdirSync(dir);
         }
         await rm(work, { recursive: true, force: true });
+        if (options.dataDir) await rm(options.dataDir, { recursive: true, force: true });
       }
     },
   };

@@ -1,0 +1,73 @@
+// `logs`: the container's output as its launcher monitor recorded it, readable by any process,
+// whole, tailed, or followed as it grows (across the monitor's log rotation).
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Containers } from './containers.js';
+import { lastLines } from './logs.js';
+import { createHarness, eventually, type Harness } from './test-support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness('logs');
+});
+afterEach(async () => {
+  await h.clean();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function collect(c: Containers, ref: string, options: Parameters<Containers['logs']>[1] = {}): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await c.logs(ref, options)) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+it('keeps the output of a container whose starter process is gone', async () => {
+  const id = await h.runDetached({ image: 'busybox', cmd: ['sh', '-c', 'echo one; echo oops >&2; sleep 0.5; echo two'] });
+  const c = h.containers();
+  // Followed from here, by a process that did not start it: ends when the container does.
+  const followed = await collect(c, id, { follow: true });
+  expect(followed.toString()).toBe('one\noops\ntwo\n');
+  expect((await c.inspect(id)).status).toBe('exited');
+  expect((await collect(c, id)).toString()).toBe('one\noops\ntwo\n');
+});
+
+it('shows the last N lines with tail', async () => {
+  const c = h.containers();
+  const { container } = await c.run({ image: 'busybox', cmd: ['sh', '-c', 'for i in 1 2 3 4 5; do echo line$i; done; printf partial'] });
+  await c.wait(container.id);
+  expect((await collect(c, container.id, { tail: 2 })).toString()).toBe('line5\npartial');
+  expect((await collect(c, container.id, { tail: 0 })).toString()).toBe('');
+  expect((await collect(c, container.id, { tail: 100 })).toString()).toBe('line1\nline2\nline3\nline4\nline5\npartial');
+  expect(lastLines(Buffer.from('a\nb\nc\n'), 2).toString()).toBe('b\nc\n');
+});
+
+it('follows output as it is written, through the launcher’s rotation of a full log', async () => {
+  const c = h.containers();
+  // 20-byte lines, 10 MB in all: more than the 8 MiB the launcher keeps in output.log.
+  const { container } = await c.run({ image: 'busybox', cmd: ['sh', '-c', 'sleep 0.3; yes 0123456789012345678 | head -n 500000; echo end'] });
+  let total = 0;
+  let tail = '';
+  for await (const chunk of await c.logs(container.id, { follow: true })) {
+    total += chunk.length;
+    tail = (tail + chunk.toString()).slice(-64);
+  }
+  expect(total).toBe(500000 * 20 + 4);
+  expect(tail.endsWith('0123456789012345678\nend\n')).toBe(true);
+  // Afterwards the whole of it is still there: output.log.1 and output.log.
+  expect((await collect(c, container.id)).length).toBe(500000 * 20 + 4);
+});
+
+it('stops following when asked', async () => {
+  const c = h.containers();
+  const { container } = await c.run({ image: 'busybox', cmd: ['sh', '-c', 'echo hi; sleep 1000'] });
+  const abort = new AbortController();
+  let seen = '';
+  const reading = (async () => {
+    for await (const chunk of await c.logs(container.id, { follow: true, signal: abort.signal })) seen += chunk.toString();
+  })();
+  await eventually(() => seen === 'hi\n');
+  abort.abort();
+  await reading;
+  expect((await c.inspect(container.id)).status).toBe('running');
+});
