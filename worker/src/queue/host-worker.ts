@@ -18,6 +18,8 @@ import { HostHeartbeat } from './hosts.js';
 import { hostQueueName } from './names.js';
 import { InternalJobError, newErrorId, toOutcome, type JobOutcome } from './outcome.js';
 import { RedisRunEvents } from './run-events.js';
+import { ContainerWatch } from './container-watch.js';
+import { reapIdleContainers } from '../containers/index.js';
 
 // One handler per job name; each lives in its own file under handlers/.
 const handlers: { [N in JobName]: (input: never, ctx: HandlerContext) => Promise<unknown> } = {
@@ -36,6 +38,8 @@ export interface HostWorkerOptions {
   log: Logger;
   /** BullMQ's lock on a running job; a worker that dies loses its jobs after this long (default 30 s). */
   lockDurationMs?: number;
+  /** How often idle containers are looked for (default 60 s). */
+  reapIntervalMs?: number;
 }
 
 export interface ShutdownReport {
@@ -57,6 +61,8 @@ export class HostWorker {
   private shuttingDown = false;
   private readonly requeued: string[] = [];
   private shutdownPromise: Promise<ShutdownReport> | null = null;
+  private readonly watch: ContainerWatch;
+  private reaper: NodeJS.Timeout | undefined;
 
   private constructor(private readonly options: HostWorkerOptions) {
     this.redis = connectRedis(options.redisUrl, `layercake-worker-${options.hostId}`);
@@ -69,6 +75,17 @@ export class HostWorker {
       ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs } : {}),
     });
     this.worker.on('error', (err) => options.log.error({ err }, 'queue worker error'));
+    this.watch = new ContainerWatch(options.engine, this.redis, options.prefix, options.hostId, options.log.child({ part: 'container-watch' }));
+  }
+
+  /** Stop containers nobody has touched for their idle timeout; their exit goes to their runs. */
+  private async reapIdle(): Promise<void> {
+    try {
+      const reaped = await reapIdleContainers(this.options.engine);
+      if (reaped.length) this.options.log.info({ reaped: reaped.length }, 'stopped idle containers');
+    } catch (err) {
+      this.options.log.warn({ err }, 'idle reaper failed');
+    }
   }
 
   /** Connects, registers the host, and starts taking jobs. */
@@ -76,6 +93,9 @@ export class HostWorker {
     const w = new HostWorker(options);
     await w.worker.waitUntilReady();
     await w.heartbeat.start();
+    await w.watch.resume();
+    w.reaper = setInterval(() => void w.reapIdle(), options.reapIntervalMs ?? 60_000);
+    w.reaper.unref();
     void w.worker.run().catch((err: unknown) => options.log.error({ err }, 'queue worker stopped'));
     options.log.info({ hostId: options.hostId, queue: hostQueueName(options.hostId), concurrency: options.concurrency }, 'worker taking jobs');
     return w;
@@ -108,7 +128,13 @@ export class HostWorker {
     const started = performance.now();
     try {
       const handler = handlers[name] as (input: unknown, ctx: HandlerContext) => Promise<unknown>;
-      const context: HandlerContext = { engine, events, signal: signal ?? new AbortController().signal, log: jobLog };
+      const context: HandlerContext = {
+        engine,
+        events,
+        signal: signal ?? new AbortController().signal,
+        log: jobLog,
+        watch: (id, session, runId) => this.watch.watch(id, session, runId),
+      };
       let outcome: JobOutcome<unknown> | null = null;
       let failure: unknown = null;
       try {
@@ -157,6 +183,8 @@ export class HostWorker {
     this.shutdownPromise ??= (async () => {
       const { log } = this.options;
       this.shuttingDown = true;
+      clearInterval(this.reaper);
+      this.watch.close();
       log.info({ step: 'shutdown', active: this.active, graceMs }, 'stopping: no new jobs');
       await this.heartbeat.stop().catch((err: unknown) => log.warn({ err }, 'could not leave the host registry'));
       const closed = this.worker.close();

@@ -31,3 +31,8 @@ export function hostKey(prefix: string, hostId: string): string {
 export function sessionPinKey(prefix: string, sessionId: string): string {
   return `${prefix}:session:${sessionId}:host`;
 }
+
+/** Containers a host's `run` jobs started, and the run each reports its exit to. */
+export function containerRunsKey(prefix: string, hostId: string): string {
+  return `${prefix}:host:${hostId}:container-runs`;
+}

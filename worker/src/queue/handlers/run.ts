@@ -1,9 +1,32 @@
 // `run`: create and start a container of the session's image under a detached launcher, so it
-// outlives this worker; its output and exit reach the learner as events.
-// The containers API (worker/src/containers/) is being written; until it lands this handler
-// fails as an internal error rather than reaching around it into the launcher.
+// outlives this worker. The job ends once it runs; its exit reaches the run's events through the
+// host's ContainerWatch.
+import { Containers, type ContainerInfo } from '../../containers/index.js';
 import type { JobHandler } from './types.js';
 
-export const handleRun: JobHandler<'run', never> = async () => {
-  throw new Error('run jobs need worker/src/containers/, which this checkout does not have yet');
+export type RunJobResult = Pick<ContainerInfo, 'id' | 'shortId' | 'name' | 'image' | 'imageId' | 'status' | 'limits' | 'cpus'>;
+
+export const handleRun: JobHandler<'run', RunJobResult> = async (input, { engine, events, watch }) => {
+  const containers = new Containers({ ...engine, session: input.sessionId, events });
+  const limits = {
+    ...(input.memoryBytes ? { memoryBytes: input.memoryBytes } : {}),
+    ...(input.pidsMax ? { pidsMax: input.pidsMax } : {}),
+    ...(input.cpus ? { cpus: input.cpus } : {}),
+  };
+  const { container } = await containers.run(
+    {
+      image: input.image,
+      ...(input.name ? { name: input.name } : {}),
+      ...(input.cmd ? { cmd: input.cmd } : {}),
+      env: input.env,
+      tty: input.tty,
+      openStdin: true,
+      autoRemove: input.removeOnExit,
+      limits,
+    },
+    input.tty ? { consoleSize: { rows: input.rows, cols: input.cols } } : {},
+  );
+  await watch?.(container.id, input.sessionId, input.runId);
+  const { id, shortId, name, image, imageId, status, cpus } = container;
+  return { id, shortId, name, image, imageId, status, limits: container.limits, cpus };
 };

@@ -16,6 +16,8 @@ export interface HandlerContext {
   /** Aborted when the job must stop: the worker is shutting down past its grace period. */
   signal: AbortSignal;
   log: Logger;
+  /** Report this container's exit on the run's events after the job has ended. */
+  watch?: (containerId: string, session: string, runId: string) => Promise<void>;
 }
 
 export type JobHandler<N extends JobName, R> = (input: JobInput<N>, ctx: HandlerContext) => Promise<R>;

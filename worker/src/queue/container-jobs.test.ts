@@ -1,0 +1,111 @@
+// `run` and `container-op` jobs end to end on a real Redis and real sandboxes: a container
+// started by a job outlives it, and its exit still reaches the run's events — also when the
+// worker that started it was replaced meanwhile.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Containers } from '../containers/index.js';
+import { JobDispatcher } from './dispatcher.js';
+import { HostWorker } from './host-worker.js';
+import { readRunEvents } from './run-events.js';
+import { testEngine, type TestEngine } from './test-support/engine.js';
+import { keysUnder, removeKeysUnder, testClient, testPrefix, testRedisUrl } from './test-support/redis.js';
+
+const redis = testClient();
+const url = testRedisUrl();
+const prefix = testPrefix('containerjobs');
+const silent = pino({ level: process.env.LAYERCAKE_TEST_LOG ?? 'silent' });
+const dispatcher = new JobDispatcher(redis, url, prefix);
+let engine: TestEngine;
+let worker: HostWorker;
+
+const start = () => HostWorker.start({ redisUrl: url, prefix, hostId: 'wc', concurrency: 2, heartbeatMs: 500, engine, log: silent });
+
+async function result(queue: string, jobId: string): Promise<{ ok: boolean; result?: any; error?: any }> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const job = await dispatcher.hostQueue(queue).getJob(jobId);
+    const state = await job?.getState();
+    if (state === 'completed') return job!.returnvalue;
+    if (state === 'failed') throw new Error(`job failed: ${job!.failedReason}`);
+    if (Date.now() > until) throw new Error(`job ${jobId} still ${state}`);
+    await sleep(50);
+  }
+}
+
+async function eventsOf(runId: string, type: string, timeoutMs = 20_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const found = (await readRunEvents(redis, prefix, runId, -1)).filter((e) => e.type === type);
+    if (found.length || Date.now() > until) return found;
+    await sleep(100);
+  }
+}
+
+beforeAll(async () => {
+  engine = await testEngine('containers');
+  worker = await start();
+});
+
+afterAll(async () => {
+  await worker.shutdown(5_000);
+  await dispatcher.close();
+  for (const c of await new Containers({ ...engine, session: 'cj' }).list({ all: true })) await new Containers({ ...engine, session: 'cj' }).remove(c.id, { force: true });
+  const leftovers = await engine.leftovers();
+  await engine.close();
+  await removeKeysUnder(redis, prefix);
+  expect(await keysUnder(redis, prefix)).toEqual([]);
+  await redis.quit();
+  expect(leftovers).toEqual([]);
+});
+
+describe('run and container-op jobs', () => {
+  it('a run job starts a container that outlives it; its exit arrives on the run’s events', async () => {
+    const job = await dispatcher.enqueue('run', { sessionId: 'cj', runId: 'cj-run1', image: 'busybox', cmd: ['sh', '-c', 'sleep 1; exit 3'], tty: false });
+    const out = await result(job.queue, job.jobId);
+    expect(out).toMatchObject({ ok: true, result: { status: 'running', image: 'busybox' } });
+    expect(await eventsOf('cj-run1', 'container.started')).toHaveLength(1);
+    const exited = await eventsOf('cj-run1', 'container.exited');
+    expect(exited).toEqual([expect.objectContaining({ containerId: out.result.id, exitCode: 3, oomKilled: false })]);
+  });
+
+  it('an OOM kill is reported as such on the run’s events', async () => {
+    const job = await dispatcher.enqueue('run', {
+      sessionId: 'cj', runId: 'cj-oom', image: 'busybox', tty: false, memoryBytes: 16 << 20,
+      cmd: ['sh', '-c', 'x=$(head -c 64000000 /dev/zero | tr "\\0" a)'],
+    });
+    await result(job.queue, job.jobId);
+    expect(await eventsOf('cj-oom', 'container.exited')).toEqual([expect.objectContaining({ oomKilled: true })]);
+  });
+
+  it('container-op: diff, commit, stop and rm through the queue, learner errors as results', async () => {
+    const run = await dispatcher.enqueue('run', { sessionId: 'cj', runId: 'cj-run2', name: 'op-target', image: 'busybox', cmd: ['sh', '-c', 'echo hi > /made-here; sleep 60'], tty: false });
+    await result(run.queue, run.jobId);
+    const op = async (runId: string, body: object) => {
+      const j = await dispatcher.enqueue('container-op', { sessionId: 'cj', runId, container: 'op-target', ...body });
+      return result(j.queue, j.jobId);
+    };
+    let diff;
+    for (let i = 0; i < 50; i++) {
+      diff = await op(`cj-diff-${i}`, { op: 'diff' });
+      if (JSON.stringify(diff).includes('/made-here')) break;
+      await sleep(100);
+    }
+    expect(diff!.result).toContainEqual({ kind: 'A', path: '/made-here' });
+    const commit = await op('cj-commit', { op: 'commit', commitTag: 'snap:1' });
+    expect(commit).toMatchObject({ ok: true, result: { tag: 'snap:1' } });
+    expect(await eventsOf('cj-commit', 'layer.committed')).toHaveLength(1);
+    const stopped = await op('cj-stop', { op: 'stop' });
+    expect(stopped.ok).toBe(true);
+    expect(await op('cj-rm', { op: 'rm' })).toMatchObject({ ok: true });
+    expect(await op('cj-rm2', { op: 'rm' })).toMatchObject({ ok: false, error: { key: 'container.notFound' } });
+  });
+
+  it('a worker that replaced the one that started a container still reports its exit', async () => {
+    const job = await dispatcher.enqueue('run', { sessionId: 'cj', runId: 'cj-run3', image: 'busybox', cmd: ['sh', '-c', 'sleep 2; exit 7'], tty: false });
+    await result(job.queue, job.jobId);
+    await worker.shutdown(5_000);
+    worker = await start(); // a new worker process would resume the same way
+    expect(await eventsOf('cj-run3', 'container.exited')).toEqual([expect.objectContaining({ exitCode: 7 })]);
+  });
+});
