@@ -120,7 +120,9 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
         env,
         cwd: record.config.workingDir,
         terminal: record.config.tty,
-        ...(record.config.tty && options.consoleSize ? { consoleSize: options.consoleSize } : {}),
+        ...(record.config.tty && options.consoleSize && options.consoleSize.rows > 0 && options.consoleSize.cols > 0
+          ? { consoleSize: options.consoleSize }
+          : {}),
         user: { uid: user.uid, gid: user.gid },
         hostname: record.config.hostname,
         idRange: { hostId: lease.hostId, size: lease.size },

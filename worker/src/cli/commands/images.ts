@@ -1,0 +1,222 @@
+// images, history, tag, rmi, save, load, build: the session's images.
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { LearnerError } from '../../../../protocol/errors.js';
+import type { EngineEvent } from '../../../../protocol/events.js';
+import { baseImageFor, ensureBaseImage } from '../../base-images/index.js';
+import { CollectedEvents } from '../../events.js';
+import type { Digest, ImageStore } from '../../image-store/index.js';
+import type { SessionImages } from '../../session-images.js';
+import type { CliContext } from '../context.js';
+import { ago, ellipsis, humanSize, shortImageId, table } from '../format.js';
+import { collect } from '../options.js';
+import { adoptLoaded, listImages, removeImage, storeRefFor } from '../session-image-ops.js';
+import { each, type Program } from './shared.js';
+
+/** `docker inspect`'s shape for an image, in the session's names. */
+export async function dockerImageView(store: ImageStore, images: SessionImages, id: Digest): Promise<object> {
+  const image = await store.inspect(id);
+  return {
+    Id: image.id,
+    RepoTags: image.tags.map((t) => images.unqualify(t) ?? t).filter((t) => !t.startsWith('local.layercake/')),
+    Created: image.created,
+    Author: image.config.author ?? '',
+    Config: image.config.config ?? {},
+    Architecture: image.config.architecture,
+    Os: image.config.os,
+    Size: image.size,
+    RootFS: { Type: 'layers', Layers: image.config.rootfs.diff_ids },
+  };
+}
+
+function parseBuildArgs(entries: readonly string[]): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) args[entry.slice(0, eq)] = entry.slice(eq + 1);
+    else if (process.env[entry] !== undefined) args[entry] = process.env[entry]!;
+  }
+  return args;
+}
+
+/** What the classic builder prints for each event. */
+function buildLine(event: EngineEvent, quiet: boolean): { out?: string; err?: string } {
+  if (quiet) return {};
+  switch (event.type) {
+    case 'build.step':
+      return { out: `Step ${event.step}/${event.total} : ${event.instruction}\n` };
+    case 'build.cache':
+      return event.cacheHit ? { out: ' ---> Using cache\n' } : {};
+    case 'build.log':
+      return event.stream === 'stderr' ? { err: event.text } : { out: event.text };
+    case 'layer.committed':
+      return { out: ` ---> layer ${event.diffId.slice(7, 19)} (${humanSize(event.sizeBytes)}: +${event.added} ~${event.changed} -${event.deleted})\n` };
+    default:
+      return {};
+  }
+}
+
+export function registerImages(program: Program): void {
+  program
+    .command('images')
+    .description('List images')
+    .option('-q, --quiet', 'only ids')
+    .option('--no-trunc', 'full ids')
+    .action(
+      program.verb(async (ctx: CliContext, f: { quiet?: boolean; trunc: boolean }) => {
+        const { store, images } = await ctx.engine();
+        const rows = await listImages(store, images);
+        const id = (d: string): string => (f.trunc ? shortImageId(d) : d);
+        if (f.quiet) {
+          for (const d of new Set(rows.map((r) => id(r.id)))) process.stdout.write(`${d}\n`);
+          return 0;
+        }
+        const now = Date.now();
+        process.stdout.write(
+          table(
+            ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'],
+            rows.map((r) => [r.repository, r.tag, id(r.id), ago(r.created, now), humanSize(r.size)]),
+          ),
+        );
+        return 0;
+      }),
+    );
+
+  program
+    .command('history')
+    .description('The layers of an image, newest first, with the step that made each')
+    .option('--no-trunc', 'do not truncate output')
+    .option('-q, --quiet', 'only ids')
+    .argument('<image>')
+    .action(
+      program.verb(async (ctx: CliContext, ref: string, f: { trunc: boolean; quiet?: boolean }) => {
+        const { store, images } = await ctx.engine();
+        const rows = await store.history(await images.resolve(ref));
+        const id = (d: Digest | null): string => (d === null ? '<missing>' : f.trunc ? shortImageId(d) : d);
+        if (f.quiet) {
+          for (const r of rows) process.stdout.write(`${id(r.id)}\n`);
+          return 0;
+        }
+        const now = Date.now();
+        process.stdout.write(
+          table(
+            ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
+            rows.map((r) => [id(r.id), ago(r.created, now), f.trunc ? ellipsis(r.createdBy, 45) : r.createdBy, humanSize(r.size), r.comment]),
+          ),
+        );
+        return 0;
+      }),
+    );
+
+  program
+    .command('tag')
+    .description('Give an image another name')
+    .argument('<source>')
+    .argument('<target>')
+    .action(
+      program.verb(async (ctx: CliContext, source: string, target: string) => {
+        const { images } = await ctx.engine();
+        await images.tag(await images.resolve(source), target);
+        return 0;
+      }),
+    );
+
+  program
+    .command('rmi')
+    .description('Remove images')
+    .option('-f, --force', 'remove an image with several names, or a name still used by a container')
+    .argument('<image...>')
+    .action(
+      program.verb(async (ctx: CliContext, refs: string[], f: { force?: boolean }) => {
+        const { store, images } = await ctx.engine();
+        return each(ctx, refs, async (ref) => {
+          for (const line of await removeImage(store, images, ref, f.force ?? false)) process.stdout.write(`${line}\n`);
+        });
+      }),
+    );
+
+  program
+    .command('save')
+    .description('Write images to a tar archive (Docker and OCI layout in one)')
+    .requiredOption('-o, --output <file>', 'the archive to write')
+    .argument('<image...>')
+    .action(
+      program.verb(async (ctx: CliContext, refs: string[], f: { output: string }) => {
+        const { store, images } = await ctx.engine();
+        const storeRefs: string[] = [];
+        for (const ref of refs) storeRefs.push(await storeRefFor(images, ref));
+        await store.save(storeRefs, resolve(f.output));
+        return 0;
+      }),
+    );
+
+  program
+    .command('load')
+    .description('Load images from a tar archive (docker save or OCI layout)')
+    .requiredOption('-i, --input <file>', 'the archive to read')
+    .action(
+      program.verb(async (ctx: CliContext, f: { input: string }) => {
+        const { store, images } = await ctx.engine();
+        const result = await store.load(resolve(f.input));
+        for (const line of await adoptLoaded(store, images, result)) process.stdout.write(`${line}\n`);
+        return 0;
+      }),
+    );
+
+  program
+    .command('build')
+    .description('Build an image from a Dockerfile')
+    .option('-t, --tag <name>', 'name the image (repeatable)', collect, [])
+    .option('-f, --file <path>', 'the Dockerfile (default: DIR/Dockerfile)')
+    .option('--build-arg <KEY=VALUE>', 'a build argument (repeatable)', collect, [])
+    .option('--no-cache', 'do not use the build cache')
+    .option('--target <stage>', 'build up to this stage')
+    .option('-q, --quiet', 'print only the image id')
+    .argument('<dir>')
+    .action(
+      program.verb(
+        async (ctx: CliContext, dir: string, f: { tag: string[]; file?: string; buildArg: string[]; cache: boolean; target?: string; quiet?: boolean }) => {
+          const contextDir = resolve(dir);
+          // A Dockerfile inside the context is named relative to it; one elsewhere is read here.
+          let dockerfile: { dockerfilePath: string } | { dockerfile: string } = { dockerfilePath: 'Dockerfile' };
+          if (f.file !== undefined) {
+            const path = resolve(f.file);
+            const rel = relative(contextDir, path);
+            dockerfile = rel.startsWith('..') || isAbsolute(rel) ? { dockerfile: await readFile(path, 'utf8') } : { dockerfilePath: rel };
+          }
+          const builder = await ctx.builder();
+          const request = {
+            session: ctx.session,
+            contextDir,
+            ...dockerfile,
+            tags: f.tag,
+            buildArgs: parseBuildArgs(f.buildArg),
+            noCache: !f.cache,
+            ...(f.target !== undefined ? { target: f.target } : {}),
+          };
+          const events = new CollectedEvents('cli', (event) => {
+            const line = buildLine(event, f.quiet ?? false);
+            if (line.out) process.stdout.write(line.out);
+            if (line.err) process.stderr.write(line.err);
+          });
+          let result;
+          try {
+            result = await builder.build(request, events);
+          } catch (err) {
+            // As `docker build` pulls a missing FROM image: make the base image, then build again.
+            const image = err instanceof LearnerError && err.key === 'build.baseImageMissing' ? String(err.facts.image ?? '') : '';
+            if (!image || baseImageFor(image) === null) throw err;
+            process.stderr.write(`Unable to find image '${image}' locally: preparing it\n`);
+            await ensureBaseImage((await ctx.engine()).store, image, { logger: ctx.log });
+            result = await builder.build(request, events);
+          }
+          if (f.quiet) process.stdout.write(`${result.imageId}\n`);
+          else {
+            process.stdout.write(`Successfully built ${shortImageId(result.imageId)}\n`);
+            for (const tag of result.tags) process.stdout.write(`Successfully tagged ${tag}\n`);
+          }
+          return 0;
+        },
+      ),
+    );
+}

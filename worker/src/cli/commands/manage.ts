@@ -1,0 +1,314 @@
+// ps, stop, kill, rm, pause, unpause, wait, logs, diff, commit, stats, inspect: looking after
+// containers, printing what Docker prints.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LearnerError } from '../../../../protocol/errors.js';
+import type { ContainerInfo, ContainerStats } from '../../containers/index.js';
+import type { CliContext } from '../context.js';
+import { ago, binarySize, ellipsis, humanDuration, table } from '../format.js';
+import { parseNonNegativeInt } from '../options.js';
+import { dockerImageView } from './images.js';
+import { each, type Program } from './shared.js';
+
+/** `Up 5 seconds`, `Up 2 minutes (Paused)`, `Exited (0) 3 seconds ago`, `Created`. */
+export function statusText(c: ContainerInfo, now = Date.now()): string {
+  switch (c.status) {
+    case 'created':
+      return 'Created';
+    case 'running':
+      return `Up ${humanDuration(now - Date.parse(c.startedAt ?? c.created))}`;
+    case 'paused':
+      return `Up ${humanDuration(now - Date.parse(c.startedAt ?? c.created))} (Paused)`;
+    case 'exited':
+      return `Exited (${c.exitCode}) ${ago(c.finishedAt, now)}`;
+  }
+}
+
+/** The COMMAND column: the command line quoted, cut to 20 characters unless --no-trunc. */
+export function commandText(c: ContainerInfo, truncate: boolean): string {
+  const line = c.command.join(' ');
+  return JSON.stringify(truncate ? ellipsis(line, 20) : line);
+}
+
+function statsRows(stats: readonly ContainerStats[]): string {
+  return table(
+    ['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'PIDS'],
+    stats.map((s) => [
+      s.containerId.slice(0, 12),
+      s.name,
+      `${s.cpuPercent.toFixed(2)}%`,
+      `${binarySize(s.memoryBytes)} / ${binarySize(s.memoryLimitBytes)}`,
+      `${(s.memoryLimitBytes > 0 ? (s.memoryBytes / s.memoryLimitBytes) * 100 : 0).toFixed(2)}%`,
+      String(s.pids),
+    ]),
+  );
+}
+
+/** `docker inspect`'s shape for a container, with Layercake's own facts under `Layercake`. */
+function dockerContainerView(c: ContainerInfo): object {
+  return {
+    Id: c.id,
+    Created: c.created,
+    Path: c.command[0],
+    Args: c.command.slice(1),
+    State: {
+      Status: c.status,
+      Running: c.status === 'running' || c.status === 'paused',
+      Paused: c.status === 'paused',
+      OOMKilled: c.oomKilled,
+      Pid: c.pid,
+      ExitCode: c.exitCode,
+      Error: c.error ?? '',
+      StartedAt: c.startedAt ?? '0001-01-01T00:00:00Z',
+      FinishedAt: c.finishedAt ?? '0001-01-01T00:00:00Z',
+    },
+    Image: c.imageId,
+    Name: `/${c.name}`,
+    Config: {
+      Hostname: c.config.hostname,
+      User: c.config.user,
+      Tty: c.config.tty,
+      OpenStdin: c.config.openStdin,
+      Env: c.config.env,
+      Cmd: c.config.cmd,
+      Entrypoint: c.config.entrypoint,
+      WorkingDir: c.config.workingDir,
+      Image: c.image,
+      StopSignal: c.config.stopSignal,
+    },
+    HostConfig: {
+      Memory: c.limits.memoryBytes,
+      MemorySwap: c.limits.memoryBytes,
+      NanoCpus: Math.round(c.cpus * 1e9),
+      PidsLimit: c.limits.pidsMax,
+      AutoRemove: c.config.autoRemove,
+    },
+    GraphDriver: { Name: 'overlay', Data: { UpperDir: c.paths.upper, WorkDir: c.paths.work, MergedDir: c.paths.rootfs } },
+    Layercake: {
+      Session: c.session,
+      TimedOut: c.timedOut,
+      Signal: c.signal ?? null,
+      Starts: c.starts,
+      LastActivityAt: c.lastActivityAt,
+      IdleTimeoutMs: c.limits.idleTimeoutMs,
+      StopGraceMs: c.limits.stopGraceMs,
+      WritableLayerBytes: c.limits.writableLayerBytes,
+      WritableLayerEnforced: c.diskQuota,
+    },
+  };
+}
+
+export function registerManage(program: Program): void {
+  program
+    .command('ps')
+    .description('List containers (running ones; all with -a)')
+    .option('-a, --all', 'show all containers')
+    .option('-q, --quiet', 'only ids')
+    .option('--no-trunc', 'do not truncate output')
+    .action(
+      program.verb(async (ctx: CliContext, f: { all?: boolean; quiet?: boolean; trunc: boolean }) => {
+        const { containers } = await ctx.engine();
+        const list = await containers.list({ all: f.all ?? false });
+        if (f.quiet) {
+          for (const c of list) process.stdout.write(`${f.trunc ? c.shortId : c.id}\n`);
+          return 0;
+        }
+        const now = Date.now();
+        process.stdout.write(
+          table(
+            ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
+            list.map((c) => [f.trunc ? c.shortId : c.id, c.image, commandText(c, f.trunc), ago(c.created, now), statusText(c, now), '', c.name]),
+          ),
+        );
+        return 0;
+      }),
+    );
+
+  program
+    .command('stop')
+    .description('Stop containers: the stop signal, then SIGKILL after the grace period')
+    .option('-t, --time <seconds>', 'seconds to wait before killing')
+    .argument('<container...>')
+    .action(
+      program.verb(async (ctx: CliContext, refs: string[], f: { time?: string }) => {
+        const { containers } = await ctx.engine();
+        const graceMs = f.time !== undefined ? parseNonNegativeInt('--time', f.time) * 1000 : undefined;
+        return each(ctx, refs, async (ref) => {
+          await containers.stop(ref, graceMs !== undefined ? { graceMs } : {});
+          process.stdout.write(`${ref}\n`);
+        });
+      }),
+    );
+
+  program
+    .command('kill')
+    .description('Send a signal to containers (SIGKILL unless -s says otherwise)')
+    .option('-s, --signal <signal>', 'signal to send', 'KILL')
+    .argument('<container...>')
+    .action(
+      program.verb(async (ctx: CliContext, refs: string[], f: { signal: string }) => {
+        const { containers } = await ctx.engine();
+        return each(ctx, refs, async (ref) => {
+          await containers.kill(ref, f.signal);
+          process.stdout.write(`${ref}\n`);
+        });
+      }),
+    );
+
+  program
+    .command('rm')
+    .description('Remove containers')
+    .option('-f, --force', 'kill and remove a running container')
+    .argument('<container...>')
+    .action(
+      program.verb(async (ctx: CliContext, refs: string[], f: { force?: boolean }) => {
+        const { containers } = await ctx.engine();
+        return each(ctx, refs, async (ref) => {
+          await containers.remove(ref, { force: f.force ?? false });
+          process.stdout.write(`${ref}\n`);
+        });
+      }),
+    );
+
+  for (const [verb, description] of [
+    ['pause', 'Freeze every process of containers'],
+    ['unpause', 'Thaw paused containers'],
+  ] as const) {
+    program
+      .command(verb)
+      .description(description)
+      .argument('<container...>')
+      .action(
+        program.verb(async (ctx: CliContext, refs: string[]) => {
+          const { containers } = await ctx.engine();
+          return each(ctx, refs, async (ref) => {
+            await (verb === 'pause' ? containers.pause(ref) : containers.unpause(ref));
+            process.stdout.write(`${ref}\n`);
+          });
+        }),
+      );
+  }
+
+  program
+    .command('wait')
+    .description('Block until containers stop, then print their exit codes')
+    .argument('<container...>')
+    .action(
+      program.verb(async (ctx: CliContext, refs: string[]) => {
+        const { containers } = await ctx.engine();
+        return each(ctx, refs, async (ref) => {
+          process.stdout.write(`${(await containers.wait(ref)).exitCode}\n`);
+        });
+      }),
+    );
+
+  program
+    .command('logs')
+    .description('Show a container’s output')
+    .option('-f, --follow', 'follow new output')
+    .option('-n, --tail <lines>', 'only the last lines ("all" for everything)', 'all')
+    .argument('<container>')
+    .action(
+      program.verb(async (ctx: CliContext, ref: string, f: { follow?: boolean; tail: string }) => {
+        const { containers } = await ctx.engine();
+        const tail = f.tail === 'all' ? undefined : parseNonNegativeInt('--tail', f.tail);
+        const abort = new AbortController();
+        const stop = (): void => abort.abort();
+        process.once('SIGINT', stop);
+        try {
+          for await (const chunk of await containers.logs(ref, { tail, follow: f.follow ?? false, signal: abort.signal })) {
+            process.stdout.write(chunk);
+          }
+        } finally {
+          process.off('SIGINT', stop);
+        }
+        return 0;
+      }),
+    );
+
+  program
+    .command('diff')
+    .description('What a container changed in its filesystem (A added, C changed, D deleted)')
+    .argument('<container>')
+    .action(
+      program.verb(async (ctx: CliContext, ref: string) => {
+        const { containers } = await ctx.engine();
+        for (const change of await containers.diff(ref)) process.stdout.write(`${change.kind} ${change.path}\n`);
+        return 0;
+      }),
+    );
+
+  program
+    .command('commit')
+    .description('Make a new image from a container’s changes')
+    .option('-m, --message <text>', 'commit message')
+    .option('-a, --author <name>', 'author')
+    .option('-p, --pause', 'pause the container while committing (default)', true)
+    .option('--no-pause', 'do not pause it')
+    .argument('<container>')
+    .argument('[repository[:tag]]')
+    .action(
+      program.verb(async (ctx: CliContext, ref: string, name: string | undefined, f: { message?: string; author?: string; pause: boolean }) => {
+        const { containers } = await ctx.engine();
+        const { imageId } = await containers.commit(ref, { reference: name, message: f.message, author: f.author, pause: f.pause });
+        process.stdout.write(`${imageId}\n`);
+        return 0;
+      }),
+    );
+
+  program
+    .command('stats')
+    .description('Live memory, CPU and process counts of containers')
+    .option('--no-stream', 'print once and exit')
+    .option('-a, --all', 'include stopped containers')
+    .argument('[container...]')
+    .action(
+      program.verb(async (ctx: CliContext, refs: string[], f: { stream: boolean; all?: boolean }) => {
+        const { containers } = await ctx.engine();
+        const abort = new AbortController();
+        const stop = (): void => abort.abort();
+        process.once('SIGINT', stop);
+        try {
+          for (;;) {
+            const targets = refs.length > 0 ? refs : (await containers.list({ all: f.all ?? false })).map((c) => c.id);
+            const stats = await Promise.all(targets.map((ref) => containers.stats(ref, { intervalMs: 1000, signal: abort.signal })));
+            if (abort.signal.aborted) return 0;
+            if (f.stream && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+            process.stdout.write(statsRows(stats));
+            if (!f.stream) return 0;
+            await sleep(0);
+          }
+        } catch (err) {
+          if (abort.signal.aborted) return 0;
+          throw err;
+        } finally {
+          process.off('SIGINT', stop);
+        }
+      }),
+    );
+
+  program
+    .command('inspect')
+    .description('Low-level information on containers and images, as JSON')
+    .argument('<name...>')
+    .action(
+      program.verb(async (ctx: CliContext, refs: string[]) => {
+        const { containers, store, images } = await ctx.engine();
+        const out: object[] = [];
+        const status = await each(ctx, refs, async (ref) => {
+          try {
+            out.push(dockerContainerView(await containers.inspect(ref)));
+            return;
+          } catch (err) {
+            if (!(err instanceof LearnerError && err.key === 'container.notFound')) throw err;
+          }
+          try {
+            out.push(await dockerImageView(store, images, await images.resolve(ref)));
+          } catch {
+            throw new LearnerError('container.notFound', { ref });
+          }
+        });
+        process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
+        return status;
+      }),
+    );
+}

@@ -1,0 +1,176 @@
+// run, create, start, attach: making containers and joining the terminal to them.
+import type { Command } from 'commander';
+import type { ContainerAttachment, ContainerInfo, Containers, CreateRequest } from '../../containers/index.js';
+import type { CliContext } from '../context.js';
+import { collect, environment, parseBytes, parsePositive } from '../options.js';
+import { localConsoleSize, relayInput } from '../terminal.js';
+import { each, type Program } from './shared.js';
+
+interface RunFlags {
+  interactive?: boolean;
+  tty?: boolean;
+  detach?: boolean;
+  rm?: boolean;
+  name?: string;
+  env: string[];
+  workdir?: string;
+  user?: string;
+  memory?: string;
+  pidsLimit?: string;
+  cpus?: string;
+  entrypoint?: string;
+}
+
+function containerFlags(cmd: Command): Command {
+  return cmd
+    .option('-i, --interactive', 'keep STDIN open')
+    .option('-t, --tty', 'allocate a terminal')
+    .option('--rm', 'remove the container when it exits')
+    .option('--name <name>', 'name the container')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user name or uid (and group)')
+    .option('-m, --memory <bytes>', 'memory limit, e.g. 64m')
+    .option('--pids-limit <n>', 'most processes at once')
+    .option('--cpus <n>', 'CPUs, e.g. 0.5')
+    .option('--entrypoint <command>', 'replace the image’s ENTRYPOINT')
+    .argument('<image>')
+    .argument('[command...]')
+    // Options after the image belong to the command: `run busybox ls -l`.
+    .passThroughOptions();
+}
+
+function request(image: string, command: string[], f: RunFlags): CreateRequest {
+  const limits: NonNullable<CreateRequest['limits']> = {};
+  if (f.memory !== undefined) limits.memoryBytes = parseBytes('--memory', f.memory);
+  if (f.pidsLimit !== undefined) limits.pidsMax = parsePositive('--pids-limit', f.pidsLimit);
+  if (f.cpus !== undefined) limits.cpus = parsePositive('--cpus', f.cpus, false);
+  return {
+    image,
+    ...(command.length > 0 ? { cmd: command } : {}),
+    ...(f.entrypoint !== undefined ? { entrypoint: f.entrypoint === '' ? [] : [f.entrypoint] } : {}),
+    ...(f.name !== undefined ? { name: f.name } : {}),
+    env: environment(f.env),
+    ...(f.workdir !== undefined ? { workingDir: f.workdir } : {}),
+    ...(f.user !== undefined ? { user: f.user } : {}),
+    tty: f.tty ?? false,
+    openStdin: f.interactive ?? false,
+    autoRemove: f.rm ?? false,
+    limits,
+  };
+}
+
+/**
+ * The terminal joined to a container until it exits (its exit code) or the learner detaches (0).
+ * Without a terminal, Ctrl-C and TERM sent to this process are passed to the container (Docker's
+ * --sig-proxy); with one, Ctrl-C is just a key the container reads.
+ */
+export async function attachAndWait(
+  containers: Containers,
+  container: ContainerInfo,
+  attachment: ContainerAttachment,
+  options: { interactive: boolean },
+): Promise<number> {
+  const tty = container.config.tty;
+  attachment.on('output', (stream, data) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
+  const ended = new Promise<void>((resolve) => {
+    attachment.on('exit', () => resolve());
+    attachment.on('close', () => resolve());
+  });
+  const relay = relayInput(
+    {
+      write: (d) => attachment.write(d),
+      resize: (rows, cols) => attachment.resize(rows, cols),
+      endInput: () => attachment.closeInput(),
+      detach: () => attachment.detach(),
+    },
+    { tty, interactive: options.interactive },
+  );
+  const proxy = (signal: NodeJS.Signals) => () => void containers.kill(container.id, signal).catch(() => undefined);
+  const proxies = tty ? [] : (['SIGINT', 'SIGTERM'] as const).map((s) => [s, proxy(s)] as const);
+  for (const [s, fn] of proxies) process.on(s, fn);
+  try {
+    const how = await Promise.race([ended.then(() => 'ended' as const), relay.detached.then(() => 'detached' as const)]);
+    if (how === 'detached') {
+      attachment.detach();
+      return 0;
+    }
+    const exit = await containers.wait(container.id);
+    if (container.config.autoRemove) await containers.remove(container.id, { force: true }).catch(() => undefined);
+    return exit.exitCode;
+  } finally {
+    relay.stop();
+    for (const [s, fn] of proxies) process.off(s, fn);
+  }
+}
+
+export function registerRun(program: Program): void {
+  containerFlags(program.command('run').description('Create and start a container from an image, then attach to it (or not, with -d)'))
+    .option('-d, --detach', 'run in the background and print the container id')
+    .action(
+      program.verb(async (ctx: CliContext, image: string, command: string[], f: RunFlags) => {
+        const { containers } = await ctx.engine();
+        await ctx.image(image);
+        const req = request(image, command, f);
+        if (f.detach) {
+          const { container } = await containers.run(req);
+          process.stdout.write(`${container.id}\n`);
+          return 0;
+        }
+        const consoleSize = f.tty ? localConsoleSize() : undefined;
+        const { container, attachment } = await containers.run(req, { attach: true, ...(consoleSize ? { consoleSize } : {}) });
+        return attachAndWait(containers, container, attachment!, { interactive: f.interactive ?? false });
+      }, 125),
+    );
+
+  containerFlags(program.command('create').description('Create a container without starting it')).action(
+    program.verb(async (ctx: CliContext, image: string, command: string[], f: RunFlags) => {
+      const { containers } = await ctx.engine();
+      await ctx.image(image);
+      const container = await containers.create(request(image, command, f));
+      process.stdout.write(`${container.id}\n`);
+      return 0;
+    }, 125),
+  );
+
+  program
+    .command('start')
+    .description('Start one or more stopped containers')
+    .option('-a, --attach', 'attach to its output and exit with its exit code')
+    .option('-i, --interactive', 'attach its STDIN')
+    .argument('<container...>')
+    .action(
+      program.verb(async (ctx: CliContext, refs: string[], f: { attach?: boolean; interactive?: boolean }) => {
+        const { containers } = await ctx.engine();
+        if (f.attach || f.interactive) {
+          const ref = refs[0]!;
+          const before = await containers.inspect(ref);
+          const consoleSize = before.config.tty ? localConsoleSize() : undefined;
+          const { container, attachment } = await containers.start(ref, { attach: true, ...(consoleSize ? { consoleSize } : {}) });
+          return attachAndWait(containers, container, attachment!, { interactive: (f.interactive ?? false) && container.config.openStdin });
+        }
+        return each(ctx, refs, async (ref) => {
+          await containers.start(ref);
+          process.stdout.write(`${ref}\n`);
+        });
+      }),
+    );
+
+  program
+    .command('attach')
+    .description('Attach the terminal to a running container (Ctrl-P Ctrl-Q detaches)')
+    .option('--no-stdin', 'do not attach STDIN')
+    .argument('<container>')
+    .action(
+      program.verb(async (ctx: CliContext, ref: string, f: { stdin: boolean }) => {
+        const { containers } = await ctx.engine();
+        const attachment = await containers.attach(ref);
+        const container = await containers.inspect(ref);
+        if (container.config.tty) {
+          const size = localConsoleSize();
+          if (size) attachment.resize(size.rows, size.cols);
+        }
+        return attachAndWait(containers, container, attachment, { interactive: f.stdin && container.config.openStdin });
+      }),
+    );
+}

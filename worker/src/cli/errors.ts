@@ -1,0 +1,43 @@
+// How the command line ends: a learner error prints its message in the learner's language; any
+// other error prints only an apology with an id (the details go to the log file, never a stack
+// trace on the terminal); each with Docker's exit status for the verb.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { isLearnerError, renderMessage, type Locale } from '../../../protocol/errors.js';
+import { isImageStoreError } from '../image-store/index.js';
+
+/** A status a command decided on (a container's exit code, `wait`'s result…), not a failure. */
+export class ExitStatus extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+/** A failure that was already explained to the learner (e.g. one of several `rm` refs). */
+export class ReportedFailure extends Error {
+  constructor(readonly code = 1) {
+    super('reported');
+  }
+}
+
+export function localeFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): Locale {
+  const wanted = option ?? env.LC_ALL ?? env.LC_MESSAGES ?? env.LANG ?? '';
+  return wanted.toLowerCase().startsWith('ko') ? 'ko' : 'en';
+}
+
+const prefix: Record<Locale, string> = { en: 'Error', ko: '오류' };
+
+/** The line a learner reads for `err`. English keeps the store's Docker wording where it has one. */
+export function messageOf(err: unknown, locale: Locale): string | null {
+  if (!isLearnerError(err)) return null;
+  if (locale === 'en' && isImageStoreError(err)) return err.message;
+  return renderMessage(err.key, err.facts, locale);
+}
+
+export function describeError(err: unknown, locale: Locale, log: Logger): string {
+  const learner = messageOf(err, locale);
+  if (learner !== null) return `${prefix[locale]}: ${learner}`;
+  const errorId = randomBytes(4).toString('hex');
+  log.error({ err, errorId }, 'command failed');
+  return `${prefix[locale]}: ${renderMessage('internal', { errorId }, locale)}`;
+}

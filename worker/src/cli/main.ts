@@ -1,0 +1,84 @@
+// `layercake`: Docker's verbs, flags, output and exit statuses over this checkout's engine, so a
+// learner's (and an operator's) muscle memory carries over. Global flags come before the verb:
+//   layercake [--data DIR] [--session NAME] [--lang ko|en] VERB [FLAGS] [ARGS]
+// Exit statuses: a flag error 125 (as Docker's CLI); a failed `run`/`create` 125, or 126/127 when
+// the command cannot be run or found; `run`, `start -a`, `attach` and `exec` the container's or
+// command's own status; other failures 1.
+import { resolve } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { ConfigError, loadConfig } from '../config.js';
+import { StartError } from '../containers/index.js';
+import { registerExec } from './commands/exec.js';
+import { registerImages } from './commands/images.js';
+import { registerManage } from './commands/manage.js';
+import { registerRun } from './commands/run.js';
+import { createProgram, VerbFailure } from './commands/shared.js';
+import { CliContext } from './context.js';
+import { describeError, localeFrom } from './errors.js';
+
+const SESSION = /^[a-z0-9]{1,64}$/;
+
+/** Writes everything still buffered, then ends the process (stdin listeners would keep it alive). */
+function exit(code: number): never {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+  // Unreachable once the writes flush; typed `never` for callers.
+  return undefined as never;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let status = 0;
+  let context: CliContext | null = null;
+  const root = new Command('layercake')
+    .description('Docker’s verbs on a real Linux kernel: images, layers and containers, to learn how they work.')
+    .option('--data <dir>', 'the engine’s data directory (default: $LAYERCAKE_DATA, else .data/engine in the checkout)')
+    .option('--session <name>', 'the learner session whose images and containers to use', 'local')
+    .option('--lang <ko|en>', 'language of messages (default: from $LANG)')
+    .enablePositionalOptions()
+    .exitOverride()
+    .showSuggestionAfterError()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+
+  const program = createProgram(
+    root,
+    () => {
+      if (context) return context;
+      const opts = root.opts<{ data?: string; session: string; lang?: string }>();
+      const config = loadConfig();
+      if (!SESSION.test(opts.session)) throw new ConfigError(`--session must be 1-64 lowercase letters or digits: ${opts.session}`);
+      context = new CliContext(config, opts.data ? resolve(opts.data) : config.dataDir, opts.session, localeFrom(opts.lang));
+      return context;
+    },
+    (code) => (status = code),
+  );
+  registerRun(program);
+  registerExec(program);
+  registerManage(program);
+  registerImages(program);
+
+  try {
+    await root.parseAsync(argv, { from: 'node' });
+    return status;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version print and succeed; a usage error was printed by commander.
+      if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.help') return 0;
+      const verb = root.args[0];
+      process.stderr.write(`See 'layercake${verb ? ` ${verb}` : ''} --help'.\n`);
+      return 125;
+    }
+    const locale = localeFrom(root.opts<{ lang?: string }>().lang);
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 125;
+    }
+    const failure = err instanceof VerbFailure ? err : new VerbFailure(err, 1);
+    const ctx = context as CliContext | null;
+    const log = ctx?.log ?? (await import('pino')).pino({ level: 'silent' });
+    process.stderr.write(`${describeError(failure.error, ctx?.locale ?? locale, log)}\n`);
+    // Docker's statuses for a command that could not be run (126) or found (127).
+    if (failure.error instanceof StartError) return failure.error.exitCode;
+    return failure.exitCode;
+  }
+}
+
+exit(await main(process.argv));

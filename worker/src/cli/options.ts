@@ -1,0 +1,39 @@
+// Flag values as Docker reads them: sizes like `256m` or `1g`, decimal CPUs, repeatable `-e`.
+import { LearnerError } from '../../../protocol/errors.js';
+
+/** Docker's RAMInBytes: a number with an optional b/k/m/g/t unit (powers of 1024), `b` suffix allowed. */
+export function parseBytes(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt])?b?$/i.exec(value.trim());
+  if (!m) throw new LearnerError('cli.invalidArgument', { flag, value, reason: 'a size such as 256m or 1g' });
+  const power = m[2] ? 'bkmgt'.indexOf(m[2].toLowerCase()) : 0;
+  return Math.floor(Number(m[1]) * 1024 ** power);
+}
+
+export function parsePositive(flag: string, value: string, integer = true): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new LearnerError('cli.invalidArgument', { flag, value, reason: integer ? 'a whole number above 0' : 'a number above 0' });
+  }
+  return n;
+}
+
+export function parseNonNegativeInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new LearnerError('cli.invalidArgument', { flag, value, reason: 'a whole number, 0 or more' });
+  return n;
+}
+
+/** For repeatable flags: commander calls this once per occurrence. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** `-e KEY` takes KEY's value from this shell, as Docker does; unset, it is left out. */
+export function environment(entries: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const out: string[] = [];
+  for (const entry of entries) {
+    if (entry.includes('=')) out.push(entry);
+    else if (env[entry] !== undefined) out.push(`${entry}=${env[entry]}`);
+  }
+  return out;
+}
