@@ -25,6 +25,7 @@ import { parseDockerfile, type Keyword } from './parse.js';
 import { planBuild, resolveImage, stageNamed, type BuildPlan } from './plan.js';
 import { CancelledError, type StepResources } from './run-step.js';
 import { atLine, learnerError, type BuildRuntime, type CopySource, type PreparedStep, type StageRuntime } from './step.js';
+import { diskQuotaLimiter, type WritableLayerLimiter } from '../containers/writable-layer.js';
 
 const relativePath = z
   .string()
@@ -98,8 +99,10 @@ export interface BuilderOptions {
   resources?: Partial<StepResources>;
   /** RUN containers are named `<idPrefix>-<random>`; default `build`. */
   idPrefix?: string;
-  /** Most bytes ADD may unpack from one archive (default containerLimits.writableLayerBytes). */
+  /** Most bytes a RUN may write, and ADD unpack from one archive (default containerLimits.writableLayerBytes). */
   writableLayerBytes?: number;
+  /** How a RUN's bound is enforced (default: the data filesystem's quotas, see disk-quota.ts). */
+  writableLayer?: WritableLayerLimiter;
 }
 
 /**
@@ -144,6 +147,7 @@ export class Builder {
   private readonly resources: StepResources;
   private readonly log: Logger;
   private readonly images: ImageStates;
+  private readonly writableLayer: WritableLayerLimiter;
 
   constructor(private readonly options: BuilderOptions) {
     this.images = new ImageStates(options.store);
@@ -157,6 +161,7 @@ export class Builder {
       ...options.resources,
     });
     this.log = options.logger ?? pino({ name: 'builder', level: 'warn' });
+    this.writableLayer = options.writableLayer ?? diskQuotaLimiter(this.log);
   }
 
   async build(request: BuildRequest, events: EventSink = noEvents): Promise<BuildResult> {
@@ -247,6 +252,7 @@ export class Builder {
       idPrefix: this.options.idPrefix ?? 'build',
       resources: this.resources,
       writableLayerBytes: this.options.writableLayerBytes ?? containerLimits.writableLayerBytes,
+      writableLayer: this.writableLayer,
       tailLines: this.limits.failedOutputLines,
       ...(signal ? { signal } : {}),
       log,

@@ -45,6 +45,8 @@ export interface RunStepOptions {
   onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
   /** Lines of output kept for the error of a failed command. */
   tailLines: number;
+  /** The kernel bounds what the step writes to this many bytes (absent: not enforced here). */
+  diskLimitBytes?: number;
   signal?: AbortSignal;
   log: Logger;
 }
@@ -127,6 +129,10 @@ export async function runStep(o: RunStepOptions): Promise<string> {
     }
     if (exit.oomKilled) {
       throw new LearnerError('build.runOomKilled', { line: o.where.line, limit: formatBytes(o.resources.memoryBytes) }, o.where);
+    }
+    // EDQUOT can only come from the step's own bound: say so rather than "the command failed".
+    if (exit.exitCode !== 0 && o.diskLimitBytes !== undefined && exit.tail.some((line) => /quota exceeded/i.test(line))) {
+      throw new LearnerError('build.stepDiskLimit', { line: o.where.line, limit: formatBytes(o.diskLimitBytes) }, o.where);
     }
     if (exit.exitCode !== 0) {
       throw new LearnerError(

@@ -13,6 +13,7 @@ import { envMap, type ImageState } from './image-config.js';
 import type { Instruction, Where } from './parse.js';
 import type { StepResources } from './run-step.js';
 import { expandWord, splitWords, SubstitutionError, type Lookup } from './substitution.js';
+import type { WritableLayerLimiter } from '../containers/writable-layer.js';
 
 export interface StageRuntime {
   /** The stage's name, or its index when it has none (as Docker numbers stages). */
@@ -40,8 +41,9 @@ export interface BuildRuntime {
   idRanges: IdRangeAllocator;
   idPrefix: string;
   resources: StepResources;
-  /** Most bytes a step may unpack (ADD of an archive). */
+  /** Most bytes a step may write: a RUN's layer (kernel-enforced where the store has quotas), ADD's unpacking. */
   writableLayerBytes: number;
+  writableLayer: WritableLayerLimiter;
   tailLines: number;
   signal?: AbortSignal;
   log: Logger;

@@ -5,16 +5,14 @@
 // the command cannot be run or found; `run`, `start -a`, `attach` and `exec` the container's or
 // command's own status; other failures 1.
 import { resolve } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { StartError } from '../containers/index.js';
-import { registerExec } from './commands/exec.js';
-import { registerImages } from './commands/images.js';
-import { registerManage } from './commands/manage.js';
-import { registerRun } from './commands/run.js';
-import { createProgram, VerbFailure } from './commands/shared.js';
+import { VerbFailure } from './commands/shared.js';
 import { CliContext } from './context.js';
 import { describeError, localeFrom } from './errors.js';
+import { helpText } from './help-text.js';
+import { langFlag, layercakeProgram } from './program.js';
 
 const SESSION = /^[a-z0-9]{1,64}$/;
 
@@ -28,32 +26,20 @@ function exit(code: number): never {
 export async function main(argv: readonly string[]): Promise<number> {
   let status = 0;
   let context: CliContext | null = null;
-  const root = new Command('layercake')
-    .description('Docker’s verbs on a real Linux kernel: images, layers and containers, to learn how they work.')
-    .option('--data <dir>', 'the engine’s data directory (default: $LAYERCAKE_DATA, else .data/engine in the checkout)')
-    .option('--session <name>', 'the learner session whose images and containers to use', 'local')
-    .option('--lang <ko|en>', 'language of messages (default: from $LANG)')
-    .enablePositionalOptions()
-    .exitOverride()
-    .showSuggestionAfterError()
-    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
-
-  const program = createProgram(
-    root,
-    () => {
+  // Decided once, before commander parses: help, usage hints and errors all speak it.
+  const locale = localeFrom(langFlag(argv.slice(2)));
+  const t = helpText(locale);
+  const root = layercakeProgram(
+    t,
+    (globals) => {
       if (context) return context;
-      const opts = root.opts<{ data?: string; session: string; lang?: string }>();
       const config = loadConfig();
-      if (!SESSION.test(opts.session)) throw new ConfigError(`--session must be 1-64 lowercase letters or digits: ${opts.session}`);
-      context = new CliContext(config, opts.data ? resolve(opts.data) : config.dataDir, opts.session, localeFrom(opts.lang));
+      if (!SESSION.test(globals.session)) throw new ConfigError(t('sessionInvalid', { session: globals.session }));
+      context = new CliContext(config, globals.data ? resolve(globals.data) : config.dataDir, globals.session, locale);
       return context;
     },
     (code) => (status = code),
   );
-  registerRun(program);
-  registerExec(program);
-  registerManage(program);
-  registerImages(program);
 
   try {
     await root.parseAsync(argv, { from: 'node' });
@@ -63,10 +49,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Help and version print and succeed; a usage error was printed by commander.
       if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.help') return 0;
       const verb = root.args[0];
-      process.stderr.write(`See 'layercake${verb ? ` ${verb}` : ''} --help'.\n`);
+      process.stderr.write(`${t('seeHelp', { command: `layercake${verb ? ` ${verb}` : ''}` })}\n`);
       return 125;
     }
-    const locale = localeFrom(root.opts<{ lang?: string }>().lang);
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       return 125;
@@ -74,7 +59,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const failure = err instanceof VerbFailure ? err : new VerbFailure(err, 1);
     const ctx = context as CliContext | null;
     const log = ctx?.log ?? (await import('pino')).pino({ level: 'silent' });
-    process.stderr.write(`${describeError(failure.error, ctx?.locale ?? locale, log)}\n`);
+    process.stderr.write(`${describeError(failure.error, locale, log)}\n`);
     // Docker's statuses for a command that could not be run (126) or found (127).
     if (failure.error instanceof StartError) return failure.error.exitCode;
     return failure.exitCode;

@@ -5,7 +5,7 @@ import { resolveUser } from '../../image-files.js';
 import { DEFAULT_PATH, envMap, layerDirsOf, nopPrefix, runConfigOf, shellOf } from '../image-config.js';
 import { checkFlags } from '../parse.js';
 import { runStep } from '../run-step.js';
-import { atLine, learnerError, requireArgs, StepVars, type InstructionHandler } from '../step.js';
+import { atLine, learnerError, requireArgs, StepVars, type InstructionHandler, type StepIO } from '../step.js';
 import { LayeredTree, NotADirectoryError, resolveInTree, SymlinkLoopError } from '../tree.js';
 import { UpperWriter } from '../upper-writer.js';
 import { mkdir } from 'node:fs/promises';
@@ -35,50 +35,62 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
     cache: { instruction: `RUN ${JSON.stringify(args)}`, args: Object.fromEntries(runArgs), source: instruction.text },
     runConfig: config,
     layer: async (stepDir, io) => {
-      const layers = layerDirsOf(parent, (id) => build.store.layerDir(id));
-      let user: { uid: number; gid: number; home?: string } = { uid: 0, gid: 0, home: '/root' };
-      if (config.User) {
-        try {
-          user = await resolveUser(layers, config.User);
-        } catch (err) {
-          throw atLine(err, instruction.where);
-        }
+      // The whole step dir (the layer's upper lives in it) is bounded before anything is written.
+      const enforced = await build.writableLayer.limit(stepDir, build.writableLayerBytes);
+      try {
+        return await runIn(stepDir, io, enforced);
+      } finally {
+        // The command is done; the bound comes off before the dir is committed and removed.
+        if (enforced) await build.writableLayer.release(stepDir);
       }
-      const env = [...(config.Env ?? [])];
-      const names = envMap(config);
-      // What Docker's daemon adds to a container's environment when the image does not say.
-      if (!names.has('PATH')) env.unshift(DEFAULT_PATH);
-      if (!names.has('HOME')) env.push(`HOME=${user.home ?? '/'}`);
-      for (const [name, value] of runArgs) env.push(`${name}=${value}`);
-      const cwd = config.WorkingDir || '/';
-      // Docker creates a missing working directory when the container starts; so does this,
-      // in the step's upper, so the launcher finds it.
-      await mkdir(join(stepDir, 'layer', 'upper'), { recursive: true });
-      if (cwd !== '/') {
-        const writer = new UpperWriter(join(stepDir, 'layer', 'upper'), layers);
-        const target = await writer.resolve(cwd).catch(() => null);
-        if (target !== null && target.entry === null) await writer.ensureDir(target.parts, { mode: 0o755, uid: 0, gid: 0 });
-      }
-      return runStep({
-        runtime: build.runtime,
-        idRanges: build.idRanges,
-        idPrefix: build.idPrefix,
-        stepDir,
-        layers,
-        args,
-        env,
-        cwd,
-        user: { uid: user.uid, gid: user.gid },
-        resources: build.resources,
-        where: instruction.where,
-        command: instruction.json ? JSON.stringify(instruction.json) : instruction.args,
-        onOutput: io.emitLog,
-        tailLines: build.tailLines,
-        signal: io.signal,
-        log: build.log,
-      });
     },
   };
+
+  async function runIn(stepDir: string, io: StepIO, enforced: boolean): Promise<string> {
+    const layers = layerDirsOf(parent, (id) => build.store.layerDir(id));
+    let user: { uid: number; gid: number; home?: string } = { uid: 0, gid: 0, home: '/root' };
+    if (config.User) {
+      try {
+        user = await resolveUser(layers, config.User);
+      } catch (err) {
+        throw atLine(err, instruction.where);
+      }
+    }
+    const env = [...(config.Env ?? [])];
+    const names = envMap(config);
+    // What Docker's daemon adds to a container's environment when the image does not say.
+    if (!names.has('PATH')) env.unshift(DEFAULT_PATH);
+    if (!names.has('HOME')) env.push(`HOME=${user.home ?? '/'}`);
+    for (const [name, value] of runArgs) env.push(`${name}=${value}`);
+    const cwd = config.WorkingDir || '/';
+    // Docker creates a missing working directory when the container starts; so does this,
+    // in the step's upper, so the launcher finds it.
+    await mkdir(join(stepDir, 'layer', 'upper'), { recursive: true });
+    if (cwd !== '/') {
+      const writer = new UpperWriter(join(stepDir, 'layer', 'upper'), layers);
+      const target = await writer.resolve(cwd).catch(() => null);
+      if (target !== null && target.entry === null) await writer.ensureDir(target.parts, { mode: 0o755, uid: 0, gid: 0 });
+    }
+    return runStep({
+      runtime: build.runtime,
+      idRanges: build.idRanges,
+      idPrefix: build.idPrefix,
+      stepDir,
+      layers,
+      args,
+      env,
+      cwd,
+      user: { uid: user.uid, gid: user.gid },
+      resources: build.resources,
+      where: instruction.where,
+      command: instruction.json ? JSON.stringify(instruction.json) : instruction.args,
+      onOutput: io.emitLog,
+      tailLines: build.tailLines,
+      ...(enforced ? { diskLimitBytes: build.writableLayerBytes } : {}),
+      signal: io.signal,
+      log: build.log,
+    });
+  }
 };
 
 export const workdir: InstructionHandler = async ({ instruction, parent, stage, build }) => {

@@ -59,9 +59,10 @@ export interface Failed {
 
 let contexts = 0;
 
-export async function createHarness(label: string): Promise<Harness> {
+/** `dataDir`: where the engine's data goes (default: in the harness's temp dir), e.g. on a quota filesystem. */
+export async function createHarness(label: string, options: { dataDir?: string } = {}): Promise<Harness> {
   const work = await mkdtemp(join('/tmp', `lc-builder-${label}-`));
-  const dataDir = join(work, 'data');
+  const dataDir = options.dataDir ?? join(work, 'data');
   const store = await ImageStore.open(join(dataDir, 'store'));
   await ensureBaseImage(store, 'busybox');
   const runtime = sandboxNative(LAUNCHER, join(work, 'state'));

@@ -22,14 +22,15 @@ function relayOutput(from: Readable, to: NodeJS.WriteStream): void {
 }
 
 export function registerExec(program: Program): void {
+  const { t } = program;
   program
     .command('exec')
-    .description('Run a command in a running container')
-    .option('-i, --interactive', 'keep STDIN open')
-    .option('-t, --tty', 'allocate a terminal')
-    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
-    .option('-u, --user <user[:group]>', 'user name or uid (and group)')
-    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .description(t('exec'))
+    .option('-i, --interactive', t('exec.interactive'))
+    .option('-t, --tty', t('exec.tty'))
+    .option('-e, --env <KEY=VALUE>', t('exec.env'), collect, [])
+    .option('-u, --user <user[:group]>', t('exec.user'))
+    .option('-w, --workdir <dir>', t('exec.workdir'))
     .argument('<container>')
     .argument('<command...>')
     .passThroughOptions()

@@ -57,11 +57,12 @@ function buildLine(event: EngineEvent, quiet: boolean): { out?: string; err?: st
 }
 
 export function registerImages(program: Program): void {
+  const { t } = program;
   program
     .command('images')
-    .description('List images')
-    .option('-q, --quiet', 'only ids')
-    .option('--no-trunc', 'full ids')
+    .description(t('images'))
+    .option('-q, --quiet', t('images.quiet'))
+    .option('--no-trunc', t('images.noTrunc'))
     .action(
       program.verb(async (ctx: CliContext, f: { quiet?: boolean; trunc: boolean }) => {
         const { store, images } = await ctx.engine();
@@ -84,9 +85,9 @@ export function registerImages(program: Program): void {
 
   program
     .command('history')
-    .description('The layers of an image, newest first, with the step that made each')
-    .option('--no-trunc', 'do not truncate output')
-    .option('-q, --quiet', 'only ids')
+    .description(t('history'))
+    .option('--no-trunc', t('history.noTrunc'))
+    .option('-q, --quiet', t('history.quiet'))
     .argument('<image>')
     .action(
       program.verb(async (ctx: CliContext, ref: string, f: { trunc: boolean; quiet?: boolean }) => {
@@ -110,7 +111,7 @@ export function registerImages(program: Program): void {
 
   program
     .command('tag')
-    .description('Give an image another name')
+    .description(t('tag'))
     .argument('<source>')
     .argument('<target>')
     .action(
@@ -123,8 +124,8 @@ export function registerImages(program: Program): void {
 
   program
     .command('rmi')
-    .description('Remove images')
-    .option('-f, --force', 'remove an image with several names, or a name still used by a container')
+    .description(t('rmi'))
+    .option('-f, --force', t('rmi.force'))
     .argument('<image...>')
     .action(
       program.verb(async (ctx: CliContext, refs: string[], f: { force?: boolean }) => {
@@ -137,8 +138,8 @@ export function registerImages(program: Program): void {
 
   program
     .command('save')
-    .description('Write images to a tar archive (Docker and OCI layout in one)')
-    .requiredOption('-o, --output <file>', 'the archive to write')
+    .description(t('save'))
+    .requiredOption('-o, --output <file>', t('save.output'))
     .argument('<image...>')
     .action(
       program.verb(async (ctx: CliContext, refs: string[], f: { output: string }) => {
@@ -152,8 +153,8 @@ export function registerImages(program: Program): void {
 
   program
     .command('load')
-    .description('Load images from a tar archive (docker save or OCI layout)')
-    .requiredOption('-i, --input <file>', 'the archive to read')
+    .description(t('load'))
+    .requiredOption('-i, --input <file>', t('load.input'))
     .action(
       program.verb(async (ctx: CliContext, f: { input: string }) => {
         const { store, images } = await ctx.engine();
@@ -165,13 +166,13 @@ export function registerImages(program: Program): void {
 
   program
     .command('build')
-    .description('Build an image from a Dockerfile')
-    .option('-t, --tag <name>', 'name the image (repeatable)', collect, [])
-    .option('-f, --file <path>', 'the Dockerfile (default: DIR/Dockerfile)')
-    .option('--build-arg <KEY=VALUE>', 'a build argument (repeatable)', collect, [])
-    .option('--no-cache', 'do not use the build cache')
-    .option('--target <stage>', 'build up to this stage')
-    .option('-q, --quiet', 'print only the image id')
+    .description(t('build'))
+    .option('-t, --tag <name>', t('build.tag'), collect, [])
+    .option('-f, --file <path>', t('build.file'))
+    .option('--build-arg <KEY=VALUE>', t('build.buildArg'), collect, [])
+    .option('--no-cache', t('build.noCache'))
+    .option('--target <stage>', t('build.target'))
+    .option('-q, --quiet', t('build.quiet'))
     .argument('<dir>')
     .action(
       program.verb(

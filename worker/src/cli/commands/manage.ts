@@ -98,12 +98,13 @@ function dockerContainerView(c: ContainerInfo): object {
 }
 
 export function registerManage(program: Program): void {
+  const { t } = program;
   program
     .command('ps')
-    .description('List containers (running ones; all with -a)')
-    .option('-a, --all', 'show all containers')
-    .option('-q, --quiet', 'only ids')
-    .option('--no-trunc', 'do not truncate output')
+    .description(t('ps'))
+    .option('-a, --all', t('ps.all'))
+    .option('-q, --quiet', t('ps.quiet'))
+    .option('--no-trunc', t('ps.noTrunc'))
     .action(
       program.verb(async (ctx: CliContext, f: { all?: boolean; quiet?: boolean; trunc: boolean }) => {
         const { containers } = await ctx.engine();
@@ -125,8 +126,8 @@ export function registerManage(program: Program): void {
 
   program
     .command('stop')
-    .description('Stop containers: the stop signal, then SIGKILL after the grace period')
-    .option('-t, --time <seconds>', 'seconds to wait before killing')
+    .description(t('stop'))
+    .option('-t, --time <seconds>', t('stop.time'))
     .argument('<container...>')
     .action(
       program.verb(async (ctx: CliContext, refs: string[], f: { time?: string }) => {
@@ -141,8 +142,8 @@ export function registerManage(program: Program): void {
 
   program
     .command('kill')
-    .description('Send a signal to containers (SIGKILL unless -s says otherwise)')
-    .option('-s, --signal <signal>', 'signal to send', 'KILL')
+    .description(t('kill'))
+    .option('-s, --signal <signal>', t('kill.signal'), 'KILL')
     .argument('<container...>')
     .action(
       program.verb(async (ctx: CliContext, refs: string[], f: { signal: string }) => {
@@ -156,8 +157,8 @@ export function registerManage(program: Program): void {
 
   program
     .command('rm')
-    .description('Remove containers')
-    .option('-f, --force', 'kill and remove a running container')
+    .description(t('rm'))
+    .option('-f, --force', t('rm.force'))
     .argument('<container...>')
     .action(
       program.verb(async (ctx: CliContext, refs: string[], f: { force?: boolean }) => {
@@ -169,13 +170,10 @@ export function registerManage(program: Program): void {
       }),
     );
 
-  for (const [verb, description] of [
-    ['pause', 'Freeze every process of containers'],
-    ['unpause', 'Thaw paused containers'],
-  ] as const) {
+  for (const verb of ['pause', 'unpause'] as const) {
     program
       .command(verb)
-      .description(description)
+      .description(t(verb))
       .argument('<container...>')
       .action(
         program.verb(async (ctx: CliContext, refs: string[]) => {
@@ -190,7 +188,7 @@ export function registerManage(program: Program): void {
 
   program
     .command('wait')
-    .description('Block until containers stop, then print their exit codes')
+    .description(t('wait'))
     .argument('<container...>')
     .action(
       program.verb(async (ctx: CliContext, refs: string[]) => {
@@ -203,9 +201,9 @@ export function registerManage(program: Program): void {
 
   program
     .command('logs')
-    .description('Show a container’s output')
-    .option('-f, --follow', 'follow new output')
-    .option('-n, --tail <lines>', 'only the last lines ("all" for everything)', 'all')
+    .description(t('logs'))
+    .option('-f, --follow', t('logs.follow'))
+    .option('-n, --tail <lines>', t('logs.tail'), 'all')
     .argument('<container>')
     .action(
       program.verb(async (ctx: CliContext, ref: string, f: { follow?: boolean; tail: string }) => {
@@ -227,7 +225,7 @@ export function registerManage(program: Program): void {
 
   program
     .command('diff')
-    .description('What a container changed in its filesystem (A added, C changed, D deleted)')
+    .description(t('diff'))
     .argument('<container>')
     .action(
       program.verb(async (ctx: CliContext, ref: string) => {
@@ -239,11 +237,11 @@ export function registerManage(program: Program): void {
 
   program
     .command('commit')
-    .description('Make a new image from a container’s changes')
-    .option('-m, --message <text>', 'commit message')
-    .option('-a, --author <name>', 'author')
-    .option('-p, --pause', 'pause the container while committing (default)', true)
-    .option('--no-pause', 'do not pause it')
+    .description(t('commit'))
+    .option('-m, --message <text>', t('commit.message'))
+    .option('-a, --author <name>', t('commit.author'))
+    .option('-p, --pause', t('commit.pause'), true)
+    .option('--no-pause', t('commit.noPause'))
     .argument('<container>')
     .argument('[repository[:tag]]')
     .action(
@@ -257,9 +255,9 @@ export function registerManage(program: Program): void {
 
   program
     .command('stats')
-    .description('Live memory, CPU and process counts of containers')
-    .option('--no-stream', 'print once and exit')
-    .option('-a, --all', 'include stopped containers')
+    .description(t('stats'))
+    .option('--no-stream', t('stats.noStream'))
+    .option('-a, --all', t('stats.all'))
     .argument('[container...]')
     .action(
       program.verb(async (ctx: CliContext, refs: string[], f: { stream: boolean; all?: boolean }) => {
@@ -288,7 +286,7 @@ export function registerManage(program: Program): void {
 
   program
     .command('inspect')
-    .description('Low-level information on containers and images, as JSON')
+    .description(t('inspect'))
     .argument('<name...>')
     .action(
       program.verb(async (ctx: CliContext, refs: string[]) => {

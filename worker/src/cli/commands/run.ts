@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { ContainerAttachment, ContainerInfo, Containers, CreateRequest } from '../../containers/index.js';
 import type { CliContext } from '../context.js';
 import { collect, environment, parseBytes, parsePositive } from '../options.js';
+import type { HelpText } from '../help-text.js';
 import { localConsoleSize, relayInput } from '../terminal.js';
 import { each, type Program } from './shared.js';
 
@@ -21,19 +22,19 @@ interface RunFlags {
   entrypoint?: string;
 }
 
-function containerFlags(cmd: Command): Command {
+function containerFlags(cmd: Command, t: HelpText): Command {
   return cmd
-    .option('-i, --interactive', 'keep STDIN open')
-    .option('-t, --tty', 'allocate a terminal')
-    .option('--rm', 'remove the container when it exits')
-    .option('--name <name>', 'name the container')
-    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
-    .option('-w, --workdir <dir>', 'working directory inside the container')
-    .option('-u, --user <user[:group]>', 'user name or uid (and group)')
-    .option('-m, --memory <bytes>', 'memory limit, e.g. 64m')
-    .option('--pids-limit <n>', 'most processes at once')
-    .option('--cpus <n>', 'CPUs, e.g. 0.5')
-    .option('--entrypoint <command>', 'replace the image’s ENTRYPOINT')
+    .option('-i, --interactive', t('run.interactive'))
+    .option('-t, --tty', t('run.tty'))
+    .option('--rm', t('run.rm'))
+    .option('--name <name>', t('run.name'))
+    .option('-e, --env <KEY=VALUE>', t('run.env'), collect, [])
+    .option('-w, --workdir <dir>', t('run.workdir'))
+    .option('-u, --user <user[:group]>', t('run.user'))
+    .option('-m, --memory <bytes>', t('run.memory'))
+    .option('--pids-limit <n>', t('run.pidsLimit'))
+    .option('--cpus <n>', t('run.cpus'))
+    .option('--entrypoint <command>', t('run.entrypoint'))
     .argument('<image>')
     .argument('[command...]')
     // Options after the image belong to the command: `run busybox ls -l`.
@@ -105,8 +106,9 @@ export async function attachAndWait(
 }
 
 export function registerRun(program: Program): void {
-  containerFlags(program.command('run').description('Create and start a container from an image, then attach to it (or not, with -d)'))
-    .option('-d, --detach', 'run in the background and print the container id')
+  const { t } = program;
+  containerFlags(program.command('run').description(t('run')), t)
+    .option('-d, --detach', t('run.detach'))
     .action(
       program.verb(async (ctx: CliContext, image: string, command: string[], f: RunFlags) => {
         const { containers } = await ctx.engine();
@@ -123,7 +125,7 @@ export function registerRun(program: Program): void {
       }, 125),
     );
 
-  containerFlags(program.command('create').description('Create a container without starting it')).action(
+  containerFlags(program.command('create').description(t('create')), t).action(
     program.verb(async (ctx: CliContext, image: string, command: string[], f: RunFlags) => {
       const { containers } = await ctx.engine();
       await ctx.image(image);
@@ -135,9 +137,9 @@ export function registerRun(program: Program): void {
 
   program
     .command('start')
-    .description('Start one or more stopped containers')
-    .option('-a, --attach', 'attach to its output and exit with its exit code')
-    .option('-i, --interactive', 'attach its STDIN')
+    .description(t('start'))
+    .option('-a, --attach', t('start.attach'))
+    .option('-i, --interactive', t('start.interactive'))
     .argument('<container...>')
     .action(
       program.verb(async (ctx: CliContext, refs: string[], f: { attach?: boolean; interactive?: boolean }) => {
@@ -158,8 +160,8 @@ export function registerRun(program: Program): void {
 
   program
     .command('attach')
-    .description('Attach the terminal to a running container (Ctrl-P Ctrl-Q detaches)')
-    .option('--no-stdin', 'do not attach STDIN')
+    .description(t('attach'))
+    .option('--no-stdin', t('attach.noStdin'))
     .argument('<container>')
     .action(
       program.verb(async (ctx: CliContext, ref: string, f: { stdin: boolean }) => {
