@@ -23,7 +23,7 @@
 
 struct exec_args {
     bool tty, detach;
-    const char *cwd, *user, *process_file, *console_socket, *pid_file;
+    const char *cwd, *user, *process_file, *console_socket, *pid_file, *console_size;
     const char *env[MAX_EXTRA_ENV];
     int n_env, control_fd;
 };
@@ -71,6 +71,16 @@ static int build_process(const struct exec_args *a, struct sn_spec *s, int argc,
     p->env = env;
     if (a->cwd) p->cwd = a->cwd;
     p->terminal = a->tty;
+    if (a->console_size) {
+        /* The terminal is this size from the process's first instruction: a resize sent after
+         * we start would race a program that reads its size at once (`stty size`). */
+        unsigned rows, cols;
+        char end;
+        if (sscanf(a->console_size, "%u,%u%c", &rows, &cols, &end) != 2 || !rows || !cols || rows > 65535 || cols > 65535)
+            return sn_fail(e, "exec", 0, "--console-size takes ROWS,COLS (1-65535 each)");
+        p->rows = (unsigned short)rows;
+        p->cols = (unsigned short)cols;
+    }
     if (a->user) {
         unsigned uid, gid;
         int n = sscanf(a->user, "%u:%u", &uid, &gid);
@@ -114,7 +124,8 @@ int cmd_exec(const struct sn_globals *g, int argc, char **argv)
         { "cwd", required_argument, NULL, 'w' }, { "env", required_argument, NULL, 'e' },
         { "user", required_argument, NULL, 'u' }, { "process", required_argument, NULL, 'p' },
         { "console-socket", required_argument, NULL, 'c' }, { "pid-file", required_argument, NULL, 'P' },
-        { "control-fd", required_argument, NULL, 'C' }, { NULL, 0, NULL, 0 },
+        { "control-fd", required_argument, NULL, 'C' }, { "console-size", required_argument, NULL, 'S' },
+        { NULL, 0, NULL, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "+tde:u:p:", opts, NULL)) != -1) {
@@ -131,6 +142,7 @@ int cmd_exec(const struct sn_globals *g, int argc, char **argv)
         case 'c': a.console_socket = optarg; break;
         case 'P': a.pid_file = optarg; break;
         case 'C': a.control_fd = atoi(optarg); break;
+        case 'S': a.console_size = optarg; break;
         default: return SN_EXIT_FAILED;
         }
     }

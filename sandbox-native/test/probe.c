@@ -652,6 +652,20 @@ static int case_fds(int argc, char **argv) {
 	return 0;
 }
 
+/* A field listing the names in directory `d` (none when it could not be opened), . and .. left out. */
+static void field_names(const char *name, DIR *d) {
+	emit(",\"%s\":[", name);
+	struct dirent *e;
+	int first = 1;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
+		emit("%s", first ? "" : ",");
+		emit_json_string(e->d_name, strlen(e->d_name));
+		first = 0;
+	}
+	emit("]");
+}
+
 /* cwd: where the process stands. The raw syscall, because glibc hides the kernel's
  * "(unreachable)" prefix for a directory outside the root behind ENOENT. */
 static int case_cwd(int argc, char **argv) {
@@ -666,18 +680,9 @@ static int case_cwd(int argc, char **argv) {
 	int same = stat(".", &here) == 0 && buf[0] == '/' && stat(buf, &there) == 0 &&
 		here.st_dev == there.st_dev && here.st_ino == there.st_ino;
 	field_bool("reachable", same);
-	int first = 1;
-	emit(",\"entries\":[");
 	DIR *d = opendir(".");
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
-		emit("%s", first ? "" : ",");
-		emit_json_string(e->d_name, strlen(e->d_name));
-		first = 0;
-	}
+	field_names("entries", d);
 	if (d) closedir(d);
-	emit("]");
 	return 0;
 }
 
@@ -770,18 +775,9 @@ static int case_chroot_escape(int argc, char **argv) {
 	for (int i = 0; i < 256; i++) if (chdir("..") < 0) break;
 	if (chroot(".") < 0) { field_str("step", "chroot2"); field_result(-1, errno); return 0; }
 	field_result(0, 0);
-	emit(",\"entries\":[");
 	DIR *d = opendir("/");
-	struct dirent *e;
-	int first = 1;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
-		emit("%s", first ? "" : ",");
-		emit_json_string(e->d_name, strlen(e->d_name));
-		first = 0;
-	}
+	field_names("entries", d);
 	if (d) closedir(d);
-	emit("]");
 	return 0;
 }
 

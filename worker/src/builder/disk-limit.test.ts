@@ -2,36 +2,27 @@
 // the step writing past its bound, the learner is told which line and what the bound is, and the
 // build leaves nothing behind. A step within the bound builds as usual. Made on a small loop
 // filesystem this test creates and unmounts.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LearnerError } from '../../../protocol/errors.js';
-import { ensureDataFilesystem, ext4ProjectQuotaWorks, unmountDataFilesystem } from '../data-filesystem.js';
-import { isMountPoint, type QuotaKind } from '../disk-quota.js';
+import type { QuotaKind } from '../disk-quota.js';
+import { mountQuotaFilesystem, quotaKinds, type QuotaFilesystem } from '../test-support/quota-filesystem.js';
 import { createHarness, type Harness } from './test-support/harness.js';
 
 const MiB = 1024 * 1024;
-const ext4Works = await ext4ProjectQuotaWorks();
 
 function suite(kind: QuotaKind, supported: boolean) {
   describe.skipIf(!supported)(`RUN steps on ${kind}${supported ? '' : ' (skipped: this kernel cannot mount it with quotas)'}`, () => {
-    let work: string;
-    let mnt: string;
+    let fs: QuotaFilesystem;
     let h: Harness;
 
     beforeAll(async () => {
-      work = await mkdtemp(`/tmp/lc-build-quota-${kind}-`);
-      mnt = join(work, 'mnt');
-      await ensureDataFilesystem({ image: join(work, 'fs.img'), mountPoint: mnt, sizeBytes: 512 * MiB, log: pino({ level: 'silent' }), kind });
-      h = await createHarness(`quota-${kind}`, { dataDir: join(mnt, 'data') });
+      fs = await mountQuotaFilesystem(kind, 'build-quota');
+      h = await createHarness(`quota-${kind}`, { dataDir: fs.dataDir });
     });
 
     afterAll(async () => {
       await h?.close();
-      await unmountDataFilesystem(mnt);
-      expect(await isMountPoint(mnt)).toBe(false);
-      await rm(work, { recursive: true, force: true });
+      await fs?.remove();
     });
 
     it('stops a RUN at its disk bound with a learner error, and builds one within it', async () => {
@@ -51,5 +42,4 @@ function suite(kind: QuotaKind, supported: boolean) {
   });
 }
 
-suite('btrfs-qgroup', true);
-suite('ext4-prjquota', ext4Works);
+for (const { kind, supported } of quotaKinds) suite(kind, supported);

@@ -2,41 +2,24 @@
 // the real launcher, real containers. Checks Docker's output shapes and exit statuses. After
 // every test all containers are removed and nothing may be left: launcher states or monitors,
 // cgroups, id ranges, container directories.
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { enginePaths, REPO_ROOT } from '../config.js';
+import { enginePaths } from '../config.js';
 import { processesMentioning } from '../containers/test-support/harness.js';
+import { BIN, spawnCli, type Result } from './test-support/spawn-cli.js';
 
-const BIN = join(REPO_ROOT, 'worker/cli.mjs');
 let work: string;
 let dataDir: string;
 /** Every container id a test made, for the cgroup check. */
 const seen = new Set<string>();
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function cli(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; command?: string[] } = {}): Promise<Result> {
-  const [file, ...pre] = options.command ?? [process.execPath, BIN];
-  return new Promise((resolve, reject) => {
-    const child = spawn(file!, [...pre, ...args], {
-      cwd: work,
-      env: { ...process.env, LAYERCAKE_DATA: dataDir, LAYERCAKE_ID_RANGE_BASE: '2100000000', LANG: 'C.UTF-8', ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
+  return spawnCli(args, {
+    ...options,
+    cwd: work,
+    env: { ...process.env, LAYERCAKE_DATA: dataDir, LAYERCAKE_ID_RANGE_BASE: '2100000000', LANG: 'C.UTF-8', ...options.env },
   });
 }
 

@@ -1,40 +1,23 @@
 // `layercake --help` in both languages: the binary picks the language as it does for errors
 // (--lang before the verb, else $LC_ALL/$LANG), and every command and option of the tree has a
 // description in each, so a verb added without its Korean text fails here. No engine is needed.
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import type { Locale } from '../../../protocol/errors.js';
-import { REPO_ROOT } from '../config.js';
 import { helpText } from './help-text.js';
 import { langFlag, layercakeProgram } from './program.js';
+import { spawnCli, type Result } from './test-support/spawn-cli.js';
 
-const BIN = join(REPO_ROOT, 'worker/cli.mjs');
 const en = helpText('en');
 const ko = helpText('ko');
 const HANGUL = /[\uac00-\ud7a3]/;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 function cli(args: readonly string[], lang = 'C.UTF-8'): Promise<Result> {
   const env: NodeJS.ProcessEnv = { ...process.env, LANG: lang };
   // The variables that would outrank LANG in the runner's own environment.
   delete env.LC_ALL;
   delete env.LC_MESSAGES;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return spawnCli(args, { env });
 }
 
 function tree(locale: Locale): Command {

@@ -2,7 +2,7 @@
 // that change turned into an image layer a new container runs on.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Containers } from './containers.js';
-import { createHarness, eventually, type Harness } from './test-support/harness.js';
+import { createHarness, eventually, logsOf, type Harness } from './test-support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -15,16 +15,10 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function output(c: Containers, ref: string): Promise<string> {
-  let text = '';
-  for await (const chunk of await c.logs(ref)) text += chunk.toString();
-  return text;
-}
-
 async function runToEnd(c: Containers, cmd: string[], image = 'busybox'): Promise<{ id: string; out: string; exitCode: number }> {
   const { container } = await c.run({ image, cmd });
   const { exitCode } = await c.wait(container.id);
-  return { id: container.id, out: await output(c, container.id), exitCode };
+  return { id: container.id, out: await logsOf(c, container.id), exitCode };
 }
 
 describe('diff', () => {
@@ -89,7 +83,7 @@ describe('commit', () => {
   it('commits a running container (frozen meanwhile) and leaves it running, or paused if it was', async () => {
     const c = h.containers();
     const { container } = await c.run({ image: 'busybox', cmd: ['sh', '-c', 'echo 1 > /state; echo ready; sleep 1000'] });
-    await eventually(async () => (await output(c, container.id)).includes('ready'));
+    await eventually(async () => (await logsOf(c, container.id)).includes('ready'));
     const { imageId } = await c.commit(container.id, { reference: 'live' });
     expect((await c.inspect(container.id)).status).toBe('running');
     await c.pause(container.id);

@@ -1,42 +1,26 @@
 // A container's writable layer on the engine's quota filesystem (the kind `npm start` sets up):
 // the kernel stops a container writing past its limit, neighbours write on, and commit and rm
 // work on the limited directory. Made on a small loop filesystem this test creates and unmounts.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDataFilesystem, ext4ProjectQuotaWorks, unmountDataFilesystem } from '../data-filesystem.js';
-import { isMountPoint, type QuotaKind } from '../disk-quota.js';
-import type { Containers } from './containers.js';
-import { createHarness, type Harness } from './test-support/harness.js';
+import type { QuotaKind } from '../disk-quota.js';
+import { mountQuotaFilesystem, quotaKinds, type QuotaFilesystem } from '../test-support/quota-filesystem.js';
+import { createHarness, logsOf, type Harness } from './test-support/harness.js';
 
 const MiB = 1024 * 1024;
-const ext4Works = await ext4ProjectQuotaWorks();
-
-async function output(c: Containers, ref: string): Promise<string> {
-  let text = '';
-  for await (const chunk of await c.logs(ref)) text += chunk.toString();
-  return text;
-}
 
 function suite(kind: QuotaKind, supported: boolean) {
   describe.skipIf(!supported)(`writable layers on ${kind}${supported ? '' : ' (skipped: this kernel cannot mount it with quotas)'}`, () => {
-    let work: string;
-    let mnt: string;
+    let fs: QuotaFilesystem;
     let h: Harness;
 
     beforeAll(async () => {
-      work = await mkdtemp(`/tmp/lc-ct-quota-${kind}-`);
-      mnt = join(work, 'mnt');
-      await ensureDataFilesystem({ image: join(work, 'fs.img'), mountPoint: mnt, sizeBytes: 512 * MiB, log: pino({ level: 'silent' }), kind });
-      h = await createHarness(`quota-${kind}`, { dataDir: join(mnt, 'data') });
+      fs = await mountQuotaFilesystem(kind, 'ct-quota');
+      h = await createHarness(`quota-${kind}`, { dataDir: fs.dataDir });
     });
 
     afterAll(async () => {
       await h?.close();
-      await unmountDataFilesystem(mnt);
-      expect(await isMountPoint(mnt)).toBe(false);
-      await rm(work, { recursive: true, force: true });
+      await fs?.remove();
     });
 
     it('stops a container at its writable-layer limit; its neighbour writes on; commit and rm still work', async () => {
@@ -47,7 +31,7 @@ function suite(kind: QuotaKind, supported: boolean) {
       expect(full.diskQuota).toBe(true);
       expect((await c.wait(full.id)).exitCode).toBe(0); // `ls` ran last
       expect((await c.wait(neighbour.id)).exitCode).toBe(0);
-      const log = await output(c, full.id);
+      const log = await logsOf(c, full.id);
       expect(log).toMatch(/quota exceeded|No space left/i);
       const size = Number(/\s(\d+)\s+\w{3}\s+\d+\s+[\d:]+\s+\/big/.exec(log)?.[1]);
       expect(size).toBeGreaterThan(4 * MiB);
@@ -56,11 +40,10 @@ function suite(kind: QuotaKind, supported: boolean) {
       const { imageId } = await c.commit(neighbour.id, { reference: 'small' });
       const check = (await c.run({ image: imageId, cmd: ['sh', '-c', 'wc -c < /small'] })).container;
       await c.wait(check.id);
-      expect((await output(c, check.id)).trim()).toBe(String(4 * MiB));
+      expect((await logsOf(c, check.id)).trim()).toBe(String(4 * MiB));
       await h.clean(); // rm of all three, checked to leave nothing
     });
   });
 }
 
-suite('btrfs-qgroup', true);
-suite('ext4-prjquota', ext4Works);
+for (const { kind, supported } of quotaKinds) suite(kind, supported);

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LearnerError } from '../../../protocol/errors.js';
 import type { Containers } from './containers.js';
 import { StartError } from './launch.js';
-import { createHarness, eventually, type Harness } from './test-support/harness.js';
+import { createHarness, eventually, logsOf, type Harness } from './test-support/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -16,12 +16,6 @@ afterEach(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function output(c: Containers, ref: string): Promise<string> {
-  let text = '';
-  for await (const chunk of await c.logs(ref)) text += chunk.toString();
-  return text;
-}
 
 async function learnerError(promise: Promise<unknown>): Promise<LearnerError> {
   try {
@@ -47,7 +41,7 @@ describe('create and run', () => {
     expect(container.command).toEqual(['/bin/sh', '-c', 'echo "$GREETING from $(pwd) as $(id -u):$(id -g) home=$HOME"; exit 4']);
     expect(await c.wait(container.id)).toMatchObject({ exitCode: 4, oomKilled: false, timedOut: false });
     // The missing working dir was made (as Docker does); nobody's home comes from /etc/passwd.
-    expect(await output(c, container.id)).toBe('hello from /srv/app as 65534:65534 home=/home\n');
+    expect(await logsOf(c, container.id)).toBe('hello from /srv/app as 65534:65534 home=/home\n');
     expect(c.collected.ofType('container.exited')).toMatchObject([{ containerId: container.id, exitCode: 4, oomKilled: false }]);
   });
 
@@ -58,10 +52,10 @@ describe('create and run', () => {
     const b = (await c.run({ image: 'greeter2', entrypoint: ['/bin/echo'], cmd: ['direct'] })).container;
     const d = (await c.run({ image: 'greeter2', entrypoint: ['/bin/echo'] })).container;
     for (const x of [a, b, d]) expect((await c.wait(x.id)).exitCode).toBe(0);
-    expect(await output(c, a.id)).toBe('hi kept\n');
-    expect(await output(c, b.id)).toBe('direct\n');
+    expect(await logsOf(c, a.id)).toBe('hi kept\n');
+    expect(await logsOf(c, b.id)).toBe('direct\n');
     // --entrypoint drops the image's CMD, as in Docker.
-    expect(await output(c, d.id)).toBe('\n');
+    expect(await logsOf(c, d.id)).toBe('\n');
   });
 
   it('gives stdin end-of-file without -i, and keeps it open with -i', async () => {
@@ -132,7 +126,7 @@ describe('create and run', () => {
     await c.start(container.id);
     await c.wait(container.id);
     // Both runs appended to the same log, the second saw the first's file.
-    expect(await output(c, container.id)).toBe('1\n2\n');
+    expect(await logsOf(c, container.id)).toBe('1\n2\n');
     expect((await c.inspect(container.id)).starts).toBe(2);
   });
 
@@ -168,7 +162,7 @@ describe('limits', () => {
     });
     await c.wait(container.id);
     // sh + at most 7 sleeps (+ the pipeline's own processes): never all 12.
-    expect(Number((await output(c, container.id)).trim())).toBeLessThanOrEqual(8);
+    expect(Number((await logsOf(c, container.id)).trim())).toBeLessThanOrEqual(8);
   });
 
   it('reports an OOM kill as OOM, not as a plain 137', async () => {
@@ -190,7 +184,7 @@ describe('stop, kill, pause', () => {
   it('stop sends TERM, and a container that handles it exits with its own code', async () => {
     const c = h.containers();
     const { container } = await c.run({ image: 'busybox', cmd: ['sh', '-c', 'trap "exit 7" TERM; echo ready; while :; do sleep 0.1; done'] });
-    await eventually(async () => (await output(c, container.id)).includes('ready'));
+    await eventually(async () => (await logsOf(c, container.id)).includes('ready'));
     const started = Date.now();
     expect(await c.stop(container.id, { graceMs: 10_000 })).toMatchObject({ exitCode: 7 });
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -201,7 +195,7 @@ describe('stop, kill, pause', () => {
     const c = h.containers();
     // Init ignores TERM (no handler in a pid namespace's init); its children ignore it too.
     const { container } = await c.run({ image: 'busybox', cmd: ['sh', '-c', 'trap "" TERM; sleep 1000 & sleep 1000 & echo ready; wait'] });
-    await eventually(async () => (await output(c, container.id)).includes('ready'));
+    await eventually(async () => (await logsOf(c, container.id)).includes('ready'));
     const started = Date.now();
     const exit = await c.stop(container.id, { graceMs: 1_000 });
     const took = Date.now() - started;
@@ -216,14 +210,14 @@ describe('stop, kill, pause', () => {
     await h.image('usr1', { StopSignal: 'SIGUSR1', Cmd: ['sh', '-c', 'trap "exit 10" USR1; trap "exit 15" TERM; echo ready; while :; do sleep 0.1; done'] });
     const c = h.containers();
     const { container } = await c.run({ image: 'usr1' });
-    await eventually(async () => (await output(c, container.id)).includes('ready'));
+    await eventually(async () => (await logsOf(c, container.id)).includes('ready'));
     expect((await c.stop(container.id)).exitCode).toBe(10);
   });
 
   it('kill sends the given signal; a stopped container cannot be killed; a bad signal is refused', async () => {
     const c = h.containers();
     const { container } = await c.run({ image: 'busybox', cmd: ['sh', '-c', 'trap "exit 3" HUP; echo ready; while :; do sleep 0.1; done'] });
-    await eventually(async () => (await output(c, container.id)).includes('ready'));
+    await eventually(async () => (await logsOf(c, container.id)).includes('ready'));
     expect((await learnerError(c.kill(container.id, 'NOPE'))).key).toBe('container.invalidSignal');
     await c.kill(container.id, 'HUP');
     expect((await c.wait(container.id)).exitCode).toBe(3);

@@ -101,6 +101,15 @@ describe('sandbox-native through the runtime adapter', () => {
     const out = collect(e);
     expect((await e.exited).exitCode).toBe(0);
     expect(out()).toBe('7\nbar\n');
+    // A terminal has the caller's size before the command's first instruction (no resize races
+    // `stty size`); resizes follow.
+    const t = runtime.exec({ id: b.id, args: ['/bin/sh', '-c', 'stty size; read line; stty size'], tty: { rows: 11, cols: 66 } });
+    const tout = collect(t);
+    await waitFor(() => tout().includes('11 66'));
+    t.resize(40, 120);
+    t.stdin.write('\n');
+    expect((await t.exited).exitCode).toBe(0);
+    expect(tout()).toMatch(/^11 66\r?\n(\r?\n)?40 120/);
     await runtime.pause(b.id);
     expect((await runtime.state(b.id))?.status).toBe('paused');
     await runtime.resume(b.id);

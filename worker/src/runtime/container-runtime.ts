@@ -193,7 +193,7 @@ export class OciCliRuntime implements ContainerRuntime {
     for (const e of options.env ?? []) args.push('--env', e);
     if (options.user) args.push('--user', `${options.user.uid}:${options.user.gid}`);
     const control = !!options.tty && this.flavour.controlFd;
-    if (control) args.push('--control-fd', '3');
+    if (control) args.push('--control-fd', '3', '--console-size', `${options.tty!.rows},${options.tty!.cols}`);
     args.push(options.id, ...options.args);
     const child = spawn(this.binary, this.args(...args), {
       stdio: ['pipe', 'pipe', 'pipe', control ? 'pipe' : 'ignore'],
@@ -203,7 +203,6 @@ export class OciCliRuntime implements ContainerRuntime {
         throw new RuntimeError(launcherMessage(stderr, code), code, stderr);
       return exitFromStatus(code, signal);
     });
-    if (options.tty) proc.resize(options.tty.rows, options.tty.cols);
     return proc;
   }
 

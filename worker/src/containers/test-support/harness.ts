@@ -172,4 +172,11 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
   }
 }
 
+/** Everything a container has written so far (its log), as text. */
+export async function logsOf(c: Containers, ref: string): Promise<string> {
+  let text = '';
+  for await (const chunk of await c.logs(ref)) text += chunk.toString();
+  return text;
+}
+
 export { execFileP };
