@@ -28,6 +28,9 @@ export interface QuotaFilesystem {
 }
 
 interface MountEntry {
+  /** Mount id and device, which with the mount point name one mounted filesystem. */
+  mountId: string;
+  device: string;
   mountPoint: string;
   fsType: string;
   superOptions: string[];
@@ -43,7 +46,7 @@ async function mounts(): Promise<MountEntry[]> {
     .map((line) => {
       const fields = line.split(' ');
       const dash = fields.indexOf('-');
-      return { mountPoint: unescape(fields[4]!), fsType: fields[dash + 1]!, superOptions: (fields[dash + 3] ?? '').split(',') };
+      return { mountId: fields[0]!, device: fields[2]!, mountPoint: unescape(fields[4]!), fsType: fields[dash + 1]!, superOptions: (fields[dash + 3] ?? '').split(',') };
     });
 }
 
@@ -57,15 +60,23 @@ export async function isMountPoint(path: string): Promise<boolean> {
   return (await mounts()).some((m) => m.mountPoint === path);
 }
 
+/**
+ * Mounted btrfs filesystems seen with quotas enabled. Asked on every limit and release (each
+ * container create and RUN step), and asking costs a process; nothing here turns quotas off.
+ */
+const btrfsWithQuotas = new Set<string>();
+
 /** Which quota mechanism covers `dir`, or null when none does. */
 export async function quotaFilesystemOf(dir: string): Promise<QuotaFilesystem | null> {
   const m = await mountOf(dir);
   if (!m) return null;
   if (m.fsType === 'ext4' && m.superOptions.includes('prjquota')) return { kind: 'ext4-prjquota', mountPoint: m.mountPoint };
   if (m.fsType === 'btrfs') {
+    const key = `${m.mountId} ${m.device} ${m.mountPoint}`;
     // `btrfs qgroup show` fails unless quotas were enabled on this filesystem.
-    const enabled = await execFileP('btrfs', ['qgroup', 'show', m.mountPoint]).then(() => true, () => false);
-    if (enabled) return { kind: 'btrfs-qgroup', mountPoint: m.mountPoint };
+    if (!btrfsWithQuotas.has(key) && (await execFileP('btrfs', ['qgroup', 'show', m.mountPoint]).then(() => true, () => false)))
+      btrfsWithQuotas.add(key);
+    if (btrfsWithQuotas.has(key)) return { kind: 'btrfs-qgroup', mountPoint: m.mountPoint };
   }
   return null;
 }
