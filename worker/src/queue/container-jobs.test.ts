@@ -24,10 +24,13 @@ const start = () => HostWorker.start({ redisUrl: url, prefix, hostId: 'wc', conc
 async function result(queue: string, jobId: string): Promise<{ ok: boolean; result?: any; error?: any }> {
   const until = Date.now() + 60_000;
   for (;;) {
-    const job = await dispatcher.hostQueue(queue).getJob(jobId);
-    const state = await job?.getState();
-    if (state === 'completed') return job!.returnvalue;
-    if (state === 'failed') throw new Error(`job failed: ${job!.failedReason}`);
+    // The state first, then the job: a job read while still active keeps a null returnvalue.
+    const state = await dispatcher.hostQueue(queue).getJobState(jobId);
+    if (state === 'completed' || state === 'failed') {
+      const job = (await dispatcher.hostQueue(queue).getJob(jobId))!;
+      if (state === 'completed') return job.returnvalue;
+      throw new Error(`job failed: ${job.failedReason}`);
+    }
     if (Date.now() > until) throw new Error(`job ${jobId} still ${state}`);
     await sleep(50);
   }
