@@ -1,0 +1,3 @@
+export default function Play() {
+  return <main><h1>Playground</h1></main>;
+}

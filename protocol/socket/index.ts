@@ -1,0 +1,7 @@
+// Socket.io messages between the browser and the gateway, one file per feature, each a zod
+// schema for what the browser sends (validated by the gateway before anything else happens)
+// and a type for what the gateway sends back. Event names are `<feature>:<verb>`.
+//   files.ts      the learner's build context (workspace) — list, read, write, rename, delete
+//   runs.ts       build/run/container/image requests, run subscriptions ("after seq N"), queue position
+//   terminal.ts   terminal attach, input, resize, acks (flow control), output frames
+export * from './common.js';
