@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { ensureBaseImage } from '../worker/src/base-images/index.js';
 import { REPO_ROOT } from '../worker/src/config.js';
-import { bullmqConnection, connectRedis } from '../worker/src/queue/connection.js';
-import { JobDispatcher } from '../worker/src/queue/dispatcher.js';
+import { bullmqConnection, connectRedis } from '../queue-client/connection.js';
+import { JobDispatcher } from '../queue-client/dispatcher.js';
 import { openEngine } from '../worker/src/queue/engine.js';
 import { HostWorker } from '../worker/src/queue/host-worker.js';
-import { readRunEvents } from '../worker/src/queue/run-events.js';
+import { readRunEvents } from '../queue-client/run-events.js';
 import { startPrivateRedis } from '../scripts/redis.js';
 
 const N = 40;

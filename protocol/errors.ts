@@ -14,6 +14,7 @@ export const learnerErrorPayload = z.object({
 export type LearnerErrorPayload = z.infer<typeof learnerErrorPayload>;
 
 export const internalErrorPayload = z.object({ kind: z.literal('internal'), errorId: z.string() });
+export type InternalErrorPayload = z.infer<typeof internalErrorPayload>;
 export const errorPayload = z.discriminatedUnion('kind', [learnerErrorPayload, internalErrorPayload]);
 export type ErrorPayload = z.infer<typeof errorPayload>;
 

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
 export interface PrivateRedis {
-  /** unix:///…/redis.sock, for worker/src/queue/connection.ts. */
+  /** unix:///…/redis.sock, for queue-client/connection.ts. */
   url: string;
   socket: string;
   pid: number;

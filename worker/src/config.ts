@@ -3,6 +3,7 @@
 import { cpus, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { hostIdPattern } from '../../queue-client/names.js';
 
 /** The checkout this file belongs to: defaults live under its .data/. */
 export const REPO_ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
@@ -25,8 +26,6 @@ const path = z
   .min(1)
   .transform((p) => (isAbsolute(p) ? p : resolve(REPO_ROOT, p)));
 
-/** A host id becomes part of a queue name and Redis keys: no ':' and nothing surprising. */
-export const hostIdPattern = /^[a-z0-9][a-z0-9.-]{0,62}$/;
 
 function defaultHostId(): string {
   const name = hostname().toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[^a-z0-9]+/, '');

@@ -5,9 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Containers } from '../containers/index.js';
-import { JobDispatcher } from './dispatcher.js';
+import { JobDispatcher } from '../../../queue-client/dispatcher.js';
 import { HostWorker } from './host-worker.js';
-import { readRunEvents } from './run-events.js';
+import { readRunEvents } from '../../../queue-client/run-events.js';
 import { testEngine, type TestEngine } from './test-support/engine.js';
 import { keysUnder, removeKeysUnder, testClient, testPrefix, testRedisUrl } from './test-support/redis.js';
 

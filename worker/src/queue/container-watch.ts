@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Containers, shortId } from '../containers/index.js';
 import type { Attachment } from '../runtime/container-runtime.js';
 import type { Engine } from './engine.js';
-import { containerRunsKey } from './names.js';
+import { containerRunsKey } from '../../../queue-client/names.js';
 import { RedisRunEvents } from './run-events.js';
 
 interface Watched {

@@ -5,12 +5,12 @@ import { Queue, type Job } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bullmqConnection } from './connection.js';
-import { JobDispatcher } from './dispatcher.js';
+import { bullmqConnection } from '../../../queue-client/connection.js';
+import { JobDispatcher } from '../../../queue-client/dispatcher.js';
 import { HostWorker } from './host-worker.js';
-import { hostQueueName } from './names.js';
-import { internalErrorOf } from './outcome.js';
-import { readRunEvents } from './run-events.js';
+import { hostQueueName } from '../../../queue-client/names.js';
+import { internalErrorOf } from '../../../queue-client/outcome.js';
+import { readRunEvents } from '../../../queue-client/run-events.js';
 import { testEngine, type TestEngine } from './test-support/engine.js';
 import { keysUnder, removeKeysUnder, testClient, testPrefix, testRedisUrl } from './test-support/redis.js';
 

@@ -1,7 +1,8 @@
 // Host registry and session pinning against the run's real Redis.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostHeartbeat, hostForSession, liveHosts, NoLiveHostError, pinnedHost } from './hosts.js';
+import { hostForSession, liveHosts, NoLiveHostError, pinnedHost } from '../../../queue-client/hosts.js';
+import { HostHeartbeat } from './heartbeat.js';
 import { keysUnder, removeKeysUnder, testClient, testPrefix } from './test-support/redis.js';
 
 const redis = testClient();

@@ -1,4 +1,5 @@
-// How a job ends, as the gateway reads it from BullMQ. Two kinds of error, never mixed:
+// How a job ends, as the worker reports it (the gateway reads it back with queue-client/outcome.ts).
+// Two kinds of error, never mixed:
 //  - a LearnerError is a *result* (`{ ok: false, error }`): the job completed, the learner acts;
 //  - anything else fails the job with `{ kind: 'internal', errorId }` as its reason, logged here
 //    with the same id, so a learner quoting the id leads to the stack trace in the host's log.
@@ -32,15 +33,5 @@ export async function toOutcome<R>(work: () => Promise<R>, log: Logger, context:
     const errorId = newErrorId();
     log.error({ ...context, errorId, err }, 'job failed with an internal error');
     throw new InternalJobError(errorId);
-  }
-}
-
-/** Reads a failed job's reason back into its payload (for the gateway and tests). */
-export function internalErrorOf(failedReason: string | undefined): { kind: 'internal'; errorId: string } | null {
-  try {
-    const parsed = JSON.parse(failedReason ?? '') as { kind?: string; errorId?: string };
-    return parsed.kind === 'internal' && typeof parsed.errorId === 'string' ? { kind: 'internal', errorId: parsed.errorId } : null;
-  } catch {
-    return null;
   }
 }

@@ -2,8 +2,9 @@
 // when the run continues in another process and while a reader waits for new ones.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../../protocol/events.js';
-import { runStreamKey } from './names.js';
-import { nextSeq, readRunEvents, RedisRunEvents, RUN_EVENTS_TTL_MS } from './run-events.js';
+import { runStreamKey } from '../../../queue-client/names.js';
+import { readRunEvents } from '../../../queue-client/run-events.js';
+import { nextSeq, RedisRunEvents, RUN_EVENTS_TTL_MS } from './run-events.js';
 import { keysUnder, removeKeysUnder, testClient, testPrefix } from './test-support/redis.js';
 
 const redis = testClient();

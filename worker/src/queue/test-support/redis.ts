@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { inject } from 'vitest';
-import { connectRedis } from '../connection.js';
+import { connectRedis } from '../../../../queue-client/connection.js';
 
 export function testRedisUrl(): string {
   return inject('redisUrl');

@@ -1,7 +1,9 @@
 // Every Redis name the queue uses, derived in one place so the gateway and the worker agree.
 // All keys start with the deployment's prefix (default `layercake`), BullMQ's included, so
 // tests and several deployments can share one Redis without seeing each other.
-import { hostIdPattern } from '../config.js';
+
+/** A host id becomes part of a queue name and Redis keys: no ':' and nothing surprising. */
+export const hostIdPattern = /^[a-z0-9][a-z0-9.-]{0,62}$/;
 
 /** BullMQ forbids ':' in queue names (it separates key parts): `host.<id>`. */
 export function hostQueueName(hostId: string): string {

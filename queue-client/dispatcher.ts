@@ -2,7 +2,7 @@
 // schema, find the session's host (pinning it on first use), and add it to that host's queue.
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { jobSchemas, type JobName } from '../../../protocol/jobs.js';
+import { jobSchemas, type JobName } from '../protocol/jobs.js';
 import { bullmqConnection } from './connection.js';
 import { hostForSession, type PinOptions, type SessionHost } from './hosts.js';
 import { runRoom } from './names.js';

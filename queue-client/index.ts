@@ -1,0 +1,7 @@
+/** The gateway's half of the queue: everything the site needs to talk to the engine through Redis. */
+export { bullmqConnection, connectRedis, redisOptions } from './connection.js';
+export { JobDispatcher, type Enqueued } from './dispatcher.js';
+export { hostForSession, liveHosts, NoLiveHostError, pinnedHost, type HostInfo, type PinOptions, type SessionHost } from './hosts.js';
+export * from './names.js';
+export { internalErrorOf } from './outcome.js';
+export { decodeRunEvents, readRunEvents, type ReadOptions } from './run-events.js';
