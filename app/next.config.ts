@@ -3,14 +3,24 @@
 import type { NextConfig } from 'next';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
+import { execFileSync } from 'node:child_process';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
+
+// Monaco is served from public/monaco (no CDN); every build and dev server makes sure it is there.
+// (A child process: this file is compiled to CommonJS, which cannot load the TS script.)
+execFileSync(process.execPath, ['--import', 'tsx', `${root}/app/scripts/copy-monaco.ts`], { stdio: ['ignore', 'ignore', 'inherit'] });
 
 const config: NextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
   // protocol/ lives beside app/: let the bundler read files above app/.
-  turbopack: { root },
+  turbopack: {
+    root,
+    // dockerfile-language-service can ask Docker Hub for image tags over node's https; in the
+    // browser (and with no internet) that request must fail at once, not pull in a polyfill.
+    resolveAlias: { https: { browser: './src/components/editor/no-network.ts' } },
+  },
   outputFileTracingRoot: root,
 };
 

@@ -1,0 +1,36 @@
+import { defineMessages } from '../../lib/i18n/translate';
+
+export const messages = defineMessages({
+  en: {
+    'editor.label': 'Editor: {path}',
+    'editor.loading': 'Loading the editor…',
+    'editor.keyboardHint': 'Ctrl+M switches Tab between indenting and moving focus out of the editor.',
+    'editor.layer.cached': 'CACHED',
+    'editor.layer.built': 'built',
+    'editor.layer.running': 'building…',
+    'editor.layer.failed': 'failed',
+    'editor.layer.noLayer': 'no layer (config only)',
+    'editor.layer.from': 'base image',
+    'editor.layer.note': 'step {step}/{total} · {size} · {state}',
+    'editor.layer.noteNoSize': 'step {step}/{total} · {state}',
+    'editor.layer.hover': 'Step {step} of {total}: {instruction}. {facts} Click to show this layer in the layer stack.',
+    'editor.layer.hoverFacts': '{size}; {added} added, {changed} changed, {deleted} deleted.',
+    'editor.buildError': 'Build error: {message}',
+  },
+  ko: {
+    'editor.label': '편집기: {path}',
+    'editor.loading': '편집기를 불러오는 중…',
+    'editor.keyboardHint': 'Ctrl+M을 누르면 Tab 키가 들여쓰기와 편집기 밖으로 포커스 이동 사이에서 바뀌어요.',
+    'editor.layer.cached': '캐시됨',
+    'editor.layer.built': '빌드됨',
+    'editor.layer.running': '빌드 중…',
+    'editor.layer.failed': '실패',
+    'editor.layer.noLayer': '레이어 없음(설정만 바뀜)',
+    'editor.layer.from': '베이스 이미지',
+    'editor.layer.note': '{step}/{total}단계 · {size} · {state}',
+    'editor.layer.noteNoSize': '{step}/{total}단계 · {state}',
+    'editor.layer.hover': '{total}단계 중 {step}단계: {instruction}. {facts} 누르면 레이어 스택에서 이 레이어를 보여 줘요.',
+    'editor.layer.hoverFacts': '{size}, 추가 {added}개, 변경 {changed}개, 삭제 {deleted}개.',
+    'editor.buildError': '빌드 오류: {message}',
+  },
+});
