@@ -1,0 +1,100 @@
+// Terminal messages between the browser and the gateway (socket.io, binary frames).
+//
+// A terminal shows one container's terminal. Its output is a byte stream whose positions are
+// byte offsets: every output frame says where it ends, the browser renders it, then acks that
+// offset (flow control: the container is held back while a live viewer is far behind), and a
+// reconnecting browser asks for the output after the offset it rendered last (or, with a fresh
+// screen, from the start of the kept scrollback). Bytes travel as binary; only xterm decodes them.
+//
+//   browser → gateway                                           gateway → browser
+//   terminal:attach  {containerId, after?} + ack → AttachReply  terminal:output {attachmentId, offset, data}
+//   terminal:input   {attachmentId, data}                       terminal:exit   {attachmentId, exitCode, offset}
+//   terminal:resize  {attachmentId, rows, cols}                 terminal:closed {attachmentId, error?}
+//   terminal:ack     {attachmentId, offset}
+//   terminal:detach  {attachmentId}
+// The gateway takes the session from the cookie and checks the container is the session's
+// before anything reaches the container; input, resize and ack name an attachment the gateway
+// made for this socket, never a container.
+import { z } from 'zod';
+import type { ErrorPayload } from '../errors.js';
+import type { SocketReply } from './common.js';
+
+/** Most bytes of input one message carries (a paste is split by the widget). */
+export const TERMINAL_INPUT_MAX_BYTES = 64 * 1024;
+export const TERMINAL_ROWS_MAX = 500;
+export const TERMINAL_COLS_MAX = 1000;
+
+export const terminalEvents = {
+  attach: 'terminal:attach',
+  input: 'terminal:input',
+  resize: 'terminal:resize',
+  ack: 'terminal:ack',
+  detach: 'terminal:detach',
+  output: 'terminal:output',
+  exit: 'terminal:exit',
+  closed: 'terminal:closed',
+} as const;
+
+/** A container id, short id or name as the learner's page knows it. */
+const containerRef = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/);
+/** A byte offset in the terminal's output (2^53 bytes is more than any container writes). */
+const offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const attachmentId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+
+export const terminalAttach = z.strictObject({
+  containerId: containerRef,
+  /** The offset the browser rendered up to; absent: from the start of the kept scrollback. */
+  after: offset.optional(),
+});
+export type TerminalAttach = z.infer<typeof terminalAttach>;
+
+/** Input bytes: socket.io delivers a browser's ArrayBuffer/Uint8Array as a Node Buffer. */
+const inputBytes = z
+  .custom<Uint8Array>((v) => v instanceof Uint8Array || v instanceof ArrayBuffer, 'binary data')
+  .transform((v) => (v instanceof ArrayBuffer ? new Uint8Array(v) : v))
+  .refine((v) => v.byteLength > 0 && v.byteLength <= TERMINAL_INPUT_MAX_BYTES, `1 to ${TERMINAL_INPUT_MAX_BYTES} bytes`);
+
+export const terminalInput = z.strictObject({ attachmentId, data: inputBytes });
+export type TerminalInput = z.infer<typeof terminalInput>;
+
+export const terminalResize = z.strictObject({
+  attachmentId,
+  rows: z.number().int().min(1).max(TERMINAL_ROWS_MAX),
+  cols: z.number().int().min(1).max(TERMINAL_COLS_MAX),
+});
+export type TerminalResize = z.infer<typeof terminalResize>;
+
+export const terminalAck = z.strictObject({ attachmentId, offset });
+export type TerminalAck = z.infer<typeof terminalAck>;
+
+export const terminalDetach = z.strictObject({ attachmentId });
+export type TerminalDetach = z.infer<typeof terminalDetach>;
+
+/** The reply to terminal:attach. `containerId` is the full id. */
+export type TerminalAttachReply = SocketReply<{
+  attachmentId: string;
+  containerId: string;
+  /** Where the first output frame starts: the kept scrollback may begin after `after`. */
+  from: number;
+}>;
+
+/** Output bytes ending at `offset` (they start at offset - data.byteLength). */
+export interface TerminalOutputFrame {
+  attachmentId: string;
+  offset: number;
+  /** A Buffer on the server; an ArrayBuffer in the browser. */
+  data: ArrayBuffer | Uint8Array;
+}
+
+/** The container exited: nothing follows `offset`. */
+export interface TerminalExitFrame {
+  attachmentId: string;
+  exitCode: number;
+  offset: number;
+}
+
+/** The gateway ended the attachment (an error, or the relay was stopped); attach again to go on. */
+export interface TerminalClosedFrame {
+  attachmentId: string;
+  error?: ErrorPayload;
+}

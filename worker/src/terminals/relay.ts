@@ -1,0 +1,317 @@
+// One container's terminal relayed between its launcher's attach socket and Redis streams (see
+// queue-client/terminal-streams.ts for the streams). Output is appended in order with byte
+// offsets as entry ids; input, resizes and viewers' acks come from the input stream.
+//
+// Flow control: the relay never drops a byte. When the slowest live viewer has acked more than
+// `highBytes` less than the relay has read, it stops reading the attach socket, so the launcher
+// holds the container back (its writes block); below `lowBytes` it reads again. A viewer that
+// has not acked or sent a heartbeat for VIEWER_STALE_MS is no longer counted. With no viewers it
+// reads freely: the scrollback keeps the newest bytes, like a terminal nobody looks at.
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import {
+  decodeInput,
+  offsetOfId,
+  outputId,
+  RELAY_GROUP,
+  TERMINAL_KEPT_MS,
+  TERMINAL_SCROLLBACK_BYTES,
+  terminalKeys,
+  VIEWER_HEARTBEAT_MS,
+  VIEWER_STALE_MS,
+} from '../../../queue-client/terminal-streams.js';
+import type { ContainerAttachment, Containers } from '../containers/index.js';
+
+/** Bytes per output entry at most: a reload repaints in pieces this size. */
+const ENTRY_MAX_BYTES = 64 * 1024;
+
+export interface RelayLimits {
+  /** Stop reading when the slowest live viewer is this many bytes behind… */
+  highBytes: number;
+  /** …and read again once it is no more than this. */
+  lowBytes: number;
+  /** Stop relaying after this long without a live viewer (the container keeps running). */
+  idleMs: number;
+}
+
+export const defaultRelayLimits: RelayLimits = Object.freeze({ highBytes: 512 * 1024, lowBytes: 128 * 1024, idleMs: 15 * 60_000 });
+
+export interface RelayOptions {
+  containers: Containers;
+  containerId: string;
+  hostId: string;
+  prefix: string;
+  /** Shared, non-blocking client; the relay duplicates it for its blocking input read. */
+  redis: Redis;
+  log: Logger;
+  limits?: Partial<RelayLimits>;
+  /** Picked up after a worker restart: hold output until viewers had time to say where they are. */
+  resumed?: boolean;
+}
+
+export type RelayEnd = { reason: 'exited'; exitCode: number } | { reason: 'idle' } | { reason: 'detached' };
+
+interface Viewer {
+  acked: number;
+  seenAt: number;
+}
+
+/** What a paused-capable attachment offers (the launcher applies backpressure when we stop reading). */
+interface Pausable {
+  pause?(): void;
+  resume?(): void;
+}
+
+export class Relay {
+  readonly containerId: string;
+  /** Resolves when the relay has ended (and written the exit record, if the container exited). */
+  readonly ended: Promise<RelayEnd>;
+  private endWith!: (end: RelayEnd) => void;
+  private readonly limits: RelayLimits;
+  private readonly keys: { meta: string; output: string; input: string; relays: string };
+  private readonly blocking: Redis;
+  private attachment: ContainerAttachment | null = null;
+  private readonly viewers = new Map<string, Viewer>();
+  private lastViewerAt = Date.now();
+  private holdUntil = 0;
+  private paused = false;
+  private pauses = 0;
+  private stopping: RelayEnd | null = null;
+  private exitCode: number | null = null;
+
+  /** Offset of the last byte stored / read from the socket. */
+  private stored = 0;
+  private read = 0;
+  private pending: Buffer[] = [];
+  private flushScheduled = false;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: RelayOptions) {
+    this.containerId = options.containerId;
+    this.limits = { ...defaultRelayLimits, ...options.limits };
+    const { prefix, containerId, hostId } = options;
+    this.keys = {
+      meta: terminalKeys.meta(prefix, containerId),
+      output: terminalKeys.output(prefix, containerId),
+      input: terminalKeys.input(prefix, containerId),
+      relays: terminalKeys.relays(prefix, hostId),
+    };
+    this.blocking = options.redis.duplicate({ connectionName: `layercake-terminal-${containerId.slice(0, 12)}` });
+    this.ended = new Promise((resolve) => (this.endWith = resolve));
+  }
+
+  /**
+   * Attaches and starts relaying. Throws what Containers.attach throws (a container that is not
+   * running); the caller decides what the learner hears.
+   */
+  async start(): Promise<void> {
+    const { redis, containers, containerId, hostId } = this.options;
+    const last = (await redis.xrevrangeBuffer(this.keys.output, '+', '-', 'COUNT', 1)) as [Buffer, Buffer[]][];
+    this.stored = this.read = last[0] ? offsetOfId(last[0][0]) : 0;
+    if (last[0]?.[1][0]?.toString() === 'x') this.stored = this.read = this.stored - 1; // a relay after an exit: a restarted container
+    await this.createGroup();
+    let attachment: ContainerAttachment;
+    try {
+      attachment = await containers.attach(containerId);
+    } catch (err) {
+      if (!this.options.resumed) throw err;
+      // It exited while no worker relayed it: its viewers still get the exit.
+      const exitCode = (await containers.inspect(containerId).catch(() => null))?.exitCode ?? -1;
+      await this.stop({ reason: 'exited', exitCode });
+      return;
+    }
+    this.attachment = attachment;
+    await redis
+      .multi()
+      .hset(this.keys.meta, 'session', containers.session, 'host', hostId, 'state', 'live')
+      .persist(this.keys.meta)
+      .persist(this.keys.output)
+      .hset(this.keys.relays, containerId, containers.session)
+      .exec();
+    if (this.options.resumed) this.holdUntil = Date.now() + VIEWER_HEARTBEAT_MS + 1000;
+    attachment.on('output', (_stream, data) => this.onOutput(data));
+    attachment.on('exit', (code) => (this.exitCode = code));
+    attachment.on('close', () => void this.onClose());
+    this.updateFlow();
+    void this.readInput();
+  }
+
+  /** Input written before the group existed was written to no relay: start after it. */
+  private async createGroup(): Promise<void> {
+    await this.options.redis.xgroup('CREATE', this.keys.input, RELAY_GROUP, '$', 'MKSTREAM').catch((err: Error) => {
+      if (!err.message.includes('BUSYGROUP')) throw err;
+    });
+  }
+
+  // ---- output: socket → stream ----------------------------------------------------------------
+
+  private onOutput(data: Buffer): void {
+    if (this.stopping && this.stopping.reason !== 'exited') return;
+    this.pending.push(data);
+    this.read += data.length;
+    this.updateFlow();
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // One round trip per tick: what arrived together is stored together.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const batch = Buffer.concat(this.pending);
+      this.pending = [];
+      this.writing = this.writing.then(() => this.store(batch)).catch((err: unknown) => this.options.log.error({ err, container: this.containerId }, 'terminal output not stored'));
+    });
+  }
+
+  private async store(bytes: Buffer): Promise<void> {
+    if (bytes.length === 0) return;
+    const multi = this.options.redis.multi();
+    for (let at = 0; at < bytes.length; at += ENTRY_MAX_BYTES) {
+      const chunk = bytes.subarray(at, at + ENTRY_MAX_BYTES);
+      this.stored += chunk.length;
+      const keepFrom = Math.max(0, this.stored - TERMINAL_SCROLLBACK_BYTES);
+      multi.xadd(this.keys.output, 'MINID', '=', outputId(keepFrom), outputId(this.stored), 'd', chunk);
+    }
+    const results = (await multi.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0];
+  }
+
+  private async flushed(): Promise<void> {
+    while (this.flushScheduled) await new Promise((r) => setImmediate(r));
+    await this.writing;
+  }
+
+  // ---- input: stream → socket -----------------------------------------------------------------
+
+  private async readInput(): Promise<void> {
+    while (!this.stopping) {
+      let reply: [Buffer, [Buffer, Buffer[]][]][] | null;
+      try {
+        // (ioredis has no Buffer flavour of XREADGROUP; input bytes must stay bytes.)
+        reply = (await this.blocking.callBuffer(
+          'XREADGROUP', 'GROUP', RELAY_GROUP, 'relay', 'COUNT', 256, 'BLOCK', 1000, 'NOACK', 'STREAMS', this.keys.input, '>',
+        )) as typeof reply;
+      } catch (err) {
+        if (this.stopping) return;
+        // The input stream expired (nobody wrote for an hour) and took the group with it.
+        if (err instanceof Error && err.message.includes('NOGROUP')) {
+          await this.createGroup().catch(() => undefined);
+          continue;
+        }
+        this.options.log.warn({ err, container: this.containerId }, 'terminal input read failed; retrying');
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      for (const [, fields] of reply?.[0]?.[1] ?? []) this.onInput(fields);
+      this.updateFlow();
+      if (!this.stopping && Date.now() - this.lastViewerAt > this.limits.idleMs) void this.stop({ reason: 'idle' });
+    }
+  }
+
+  private onInput(fields: Buffer[]): void {
+    const record = decodeInput(fields);
+    const attachment = this.attachment;
+    if (!record || !attachment) return;
+    if (record.kind === 'input') attachment.write(record.data);
+    else if (record.kind === 'resize') attachment.resize(record.rows, record.cols);
+    else if (record.kind === 'ack') {
+      const seen = this.viewers.get(record.viewer);
+      // An ack past what was read is a confused (or lying) viewer: it cannot be ahead of us.
+      const acked = Math.min(Math.max(seen?.acked ?? 0, record.offset), this.read);
+      this.viewers.set(record.viewer, { acked, seenAt: Date.now() });
+    } else this.viewers.delete(record.viewer);
+  }
+
+  // ---- flow control ---------------------------------------------------------------------------
+
+  /** How far the slowest live viewer is behind what was read; 0 with no live viewer. */
+  behindBytes(): number {
+    const now = Date.now();
+    let slowest = this.read;
+    for (const [id, v] of this.viewers) {
+      if (now - v.seenAt > VIEWER_STALE_MS) this.viewers.delete(id);
+      else slowest = Math.min(slowest, v.acked);
+    }
+    if (this.viewers.size > 0) this.lastViewerAt = now;
+    return this.read - slowest;
+  }
+
+  private updateFlow(): void {
+    const attachment = this.attachment as (ContainerAttachment & Pausable) | null;
+    if (!attachment) return;
+    const behind = this.behindBytes();
+    const hold = Date.now() < this.holdUntil;
+    if (!this.paused && (hold || behind > this.limits.highBytes)) {
+      this.paused = true;
+      this.pauses++;
+      attachment.pause?.();
+      if (hold) setTimeout(() => this.updateFlow(), this.holdUntil - Date.now() + 10).unref();
+    } else if (this.paused && !hold && behind <= this.limits.lowBytes) {
+      this.paused = false;
+      attachment.resume?.();
+    }
+  }
+
+  /** For tests and logs: what the relay is doing. */
+  get state(): { read: number; stored: number; paused: boolean; pauses: number; viewers: number } {
+    return { read: this.read, stored: this.stored, paused: this.paused, pauses: this.pauses, viewers: this.viewers.size };
+  }
+
+  // ---- ending ---------------------------------------------------------------------------------
+
+  private async onClose(): Promise<void> {
+    if (this.stopping) return;
+    const { containers, log } = this.options;
+    let exitCode = this.exitCode;
+    if (exitCode === null) {
+      // The socket closed without an exit status: the launcher went away (or dropped us).
+      const info = await containers.inspect(this.containerId).catch(() => null);
+      if (info && (info.status === 'running' || info.status === 'paused')) {
+        log.warn({ container: this.containerId }, 'terminal attach socket closed while the container runs; attaching again');
+        try {
+          const again = await containers.attach(this.containerId);
+          this.attachment = again;
+          this.paused = false;
+          again.on('output', (_s, data) => this.onOutput(data));
+          again.on('exit', (code) => (this.exitCode = code));
+          again.on('close', () => void this.onClose());
+          this.updateFlow();
+          return;
+        } catch {
+          // stopped meanwhile: fall through to the exit
+        }
+      }
+      exitCode = (await containers.inspect(this.containerId).catch(() => null))?.exitCode ?? -1;
+    }
+    await this.stop({ reason: 'exited', exitCode });
+  }
+
+  /**
+   * Ends the relay. `exited`: the exit record follows the output and the terminal is kept for
+   * TERMINAL_KEPT_MS; `idle`: nobody watches, the output is kept as long; `detached`: this
+   * process stops (worker shutdown), the relay stays registered for the next worker to resume.
+   */
+  async stop(end: RelayEnd): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = end;
+    const { redis } = this.options;
+    if (end.reason !== 'exited') this.attachment?.detach();
+    this.blocking.disconnect();
+    try {
+      await this.flushed();
+      if (end.reason !== 'detached') {
+        const multi = redis.multi();
+        if (end.reason === 'exited') multi.xadd(this.keys.output, outputId(this.stored + 1), 'x', String(end.exitCode));
+        multi
+          .hset(this.keys.meta, 'state', end.reason)
+          .pexpire(this.keys.meta, TERMINAL_KEPT_MS)
+          .pexpire(this.keys.output, TERMINAL_KEPT_MS)
+          .del(this.keys.input)
+          .hdel(this.keys.relays, this.containerId);
+        await multi.exec();
+      }
+    } catch (err) {
+      this.options.log.error({ err, container: this.containerId }, 'terminal relay did not end cleanly');
+    }
+    this.endWith(end);
+  }
+}
