@@ -6,10 +6,17 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #define LOG_ROTATE_BYTES (8 << 20)
-#define CLIENT_BACKLOG_BYTES (256 << 10)
+#define CHUNK 16384
+/* Backpressure: the container's output stops being read once a reader has HIGH_WATER bytes
+ * queued, and is read again when every reader is down to LOW_WATER. The gap means the
+ * container is woken for a run of writes, not for each one. Per client, at most
+ * HIGH_WATER + one chunk is ever queued. */
+#define HIGH_WATER (256 << 10)
+#define LOW_WATER (64 << 10)
 
 int attach_open(struct sn_attach *a, const char *socket_path, const char *log_path, struct sn_error *e)
 {
@@ -31,34 +38,79 @@ int attach_open(struct sn_attach *a, const char *socket_path, const char *log_pa
     return 0;
 }
 
+static void frame_header(unsigned char hdr[5], char type, size_t len)
+{
+    hdr[0] = (unsigned char)type;
+    hdr[1] = (unsigned char)(len >> 24);
+    hdr[2] = (unsigned char)(len >> 16);
+    hdr[3] = (unsigned char)(len >> 8);
+    hdr[4] = (unsigned char)len;
+}
+
+static size_t backlog(const struct sn_attach_client *c) { return c->out_len - c->out_head; }
+
 static void drop_client(struct sn_attach_client *c)
 {
     close(c->fd);
-    c->fd = -1;
     free(c->out);
-    c->out = NULL;
-    c->out_len = c->in_len = 0;
+    *c = (struct sn_attach_client){ .fd = -1 };
 }
 
-static void client_send(struct sn_attach_client *c, char type, const void *data, size_t len)
+static void client_queue(struct sn_attach_client *c, char type, const void *data, size_t len)
 {
     if (c->fd < 0) return;
-    if (c->out_len + len + 5 > CLIENT_BACKLOG_BYTES) { drop_client(c); return; }
-    char *grown = realloc(c->out, c->out_len + len + 5);
-    if (!grown) { drop_client(c); return; }
-    c->out = grown;
-    unsigned char hdr[5] = { (unsigned char)type, (unsigned char)(len >> 24), (unsigned char)(len >> 16),
-                             (unsigned char)(len >> 8), (unsigned char)len };
-    memcpy(c->out + c->out_len, hdr, 5);
+    size_t need = len + 5;
+    if (c->out_cap - c->out_len < need && c->out_head) {
+        memmove(c->out, c->out + c->out_head, backlog(c));
+        c->out_len -= c->out_head;
+        c->out_head = 0;
+    }
+    if (c->out_cap - c->out_len < need) {
+        size_t cap = c->out_cap ? c->out_cap : 64 << 10;
+        while (cap - c->out_len < need) cap *= 2;
+        char *grown = realloc(c->out, cap);
+        if (!grown) { drop_client(c); return; }   /* out of memory: this client cannot be served */
+        c->out = grown;
+        c->out_cap = cap;
+    }
+    frame_header((unsigned char *)c->out + c->out_len, type, len);
     memcpy(c->out + c->out_len + 5, data, len);
-    c->out_len += len + 5;
+    c->out_len += need;
 }
 
-static void log_output(struct sn_attach *a, const char *data, size_t len)
+/* Returns whether the client took anything. */
+static bool client_write(struct sn_attach_client *c)
+{
+    ssize_t w = send(c->fd, c->out + c->out_head, backlog(c), MSG_NOSIGNAL);
+    if (w > 0) {
+        c->out_head += (size_t)w;
+        if (c->out_head == c->out_len) c->out_head = c->out_len = 0;
+        return true;
+    }
+    if (w < 0 && errno != EAGAIN && errno != EINTR) drop_client(c);
+    return false;
+}
+
+/* Whether the container's output may be read now: no reader is too far behind. Watchers
+ * never hold the container back. */
+static bool may_read(struct sn_attach *a)
+{
+    size_t most = 0;
+    for (int i = 0; i < SN_ATTACH_CLIENTS; i++) {
+        const struct sn_attach_client *c = &a->clients[i];
+        if (c->fd >= 0 && !c->watcher && backlog(c) > most) most = backlog(c);
+    }
+    if (a->held && most <= LOW_WATER) a->held = false;
+    else if (!a->held && most >= HIGH_WATER) a->held = true;
+    return !a->held;
+}
+
+/* The log holds the same frames as the socket, so `logs` can tell stdout from stderr. */
+static void log_output(struct sn_attach *a, char type, const char *data, size_t len)
 {
     if (a->log_fd < 0) return;
-    /* Keep the log bounded: the previous 8 MiB stay as <log>.1. */
-    if (a->log_size + (off_t)len > LOG_ROTATE_BYTES) {
+    /* Keep the log bounded: the previous 8 MiB stay as <log>.1. Frames never straddle files. */
+    if (a->log_size + (off_t)(len + 5) > LOG_ROTATE_BYTES) {
         char old[4200];
         snprintf(old, sizeof old, "%s.1", a->log_path);
         rename(a->log_path, old);
@@ -67,49 +119,50 @@ static void log_output(struct sn_attach *a, const char *data, size_t len)
         a->log_size = 0;
         if (a->log_fd < 0) return;
     }
-    if (sn_write_all(a->log_fd, data, len) == 0) a->log_size += (off_t)len;
+    unsigned char hdr[5];
+    frame_header(hdr, type, len);
+    struct iovec iov[2] = { { hdr, 5 }, { (void *)data, len } };
+    ssize_t w = writev(a->log_fd, iov, 2);
+    if (w == (ssize_t)(len + 5)) a->log_size += w;
+    /* Part of a frame (the disk is full): cut it off, or every later frame would be misread. */
+    else if (w > 0 && ftruncate(a->log_fd, a->log_size) < 0) { close(a->log_fd); a->log_fd = -1; }
 }
 
 static void broadcast(struct sn_attach *a, char type, const char *data, size_t len)
 {
-    log_output(a, data, len);
-    for (int i = 0; i < SN_ATTACH_CLIENTS; i++) client_send(&a->clients[i], type, data, len);
+    log_output(a, type, data, len);
+    for (int i = 0; i < SN_ATTACH_CLIENTS; i++)
+        if (!a->clients[i].watcher) client_queue(&a->clients[i], type, data, len);
 }
 
-/* Read what the container wrote on `*fd`; mark it closed at end of stream. */
-static void pump_output(struct sn_attach *a, int *fd, char type)
+/* Read what the container wrote on `*fd`; close it at end of stream. Returns bytes read. */
+static ssize_t pump_output(struct sn_attach *a, int *fd, char type)
 {
-    char buf[16384];
+    char buf[CHUNK];
     ssize_t n = read(*fd, buf, sizeof buf);
-    if (n > 0) { broadcast(a, type, buf, (size_t)n); return; }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    /* EOF, or EIO from a terminal whose last writer is gone. The master stays open for
-     * resizes until the end; pipes close now. */
-    if (*fd != a->pty_master) close(*fd);
+    if (n > 0) { broadcast(a, type, buf, (size_t)n); return n; }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
+    /* EOF, or EIO from a terminal whose last writer is gone. */
+    close(*fd);
     *fd = -1;
+    return 0;
 }
 
+/* Act on the complete frames a client sent. Input that does not fit yet stays in the
+ * client's buffer (and the client is not read meanwhile): input is held back, not dropped. */
 static void client_frames(struct sn_attach *a, struct sn_attach_client *c)
 {
-    ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
-    if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-        drop_client(c);
-        return;
-    }
-    c->in_len += (size_t)n;
-    while (c->in_len >= 5) {
+    while (c->fd >= 0 && c->in_len >= 5) {
         size_t len = ((size_t)c->in[1] << 24) | ((size_t)c->in[2] << 16) | ((size_t)c->in[3] << 8) | c->in[4];
         if (len > sizeof c->in - 5) { drop_client(c); return; }   /* a frame we could never hold */
-        if (c->in_len < 5 + len) break;
+        if (c->in_len < 5 + len) return;
         unsigned char type = c->in[0];
         const char *payload = (const char *)c->in + 5;
         int input = a->pty_master >= 0 ? a->pty_master : a->stdin_fd;
         if (type == 'i' && input >= 0) {
-            size_t room = sizeof a->to_container - a->to_container_len;
-            size_t take = len < room ? len : room;   /* a flood past our buffer is dropped */
-            memcpy(a->to_container + a->to_container_len, payload, take);
-            a->to_container_len += take;
+            if (sizeof a->to_container - a->to_container_len < len) return;
+            memcpy(a->to_container + a->to_container_len, payload, len);
+            a->to_container_len += len;
         } else if (type == 'r' && a->pty_master >= 0) {
             char text[32];
             unsigned rows, cols;
@@ -120,27 +173,50 @@ static void client_frames(struct sn_attach *a, struct sn_attach_client *c)
             close(a->stdin_fd);
             a->stdin_fd = -1;
             a->to_container_len = 0;
+        } else if (type == 'w') {
+            c->watcher = true;   /* what was queued before stays queued: frames are never cut */
         }
         memmove(c->in, c->in + 5 + len, c->in_len - 5 - len);
         c->in_len -= 5 + len;
     }
 }
 
+static void client_read(struct sn_attach *a, struct sn_attach_client *c, short revents)
+{
+    if (c->in_len == sizeof c->in) {
+        if (revents & (POLLHUP | POLLERR)) drop_client(c);   /* gone, with input nobody took */
+        return;
+    }
+    ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+        drop_client(c);   /* detached, or gone */
+        return;
+    }
+    c->in_len += (size_t)n;
+    client_frames(a, c);
+}
+
 int attach_pollfds(struct sn_attach *a, struct pollfd *p, int max)
 {
+    for (int i = 0; i < SN_ATTACH_CLIENTS; i++)
+        if (a->clients[i].fd >= 0) client_frames(a, &a->clients[i]);   /* input that waited for room */
+    bool reading = may_read(a);
     int n = 0;
     if (n < max && a->listen_fd >= 0) p[n++] = (struct pollfd){ a->listen_fd, POLLIN, 0 };
-    if (a->pty_master >= 0 && n < max) {
-        p[n++] = (struct pollfd){ a->pty_master, (short)(POLLIN | (a->to_container_len ? POLLOUT : 0)), 0 };
+    if (a->pty_master >= 0) {
+        short ev = (short)((reading ? POLLIN : 0) | (a->to_container_len ? POLLOUT : 0));
+        if (ev && n < max) p[n++] = (struct pollfd){ a->pty_master, ev, 0 };
     } else {
-        if (a->stdout_fd >= 0 && n < max) p[n++] = (struct pollfd){ a->stdout_fd, POLLIN, 0 };
-        if (a->stderr_fd >= 0 && n < max) p[n++] = (struct pollfd){ a->stderr_fd, POLLIN, 0 };
+        if (reading && a->stdout_fd >= 0 && n < max) p[n++] = (struct pollfd){ a->stdout_fd, POLLIN, 0 };
+        if (reading && a->stderr_fd >= 0 && n < max) p[n++] = (struct pollfd){ a->stderr_fd, POLLIN, 0 };
         if (a->stdin_fd >= 0 && a->to_container_len && n < max) p[n++] = (struct pollfd){ a->stdin_fd, POLLOUT, 0 };
     }
     for (int i = 0; i < SN_ATTACH_CLIENTS && n < max; i++) {
         struct sn_attach_client *c = &a->clients[i];
         if (c->fd < 0) continue;
-        p[n++] = (struct pollfd){ c->fd, (short)(POLLIN | (c->out_len ? POLLOUT : 0)), 0 };
+        short ev = (short)((c->in_len < sizeof c->in ? POLLIN : 0) | (backlog(c) ? POLLOUT : 0));
+        p[n++] = (struct pollfd){ c->fd, ev, 0 };   /* polled even for nothing, to see a hang-up */
     }
     return n;
 }
@@ -173,64 +249,70 @@ void attach_handle(struct sn_attach *a, const struct pollfd *p, int n)
         }
         if (fd == a->pty_master) {
             if (p[k].revents & POLLOUT) flush_to_container(a, fd);
-            if (p[k].revents & (POLLIN | POLLHUP | POLLERR)) pump_output(a, &a->pty_master, 'o');
+            if (p[k].revents & (POLLIN | POLLHUP | POLLERR)) {
+                if (may_read(a)) pump_output(a, &a->pty_master, 'o');
+                else if (p[k].revents & (POLLHUP | POLLERR)) a->to_container_len = 0;   /* no reader of input left */
+            }
             continue;
         }
-        if (fd == a->stdout_fd) { pump_output(a, &a->stdout_fd, 'o'); continue; }
-        if (fd == a->stderr_fd) { pump_output(a, &a->stderr_fd, 'e'); continue; }
+        if (fd == a->stdout_fd) { if (may_read(a)) pump_output(a, &a->stdout_fd, 'o'); continue; }
+        if (fd == a->stderr_fd) { if (may_read(a)) pump_output(a, &a->stderr_fd, 'e'); continue; }
         if (fd == a->stdin_fd) { flush_to_container(a, fd); continue; }
         for (int i = 0; i < SN_ATTACH_CLIENTS; i++) {
             struct sn_attach_client *c = &a->clients[i];
             if (c->fd != fd) continue;
-            if (p[k].revents & POLLOUT && c->out_len) {
-                ssize_t w = write(c->fd, c->out, c->out_len);
-                if (w > 0) {
-                    memmove(c->out, c->out + w, c->out_len - (size_t)w);
-                    c->out_len -= (size_t)w;
-                } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-                    drop_client(c);
-                    continue;
-                }
-            }
-            if (p[k].revents & (POLLIN | POLLHUP | POLLERR)) client_frames(a, c);
+            if (p[k].revents & POLLOUT && backlog(c)) client_write(c);
+            if (c->fd >= 0 && p[k].revents & (POLLIN | POLLHUP | POLLERR)) client_read(a, c, p[k].revents);
         }
     }
 }
 
 void attach_finish(struct sn_attach *a, int exit_status)
 {
-    /* Whatever the container wrote before it died is still in the pipes or the terminal. */
+    if (a->listen_fd >= 0) close(a->listen_fd);
+    a->listen_fd = -1;
+    /* Whatever the container wrote before it died is still in the pipes or the terminal: at
+     * most their buffers' worth, as every writer is gone. It goes to the log and the clients
+     * regardless of their backlog; attach_deliver hands it over. */
     int *outs[] = { &a->pty_master, &a->stdout_fd, &a->stderr_fd };
     for (int i = 0; i < 3; i++) {
         int *fd = outs[i];
         if (*fd < 0) continue;
         fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
-        int guard = 0;
-        while (*fd >= 0 && guard++ < 4096) {
-            char buf[16384];
-            ssize_t n = read(*fd, buf, sizeof buf);
-            if (n <= 0) break;
-            broadcast(a, i == 2 ? 'e' : 'o', buf, (size_t)n);
-        }
+        for (int guard = 0; *fd >= 0 && guard < 4096; guard++)
+            if (pump_output(a, fd, i == 2 ? 'e' : 'o') <= 0) break;
+        if (*fd >= 0) close(*fd);
+        *fd = -1;
     }
+    if (a->stdin_fd >= 0) close(a->stdin_fd);
+    if (a->log_fd >= 0) close(a->log_fd);
+    a->stdin_fd = a->log_fd = -1;
+    /* The exit frame comes after all output, in every client's queue. */
     char code[16];
     int len = snprintf(code, sizeof code, "%d", exit_status);
-    for (int i = 0; i < SN_ATTACH_CLIENTS; i++) {
-        struct sn_attach_client *c = &a->clients[i];
-        if (c->fd < 0) continue;
-        client_send(c, 'x', code, (size_t)len);
-        if (c->fd < 0) continue;
-        /* Best effort, bounded: a client that does not read gets what fit. */
-        fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
-        struct timeval tv = { 1, 0 };
-        setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        sn_write_all(c->fd, c->out, c->out_len);
-        drop_client(c);
+    for (int i = 0; i < SN_ATTACH_CLIENTS; i++) client_queue(&a->clients[i], 'x', code, (size_t)len);
+}
+
+void attach_deliver(struct sn_attach *a)
+{
+    for (;;) {
+        struct pollfd p[SN_ATTACH_CLIENTS];
+        int n = 0;
+        for (int i = 0; i < SN_ATTACH_CLIENTS; i++) {
+            struct sn_attach_client *c = &a->clients[i];
+            if (c->fd < 0) continue;
+            if (!backlog(c)) drop_client(c);
+            else p[n++] = (struct pollfd){ c->fd, POLLOUT, 0 };
+        }
+        if (n == 0) return;
+        int r = poll(p, (nfds_t)n, SN_ATTACH_LINGER_MS);
+        if (r < 0 && errno == EINTR) continue;
+        for (int k = 0; k < n; k++)
+            for (int i = 0; i < SN_ATTACH_CLIENTS; i++) {
+                struct sn_attach_client *c = &a->clients[i];
+                if (c->fd != p[k].fd) continue;
+                if (r <= 0) drop_client(c);   /* read nothing for the whole linger time */
+                else if (p[k].revents) client_write(c);
+            }
     }
-    for (int i = 0; i < 3; i++)
-        if (*outs[i] >= 0) { close(*outs[i]); *outs[i] = -1; }
-    if (a->stdin_fd >= 0) close(a->stdin_fd);
-    if (a->listen_fd >= 0) close(a->listen_fd);
-    if (a->log_fd >= 0) close(a->log_fd);
-    a->stdin_fd = a->listen_fd = a->log_fd = -1;
 }

@@ -120,6 +120,8 @@ static void monitor_main(const struct sn_globals *g, const struct sn_create_args
     snprintf(sock, sizeof sock, "%s/ctl.sock", ct.st.dir);
     unlink(sock);
     container_finish(&ct, ws, timed_out, true);
+    /* After the stopped state is written, so a client that got the exit can read it. */
+    if (a->output) attach_deliver(&att);
     _exit(0);
 
 fail_early:;

@@ -83,6 +83,31 @@ export function relayInput(target: InputTarget, options: { tty: boolean; interac
   };
 }
 
+export interface OutputSource {
+  on(event: 'output', listener: (stream: 'stdout' | 'stderr', data: Buffer) => void): unknown;
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * The container's output to the local stdout and stderr at the pace they take it: while either
+ * is full (write() said false, until 'drain') the source is paused, and through it the container
+ * (`layercake run … | slow-reader` holds the container back, and loses nothing).
+ */
+export function relayOutput(source: OutputSource): void {
+  const full = new Set<NodeJS.WriteStream>();
+  source.on('output', (stream, data) => {
+    const out = stream === 'stderr' ? process.stderr : process.stdout;
+    if (out.write(data) || full.has(out)) return;
+    full.add(out);
+    source.pause();
+    out.once('drain', () => {
+      full.delete(out);
+      if (full.size === 0) source.resume();
+    });
+  });
+}
+
 /** The local terminal's size, when there is one. */
 export function localConsoleSize(): { rows: number; cols: number } | undefined {
   const { rows, columns } = process.stdout;

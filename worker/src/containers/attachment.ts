@@ -65,6 +65,15 @@ export class ContainerAttachment extends EventEmitter implements Attachment {
     this.inner.closeInput();
   }
 
+  /** Backpressure: while paused the container's output waits in the launcher, then in the container. */
+  pause(): void {
+    this.inner.pause();
+  }
+
+  resume(): void {
+    this.inner.resume();
+  }
+
   detach(): void {
     this.touch();
     this.inner.detach();

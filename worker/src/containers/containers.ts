@@ -21,7 +21,7 @@ import { commitConfig } from './commit-config.js';
 import { cpusOf, defaultContainerLimits, limitRequestSchema, resolveLimits } from './container-limits.js';
 import { containerImageUsers } from './image-users.js';
 import { launch, launcherId, StartError, type LaunchContext } from './launch.js';
-import { readLogs } from './logs.js';
+import { readLogs, type LogChunk } from './logs.js';
 import { checkName, generateName, newContainerId, shortId } from './names.js';
 import { checkQuotas, measureUsage, treeBytes, type SessionQuotas, type SessionUsage } from './quotas.js';
 import { exitStateOf, isLive, settleExit, type ExitState, type LiveStatus, type ReconcileContext } from './reconcile.js';
@@ -532,7 +532,7 @@ export class Containers {
     const id = launcherId(record);
     const deadline = Date.now() + timeoutMs;
     // The attach socket closes when the container exits: a prompt wake-up without busy polling.
-    const attachment = await this.runtime.attach(id).catch(() => null);
+    const attachment = await this.runtime.attach(id, { watch: true }).catch(() => null);
     const closed = attachment ? new Promise<void>((resolve) => attachment.on('close', () => resolve())) : null;
     try {
       for (;;) {
@@ -612,7 +612,7 @@ export class Containers {
   // ---- output and files -------------------------------------------------------------------------
 
   /** `docker logs`: output from the launcher's log (kept after the container and its starter are gone). */
-  async logs(ref: string, options: { tail?: number; follow?: boolean; signal?: AbortSignal } = {}): Promise<AsyncGenerator<Buffer>> {
+  async logs(ref: string, options: { tail?: number; follow?: boolean; signal?: AbortSignal } = {}): Promise<AsyncGenerator<LogChunk>> {
     const record = await this.find(ref);
     return readLogs(containerPaths(this.dataDir, record.id).output, {
       tail: options.tail,

@@ -14,6 +14,7 @@ export {
   type StartOptions,
 } from './containers.js';
 export { ContainerAttachment } from './attachment.js';
+export type { LogChunk } from './logs.js';
 export { reapIdleContainers, type ReapedContainer } from './idle-reaper.js';
 export { containerImageUsers } from './image-users.js';
 export { StartError } from './launch.js';

@@ -49,7 +49,7 @@ export class ContainerWatch {
     if (this.closed || this.attachments.has(containerId)) return;
     let attachment: Attachment;
     try {
-      attachment = await this.engine.runtime.attach(shortId(containerId));
+      attachment = await this.engine.runtime.attach(shortId(containerId), { watch: true });
     } catch {
       // No launcher to attach to: it has exited (or never started). Settle now.
       await this.settle(containerId, w);

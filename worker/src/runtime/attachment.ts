@@ -1,31 +1,46 @@
 // Client side of sandbox-native's attach socket (see sandbox-native/README.md, "Detached
-// containers"): frames of 1 byte type, 4 bytes big-endian length, payload.
+// containers"): frames of 1 byte type, 4 bytes big-endian length, payload. The launcher holds
+// the container back while a reader is behind, so pausing this socket pauses the container's
+// output: nothing is dropped, and nothing piles up here.
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { Attachment } from './container-runtime.js';
 
 const HEADER = 5;
 
-export function encodeFrame(type: 'i' | 'r' | 'c', payload: Buffer = Buffer.alloc(0)): Buffer {
+export function encodeFrame(type: 'i' | 'r' | 'c' | 'w', payload: Buffer = Buffer.alloc(0)): Buffer {
   const header = Buffer.alloc(HEADER);
   header.write(type, 0, 'latin1');
   header.writeUInt32BE(payload.length, 1);
   return Buffer.concat([header, payload]);
 }
 
+export interface Frame {
+  type: string;
+  payload: Buffer;
+}
+
+/** The complete frames at the start of `bytes`, and how many bytes they took. */
+export function decodeFrames(bytes: Buffer): { frames: Frame[]; used: number } {
+  const frames: Frame[] = [];
+  let used = 0;
+  while (bytes.length - used >= HEADER) {
+    const length = bytes.readUInt32BE(used + 1);
+    if (bytes.length - used < HEADER + length) break;
+    frames.push({ type: String.fromCharCode(bytes[used]!), payload: bytes.subarray(used + HEADER, used + HEADER + length) });
+    used += HEADER + length;
+  }
+  return { frames, used };
+}
+
 /** Splits a byte stream into frames; keeps a partial frame until the rest arrives. */
 export class FrameDecoder {
   private pending: Buffer = Buffer.alloc(0);
 
-  push(chunk: Buffer): { type: string; payload: Buffer }[] {
+  push(chunk: Buffer): Frame[] {
     this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    const frames: { type: string; payload: Buffer }[] = [];
-    while (this.pending.length >= HEADER) {
-      const length = this.pending.readUInt32BE(1);
-      if (this.pending.length < HEADER + length) break;
-      frames.push({ type: String.fromCharCode(this.pending[0]!), payload: this.pending.subarray(HEADER, HEADER + length) });
-      this.pending = this.pending.subarray(HEADER + length);
-    }
+    const { frames, used } = decodeFrames(this.pending);
+    this.pending = this.pending.subarray(used);
     return frames;
   }
 }
@@ -59,16 +74,26 @@ class SocketAttachment extends EventEmitter implements Attachment {
     if (!this.socket.destroyed) this.socket.write(encodeFrame('c'));
   }
 
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
   detach(): void {
     this.socket.end();
   }
 }
 
-export function connectAttachment(path: string): Promise<Attachment> {
+/** With `watch`, the attachment only hears the exit (no output), and never holds the container back. */
+export function connectAttachment(path: string, options: { watch?: boolean } = {}): Promise<Attachment> {
   return new Promise((resolve, reject) => {
     const socket = connect(path);
     socket.once('connect', () => {
       socket.removeListener('error', reject);
+      if (options.watch) socket.write(encodeFrame('w'));
       resolve(new SocketAttachment(socket));
     });
     socket.once('error', reject);

@@ -76,6 +76,14 @@ export interface Attachment {
   resize(rows: number, cols: number): void;
   /** Close the container's stdin (without a terminal). */
   closeInput(): void;
+  /**
+   * Stop taking output until resume(). The launcher then stops reading the container's output
+   * once this attachment is 256 KiB behind, so the container waits in write(): backpressure,
+   * nothing dropped. Every attached reader holds the container back this way (the slowest sets
+   * the pace, as with Docker's attach); a watcher (attach with `watch`) never does.
+   */
+  pause(): void;
+  resume(): void;
   /** Leave the container running. */
   detach(): void;
 }
@@ -93,7 +101,8 @@ export interface ContainerRuntime {
   /** Create a container under a detached monitor that outlives this process. */
   create(options: CreateOptions): Promise<void>;
   start(id: string): Promise<void>;
-  attach(id: string): Promise<Attachment>;
+  /** The container's stdio; with `watch`, only its exit (for waiting, without holding it back). */
+  attach(id: string, options?: { watch?: boolean }): Promise<Attachment>;
   exec(options: ExecOptions): ContainerProcess;
   state(id: string): Promise<RuntimeState | null>;
   kill(id: string, signal?: NodeJS.Signals, all?: boolean): Promise<void>;
@@ -182,8 +191,8 @@ export class OciCliRuntime implements ContainerRuntime {
     await this.cli('start', id);
   }
 
-  attach(id: string): Promise<Attachment> {
-    return connectAttachment(join(this.stateRoot, id, 'attach.sock'));
+  attach(id: string, options: { watch?: boolean } = {}): Promise<Attachment> {
+    return connectAttachment(join(this.stateRoot, id, 'attach.sock'), options);
   }
 
   exec(options: ExecOptions): ContainerProcess {

@@ -1,5 +1,6 @@
 // ps, stop, kill, rm, pause, unpause, wait, logs, diff, commit, stats, inspect: looking after
 // containers, printing what Docker prints.
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LearnerError } from '../../../../protocol/errors.js';
 import type { ContainerInfo, ContainerStats } from '../../containers/index.js';
@@ -213,8 +214,10 @@ export function registerManage(program: Program): void {
         const stop = (): void => abort.abort();
         process.once('SIGINT', stop);
         try {
+          // Docker's streams: `logs C 2>/dev/null` hides what the container wrote to stderr.
           for await (const chunk of await containers.logs(ref, { tail, follow: f.follow ?? false, signal: abort.signal })) {
-            process.stdout.write(chunk);
+            const out = chunk.stream === 'stderr' ? process.stderr : process.stdout;
+            if (!out.write(chunk.data)) await once(out, 'drain');
           }
         } finally {
           process.off('SIGINT', stop);

@@ -4,7 +4,7 @@ import type { ContainerAttachment, ContainerInfo, Containers, CreateRequest } fr
 import type { CliContext } from '../context.js';
 import { collect, environment, parseBytes, parsePositive } from '../options.js';
 import type { HelpText } from '../help-text.js';
-import { localConsoleSize, relayInput } from '../terminal.js';
+import { localConsoleSize, relayInput, relayOutput } from '../terminal.js';
 import { each, type Program } from './shared.js';
 
 interface RunFlags {
@@ -73,7 +73,7 @@ export async function attachAndWait(
   options: { interactive: boolean },
 ): Promise<number> {
   const tty = container.config.tty;
-  attachment.on('output', (stream, data) => (stream === 'stderr' ? process.stderr : process.stdout).write(data));
+  relayOutput(attachment);
   const ended = new Promise<void>((resolve) => {
     attachment.on('exit', () => resolve());
     attachment.on('close', () => resolve());

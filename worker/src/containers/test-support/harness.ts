@@ -175,7 +175,7 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
 /** Everything a container has written so far (its log), as text. */
 export async function logsOf(c: Containers, ref: string): Promise<string> {
   let text = '';
-  for await (const chunk of await c.logs(ref)) text += chunk.toString();
+  for await (const chunk of await c.logs(ref)) text += chunk.data.toString();
   return text;
 }
 

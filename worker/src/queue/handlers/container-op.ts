@@ -35,7 +35,7 @@ export const handleContainerOp: JobHandler<'container-op', unknown> = async (inp
       return containers.stats(ref, { signal });
     case 'logs': {
       const chunks: Buffer[] = [];
-      for await (const chunk of await containers.logs(ref, { tail: LOG_LINES, signal })) chunks.push(chunk);
+      for await (const chunk of await containers.logs(ref, { tail: LOG_LINES, signal })) chunks.push(chunk.data);
       return { text: Buffer.concat(chunks).toString('utf8') };
     }
   }
