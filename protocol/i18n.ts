@@ -123,6 +123,8 @@ const en = {
   'runs.notFound': 'There is no run {runId} in your session.',
   'runs.tooManySubscriptions': 'You are following {limit} runs at once, the most allowed. Close one and try again.',
   'runs.timeout': 'The engine did not answer within {seconds} s. Try again.',
+  'terminal.notAttached': 'This terminal is no longer connected. It reconnects by itself; reload the page if it does not.',
+  'terminal.tooMany': 'You have {limit} terminals open on this page, the most allowed. Close one first.',
   'queue.noHost': 'The playground engine is starting up. Try again in a few seconds.',
   'http.methodNotAllowed': 'This address does not accept {method} requests.',
 } as const;
@@ -250,6 +252,8 @@ const ko: Record<MessageKey, string> = {
   'runs.notFound': '이 세션에는 {runId} 실행이 없어요.',
   'runs.tooManySubscriptions': '이미 실행 {limit}개를 지켜보고 있어서 더 열 수 없어요. 하나를 닫고 다시 해 보세요.',
   'runs.timeout': '엔진이 {seconds}초 안에 답하지 않았어요. 다시 해 보세요.',
+  'terminal.notAttached': '이 터미널은 연결이 끊겼어요. 곧 다시 연결되고, 안 되면 페이지를 새로 고치세요.',
+  'terminal.tooMany': '이 페이지에 터미널이 이미 {limit}개 열려 있어서 더 열 수 없어요. 하나를 먼저 닫으세요.',
   'queue.noHost': '플레이그라운드 엔진이 시작하는 중이에요. 몇 초 뒤에 다시 해 보세요.',
   'http.methodNotAllowed': '이 주소는 {method} 요청을 받지 않아요.',
 };
