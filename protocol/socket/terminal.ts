@@ -10,8 +10,8 @@
 //   terminal:attach  {containerId, after?} + ack → AttachReply  terminal:output {attachmentId, offset, data}
 //   terminal:input   {attachmentId, data}                       terminal:exit   {attachmentId, exitCode, offset}
 //   terminal:resize  {attachmentId, rows, cols}                 terminal:closed {attachmentId, error?}
-//   terminal:ack     {attachmentId, offset}
-//   terminal:detach  {attachmentId}
+//   terminal:ack     {attachmentId, offset}                     terminal:error  {attachmentId?, error}
+//   terminal:detach  {attachmentId} + ack
 // The gateway takes the session from the cookie and checks the container is the session's
 // before anything reaches the container; input, resize and ack name an attachment the gateway
 // made for this socket, never a container.
@@ -33,6 +33,7 @@ export const terminalEvents = {
   output: 'terminal:output',
   exit: 'terminal:exit',
   closed: 'terminal:closed',
+  error: 'terminal:error',
 } as const;
 
 /** A container id, short id or name as the learner's page knows it. */
@@ -70,13 +71,11 @@ export type TerminalAck = z.infer<typeof terminalAck>;
 export const terminalDetach = z.strictObject({ attachmentId });
 export type TerminalDetach = z.infer<typeof terminalDetach>;
 
-/** The reply to terminal:attach. `containerId` is the full id. */
-export type TerminalAttachReply = SocketReply<{
-  attachmentId: string;
-  containerId: string;
-  /** Where the first output frame starts: the kept scrollback may begin after `after`. */
-  from: number;
-}>;
+/**
+ * The reply to terminal:attach. `containerId` is the full id; `from` is where the first output
+ * frame starts (the kept scrollback may begin after `after`).
+ */
+export type TerminalAttachReply = SocketReply<TerminalReplies['terminal:attach']>;
 
 /** Output bytes ending at `offset` (they start at offset - data.byteLength). */
 export interface TerminalOutputFrame {
@@ -97,4 +96,16 @@ export interface TerminalExitFrame {
 export interface TerminalClosedFrame {
   attachmentId: string;
   error?: ErrorPayload;
+}
+
+/** A terminal message without a reply (input, resize, ack) was refused. */
+export interface TerminalErrorFrame {
+  attachmentId?: string;
+  error: ErrorPayload;
+}
+
+/** Request events and what their `{ ok: true }` replies carry (see SocketReplies). */
+export interface TerminalReplies {
+  'terminal:attach': { attachmentId: string; containerId: string; from: number };
+  'terminal:detach': object;
 }

@@ -56,12 +56,6 @@ interface Viewer {
   seenAt: number;
 }
 
-/** What a paused-capable attachment offers (the launcher applies backpressure when we stop reading). */
-interface Pausable {
-  pause?(): void;
-  resume?(): void;
-}
-
 export class Relay {
   readonly containerId: string;
   /** Resolves when the relay has ended (and written the exit record, if the container exited). */
@@ -236,18 +230,18 @@ export class Relay {
   }
 
   private updateFlow(): void {
-    const attachment = this.attachment as (ContainerAttachment & Pausable) | null;
+    const attachment = this.attachment;
     if (!attachment) return;
     const behind = this.behindBytes();
     const hold = Date.now() < this.holdUntil;
     if (!this.paused && (hold || behind > this.limits.highBytes)) {
       this.paused = true;
       this.pauses++;
-      attachment.pause?.();
+      attachment.pause();
       if (hold) setTimeout(() => this.updateFlow(), this.holdUntil - Date.now() + 10).unref();
     } else if (this.paused && !hold && behind <= this.limits.lowBytes) {
       this.paused = false;
-      attachment.resume?.();
+      attachment.resume();
     }
   }
 
