@@ -8,6 +8,7 @@ import { loadConfig, type EngineConfig } from './config.js';
 import { cleanupHost } from './host-cleanup.js';
 import { openEngine } from './queue/engine.js';
 import { HostWorker } from './queue/host-worker.js';
+import { TerminalRelays } from './terminals/relays.js';
 
 /** What the parent (scripts/start.ts) hears over IPC once the worker takes jobs. */
 export interface WorkerReady {
@@ -51,6 +52,15 @@ async function main(): Promise<void> {
     log,
   });
 
+  // Learners' terminals: relayed through Redis for any app process; resumed from a predecessor.
+  const terminals = await TerminalRelays.start({
+    engine,
+    redisUrl: redisUrlOf(config),
+    prefix: config.redisPrefix,
+    hostId: config.hostId,
+    log: log.child({ part: 'terminals' }),
+  });
+
   let signals = 0;
   const stop = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
@@ -59,7 +69,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     log.info({ signal }, 'shutting down');
-    worker.shutdown(config.shutdownGraceMs).then(
+    // Relays detach; the containers keep running and the next worker attaches again.
+    Promise.all([terminals.close(), worker.shutdown(config.shutdownGraceMs)]).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
