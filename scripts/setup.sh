@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian 12 machine (root, Node 20): system packages,
 # npm dependencies, the native launcher. Safe to run again; does only what is missing.
-# Usage: scripts/setup.sh [--test|--bench]   (--test adds what the test suites need)
-# Without a flag (npm start, npm run worker) it also mounts the engine's data filesystem.
+# Usage: scripts/setup.sh [--test|--bench|--app]   (--test adds what the test suites need)
+# Without a flag (npm start, npm run worker) it also mounts the engine's data filesystem and
+# builds the app (only when its sources changed; LAYERCAKE_SKIP_APP_BUILD=1 skips it, for
+# `npm run dev`). --app (npm run app): only npm dependencies and the app's build, no root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '[setup] %s\n' "$*" >&2; }
+
+if [ "${1:-}" = "--app" ]; then
+  stamp=node_modules/.layercake-installed
+  if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
+    say "installing npm dependencies"
+    npm ci --no-audit --no-fund --loglevel=error
+    touch "$stamp"
+  fi
+  npx tsx scripts/build-app.ts
+  exit 0
+fi
 
 if [ "$(id -u)" != 0 ]; then
   say "Layercake's engine needs root (namespaces, cgroups, overlay mounts). Run as root."
@@ -56,6 +69,8 @@ make -s -C sandbox-native
 if [ -z "${1:-}" ]; then
   # A sparse image loop-mounted at the data dir, with quotas; created once, remounted after a reboot.
   npx tsx scripts/data-filesystem.ts
+  # The app's production build, when its sources changed since the last one.
+  [ -n "${LAYERCAKE_SKIP_APP_BUILD:-}" ] || npx tsx scripts/build-app.ts
 fi
 
 if [ "${1:-}" = "--test" ]; then
