@@ -563,8 +563,9 @@ export class Containers {
     if (cur.status !== 'running' && cur.status !== 'paused') return exitStateOf(cur.record);
     const id = launcherId(record);
     const grace = options.graceMs ?? record.limits.stopGraceMs;
-    // A frozen process cannot act on a signal: thaw it so it can shut down cleanly.
-    if (cur.status === 'paused') await this.runtime.resume(id).catch(() => undefined);
+    // A frozen process cannot act on a signal: thaw it so it can shut down cleanly (under the
+    // lock, so a commit that froze it finishes first).
+    if (cur.status === 'paused') await this.thaw(record.id, id);
     await this.runtime.kill(id, normaliseSignal(record.config.stopSignal)).catch(() => undefined);
     if (!(await this.untilStopped(record, grace))) {
       this.log.info({ container: id, graceMs: grace }, 'stop signal ignored: killing');
@@ -591,7 +592,7 @@ export class Containers {
     await this.runtime.kill(id, sig, sig === 'SIGKILL');
     if (sig !== 'SIGKILL') return;
     // A frozen process dies only once thawed; and `ps` right after should say it exited.
-    if (cur.status === 'paused') await this.runtime.resume(id).catch(() => undefined);
+    if (cur.status === 'paused') await this.thaw(cur.record.id, id);
     if (await this.untilStopped(cur.record, 10_000)) await this.recordedExit(cur.record, ref);
   }
 
@@ -651,7 +652,10 @@ export class Containers {
       const cur = await this.settle(found.id);
       if (!cur || cur.removed) throw new LearnerError('container.notFound', { ref });
       const id = launcherId(cur.record);
-      // Nothing may write to the upper while it is copied: a running container is frozen meanwhile.
+      // Nothing may write to the upper while it is copied: a running container is frozen
+      // meanwhile, and stays so (unpause takes this lock too). With --pause=false it runs on:
+      // the copy is then inconsistent in time, but still holds only the container's own files,
+      // since the upper is read fd-relative (image-store/tree-beneath.ts).
       const pause = cur.status === 'running' && req.pause !== false;
       if (pause) await this.runtime.pause(id);
       try {
@@ -751,20 +755,39 @@ export class Containers {
     return stats;
   }
 
-  /** `docker pause`: every process frozen (cgroup freezer). */
+  /**
+   * `docker pause`: every process frozen (cgroup freezer). Pause and unpause take the container's
+   * lock, the one commit holds while it copies the upper of a container it froze: a learner's
+   * unpause waits for the commit instead of thawing the container in the middle of it.
+   */
   async pause(ref: string): Promise<void> {
-    const cur = await this.current(ref);
-    if (cur.status === 'paused') throw new LearnerError('container.alreadyPaused', { ref });
-    if (cur.status !== 'running') throw new LearnerError('container.notRunning', { ref });
-    await this.runtime.pause(launcherId(cur.record));
-    this.events.emit({ type: 'container.paused', containerId: cur.record.id });
+    const found = await this.find(ref);
+    const record = await this.locked(found.id, async () => {
+      const cur = await this.settle(found.id);
+      if (!cur || cur.removed) throw new LearnerError('container.notFound', { ref });
+      if (cur.status === 'paused') throw new LearnerError('container.alreadyPaused', { ref });
+      if (cur.status !== 'running') throw new LearnerError('container.notRunning', { ref });
+      await this.runtime.pause(launcherId(cur.record));
+      return cur.record;
+    });
+    this.events.emit({ type: 'container.paused', containerId: record.id });
   }
 
   async unpause(ref: string): Promise<void> {
-    const cur = await this.current(ref);
-    if (cur.status !== 'paused') throw new LearnerError('container.notPaused', { ref });
-    await this.runtime.resume(launcherId(cur.record));
-    this.events.emit({ type: 'container.unpaused', containerId: cur.record.id });
+    const found = await this.find(ref);
+    const record = await this.locked(found.id, async () => {
+      const cur = await this.settle(found.id);
+      if (!cur || cur.removed) throw new LearnerError('container.notFound', { ref });
+      if (cur.status !== 'paused') throw new LearnerError('container.notPaused', { ref });
+      await this.runtime.resume(launcherId(cur.record));
+      return cur.record;
+    });
+    this.events.emit({ type: 'container.unpaused', containerId: record.id });
+  }
+
+  /** Resumes a frozen container for stop/kill, after any commit that froze it. */
+  private async thaw(containerId: string, launcher: string): Promise<void> {
+    await this.locked(containerId, () => this.runtime.resume(launcher).catch(() => undefined));
   }
 
   /** `docker ps [-a]`: newest first. */

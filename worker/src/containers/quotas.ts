@@ -1,12 +1,11 @@
 // Per-session quotas (limits.ts sessionQuotas): how many images and containers a learner keeps,
 // and the disk their images' layers and their containers' writable layers take. Checked when
 // something new would be made (create, commit), with a learner error that says what to remove.
-import { lstat, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { LearnerError } from '../../../protocol/errors.js';
 import { availableBaseImages } from '../base-images/index.js';
 import { formatBytes } from '../image-store/errors.js';
 import { chainIdsOf, formatReference, parseReference, type Digest, type Image, type ImageStore } from '../image-store/index.js';
+import { TreeAccessError, treeBytesBeneath } from '../image-store/tree-beneath.js';
 import type { SessionImages } from '../session-images.js';
 
 export interface SessionQuotas {
@@ -23,31 +22,15 @@ export interface SessionUsage {
   layerBytes: number;
 }
 
-/** Apparent bytes of a directory tree (each inode once), like the layer sizes the store records. */
+/**
+ * Apparent bytes of a directory tree (each inode once), like the layer sizes the store records.
+ * A writable layer's container may be running and swapping symlinks in: read fd-relative.
+ */
 export async function treeBytes(dir: string): Promise<number> {
-  const seen = new Set<bigint>();
-  let total = 0;
-  async function walk(path: string): Promise<void> {
-    let names: string[];
-    try {
-      names = await readdir(path);
-    } catch {
-      return; // gone meanwhile, or not a directory
-    }
-    for (const name of names) {
-      const child = join(path, name);
-      const st = await lstat(child, { bigint: true }).catch(() => null);
-      if (!st) continue;
-      if (st.isDirectory()) {
-        await walk(child);
-      } else if (!seen.has(st.ino)) {
-        seen.add(st.ino);
-        total += Number(st.size);
-      }
-    }
-  }
-  await walk(dir);
-  return total;
+  return treeBytesBeneath(dir).catch((err: unknown) => {
+    if (err instanceof TreeAccessError && err.code === 'notfound') return 0; // gone meanwhile
+    throw err;
+  });
 }
 
 /** Whether `child`'s layers and history extend `parent`'s: a build step under a later one. */

@@ -6,7 +6,6 @@
  * then renamed to layers/<chain-id>: rename is atomic, so a layer directory either is complete,
  * record included, or does not exist. A crash leaves only a tmp/ entry, which cleanup() removes.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, chown, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
@@ -17,6 +16,7 @@ import { ImageStoreError, formatBytes } from './errors.js';
 import { extractLayerTar, type ExtractLimits } from './layer-extract.js';
 import { digestLayerDir, layerTar } from './layer-tar.js';
 import type { StorePaths } from './paths.js';
+import { copyTreeBeneath } from './tree-beneath.js';
 import { LayerRecordSchema, type LayerRecord } from './schemas.js';
 import { diffUpper, type Change } from './upper-diff.js';
 
@@ -39,16 +39,12 @@ export interface CommitOptions {
   collectChanges?: boolean;
 }
 
-/** Copies a directory with everything a layer keeps: owners, modes, times, xattrs, hard links, device nodes. */
-async function copyDir(from: string, to: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('cp', ['-a', '--', from, to], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`cp -a failed: ${stderr.trim()}`))));
-  });
-}
+/**
+ * Copies a directory with everything a layer keeps: owners, modes, times, xattrs, hard links,
+ * device nodes. The source may be a running container's upper: fstree reads it fd-relative,
+ * so what the container swaps in meanwhile cannot lead the copy out of it (tree-beneath.ts).
+ */
+const copyDir = copyTreeBeneath;
 
 /** Moves a directory; true if it was renamed (and so can be renamed back), false if copied. */
 async function moveDir(from: string, to: string): Promise<boolean> {

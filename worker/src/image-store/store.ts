@@ -28,7 +28,8 @@ import { removeTree } from './mounts.js';
 import { StorePaths, processAlive, tmpOwnerPid } from './paths.js';
 import { RefStore, formatReference, parseReference, tryParseReference } from './references.js';
 import { ImageConfigSchema, type ImageConfig, type LayerRecord } from './schemas.js';
-import { diffUpper, type Change, type ChangeCounts } from './upper-diff.js';
+import { listTreeBeneath } from './tree-beneath.js';
+import { diffUpper, listingSource, type Change, type ChangeCounts } from './upper-diff.js';
 
 export type { Image } from './context.js';
 export type { LoadResult } from './archive-load.js';
@@ -169,11 +170,13 @@ export class ImageStore {
 
   /**
    * What a container's upper dir changed relative to its image (`docker diff`), without
-   * touching the upper.
+   * touching the upper. The container may be running and changing it: the upper is read as a
+   * listing made fd-relative (tree-beneath.ts), so a swapped symlink cannot point the walk at
+   * the host.
    */
   async diff(upperDir: string, imageRef: string | null): Promise<{ counts: ChangeCounts; changes: Change[] }> {
     const lowers = imageRef === null ? [] : await this.layerDirs(imageRef);
-    return diffUpper(upperDir, lowers, { collect: true });
+    return diffUpper(listingSource(await listTreeBeneath(upperDir)), lowers, { collect: true });
   }
 
   // ---- images ------------------------------------------------------------------------------

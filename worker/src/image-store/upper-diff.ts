@@ -16,6 +16,7 @@ import { listAttributes, removeAttribute } from '@napi-rs/xattr';
 import { ImageStoreError } from './errors.js';
 import { OPAQUE_XATTR, USER_OPAQUE_XATTR, isOpaqueDir, isWhiteout, markOpaque } from './overlay.js';
 import { sortedNames } from './layer-tar.js';
+import type { ListedEntry } from './tree-beneath.js';
 
 export type ChangeKind = 'A' | 'C' | 'D';
 
@@ -138,15 +139,75 @@ export interface DiffOptions {
   collect?: boolean;
 }
 
+/** One entry of an upper directory, as the diff needs it. */
+interface UpperEntry {
+  name: string;
+  rel: string;
+  whiteout: boolean;
+  directory: boolean;
+}
+
+/** Where the diff reads the upper from: a directory of the host's, or a listing of a live one. */
+interface UpperSource {
+  /** The entries of directory `rel`, in byte order. */
+  children(rel: string): Promise<UpperEntry[]>;
+  isOpaque(rel: string): Promise<boolean>;
+  /** A host path for in-place changes; null when the source is a listing. */
+  hostPath(rel: string): string | null;
+}
+
+/** A directory nothing else changes (a copy in the store's tmp/, a finished step's upper). */
+function directorySource(root: string): UpperSource {
+  return {
+    async children(rel) {
+      const dir = rel === '' ? root : join(root, rel);
+      const out: UpperEntry[] = [];
+      for (const name of await sortedNames(dir, rel)) {
+        const st = await lstat(join(dir, name), { bigint: true });
+        out.push({ name, rel: rel === '' ? name : `${rel}/${name}`, whiteout: isWhiteout(st), directory: st.isDirectory() });
+      }
+      return out;
+    },
+    isOpaque: (rel) => isOpaqueDir(join(root, rel)),
+    hostPath: (rel) => join(root, rel),
+  };
+}
+
+/** A listing made by tree-beneath.ts of an upper a container may be changing. */
+export function listingSource(entries: readonly ListedEntry[]): UpperSource {
+  const byDir = new Map<string, UpperEntry[]>([['', []]]);
+  const opaque = new Set<string>();
+  for (const entry of entries) {
+    const slash = entry.path.lastIndexOf(0x2f);
+    const relDir = slash < 0 ? '' : decodeName(entry.path.subarray(0, slash), '');
+    const name = decodeName(entry.path.subarray(slash + 1), relDir);
+    const rel = relDir === '' ? name : `${relDir}/${name}`;
+    const siblings = byDir.get(relDir);
+    if (siblings === undefined) continue; // its directory changed kind while listed
+    const directory = entry.type === 'd';
+    siblings.push({ name, rel, whiteout: entry.type === 'c' && entry.rdev === 0, directory });
+    if (directory) {
+      byDir.set(rel, []);
+      if ([OPAQUE_XATTR, USER_OPAQUE_XATTR].some((xattr) => entry.xattrs?.get(xattr)?.toString('latin1') === 'y')) opaque.add(rel);
+    }
+  }
+  return {
+    children: async (rel) => byDir.get(rel) ?? [],
+    isOpaque: async (rel) => opaque.has(rel),
+    hostPath: () => null,
+  };
+}
+
 /**
- * Compares `upperDir` with the merged view of `lowerDirs` (topmost first). Changes are listed
- * in path order, as `docker diff` prints them.
+ * Compares an upper (a directory, or a listing: listingSource) with the merged view of
+ * `lowerDirs` (topmost first). Changes are listed in path order, as `docker diff` prints them.
  */
 export async function diffUpper(
-  upperDir: string,
+  upper: string | UpperSource,
   lowerDirs: readonly string[],
   options: DiffOptions = {},
 ): Promise<{ counts: ChangeCounts; changes: Change[] }> {
+  const source = typeof upper === 'string' ? directorySource(upper) : upper;
   const lower = new LowerView(lowerDirs);
   const counts: ChangeCounts = { added: 0, changed: 0, deleted: 0 };
   const changes: Change[] = [];
@@ -157,30 +218,43 @@ export async function diffUpper(
     if (options.collect) changes.push({ path: `/${rel}`, kind });
   };
 
-  async function walk(absDir: string, relDir: string): Promise<void> {
-    for (const name of await sortedNames(absDir, relDir)) {
-      const abs = join(absDir, name);
-      const rel = relDir === '' ? name : `${relDir}/${name}`;
-      const st = await lstat(abs, { bigint: true });
-      if (isWhiteout(st)) {
+  async function walk(relDir: string): Promise<void> {
+    for (const { rel, whiteout, directory } of await source.children(relDir)) {
+      if (whiteout) {
         if (await lower.exists(rel)) record(rel, 'D');
         continue;
       }
-      if (options.normalise) await normaliseOverlayXattrs(abs, rel);
+      if (options.normalise) {
+        const host = source.hostPath(rel);
+        if (host === null) throw new Error('a listing cannot be normalised in place');
+        await normaliseOverlayXattrs(host, rel);
+      }
       record(rel, (await lower.exists(rel)) ? 'C' : 'A');
-      if (!st.isDirectory()) continue;
-      if (await isOpaqueDir(abs)) {
+      if (!directory) continue;
+      if (await source.isOpaque(rel)) {
         // Everything the lower directory held and the upper does not re-create is gone.
-        const upperNames = new Set(await readdir(abs));
+        const upperNames = new Set((await source.children(rel)).map((child) => child.name));
         for (const child of await lower.children(rel)) {
           if (!upperNames.has(child)) record(`${rel}/${child}`, 'D');
         }
       }
-      await walk(abs, rel);
+      await walk(rel);
     }
   }
 
-  await walk(upperDir, '');
+  await walk('');
   if (options.collect) changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { counts, changes };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeName(bytes: Buffer, relDir: string): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new ImageStoreError('layer.invalid', `a file name in /${relDir} is not valid UTF-8; image layers only hold UTF-8 names`, {
+      directory: `/${relDir}`,
+    });
+  }
 }

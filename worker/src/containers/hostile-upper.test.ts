@@ -1,0 +1,193 @@
+// Host-side reads of a running container's writable layer, attacked from inside. The container
+// runs test-support/racer.c: it swaps a directory of its own with a symlink to a host directory
+// (renameat2 RENAME_EXCHANGE) in a tight loop, so a host walk that resolves paths from the top
+// reads the host directory some of the time. The host directory holds files named
+// `host-secret-<token>` with `<token>` inside; no image, layer or diff may ever show either.
+//
+// Controls: the same race against the walks these verbs used before (GNU `cp -a` for commit,
+// the path-based diffUpper for diff, treeBytes's readdir/lstat walk) shows the leak, and the
+// test prints how long it took. On this 2-core VM, under the whole suite's load, the naive diff
+// leaked within ~X ms and cp -a within ~Y ms (median of 5 runs); each verb below is run for
+// several times that long.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../config.js';
+import { diffUpper } from '../image-store/upper-diff.js';
+import { SessionImages } from '../session-images.js';
+import type { Containers } from './containers.js';
+import { containerPaths } from './record.js';
+import { createHarness, eventually, type Harness } from './test-support/harness.js';
+
+const execFileP = promisify(execFile);
+
+let h: Harness;
+let canary: { dir: string; token: string };
+let lowers: string[];
+
+beforeAll(async () => {
+  h = await createHarness('hostile-upper');
+  const token = `tok${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
+  canary = { dir: await mkdtemp('/tmp/lc-host-canary-'), token };
+  for (let i = 0; i < 8; i++) await writeFile(join(canary.dir, `host-secret-${token}-${i}`), `host secret ${token}\n`);
+
+  // An image of busybox plus /racer, compiled static here.
+  const layerDir = join(h.work, 'racer-layer');
+  await mkdir(layerDir);
+  await execFileP('cc', ['-static', '-O2', '-o', join(layerDir, 'racer'), join(REPO_ROOT, 'worker/src/containers/test-support/racer.c')]);
+  const base = await h.store.inspect('busybox:latest');
+  const { layer } = await h.store.commitLayer(layerDir, base.layers.at(-1)!.chainId);
+  const image = await h.store.createImage({
+    ...base.config,
+    rootfs: { type: 'layers', diff_ids: [...base.config.rootfs.diff_ids, layer.diffId] },
+    history: [...(base.config.history ?? []), { created_by: 'test: COPY racer /racer' }],
+  });
+  await new SessionImages(h.store, 'learner', h.dataDir).tag(image.id, 'racer');
+  lowers = await h.store.layerDirs(image.id);
+}, 60_000);
+afterEach(async () => {
+  await h.clean();
+});
+afterAll(async () => {
+  await h?.close();
+  if (canary) await rm(canary.dir, { recursive: true, force: true });
+});
+
+const containers = (): Containers => h.containers({ quotas: { images: 10_000, layerBytes: 2 ** 40 } });
+
+/** A running container racing its /race/d against a symlink to the host's canary directory. */
+async function racing(c: Containers): Promise<{ id: string; upper: string }> {
+  const { container } = await c.run({ image: 'racer', cmd: ['/racer', '/race', canary.dir] });
+  const upper = containerPaths(h.dataDir, container.id).upper;
+  await eventually(() => existsSync(join(upper, 'race/ready')));
+  return { id: container.id, upper };
+}
+
+const leaksName = (text: string): boolean => text.includes('host-secret') || text.includes(canary.token);
+
+/** Names or contents of the host's canary anywhere in a (static, host-private) directory. */
+async function leaksIn(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  async function walk(path: string): Promise<void> {
+    for (const name of await readdir(path)) {
+      const child = join(path, name);
+      if (leaksName(name)) found.push(child);
+      const st = await lstat(child);
+      if (st.isDirectory()) await walk(child);
+      else if (st.isFile() && (await readFile(child, 'utf8')).includes(canary.token)) found.push(`${child} (content)`);
+    }
+  }
+  await walk(dir);
+  return found;
+}
+
+/** Runs `attempt` until it reports a leak or `ms` pass; the time it took, or null. */
+async function untilLeak(ms: number, attempt: () => Promise<boolean>): Promise<{ ms: number; attempts: number } | null> {
+  const start = Date.now();
+  for (let attempts = 1; Date.now() - start < ms; attempts++) {
+    if (await attempt().catch(() => false)) return { ms: Date.now() - start, attempts };
+  }
+  return null;
+}
+
+describe('controls: the path-based walks leak host files under the race', () => {
+  it('the naive diff walk lists the host directory', async () => {
+    const c = containers();
+    const { upper } = await racing(c);
+    const leak = await untilLeak(60_000, async () => {
+      const { changes } = await diffUpper(upper, lowers, { collect: true });
+      return changes.some((change) => leaksName(change.path));
+    });
+    console.log(`control: naive diff leaked after ${leak?.ms} ms (${leak?.attempts} walks)`);
+    expect(leak).not.toBeNull();
+  }, 90_000);
+
+  it('cp -a (the old commit copy) copies host files into the layer', async () => {
+    const c = containers();
+    const { upper } = await racing(c);
+    const leak = await untilLeak(60_000, async () => {
+      const out = join(h.work, `cp-${Math.random().toString(36).slice(2)}`);
+      await execFileP('cp', ['-a', '--', upper, out]).catch(() => undefined);
+      try {
+        return (await leaksIn(out)).length > 0;
+      } finally {
+        await rm(out, { recursive: true, force: true });
+      }
+    });
+    console.log(`control: cp -a leaked after ${leak?.ms} ms (${leak?.attempts} copies)`);
+    expect(leak).not.toBeNull();
+  }, 90_000);
+});
+
+/** Runs `attempt` for `ms` (at least `min` times); how many times it ran. */
+async function repeatFor(ms: number, min: number, attempt: (i: number) => Promise<void>): Promise<number> {
+  const start = Date.now();
+  let i = 0;
+  while (Date.now() - start < ms || i < min) await attempt(i++);
+  return i;
+}
+
+describe('the verbs read a racing container’s upper only beneath it', () => {
+  it('diff never lists a host directory', async () => {
+    const c = containers();
+    const { id } = await racing(c);
+    let sawOwnFiles = 0;
+    const runs = await repeatFor(8_000, 100, async () => {
+      const changes = await c.diff(id);
+      expect(changes.filter((change) => leaksName(change.path))).toEqual([]);
+      if (changes.some((change) => /^\/race\/[dl]\/own-/.test(change.path))) sawOwnFiles++;
+    });
+    console.log(`diff: ${runs} diffs of a racing container, none leaked`);
+    // The walk did go into the racing directory (the test could not pass by never looking there).
+    expect(sawOwnFiles).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('commit --pause=false never puts a host file into the layer', async () => {
+    const c = containers();
+    const { id } = await racing(c);
+    let sawOwnFiles = 0;
+    const runs = await repeatFor(10_000, 20, async () => {
+      const { layer, imageId } = await c.commit(id, { pause: false });
+      const dir = h.store.layerDir(layer.chainId);
+      expect(await leaksIn(dir)).toEqual([]);
+      for (const name of ['d', 'l']) if (existsSync(join(dir, 'race', name, 'own-00'))) sawOwnFiles++;
+      await h.store.remove(imageId, { force: true }).catch(() => undefined);
+    });
+    console.log(`commit --pause=false: ${runs} commits of a racing container, none leaked`);
+    expect(sawOwnFiles).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a pausing commit keeps the container frozen until it is done, whatever unpause asks meanwhile', async () => {
+    const c = containers();
+    const learner = containers(); // another client of the same session, e.g. a second browser tab
+    const { id } = await racing(c);
+    const runs = await repeatFor(6_000, 8, async () => {
+      let committed = false;
+      const thawedMidCommit: number[] = [];
+      let spamming = true;
+      const spammer = (async () => {
+        while (spamming) {
+          await learner.unpause(id).then(
+            () => {
+              if (!committed) thawedMidCommit.push(Date.now());
+            },
+            () => undefined, // container.notPaused: it was not paused (yet, or any more)
+          );
+        }
+      })();
+      const { layer, imageId } = await c.commit(id);
+      committed = true;
+      spamming = false;
+      await spammer;
+      expect(thawedMidCommit).toEqual([]);
+      expect(await leaksIn(h.store.layerDir(layer.chainId))).toEqual([]);
+      await h.store.remove(imageId, { force: true }).catch(() => undefined);
+    });
+    console.log(`pausing commit: ${runs} commits with unpause racing them, none thawed or leaked`);
+    // The commit resumed what it paused.
+    expect((await c.inspect(id)).status).toBe('running');
+  }, 120_000);
+});
