@@ -269,3 +269,23 @@ describe('the session: containers, images, idle time', () => {
     expect(sessionReducer(s, { type: 'select', selection: null }).selection).toBeNull();
   });
 });
+
+describe('live readings of a container', () => {
+  it('keeps the newer of a polled diff and an event, whichever arrives last', () => {
+    const [diffEvent] = stream([{ type: 'container.diff', containerId: C1, changes: [{ kind: 'A', path: '/new' }], truncated: false }], RUN, 10);
+    const older = { changes: [{ kind: 'A' as const, path: '/old' }], truncated: false, at: new Date(T0).toISOString() };
+    let s = sessionReducer(emptySession(), { type: 'event', event: diffEvent! });
+    s = sessionReducer(s, { type: 'diffRead', containerId: C1, diff: older });
+    expect(s.live[C1]!.diff!.changes[0]!.path).toBe('/new');
+    const newer = { ...older, changes: [{ kind: 'D' as const, path: '/new' }], at: new Date(T0 + 60_000).toISOString() };
+    s = sessionReducer(s, { type: 'diffRead', containerId: C1, diff: newer });
+    expect(s.live[C1]!.diff!.changes[0]).toEqual({ kind: 'D', path: '/new' });
+  });
+
+  it('records how the job ended, so a container that could not start says why', () => {
+    const error = { kind: 'learner' as const, key: 'container.commandNotFound', facts: { command: 'nope' } };
+    const s = runReducer(runReducer(emptyRun(RUN), { type: 'queued', position: 1, etaMs: 0 }), { type: 'done', ok: false, error });
+    expect(s.outcome).toEqual({ ok: false, error });
+    expect(s.queue).toBeNull();
+  });
+});

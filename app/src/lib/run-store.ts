@@ -10,6 +10,7 @@
 // replay is complete: `settle`). A reconnecting client subscribes "after resumeAfter(state)".
 import type { CacheReason, EngineEvent } from '../../../protocol/events';
 import type { ErrorPayload } from '../../../protocol/errors';
+import type { ContainerDetail, HistoryRow, ImageSummary } from '../../../protocol/results';
 
 type Ev<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
 
@@ -24,6 +25,8 @@ export interface LayerFacts {
 }
 
 export interface StepView {
+  /** The seq of its build.step event: where its header goes in the build output. */
+  seq: number;
   step: number;
   total: number;
   stage: string;
@@ -129,6 +132,8 @@ export interface RunState {
   queue: QueueView | null;
   build: BuildView | null;
   containers: Record<string, ContainerView>;
+  /** How the run's job ended (a run job ends once its container runs; its exit comes later). */
+  outcome: { ok: true } | { ok: false; error: ErrorPayload } | null;
 }
 
 /** A build result's per-step facts (the job's return value); fills in cache hits' layers. */
@@ -143,13 +148,15 @@ export type RunAction =
   | { type: 'queued'; position: number; etaMs: number }
   /** The server's replay is complete: apply what waits behind a gap the stream really has. */
   | { type: 'settle' }
-  | { type: 'buildResult'; steps: BuildResultStep[] };
+  | { type: 'buildResult'; steps: BuildResultStep[] }
+  | { type: 'done'; ok: true }
+  | { type: 'done'; ok: false; error: ErrorPayload };
 
 /** Chunks of build output the store keeps (the xterm pane has its own scrollback). */
 export const LOG_CHUNKS_KEPT = 5000;
 
 export function emptyRun(runId: string): RunState {
-  return { runId, lastSeq: -1, pending: [], queue: null, build: null, containers: {} };
+  return { runId, lastSeq: -1, pending: [], queue: null, build: null, containers: {}, outcome: null };
 }
 
 /** Subscribe "after this seq" to get exactly what this state has not seen. */
@@ -172,6 +179,8 @@ export function runReducer(state: RunState, action: RunAction): RunState {
     }
     case 'buildResult':
       return fillFromResult(state, action.steps);
+    case 'done':
+      return { ...state, queue: null, outcome: action.ok ? { ok: true } : { ok: false, error: action.error } };
   }
 }
 
@@ -208,6 +217,7 @@ function apply(state: RunState, event: EngineEvent): RunState {
     case 'build.step': {
       const build = closeRunning(buildOf(next, event), event.at);
       const step: StepView = {
+        seq: event.seq,
         step: event.step,
         total: event.total,
         stage: event.stage,
@@ -360,26 +370,9 @@ export interface SessionContainer {
   runId?: string;
 }
 
-/** One row of `docker images`. */
-export interface ImageRow {
-  id: string;
-  repository: string;
-  tag: string;
-  size: number;
-  created: string | null;
-  /** Bytes of this image's layers that other images of the session also use. */
-  sharedSize?: number;
-}
-
-/** One row of `docker history`, newest first. */
-export interface HistoryRow {
-  id: string | null;
-  created: string | null;
-  createdBy: string;
-  size: number;
-  emptyLayer: boolean;
-  comment?: string;
-}
+/** One row of `docker images` and of `docker history`, as the engine's results give them. */
+export type ImageRow = ImageSummary;
+export type { HistoryRow };
 
 export interface LayerSelection {
   runId: string;
@@ -397,6 +390,10 @@ export interface SessionState {
   touchedAt: Record<string, number>;
   /** The layer shown in detail; the editor's gutter sets it too. */
   selection: LayerSelection | null;
+  /** The newest diff and stats of each container, from polls (op replies) and events alike. */
+  live: Record<string, { diff?: ContainerDiff; stats?: ContainerStatsView }>;
+  /** `inspect` of each container: its image's layers under its writable layer. */
+  details: Record<string, ContainerDetail>;
 }
 
 export type SessionAction =
@@ -406,10 +403,13 @@ export type SessionAction =
   | { type: 'event'; event: EngineEvent }
   | { type: 'touched'; containerId: string; atMs: number }
   | { type: 'containerRun'; containerId: string; runId: string }
-  | { type: 'select'; selection: LayerSelection | null };
+  | { type: 'select'; selection: LayerSelection | null }
+  | { type: 'diffRead'; containerId: string; diff: ContainerDiff }
+  | { type: 'inspected'; detail: ContainerDetail }
+  | { type: 'statsRead'; containerId: string; stats: ContainerStatsView };
 
 export function emptySession(): SessionState {
-  return { containers: {}, images: null, history: {}, stale: { images: true, containers: true }, touchedAt: {}, selection: null };
+  return { containers: {}, images: null, history: {}, stale: { images: true, containers: true }, touchedAt: {}, selection: null, live: {}, details: {} };
 }
 
 export function sessionReducer(state: SessionState, action: SessionAction): SessionState {
@@ -421,7 +421,13 @@ export function sessionReducer(state: SessionState, action: SessionAction): Sess
         const known = state.containers[c.id];
         const runId = c.runId ?? known?.runId;
         const idleTimeoutMs = c.idleTimeoutMs ?? known?.idleTimeoutMs;
-        containers[c.id] = { ...c, ...(runId !== undefined ? { runId } : {}), ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}) };
+        const lastActivityAt = c.lastActivityAt ?? known?.lastActivityAt;
+        containers[c.id] = {
+          ...c,
+          ...(runId !== undefined ? { runId } : {}),
+          ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
+          ...(lastActivityAt !== undefined ? { lastActivityAt } : {}),
+        };
       }
       return { ...state, containers, stale: { ...state.stale, containers: false } };
     }
@@ -438,9 +444,39 @@ export function sessionReducer(state: SessionState, action: SessionAction): Sess
     }
     case 'select':
       return { ...state, selection: action.selection };
+    case 'inspected': {
+      const d = action.detail;
+      const known = state.containers[d.id];
+      const row: SessionContainer = {
+        ...known,
+        id: d.id,
+        name: d.name,
+        image: d.image,
+        imageId: d.imageId,
+        status: known?.status === 'removed' ? 'removed' : d.status,
+        exitCode: d.exitCode,
+        oomKilled: d.oomKilled,
+        timedOut: d.timedOut,
+        startedAt: d.startedAt,
+        lastActivityAt: d.lastActivityAt,
+        idleTimeoutMs: d.limits.idleTimeoutMs,
+      };
+      return { ...state, containers: { ...state.containers, [d.id]: row }, details: { ...state.details, [d.id]: d } };
+    }
+    case 'diffRead':
+      return withLive(state, action.containerId, 'diff', action.diff);
+    case 'statsRead':
+      return withLive(state, action.containerId, 'stats', action.stats);
     case 'event':
       return sessionEvent(state, action.event);
   }
+}
+
+/** Keeps the newer of two readings: a slow poll's reply must not replace a fresher event. */
+function withLive<K extends 'diff' | 'stats'>(state: SessionState, id: string, key: K, value: NonNullable<SessionState['live'][string][K]>): SessionState {
+  const current = state.live[id]?.[key];
+  if (current !== undefined && Date.parse(current.at) > Date.parse(value.at)) return state;
+  return { ...state, live: { ...state.live, [id]: { ...state.live[id], [key]: value } } };
 }
 
 function sessionEvent(state: SessionState, event: EngineEvent): SessionState {
@@ -468,6 +504,10 @@ function sessionEvent(state: SessionState, event: EngineEvent): SessionState {
         oomKilled: false,
         timedOut: false,
       }));
+    case 'container.diff':
+      return withLive(state, event.containerId, 'diff', { changes: event.changes, truncated: event.truncated, at: event.at });
+    case 'container.stats':
+      return withLive(state, event.containerId, 'stats', statsOf(event));
     case 'container.exited':
       return update(event.containerId, (c) => ({ ...c, status: 'exited', exitCode: event.exitCode, oomKilled: event.oomKilled, timedOut: event.timedOut }));
     case 'container.paused':
@@ -476,7 +516,9 @@ function sessionEvent(state: SessionState, event: EngineEvent): SessionState {
       return update(event.containerId, (c) => ({ ...c, status: 'running' }));
     case 'container.removed': {
       const { [event.containerId]: _gone, ...containers } = state.containers;
-      return { ...state, containers, stale: { ...state.stale, images: true } };
+      const { [event.containerId]: _live, ...live } = state.live;
+      const { [event.containerId]: _detail, ...details } = state.details;
+      return { ...state, containers, live, details, stale: { ...state.stale, images: true } };
     }
     default:
       return state;

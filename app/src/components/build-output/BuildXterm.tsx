@@ -1,0 +1,84 @@
+'use client';
+// The build's output in a read-only xterm.js pane. It writes what the store holds that it has
+// not written yet, in seq order: each step's header (from build.step) and its log chunks
+// (build.log). A new run clears the screen; a reload replays the run from the store, so the
+// pane never shows a line twice. Loaded only in the browser (see BuildOutput.tsx).
+import { useEffect, useRef } from 'react';
+import { Terminal } from '@xterm/xterm';
+import { FitAddon } from '@xterm/addon-fit';
+import '@xterm/xterm/css/xterm.css';
+import type { BuildView } from '../../lib/run-store';
+
+export interface BuildOutputText {
+  step: (s: { step: number; total: number; instruction: string }) => string;
+  finished: (b: BuildView) => string;
+  failed: (b: BuildView) => string;
+}
+
+const BOLD_BLUE = '\x1b[1;34m';
+const GREEN = '\x1b[32m';
+const RED = '\x1b[31m';
+const RESET = '\x1b[0m';
+
+export default function BuildXterm({ runId, build, text, label }: { runId: string | null; build: BuildView | null; text: BuildOutputText; label: string }) {
+  const host = useRef<HTMLDivElement>(null);
+  const term = useRef<Terminal | null>(null);
+  const written = useRef<{ runId: string | null; seq: number; ended: boolean }>({ runId: null, seq: -1, ended: false });
+
+  useEffect(() => {
+    const terminal = new Terminal({
+      disableStdin: true,
+      convertEol: true,
+      cursorBlink: false,
+      cursorInactiveStyle: 'none',
+      fontSize: 12,
+      fontFamily: "ui-monospace, 'DejaVu Sans Mono', 'Noto Sans Mono CJK KR', monospace",
+      scrollback: 5000,
+      screenReaderMode: false,
+      theme: { background: '#161922', foreground: '#e8ebf2', blue: '#8fb5ff', brightBlue: '#a9c6ff', green: '#6fdc9a', red: '#ff8a80', cursor: '#161922' },
+    });
+    const fit = new FitAddon();
+    terminal.loadAddon(fit);
+    terminal.open(host.current!);
+    fit.fit();
+    term.current = terminal;
+    const observer = new ResizeObserver(() => {
+      try {
+        fit.fit();
+      } catch {
+        // Hidden (zero size): nothing to fit until it shows again.
+      }
+    });
+    observer.observe(host.current!);
+    return () => {
+      observer.disconnect();
+      terminal.dispose();
+      term.current = null;
+      written.current = { runId: null, seq: -1, ended: false };
+    };
+  }, []);
+
+  useEffect(() => {
+    const terminal = term.current;
+    if (!terminal) return;
+    const mark = written.current;
+    if (mark.runId !== runId) {
+      terminal.reset();
+      written.current = { runId, seq: -1, ended: false };
+    }
+    if (!build) return;
+    const items: { seq: number; out: string }[] = [];
+    for (const s of build.steps) if (s.seq > written.current.seq) items.push({ seq: s.seq, out: `${BOLD_BLUE}${text.step(s)}${RESET}\n` });
+    for (const chunk of build.log) if (chunk.seq > written.current.seq) items.push({ seq: chunk.seq, out: chunk.text });
+    items.sort((a, b) => a.seq - b.seq);
+    let out = items.map((i) => i.out).join('');
+    if (items.length > 0) written.current.seq = items.at(-1)!.seq;
+    if (!written.current.ended && build.status !== 'running') {
+      written.current.ended = true;
+      out += build.status === 'finished' ? `${GREEN}${text.finished(build)}${RESET}\n` : `${RED}${text.failed(build)}${RESET}\n`;
+    }
+    if (out) terminal.write(out);
+  }, [runId, build, text]);
+
+  return <div ref={host} role="region" aria-label={label} style={{ width: '100%', height: '100%' }} />;
+}

@@ -1,0 +1,81 @@
+'use client';
+// Session time: how long the session's running containers live without activity (the engine's
+// idle reaper stops them after their idleTimeoutMs), and, before it acts, a warning with a
+// "Keep working" button that counts as activity. The deadline comes from the engine (each
+// container's last activity, read with inspect) so what the page says is what the reaper does.
+import { useEffect, useState } from 'react';
+import { useT } from '../../lib/i18n/client';
+import { idleDeadline, idleWarningMs } from '../../lib/run-store';
+import { formatClock } from '../layers/format';
+import { usePlaySession } from './PlaySession';
+import { messages } from './messages';
+import styles from './session.module.css';
+
+function useNow(everyMs: number): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), everyMs);
+    return () => clearInterval(timer);
+  }, [everyMs]);
+  return now;
+}
+
+/** The short form for the page header's status slot. */
+export function SessionTimer() {
+  const t = useT(messages);
+  const { session, connected } = usePlaySession();
+  const now = useNow(1000);
+  const deadline = idleDeadline(session);
+  if (!connected) return <span className={styles.offline}>{t('session.offline')}</span>;
+  if (!deadline) return <span className={styles.timer}>{t('session.noContainers')}</span>;
+  const left = deadline.atMs - now;
+  const container = session.containers[deadline.containerId];
+  const warn = container?.idleTimeoutMs !== undefined && left <= idleWarningMs(container.idleTimeoutMs);
+  return (
+    <span className={`${styles.timer} ${warn ? styles.timerWarn : ''}`} title={t('session.timeLeftLabel', { time: formatClock(left) })}>
+      {t('session.timeLeft', { time: formatClock(left) })}
+    </span>
+  );
+}
+
+/** The warning shown before the reaper stops a container, with "Keep working". */
+export function IdleWarning() {
+  const t = useT(messages);
+  const { session, keepWorking } = usePlaySession();
+  const now = useNow(1000);
+  const [kept, setKept] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const deadline = idleDeadline(session);
+  const container = deadline ? session.containers[deadline.containerId] : undefined;
+  const left = deadline ? deadline.atMs - now : Infinity;
+  const warn = container?.idleTimeoutMs !== undefined && left <= idleWarningMs(container.idleTimeoutMs);
+
+  useEffect(() => {
+    if (!kept) return;
+    const timer = setTimeout(() => setKept(null), 4000);
+    return () => clearTimeout(timer);
+  }, [kept]);
+
+  if (kept && !warn) return <p className={styles.kept} role="status">{t('session.kept', { name: kept })}</p>;
+  if (!warn || !container) return null;
+  return (
+    <div className={styles.warning} role="alert">
+      <p>{t('session.idleWarning', { name: container.name, time: formatClock(left) })}</p>
+      <button
+        type="button"
+        className={styles.keep}
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true);
+          // Every running container, not only the first to go: the learner means all of them.
+          const running = Object.values(session.containers).filter((c) => c.status === 'running');
+          await Promise.all(running.map((c) => keepWorking(c.id)));
+          setBusy(false);
+          setKept(container.name);
+        }}
+      >
+        {t('session.keepWorking')}
+      </button>
+    </div>
+  );
+}
