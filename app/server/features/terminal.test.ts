@@ -13,6 +13,7 @@ import { sessionPinKey } from '../../../queue-client/index.js';
 import { createHarness, eventually, type Harness } from '../../../worker/src/containers/test-support/harness.js';
 import { removeKeysUnder, testClient, testPrefix, testRedisUrl } from '../../../worker/src/queue/test-support/redis.js';
 import { TerminalRelays } from '../../../worker/src/terminals/relays.js';
+import { TerminalConnection, type TerminalStatus } from '../../src/components/terminal/terminal-connection.js';
 import { startGateway, type Gateway } from '../gateway.js';
 import { newSessionId, Sessions } from '../session.js';
 import * as terminal from './terminal.js';
@@ -200,4 +201,42 @@ it('keystroke to echo through gateway, Redis, relay and container: figures', asy
   process.stdout.write(`terminal keystroke→echo (node socket.io client, no browser): p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms\n`);
   // A loose bound on a shared 2-core machine; the figure is what matters.
   expect(p50).toBeLessThan(50);
+});
+
+it('the widget’s connection, on a connection dropped twice mid-flood, shows every byte once and reports its states', async () => {
+  const a = await session();
+  const { container } = await h.containers({ session: a.id }).run({ image: 'busybox', cmd: ['sh', '-c', 'read go; seq 1 300000; exit 3'], openStdin: true });
+  const socket = connect(gateway.url, { path: SOCKET_PATH, transports: ['websocket'], extraHeaders: { cookie: a.cookie }, forceNew: true, reconnectionDelay: 100 });
+  sockets.push(socket);
+  const chunks: Uint8Array[] = [];
+  const states: string[] = [];
+  let exited: (s: TerminalStatus) => void = () => undefined;
+  const exit = new Promise<TerminalStatus>((resolve) => (exited = resolve));
+  let received = 0;
+  // A slow screen: each write is "rendered" a moment later, as xterm's write callback would be.
+  const connection: TerminalConnection = new TerminalConnection(socket, container.id.slice(0, 12), {
+    write(data, offset) {
+      chunks.push(Uint8Array.from(data));
+      received += data.byteLength;
+      setTimeout(() => connection.rendered(offset), 2);
+    },
+    status(s) {
+      states.push(s.state);
+      if (s.state === 'exited' || s.state === 'failed') exited(s);
+    },
+  });
+  await eventually(() => states.includes('connected'));
+  connection.input(new TextEncoder().encode('go\n'));
+  await eventually(() => received > 300_000);
+  socket.io.engine.close();
+  await eventually(() => states.filter((s) => s === 'connected').length === 2);
+  await eventually(() => received > 1_000_000);
+  socket.io.engine.close();
+  expect(await exit).toEqual({ state: 'exited', exitCode: 3 });
+  connection.dispose();
+  let expected = '';
+  for (let i = 1; i <= 300000; i++) expected += `${i}\n`;
+  expect(Buffer.concat(chunks).toString()).toBe(expected);
+  expect(states.slice(0, 4)).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
+  expect(states.filter((s) => s === 'reconnecting').length).toBe(2);
 });

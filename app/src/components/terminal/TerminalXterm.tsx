@@ -1,0 +1,136 @@
+'use client';
+// The interactive terminal of one container: xterm.js on a TerminalConnection. Bytes go to xterm
+// as they come (it alone decodes UTF-8), and each write's callback acks what is on screen, so a
+// flood (`yes`, a 50 MB cat) holds the container back instead of the tab. The size follows the
+// pane (ResizeObserver → fit → resize sent to the container). Copy: select, then Ctrl+C / ⌘C
+// (Ctrl+C without a selection is the shell's interrupt); paste: Ctrl+V / ⌘V or a right click.
+// IME composition (Korean) is xterm's: composed text arrives through onData like any input.
+// Loaded in the browser only (see index.tsx).
+import { useEffect, useRef, useState } from 'react';
+import { Terminal as Xterm } from '@xterm/xterm';
+import { FitAddon } from '@xterm/addon-fit';
+import '@xterm/xterm/css/xterm.css';
+import { getSocket } from '../../lib/socket';
+import { useErrorText, useT } from '../../lib/i18n/client';
+import { messages } from './messages';
+import { TerminalConnection, type TerminalStatus } from './terminal-connection';
+import styles from './terminal.module.css';
+
+export interface TerminalProps {
+  /** The container's id (full or short) or name, in the learner's session. */
+  containerId: string;
+  /** Accessible name of the terminal's region; default "Terminal" / "터미널" in the page's language. */
+  label?: string;
+  /** Told of every status change (connecting, connected, reconnecting, exited with its code, failed). */
+  onStatus?: (status: TerminalStatus) => void;
+  /** Focus the terminal once it is ready. */
+  autoFocus?: boolean;
+  className?: string;
+}
+
+const encoder = new TextEncoder();
+
+function latin1Bytes(s: string): Uint8Array {
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i) & 0xff;
+  return bytes;
+}
+
+export default function TerminalXterm({ containerId, label, onStatus, autoFocus, className }: TerminalProps) {
+  const t = useT(messages);
+  const errorText = useErrorText();
+  const host = useRef<HTMLDivElement>(null);
+  const [status, setStatus] = useState<TerminalStatus>({ state: 'connecting' });
+  const statusListener = useRef(onStatus);
+  statusListener.current = onStatus;
+
+  useEffect(() => {
+    const element = host.current!;
+    const term = new Xterm({
+      cursorBlink: true,
+      fontSize: 13,
+      fontFamily: "ui-monospace, 'DejaVu Sans Mono', 'Noto Sans Mono CJK KR', monospace",
+      scrollback: 10_000,
+      macOptionIsMeta: true,
+      theme: { background: '#161922', foreground: '#e8ebf2', cursor: '#e8ebf2', selectionBackground: '#3d5a99' },
+    });
+    const fit = new FitAddon();
+    term.loadAddon(fit);
+    term.open(element);
+
+    const connection = new TerminalConnection(getSocket(), containerId, {
+      write: (data, offset) => term.write(data, () => connection.rendered(offset)),
+      status: (next) => {
+        setStatus(next);
+        statusListener.current?.(next);
+        if (next.state === 'exited' || next.state === 'failed') term.options.cursorBlink = false;
+      },
+    });
+
+    const copySelection = () => {
+      const text = term.getSelection();
+      if (text) void navigator.clipboard?.writeText(text).catch(() => undefined);
+    };
+    term.attachCustomKeyEventHandler((e) => {
+      if (e.type !== 'keydown') return true;
+      const key = e.key.toLowerCase();
+      const mod = e.ctrlKey || e.metaKey;
+      if (mod && key === 'c' && (term.hasSelection() || e.shiftKey)) {
+        copySelection();
+        e.preventDefault();
+        return false;
+      }
+      // Let the browser paste into xterm's textarea (xterm turns the paste event into input).
+      if (mod && key === 'v' && !e.altKey) return false;
+      return true;
+    });
+    const onContextMenu = (e: MouseEvent) => {
+      e.preventDefault();
+      void navigator.clipboard?.readText().then((text) => text && term.paste(text), () => undefined);
+    };
+    element.addEventListener('contextmenu', onContextMenu);
+
+    const typed = term.onData((text) => connection.input(encoder.encode(text)));
+    const binary = term.onBinary((bytes) => connection.input(latin1Bytes(bytes)));
+    const resized = term.onResize(({ rows, cols }) => connection.resize(rows, cols));
+    const refit = () => {
+      try {
+        fit.fit();
+      } catch {
+        // Hidden (no size): nothing to fit until it shows again.
+      }
+    };
+    refit();
+    connection.resize(term.rows, term.cols);
+    const observer = new ResizeObserver(refit);
+    observer.observe(element);
+    if (autoFocus) term.focus();
+
+    return () => {
+      observer.disconnect();
+      element.removeEventListener('contextmenu', onContextMenu);
+      typed.dispose();
+      binary.dispose();
+      resized.dispose();
+      connection.dispose();
+      term.dispose();
+    };
+  }, [containerId, autoFocus]);
+
+  const statusText =
+    status.state === 'exited'
+      ? t('terminal.status.exited', { exitCode: status.exitCode })
+      : status.state === 'failed'
+        ? t('terminal.status.failed', { reason: errorText(status.error) })
+        : t(`terminal.status.${status.state}`);
+
+  return (
+    <section className={`${styles.terminal} ${className ?? ''}`} aria-label={label ?? t('terminal.region')} data-state={status.state}>
+      <p className={styles.status} role="status" aria-live="polite" data-state={status.state}>
+        <span className={styles.dot} aria-hidden="true" />
+        {statusText}
+      </p>
+      <div className={styles.screen} ref={host} title={t('terminal.copyHint')} />
+    </section>
+  );
+}
