@@ -7,10 +7,12 @@
 //   terminal.ts   terminal attach, input, resize, acks (flow control), output frames
 import type { FilesReplies } from './files.js';
 import type { RunsReplies } from './runs.js';
+import type { TerminalReplies } from './terminal.js';
 
 export * from './common.js';
 export * from './files.js';
 export * from './runs.js';
+export * from './terminal.js';
 
 /** Every request event and what its `{ ok: true }` reply carries; a feature adds its own here. */
-export interface SocketReplies extends FilesReplies, RunsReplies {}
+export interface SocketReplies extends FilesReplies, RunsReplies, TerminalReplies {}
