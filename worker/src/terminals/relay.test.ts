@@ -198,3 +198,18 @@ it('an ended terminal leaves only keys that expire', async () => {
   await (await r.relay(id))?.ended;
   await expectOnlyExpiring([terminalKeys.meta(prefix, id), terminalKeys.output(prefix, id)]);
 });
+
+it('a terminal adopted from the container’s start shows its first output, the prompt nobody typed for', async () => {
+  const r = await startRelays();
+  const { container, attachment } = await h.containers().run(
+    { image: 'busybox', cmd: ['sh', '-c', 'echo banner-before-any-input; exec sh'], tty: true, openStdin: true, env: ['PS1=prompt$ '] },
+    { attach: true, consoleSize: { rows: 24, cols: 80 } },
+  );
+  await r.adopt(container.id, 'learner', attachment!);
+  const v = watchTerminal(redis, prefix, container.id);
+  await eventually(() => v.bytes().toString().includes('prompt$ '));
+  expect(v.bytes().toString()).toMatch(/^banner-before-any-input\r\n/);
+  await new TerminalInputWriter(redis, prefix).input(container.id, Buffer.from('exit 2\n'));
+  expect(await v.exit).toBe(2);
+  await v.stop();
+});

@@ -47,6 +47,8 @@ export interface RelayOptions {
   limits?: Partial<RelayLimits>;
   /** Picked up after a worker restart: hold output until viewers had time to say where they are. */
   resumed?: boolean;
+  /** An attachment made before the container started (so its first output is not missed). */
+  attachment?: ContainerAttachment;
 }
 
 export type RelayEnd = { reason: 'exited'; exitCode: number } | { reason: 'idle' } | { reason: 'detached' };
@@ -101,12 +103,12 @@ export class Relay {
   async start(): Promise<void> {
     const { redis, containers, containerId, hostId } = this.options;
     const last = (await redis.xrevrangeBuffer(this.keys.output, '+', '-', 'COUNT', 1)) as [Buffer, Buffer[]][];
+    // After an exit record (a container started again) the offsets go on past its id.
     this.stored = this.read = last[0] ? offsetOfId(last[0][0]) : 0;
-    if (last[0]?.[1][0]?.toString() === 'x') this.stored = this.read = this.stored - 1; // a relay after an exit: a restarted container
     await this.createGroup();
     let attachment: ContainerAttachment;
     try {
-      attachment = await containers.attach(containerId);
+      attachment = this.options.attachment ?? (await containers.attach(containerId));
     } catch (err) {
       if (!this.options.resumed) throw err;
       // It exited while no worker relayed it: its viewers still get the exit.

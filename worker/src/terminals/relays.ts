@@ -14,7 +14,7 @@ import {
   type TerminalRequest,
   type TerminalRequestReply,
 } from '../../../queue-client/terminal-streams.js';
-import { Containers, type ContainerEngine } from '../containers/index.js';
+import { Containers, type ContainerAttachment, type ContainerEngine } from '../containers/index.js';
 import { newErrorId } from '../queue/outcome.js';
 import { Relay, type RelayLimits } from './relay.js';
 
@@ -127,8 +127,17 @@ export class TerminalRelays {
     return new Containers({ ...this.options.engine, session });
   }
 
+  /**
+   * Relays a container from its start: `attachment` was connected before the container started
+   * (Containers.run with attach), so the terminal shows its first output, the shell's prompt.
+   */
+  async adopt(containerId: string, session: string, attachment: ContainerAttachment): Promise<void> {
+    if (this.relays.has(containerId)) attachment.detach();
+    else await this.relayFor(containerId, session, false, attachment);
+  }
+
   /** The running relay of a container, started if there is none; null if it cannot attach. */
-  private relayFor(containerId: string, session: string, resumed: boolean): Promise<Relay | null> {
+  private relayFor(containerId: string, session: string, resumed: boolean, attachment?: ContainerAttachment): Promise<Relay | null> {
     const existing = this.relays.get(containerId);
     if (existing) return existing;
     const { redis, options } = this;
@@ -140,6 +149,7 @@ export class TerminalRelays {
       redis,
       log: options.log,
       resumed,
+      ...(attachment ? { attachment } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
     });
     const started = relay.start().then(
