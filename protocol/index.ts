@@ -3,3 +3,5 @@ export * from './events.js';
 export * from './errors.js';
 export * from './jobs.js';
 export { messages, type MessageKey } from './i18n.js';
+export * from './limits.js';
+export * from './results.js';

@@ -1,8 +1,9 @@
 // Jobs the gateway puts on a worker host's queue, validated on both sides. One handler per
 // job name on the worker. A learner's session is pinned to one host: its images and
-// containers live there.
+// containers live there. What each job returns: results.ts.
 import { z } from 'zod';
 import type { LearnerErrorPayload } from './errors.js';
+import { containerLimitBounds, type ContainerLimitName } from './limits.js';
 
 // Lowercase letters and digits: it becomes part of image names (see worker/src/session-images.ts).
 const sessionId = z.string().regex(/^[a-z0-9]{1,64}$/);
@@ -13,6 +14,16 @@ const contextPath = z
   .min(1)
   .max(1024)
   .refine((p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.includes('\0'), 'a relative path inside the context');
+const imageRef = z.string().min(1).max(255);
+/** A container's id, id prefix or name, in the job's session. */
+const containerRef = z.string().min(1).max(128);
+const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
+
+/** A limit the learner may ask for: inside protocol/limits.ts, the bounds the engine checks too. */
+function limit(name: ContainerLimitName, integer = true) {
+  const { min, max } = containerLimitBounds[name];
+  return (integer ? z.number().int() : z.number()).min(min).max(max);
+}
 
 export const buildJob = z.object({
   sessionId,
@@ -33,7 +44,7 @@ export type BuildJob = z.infer<typeof buildJob>;
 export const runJob = z.object({
   sessionId,
   runId,
-  image: z.string().min(1).max(255),
+  image: imageRef,
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).optional(),
   cmd: z.array(z.string()).optional(),
   env: z.array(z.string().regex(/^[^=]+=/)).default([]),
@@ -41,25 +52,61 @@ export const runJob = z.object({
   rows: z.number().int().min(1).max(500).default(24),
   cols: z.number().int().min(1).max(500).default(80),
   removeOnExit: z.boolean().default(false),
-  memoryBytes: z.number().int().positive().optional(),
-  pidsMax: z.number().int().positive().optional(),
-  cpus: z.number().positive().max(4).optional(),
+  memoryBytes: limit('memoryBytes').optional(),
+  pidsMax: limit('pidsMax').optional(),
+  cpus: limit('cpus', false).optional(),
 });
 export type RunJob = z.infer<typeof runJob>;
 
-export const containerOpJob = z.object({
-  sessionId,
-  runId,
-  container: z.string().min(1).max(128),
-  op: z.enum(['stop', 'kill', 'rm', 'pause', 'unpause', 'diff', 'commit', 'stats', 'logs']),
-  force: z.boolean().default(false),
-  signal: z.string().regex(/^(SIG)?[A-Z0-9]+$/).optional(),
-  commitTag: z.string().max(255).optional(),
-});
-export type ContainerOpJob = z.infer<typeof containerOpJob>;
+const base = { sessionId, runId };
+const onContainer = { ...base, container: containerRef };
 
-export const jobSchemas = { build: buildJob, run: runJob, 'container-op': containerOpJob } as const;
+/**
+ * One operation on the session's containers. `list` is `ps -a` (no container named); every other
+ * op names one container. Fields another op would take are ignored (stripped), not refused.
+ */
+export const containerOpJob = z.discriminatedUnion('op', [
+  z.object({ ...base, op: z.literal('list') }),
+  z.object({ ...onContainer, op: z.literal('inspect') }),
+  /** `docker stop [-t]`: the stop signal, then SIGKILL after the grace period (the container's own by default). */
+  z.object({ ...onContainer, op: z.literal('stop'), graceMs: limit('stopGraceMs').optional() }),
+  z.object({ ...onContainer, op: z.literal('kill'), signal: z.string().regex(/^(SIG)?[A-Z0-9]+$/).optional() }),
+  z.object({ ...onContainer, op: z.literal('rm'), force: z.boolean().default(false) }),
+  z.object({ ...onContainer, op: z.literal('pause') }),
+  z.object({ ...onContainer, op: z.literal('unpause') }),
+  z.object({ ...onContainer, op: z.literal('diff') }),
+  z.object({ ...onContainer, op: z.literal('commit'), commitTag: z.string().min(1).max(255).optional() }),
+  z.object({ ...onContainer, op: z.literal('stats') }),
+  z.object({ ...onContainer, op: z.literal('logs'), tail: z.number().int().min(1).max(2000).default(200) }),
+]);
+export type ContainerOpJob = z.infer<typeof containerOpJob>;
+export type ContainerOp = ContainerOpJob['op'];
+
+/** One operation on the session's images (their names and ids resolve in this session only). */
+export const imageOpJob = z.discriminatedUnion('op', [
+  /** `docker images`: the session's images and the base images. */
+  z.object({ ...base, op: z.literal('list') }),
+  /** `docker history`: one row per step, newest first. */
+  z.object({ ...base, op: z.literal('history'), image: imageRef }),
+  /** `docker rmi [-f]`: refused while a container uses the image, as Docker refuses it. */
+  z.object({ ...base, op: z.literal('rmi'), image: imageRef, force: z.boolean().default(false) }),
+  /** The files one layer added, changed or deleted: the layer by its index (0 = bottom) or its diffId. */
+  z.object({
+    ...base,
+    op: z.literal('layer-changes'),
+    image: imageRef,
+    layer: z.union([z.number().int().min(0).max(10_000), digest]),
+    /** At most this many changes (the result says when there were more). */
+    limit: z.number().int().min(1).max(5000).default(1000),
+  }),
+]);
+export type ImageOpJob = z.infer<typeof imageOpJob>;
+export type ImageOp = ImageOpJob['op'];
+
+export const jobSchemas = { build: buildJob, run: runJob, 'container-op': containerOpJob, 'image-op': imageOpJob } as const;
 export type JobName = keyof typeof jobSchemas;
+/** A job as the gateway may write it (defaults not yet filled in). */
+export type JobRequest<N extends JobName> = z.input<(typeof jobSchemas)[N]>;
 
 /**
  * How a job ends, as the gateway reads it back: a learner error is a result (the job completed

@@ -1,6 +1,6 @@
 // What the gateway uses to send a learner's job to the engine: validate it with the protocol
 // schema, find the session's host (pinning it on first use), and add it to that host's queue.
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { jobSchemas, type JobName } from '../protocol/jobs.js';
 import { bullmqConnection } from './connection.js';
@@ -23,6 +23,7 @@ const JOB_DEFAULTS: JobsOptions = {
 
 export class JobDispatcher {
   private readonly queues = new Map<string, Queue>();
+  private readonly events = new Map<string, Promise<QueueEvents>>();
 
   constructor(
     private readonly redis: Redis,
@@ -54,8 +55,34 @@ export class JobDispatcher {
     return this.queue(hostQueueName);
   }
 
+  /**
+   * BullMQ's completion events of one host queue (one blocking connection per queue, shared by
+   * every wait of this dispatcher), ready to be listened to.
+   */
+  queueEvents(hostQueueName: string): Promise<QueueEvents> {
+    let events = this.events.get(hostQueueName);
+    if (!events) {
+      const made = new QueueEvents(hostQueueName, { connection: bullmqConnection(this.redisUrl), prefix: this.prefix });
+      events = made.waitUntilReady().then(() => made);
+      this.events.set(hostQueueName, events);
+    }
+    return events;
+  }
+
+  /** The deployment's key prefix (names.ts keys are under it). */
+  get keyPrefix(): string {
+    return this.prefix;
+  }
+
+  /** The plain (non-blocking) Redis client it was given. */
+  get client(): Redis {
+    return this.redis;
+  }
+
   async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    const events = await Promise.all([...this.events.values()].map((e) => e.catch(() => null)));
+    await Promise.all([...[...this.queues.values()].map((q) => q.close()), ...events.map((e) => e?.close())]);
     this.queues.clear();
+    this.events.clear();
   }
 }

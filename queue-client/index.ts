@@ -3,5 +3,5 @@ export { bullmqConnection, connectRedis, redisOptions } from './connection.js';
 export { JobDispatcher, type Enqueued } from './dispatcher.js';
 export { hostForSession, liveHosts, NoLiveHostError, pinnedHost, type HostInfo, type PinOptions, type SessionHost } from './hosts.js';
 export * from './names.js';
-export { internalErrorOf } from './outcome.js';
+export { internalErrorOf, OutcomeTimeoutError, readOutcome, waitForOutcome, type FinishedJob, type WaitOptions } from './outcome.js';
 export { decodeRunEvents, readRunEvents, type ReadOptions } from './run-events.js';

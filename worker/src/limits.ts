@@ -17,19 +17,13 @@ export const containerLimits = Object.freeze({
   stopGraceMs: 10_000,
 });
 
-/** What a learner may ask for per container (`run -m`, `--pids-limit`, `--cpus`…), inclusive. */
-export const containerLimitBounds = Object.freeze({
-  memoryBytes: Object.freeze({ min: 6 * MiB, max: 1 * GiB }),
-  pidsMax: Object.freeze({ min: 8, max: 1024 }),
-  /** CPUs as `--cpus` writes them (quota / period). */
-  cpus: Object.freeze({ min: 0.01, max: 2 }),
-  idleTimeoutMs: Object.freeze({ min: 10_000, max: 4 * 60 * 60 * 1000 }),
-  writableLayerBytes: Object.freeze({ min: 1 * MiB, max: 4 * GiB }),
-  stopGraceMs: Object.freeze({ min: 0, max: 5 * 60 * 1000 }),
-});
+/** What a learner may ask for per container: protocol/limits.ts, the one source the job schemas share. */
+export { containerLimitBounds } from '../../protocol/limits.js';
 
 export const buildLimits = Object.freeze({
   stepTimeoutMs: 120_000,
+  /** Turning one step's files into a layer (its tar and sha256), after the step ran. */
+  layerTimeoutMs: 60_000,
   contextBytes: 50 * MiB,
   dockerfileBytes: 256 * 1024,
   steps: 200,
@@ -41,4 +35,8 @@ export const sessionQuotas = Object.freeze({
   images: 30,
   containers: 20,
   layerBytes: 4 * GiB,
+  /** The memory limits of a session's running containers, summed (so 20 containers cannot take the host). */
+  runningMemoryBytes: 2 * GiB,
+  /** The pids limits of a session's running containers, summed. */
+  runningPids: 1024,
 });

@@ -5,7 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Containers } from '../containers/index.js';
-import { JobDispatcher } from '../../../queue-client/dispatcher.js';
+import { JobDispatcher, type Enqueued } from '../../../queue-client/dispatcher.js';
+import { waitForOutcome } from '../../../queue-client/outcome.js';
+import type { JobName } from '../../../protocol/jobs.js';
 import { HostWorker } from './host-worker.js';
 import { readRunEvents } from '../../../queue-client/run-events.js';
 import { testEngine, type TestEngine } from './test-support/engine.js';
@@ -21,19 +23,11 @@ let worker: HostWorker;
 
 const start = () => HostWorker.start({ redisUrl: url, prefix, hostId: 'wc', concurrency: 2, heartbeatMs: 500, engine, log: silent });
 
-async function result(queue: string, jobId: string): Promise<{ ok: boolean; result?: any; error?: any }> {
-  const until = Date.now() + 60_000;
-  for (;;) {
-    // The state first, then the job: a job read while still active keeps a null returnvalue.
-    const state = await dispatcher.hostQueue(queue).getJobState(jobId);
-    if (state === 'completed' || state === 'failed') {
-      const job = (await dispatcher.hostQueue(queue).getJob(jobId))!;
-      if (state === 'completed') return job.returnvalue;
-      throw new Error(`job failed: ${job.failedReason}`);
-    }
-    if (Date.now() > until) throw new Error(`job ${jobId} still ${state}`);
-    await sleep(50);
-  }
+/** The job's outcome as the gateway reads it: validated with its result schema; internal errors throw. */
+async function result<N extends JobName>(name: N, job: Enqueued) {
+  const outcome = await waitForOutcome(dispatcher, job, name, { timeoutMs: 60_000 });
+  if ('kind' in outcome) throw new Error(`job failed: ${outcome.errorId}`);
+  return outcome;
 }
 
 async function eventsOf(runId: string, type: string, timeoutMs = 20_000) {
@@ -65,8 +59,9 @@ afterAll(async () => {
 describe('run and container-op jobs', () => {
   it('a run job starts a container that outlives it; its exit arrives on the run’s events', async () => {
     const job = await dispatcher.enqueue('run', { sessionId: 'cj', runId: 'cj-run1', image: 'busybox', cmd: ['sh', '-c', 'sleep 1; exit 3'], tty: false });
-    const out = await result(job.queue, job.jobId);
+    const out = await result('run', job);
     expect(out).toMatchObject({ ok: true, result: { status: 'running', image: 'busybox' } });
+    if (!out.ok) return;
     expect(await eventsOf('cj-run1', 'container.started')).toHaveLength(1);
     const exited = await eventsOf('cj-run1', 'container.exited');
     expect(exited).toEqual([expect.objectContaining({ containerId: out.result.id, exitCode: 3, oomKilled: false })]);
@@ -77,16 +72,16 @@ describe('run and container-op jobs', () => {
       sessionId: 'cj', runId: 'cj-oom', image: 'busybox', tty: false, memoryBytes: 16 << 20,
       cmd: ['sh', '-c', 'x=$(head -c 64000000 /dev/zero | tr "\\0" a)'],
     });
-    await result(job.queue, job.jobId);
+    await result('run', job);
     expect(await eventsOf('cj-oom', 'container.exited')).toEqual([expect.objectContaining({ oomKilled: true })]);
   });
 
   it('container-op: diff, commit, stop and rm through the queue, learner errors as results', async () => {
     const run = await dispatcher.enqueue('run', { sessionId: 'cj', runId: 'cj-run2', name: 'op-target', image: 'busybox', cmd: ['sh', '-c', 'echo hi > /made-here; sleep 60'], tty: false });
-    await result(run.queue, run.jobId);
+    await result('run', run);
     const op = async (runId: string, body: object) => {
       const j = await dispatcher.enqueue('container-op', { sessionId: 'cj', runId, container: 'op-target', ...body });
-      return result(j.queue, j.jobId);
+      return result('container-op', j);
     };
     let diff;
     for (let i = 0; i < 50; i++) {
@@ -94,9 +89,10 @@ describe('run and container-op jobs', () => {
       if (JSON.stringify(diff).includes('/made-here')) break;
       await sleep(100);
     }
-    expect(diff!.result).toContainEqual({ kind: 'A', path: '/made-here' });
+    expect(diff).toMatchObject({ ok: true, result: { op: 'diff', truncated: false } });
+    expect(diff!.ok && diff!.result.op === 'diff' && diff!.result.changes).toContainEqual({ kind: 'A', path: '/made-here' });
     const commit = await op('cj-commit', { op: 'commit', commitTag: 'snap:1' });
-    expect(commit).toMatchObject({ ok: true, result: { tag: 'snap:1' } });
+    expect(commit).toMatchObject({ ok: true, result: { op: 'commit', tag: 'snap:1' } });
     expect(await eventsOf('cj-commit', 'layer.committed')).toHaveLength(1);
     const stopped = await op('cj-stop', { op: 'stop' });
     expect(stopped.ok).toBe(true);
@@ -106,7 +102,7 @@ describe('run and container-op jobs', () => {
 
   it('a worker that replaced the one that started a container still reports its exit', async () => {
     const job = await dispatcher.enqueue('run', { sessionId: 'cj', runId: 'cj-run3', image: 'busybox', cmd: ['sh', '-c', 'sleep 2; exit 7'], tty: false });
-    await result(job.queue, job.jobId);
+    await result('run', job);
     await worker.shutdown(5_000);
     worker = await start(); // a new worker process would resume the same way
     expect(await eventsOf('cj-run3', 'container.exited')).toEqual([expect.objectContaining({ exitCode: 7 })]);

@@ -6,12 +6,14 @@ import { Worker, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { jobSchemas, type JobName } from '../../../protocol/jobs.js';
+import { jobResultSchemas } from '../../../protocol/results.js';
 import type { EventBody } from '../../../protocol/events.js';
 import type { EventSink } from '../events.js';
 import { bullmqConnection, connectRedis } from '../../../queue-client/connection.js';
 import type { Engine } from './engine.js';
 import { handleBuild } from './handlers/build.js';
 import { handleContainerOp } from './handlers/container-op.js';
+import { handleImageOp } from './handlers/image-op.js';
 import { handleRun } from './handlers/run.js';
 import type { HandlerContext } from './handlers/types.js';
 import { HostHeartbeat } from './heartbeat.js';
@@ -26,6 +28,7 @@ const handlers: { [N in JobName]: (input: never, ctx: HandlerContext) => Promise
   build: handleBuild,
   run: handleRun,
   'container-op': handleContainerOp,
+  'image-op': handleImageOp,
 };
 
 export interface HostWorkerOptions {
@@ -142,7 +145,9 @@ export class HostWorker {
         // failure, and a re-queued job's next attempt must see every event of this one.
         const work = async () => {
           try {
-            return await handler(input, context);
+            // Validated (and stripped to the schema's fields) before it is stored for the gateway:
+            // a result that does not match is the engine's bug, an internal error.
+            return jobResultSchemas[name].parse(await handler(input, context));
           } finally {
             await stream.flush();
           }

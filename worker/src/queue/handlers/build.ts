@@ -4,14 +4,10 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { LearnerError } from '../../../../protocol/errors.js';
-import type { BuildResult } from '../../builder/index.js';
 import { formatBytes } from '../../builder/format.js';
 import { buildLimits } from '../../limits.js';
+import { recordStepLines } from '../dockerfile-lines.js';
 import type { JobHandler, JobInput } from './types.js';
-
-export type BuildJobResult = Omit<BuildResult, 'steps'> & {
-  steps: { step: number; instruction: string; cacheHit: boolean | null; imageId: string | null }[];
-};
 
 async function writeContext(dir: string, files: JobInput<'build'>['context']): Promise<void> {
   const bodies = files.map((f) => Buffer.from(f.content, f.encoding === 'base64' ? 'base64' : 'utf8'));
@@ -27,7 +23,7 @@ async function writeContext(dir: string, files: JobInput<'build'>['context']): P
   }
 }
 
-export const handleBuild: JobHandler<'build', BuildJobResult> = async (input, { engine, events, signal }) => {
+export const handleBuild: JobHandler<'build'> = async (input, { engine, events, signal }) => {
   const contextDir = await engine.store.scratchDir('build-context');
   try {
     await writeContext(contextDir, input.context);
@@ -45,9 +41,23 @@ export const handleBuild: JobHandler<'build', BuildJobResult> = async (input, { 
       },
       events,
     );
+    // So `history` can name the line each layer came from.
+    await recordStepLines(engine.dataDir, input.sessionId, result.steps);
     return {
-      ...result,
-      steps: result.steps.map((s) => ({ step: s.step, instruction: s.instruction, cacheHit: s.cacheHit, imageId: s.imageId })),
+      imageId: result.imageId,
+      tags: result.tags,
+      durationMs: result.durationMs,
+      unusedBuildArgs: result.unusedBuildArgs,
+      steps: result.steps.map((s) => ({
+        step: s.step,
+        stage: s.stage,
+        instruction: s.instruction,
+        line: s.line,
+        cacheHit: s.cacheHit,
+        ...(s.reason ? { reason: s.reason } : {}),
+        imageId: s.imageId,
+        ...(s.layer ? { layer: s.layer } : {}),
+      })),
     };
   } finally {
     await engine.store.removeScratchDir(contextDir);

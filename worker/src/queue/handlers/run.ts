@@ -1,12 +1,11 @@
 // `run`: create and start a container of the session's image under a detached launcher, so it
 // outlives this worker. The job ends once it runs; its exit reaches the run's events through the
 // host's ContainerWatch.
-import { Containers, type ContainerInfo } from '../../containers/index.js';
+import { Containers } from '../../containers/index.js';
+import { containerSummaryOf } from './container-views.js';
 import type { JobHandler } from './types.js';
 
-export type RunJobResult = Pick<ContainerInfo, 'id' | 'shortId' | 'name' | 'image' | 'imageId' | 'status' | 'limits' | 'cpus'>;
-
-export const handleRun: JobHandler<'run', RunJobResult> = async (input, { engine, events, watch }) => {
+export const handleRun: JobHandler<'run'> = async (input, { engine, events, watch }) => {
   const containers = new Containers({ ...engine, session: input.sessionId, events });
   const limits = {
     ...(input.memoryBytes ? { memoryBytes: input.memoryBytes } : {}),
@@ -27,6 +26,6 @@ export const handleRun: JobHandler<'run', RunJobResult> = async (input, { engine
     input.tty ? { consoleSize: { rows: input.rows, cols: input.cols } } : {},
   );
   await watch?.(container.id, input.sessionId, input.runId);
-  const { id, shortId, name, image, imageId, status, cpus } = container;
-  return { id, shortId, name, image, imageId, status, limits: container.limits, cpus };
+  const { id, shortId, name, image, imageId, status, limits: applied, cpus } = containerSummaryOf(container);
+  return { id, shortId, name, image, imageId, status, limits: applied, cpus };
 };

@@ -1,10 +1,11 @@
 // What every job handler gets and returns. A handler reads its input through the protocol schema
-// (already parsed by the worker), emits events through `events`, and returns a typed result; a
+// (already parsed by the worker), emits events through `events`, and returns its protocol result; a
 // LearnerError it throws becomes the job's result (the learner can act on it), anything else an
 // internal failure (see ../outcome.ts).
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { JobName, jobSchemas } from '../../../../protocol/jobs.js';
+import type { JobResult } from '../../../../protocol/results.js';
 import type { EventSink } from '../../events.js';
 import type { Engine } from '../engine.js';
 
@@ -20,4 +21,5 @@ export interface HandlerContext {
   watch?: (containerId: string, session: string, runId: string) => Promise<void>;
 }
 
-export type JobHandler<N extends JobName, R> = (input: JobInput<N>, ctx: HandlerContext) => Promise<R>;
+/** Returns the job's result as protocol/results.ts types it (the worker validates it before storing). */
+export type JobHandler<N extends JobName> = (input: JobInput<N>, ctx: HandlerContext) => Promise<JobResult<N>>;

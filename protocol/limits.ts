@@ -1,0 +1,20 @@
+// The bounds a learner may ask for, per container (`run -m`, `--pids-limit`, `--cpus`…), inclusive.
+// One source: the job schemas (jobs.ts) refuse a job beyond them before it is queued, and the
+// engine (worker/src/limits.ts → containers/container-limits.ts) checks the same numbers, so the
+// site never offers what the engine would refuse. Units are in the names.
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+const bound = (min: number, max: number) => Object.freeze({ min, max });
+
+export const containerLimitBounds = Object.freeze({
+  memoryBytes: bound(6 * MiB, 1 * GiB),
+  pidsMax: bound(8, 1024),
+  /** CPUs as `--cpus` writes them (quota / period): 0.5 is half of one CPU. */
+  cpus: bound(0.01, 2),
+  idleTimeoutMs: bound(10_000, 4 * 60 * 60 * 1000),
+  writableLayerBytes: bound(1 * MiB, 4 * GiB),
+  stopGraceMs: bound(0, 5 * 60 * 1000),
+});
+
+export type ContainerLimitName = keyof typeof containerLimitBounds;
