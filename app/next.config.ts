@@ -20,6 +20,11 @@ const config: NextConfig = {
     // dockerfile-language-service can ask Docker Hub for image tags over node's https; in the
     // browser (and with no internet) that request must fail at once, not pull in a polyfill.
     resolveAlias: { https: { browser: './src/components/editor/no-network.ts' } },
+    // protocol/ imports its siblings as `./x.js` (NodeNext, for the worker); point those at the .ts.
+    rules: {
+      '*.ts': [{ condition: { not: 'foreign' }, loaders: [`${root}/app/scripts/ts-specifier-loader.cjs`] }],
+      '*.tsx': [{ condition: { not: 'foreign' }, loaders: [`${root}/app/scripts/ts-specifier-loader.cjs`] }],
+    },
   },
   outputFileTracingRoot: root,
 };
