@@ -596,16 +596,18 @@ export class Containers {
     if (await this.untilStopped(cur.record, 10_000)) await this.recordedExit(cur.record, ref);
   }
 
-  /** `docker wait`: blocks until the container is not running; its exit code, OOM and time-limit flags. */
+  /**
+   * `docker wait`: blocks until the container is not running; its exit code, OOM and time-limit
+   * flags. A read: it announces nothing (stop and kill announce the exit they cause; a run job's
+   * container reaches its run's events through the queue's ContainerWatch), so an exit is told
+   * once however often it is waited for.
+   */
   async wait(ref: string, options: { signal?: AbortSignal } = {}): Promise<ExitState> {
     const record = await this.find(ref);
     for (;;) {
       const cur = await this.refresh(record);
       if (!cur) throw new LearnerError('container.notFound', { ref });
-      if (cur.status === 'created' || cur.status === 'exited') {
-        if (cur.status === 'exited') this.emitExit(cur.record);
-        return exitStateOf(cur.record);
-      }
+      if (cur.status === 'created' || cur.status === 'exited') return exitStateOf(cur.record);
       await this.untilStopped(cur.record, 60_000, options.signal);
     }
   }

@@ -42,7 +42,8 @@ describe('create and run', () => {
     expect(await c.wait(container.id)).toMatchObject({ exitCode: 4, oomKilled: false, timedOut: false });
     // The missing working dir was made (as Docker does); nobody's home comes from /etc/passwd.
     expect(await logsOf(c, container.id)).toBe('hello from /srv/app as 65534:65534 home=/home\n');
-    expect(c.collected.ofType('container.exited')).toMatchObject([{ containerId: container.id, exitCode: 4, oomKilled: false }]);
+    // wait reads the exit; it announces nothing (the queue's container watch tells a run's exit).
+    expect(c.collected.ofType('container.exited')).toEqual([]);
   });
 
   it('replaces CMD with the given command, Env entries with -e, and ENTRYPOINT with --entrypoint', async () => {
@@ -176,7 +177,6 @@ describe('limits', () => {
     expect(exit).toMatchObject({ oomKilled: true });
     expect(exit.exitCode).toBeGreaterThan(128);
     expect(await c.inspect(container.id)).toMatchObject({ status: 'exited', oomKilled: true });
-    expect(c.collected.ofType('container.exited')).toMatchObject([{ oomKilled: true }]);
   });
 });
 

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Containers } from '../containers/index.js';
+import { CollectedEvents } from '../events.js';
 import { JobDispatcher, type Enqueued } from '../../../queue-client/dispatcher.js';
 import { waitForOutcome } from '../../../queue-client/outcome.js';
 import type { JobName } from '../../../protocol/jobs.js';
@@ -98,6 +99,40 @@ describe('run and container-op jobs', () => {
     expect(stopped.ok).toBe(true);
     expect(await op('cj-rm', { op: 'rm' })).toMatchObject({ ok: true });
     expect(await op('cj-rm2', { op: 'rm' })).toMatchObject({ ok: false, error: { key: 'container.notFound' } });
+  });
+
+  it('each event is told once: run, stop, rm and wait (a read) through the queue', async () => {
+    const counts = async (runId: string) => {
+      const n: Record<string, number> = {};
+      for (const e of await readRunEvents(redis, prefix, runId, -1)) n[e.type] = (n[e.type] ?? 0) + 1;
+      return n;
+    };
+    const run = await result('run', await dispatcher.enqueue('run', { sessionId: 'cj', runId: 'cj-n-run', name: 'counted', image: 'busybox', cmd: ['sleep', '60'], tty: false }));
+    if (!run.ok) throw new Error(run.error.key);
+    const op = async (runId: string, body: object) => result('container-op', await dispatcher.enqueue('container-op', { sessionId: 'cj', runId, container: 'counted', ...body }));
+    expect(await op('cj-n-stop', { op: 'stop', graceMs: 0 })).toMatchObject({ ok: true, result: { op: 'stop', exit: { exitCode: 137, signal: 'KILL' } } });
+    await eventsOf('cj-n-run', 'container.exited');
+    // Reads after the exit: wait (twice) and inspect tell nothing.
+    const waiter = new CollectedEvents('cj-n-wait');
+    const c = new Containers({ ...engine, session: 'cj', events: waiter });
+    expect(await c.wait('counted')).toMatchObject({ exitCode: 137 });
+    expect(await c.wait('counted')).toMatchObject({ exitCode: 137 });
+    expect(await op('cj-n-inspect', { op: 'inspect' })).toMatchObject({ ok: true, result: { container: { status: 'exited' } } });
+    expect(await op('cj-n-rm', { op: 'rm' })).toMatchObject({ ok: true, result: { op: 'rm', removed: run.result.id } });
+    await sleep(500); // anything late (a second exit from the watch) would be here by now
+    expect(await counts('cj-n-run')).toEqual({ 'container.created': 1, 'container.started': 1, 'container.exited': 1 });
+    expect(await counts('cj-n-stop')).toEqual({ 'container.exited': 1 });
+    expect(await counts('cj-n-inspect')).toEqual({});
+    expect(await counts('cj-n-rm')).toEqual({ 'container.removed': 1 });
+    expect(waiter.events).toEqual([]);
+
+    // --rm: the run's stream tells the exit, then the removal, each once.
+    await result('run', await dispatcher.enqueue('run', { sessionId: 'cj', runId: 'cj-n-rmrun', image: 'busybox', cmd: ['sh', '-c', 'exit 2'], tty: false, removeOnExit: true }));
+    await eventsOf('cj-n-rmrun', 'container.removed');
+    await sleep(500);
+    const told = (await readRunEvents(redis, prefix, 'cj-n-rmrun', -1)).map((e) => e.type);
+    expect(told).toEqual(['container.created', 'container.started', 'container.exited', 'container.removed']);
+    expect(await eventsOf('cj-n-rmrun', 'container.exited')).toEqual([expect.objectContaining({ exitCode: 2 })]);
   });
 
   it('a worker that replaced the one that started a container still reports its exit', async () => {

@@ -1,10 +1,12 @@
 // Containers outlive the `run` job that started them (they live under their own launcher
 // monitors), so their exit reaches the learner through this watch: it attaches to each
 // container's launcher (a plain watcher, not learner activity) and, when the container exits,
-// records it and emits container.exited on the run's event stream. Which run a container belongs
+// records it and emits container.exited on the run's event stream: the one place a run's exit is
+// told (Containers.wait only reads). Which run a container belongs
 // to is kept in Redis, so a restarted worker resumes watching.
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { EventBody } from '../../../protocol/events.js';
 import { Containers, shortId } from '../containers/index.js';
 import type { Attachment } from '../runtime/container-runtime.js';
 import type { Engine } from './engine.js';
@@ -65,9 +67,20 @@ export class ContainerWatch {
   private async settle(containerId: string, w: Watched): Promise<void> {
     try {
       const events = await RedisRunEvents.open(this.redis, this.prefix, w.runId);
-      // `wait` records the exit (if nobody did yet) and announces it on the run's events; it
-      // returns at once, the launcher being gone. A removed container (--rm, rm) has nothing to say.
-      await new Containers({ ...this.engine, session: w.session, events }).wait(containerId).catch(() => null);
+      // What settling makes the containers API say (a --rm container's container.removed) comes
+      // after the exit it follows from.
+      const held: EventBody[] = [];
+      // `wait` records the exit if nobody did yet and returns at once, the launcher being gone; it
+      // announces nothing itself: this watch tells the run, once. A container removed meanwhile
+      // (rm -f) has no exit to tell.
+      const exit = await new Containers({ ...this.engine, session: w.session, events: { emit: (e) => held.push(e) } })
+        .wait(containerId)
+        .catch(() => null);
+      if (exit) {
+        const { exitCode, oomKilled, timedOut, signal } = exit;
+        events.emit({ type: 'container.exited', containerId, exitCode, oomKilled, timedOut, ...(signal ? { signal } : {}) });
+      }
+      for (const e of held) events.emit(e);
       await events.flush();
       await this.redis.hdel(this.key, containerId);
     } catch (err) {
