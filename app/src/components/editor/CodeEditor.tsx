@@ -3,7 +3,7 @@
 // app/scripts/copy-monaco.ts; never a CDN), the Dockerfile language service in the browser,
 // build annotations in the gutter and a learner error as a marker at its line. Load it with
 // next/dynamic and ssr:false (see ./index.ts): Monaco needs a browser.
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import Editor, { loader, type OnMount } from '@monaco-editor/react';
 import type * as Monaco from 'monaco-editor';
 import { useLocale, useT } from '../../lib/i18n/client';
@@ -17,15 +17,23 @@ import styles from './editor.module.css';
 const BUILD_OWNER = 'build';
 const LINT_DEBOUNCE_MS = 250;
 
-let configuredLocale: string | null = null;
-function configureLoader(locale: string) {
-  // Monaco reads its own UI language (menus, find widget) once, when it loads.
-  if (configuredLocale !== null) return;
-  configuredLocale = locale;
-  loader.config({
-    paths: { vs: '/monaco/vs' },
-    ...(locale === 'ko' ? { 'vs/nls': { availableLanguages: { '*': 'ko' } } } : {}),
-  });
+loader.config({ paths: { vs: '/monaco/vs' } });
+
+// Monaco's own UI (context menu, find widget) reads its language once, when it loads, from a
+// messages script that sets a global. The AMD build's `vs/nls` option waits for a define() that
+// script never makes, so it is loaded here first. A later switch applies after a reload.
+let uiLanguage: Promise<void> | null = null;
+function loadMonacoLanguage(locale: string): Promise<void> {
+  uiLanguage ??=
+    locale === 'en'
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          const script = document.createElement('script');
+          script.src = `/monaco/vs/nls/lang/${locale}.js`;
+          script.onload = script.onerror = () => resolve();
+          document.head.appendChild(script);
+        });
+  return uiLanguage;
 }
 
 export interface CodeEditorProps {
@@ -41,12 +49,17 @@ export interface CodeEditorProps {
   onSelectLayer?(step: number): void;
   /** A learner error of the last build, at its line, already in the reader's language. */
   buildError?: { line: number; column?: number; message: string } | null;
+  /** Move the cursor to this line and focus the editor (a new object each time it is asked). */
+  reveal?: { line: number } | null;
 }
 
 export function CodeEditor(props: CodeEditorProps) {
   const { locale } = useLocale();
   const t = useT(messages);
-  configureLoader(locale);
+  const [languageReady, setLanguageReady] = useState(false);
+  useEffect(() => {
+    void loadMonacoLanguage(locale).then(() => setLanguageReady(true));
+  }, [locale]);
   const editorRef = useRef<Monaco.editor.IStandaloneCodeEditor | null>(null);
   const monacoRef = useRef<typeof Monaco | null>(null);
   const decorations = useRef<Monaco.editor.IEditorDecorationsCollection | null>(null);
@@ -131,10 +144,18 @@ export function CodeEditor(props: CodeEditorProps) {
 
   useEffect(paint);
 
+  useEffect(() => {
+    const editor = editorRef.current;
+    if (!editor || !props.reveal) return;
+    editor.revealLineInCenter(props.reveal.line);
+    editor.setPosition({ lineNumber: props.reveal.line, column: 1 });
+    editor.focus();
+  }, [props.reveal]);
+
   return (
     <div className={styles.wrap}>
       <div className={styles.editor}>
-        <Editor
+        {!languageReady ? <p className={styles.loading}>{t('editor.loading')}</p> : <Editor
           path={props.path}
           value={props.value}
           {...(dockerfile ? { language: DOCKERFILE_LANGUAGE } : {})}
@@ -156,7 +177,7 @@ export function CodeEditor(props: CodeEditorProps) {
             fixedOverflowWidgets: true,
             wordWrap: 'off',
           }}
-        />
+        />}
       </div>
       <p className={styles.hint}>{t('editor.keyboardHint')}</p>
     </div>

@@ -4,8 +4,7 @@
 // always agree on one language.
 import { createContext, useCallback, useContext, useMemo, useState, useTransition, type ReactNode } from 'react';
 import { useRouter } from 'next/navigation';
-import type { ErrorPayload } from '../../../../protocol/errors';
-import { renderMessage } from './learner-errors';
+import { renderMessage, type ErrorPayload } from '../../../../protocol/errors';
 import { LOCALE_COOKIE, LOCALE_COOKIE_MAX_AGE_S, type Locale } from './locale';
 import { translator, type MessageTable, type Translate } from './translate';
 

@@ -20,16 +20,3 @@ describe('the page language', () => {
     expect(localeFromAcceptLanguage('ko;q=0, en;q=0.1')).toBe('en');
   });
 });
-
-describe('learner errors in the browser', () => {
-  it('render exactly as the protocol renders them, in both languages', async () => {
-    const { renderMessage } = await import('./learner-errors');
-    const protocol = await import('../../../../protocol/errors');
-    const facts = { line: 3, source: 'app.py', errorId: 'e-1', available: ['alpine', 'debian'] };
-    for (const key of ['build.copySourceMissing', 'internal', 'build.baseImageMissing', 'no.such.key']) {
-      for (const locale of ['en', 'ko'] as const) {
-        expect(renderMessage(key, facts, locale)).toBe(protocol.renderMessage(key, facts, locale));
-      }
-    }
-  });
-});
