@@ -27,8 +27,16 @@ export function failure(err: unknown, log: Logger, context: Record<string, unkno
   return { ok: false, error: errorPayloadOf(err, log, context) };
 }
 
+/** An error another part already sorted (a job's outcome): passed to the browser as it is. */
+export class SortedError extends Error {
+  constructor(readonly payload: ErrorPayload) {
+    super(payload.kind === 'learner' ? payload.key : `internal ${payload.errorId}`);
+  }
+}
+
 export function errorPayloadOf(err: unknown, log: Logger, context: Record<string, unknown>): ErrorPayload {
   if (isLearnerError(err)) return err.toPayload();
+  if (err instanceof SortedError) return err.payload;
   const errorId = newErrorId();
   log.error({ ...context, errorId, err }, 'request failed with an internal error');
   return { kind: 'internal', errorId };

@@ -73,6 +73,17 @@ describe('session cookie', () => {
     ok.close();
   });
 
+  it('a handshake from a page of another origin is refused, even with the learner’s cookie', async () => {
+    const cookie = await newSessionCookie(gateway.url);
+    const host = new URL(gateway.url).host;
+    const evil = await browser(gateway.url, cookie, { origin: 'http://evil.example' }).then(() => null, (err: Error) => err);
+    expect(evil).not.toBeNull();
+    // Control: the same cookie from the site's own origin connects.
+    const same = await browser(gateway.url, cookie, { origin: `http://${host}` });
+    expect(same.socket.connected).toBe(true);
+    same.close();
+  });
+
   it('the session is never taken from a message', async () => {
     const a = await learner(gateway.url);
     const b = await learner(gateway.url);

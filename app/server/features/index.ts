@@ -2,10 +2,11 @@
 // `register(io, ctx)` (see ../context.ts); add yours here.
 import type { GatewayContext, GatewayServer } from '../context.js';
 import * as files from './files.js';
+import * as runs from './runs.js';
 import * as terminal from './terminal.js';
 
 export interface Feature {
   register(io: GatewayServer, ctx: GatewayContext): void | Promise<void>;
 }
 
-export const features: readonly Feature[] = [files, terminal];
+export const features: readonly Feature[] = [files, runs, terminal];

@@ -40,12 +40,12 @@ export interface Browser {
 }
 
 /** A connected socket.io-client with this cookie (or none); rejects with the handshake's refusal. */
-export async function browser(url: string, cookie?: string | null): Promise<Browser> {
+export async function browser(url: string, cookie?: string | null, headers: Record<string, string> = {}): Promise<Browser> {
   const socket = connect(url, {
     transports: ['websocket'],
     reconnection: false,
     forceNew: true,
-    extraHeaders: cookie ? { cookie } : {},
+    extraHeaders: { ...headers, ...(cookie ? { cookie } : {}) },
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());

@@ -1,0 +1,240 @@
+// Builds, containers and images for the session, through the session's worker host queue.
+// A run's id is recorded with its session at enqueue (Redis, beside the run's events), so only
+// the session that started a run can follow it; container and image operations name things
+// inside the job's session, which the gateway always takes from the cookie, so another
+// session's container or image is unreachable even by id.
+//
+// Following a run: one loop per subscription, each with its own Redis connection for the
+// blocking "events after seq N" read. Each subscriber has its own cursor (a reload resumes at
+// its last seq), so a shared reader would need per-subscriber catch-up reads anyway; a
+// connection per open subscription (at most MAX_SUBSCRIPTIONS per socket) is what this costs.
+// While the job waits, the loop wakes every second to send its place in line.
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { LearnerError } from '../../../protocol/errors.js';
+import { containerOpJob, imageOpJob, type JobName } from '../../../protocol/jobs.js';
+import { runsRequests } from '../../../protocol/socket/runs.js';
+import { WORKSPACE_LIMITS } from '../../../protocol/socket/files.js';
+import { NoLiveHostError, readRunEvents, type Enqueued } from '../../../queue-client/index.js';
+import type { GatewayContext, GatewayServer, GatewaySocket } from '../context.js';
+import { awaitOutcome, jobOutcome, jobPlace } from '../job-state.js';
+import { badMessage, errorPayloadOf, formatBytes, SortedError } from '../replies.js';
+import { Workspace } from '../workspace.js';
+
+export const MAX_SUBSCRIPTIONS = 16;
+/** A run's record lives as long as its events (queue-client: 24 h). */
+const RUN_RECORD_TTL_S = 24 * 3600;
+const OP_TIMEOUT_MS = 60_000;
+const QUEUED_EVERY_MS = 1_000;
+const LIVE_BLOCK_MS = 10_000;
+
+interface RunRecord {
+  session: string;
+  job: JobName;
+  jobId: string;
+  queue: string;
+}
+
+function newRunId(kind: string): string {
+  return `${kind}-${randomBytes(9).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')}`;
+}
+
+export function register(io: GatewayServer, ctx: GatewayContext): void {
+  const recordKey = (runId: string) => `${ctx.prefix}:gateway:run:${runId}`;
+
+  async function enqueue(name: JobName, sessionId: string, runId: string, job: object): Promise<Enqueued> {
+    let enqueued: Enqueued;
+    try {
+      enqueued = await ctx.dispatcher.enqueue(name, { ...job, sessionId, runId });
+    } catch (err) {
+      if (err instanceof NoLiveHostError) throw new LearnerError('queue.noHost');
+      throw err;
+    }
+    const record: RunRecord = { session: sessionId, job: name, jobId: enqueued.jobId, queue: enqueued.queue };
+    await ctx.redis.set(recordKey(runId), JSON.stringify(record), 'EX', RUN_RECORD_TTL_S);
+    return enqueued;
+  }
+
+  /** The run's record, only if it is this session's: any other id is simply not found. */
+  async function ownRun(sessionId: string, runId: string): Promise<RunRecord> {
+    const raw = await ctx.redis.get(recordKey(runId));
+    const record = raw ? (JSON.parse(raw) as RunRecord) : null;
+    if (!record || record.session !== sessionId) throw new LearnerError('runs.notFound', { runId });
+    return record;
+  }
+
+  async function buildJobFromWorkspace(sessionId: string, request: { dockerfilePath: string }) {
+    const files = await new Workspace(ctx.redis, ctx.prefix, sessionId).readAll();
+    const dockerfile = files.find((f) => f.info.path === request.dockerfilePath);
+    if (!dockerfile) throw new LearnerError('build.dockerfileMissing', { path: request.dockerfilePath });
+    if (!dockerfile.info.text) throw new LearnerError('build.dockerfileNotText', { path: request.dockerfilePath });
+    if (dockerfile.bytes.length > WORKSPACE_LIMITS.dockerfileBytes) {
+      throw new LearnerError('build.dockerfileTooLarge', { size: formatBytes(dockerfile.bytes.length), limit: formatBytes(WORKSPACE_LIMITS.dockerfileBytes) });
+    }
+    return {
+      dockerfile: dockerfile.bytes.toString('utf8'),
+      context: files.map(({ info, bytes }) => ({
+        path: info.path,
+        content: bytes.toString(info.text ? 'utf8' : 'base64'),
+        encoding: info.text ? ('utf8' as const) : ('base64' as const),
+        mode: info.mode,
+      })),
+    };
+  }
+
+  /** A container-op or image-op job from the learner's fields and the gateway's ids, checked in full. */
+  function opJob(schema: typeof containerOpJob | typeof imageOpJob, request: Record<string, unknown>, sessionId: string, runId: string) {
+    const parsed = schema.safeParse({ ...request, sessionId, runId });
+    if (!parsed.success) throw badMessage(parsed.error);
+    return parsed.data;
+  }
+
+  io.on('connection', (socket) => {
+    const subscriptions = new Map<string, Subscription>();
+    socket.on('disconnect', () => {
+      for (const s of subscriptions.values()) s.stop();
+      subscriptions.clear();
+    });
+
+    ctx.handle(
+      socket,
+      'runs:build',
+      runsRequests['runs:build'],
+      async (request, sessionId) => {
+        const runId = newRunId('build');
+        await enqueue('build', sessionId, runId, { ...request, ...(await buildJobFromWorkspace(sessionId, request)) });
+        return { runId };
+      },
+      { rate: 'builds' },
+    );
+
+    ctx.handle(
+      socket,
+      'runs:run',
+      runsRequests['runs:run'],
+      async (request, sessionId) => {
+        const runId = newRunId('run');
+        await enqueue('run', sessionId, runId, request);
+        return { runId };
+      },
+      { rate: 'runs' },
+    );
+
+    ctx.handle(
+      socket,
+      'runs:container',
+      runsRequests['runs:container'],
+      async (request, sessionId) => {
+        const runId = newRunId('op');
+        const job = opJob(containerOpJob, request, sessionId, runId);
+        const enqueued = await enqueue('container-op', sessionId, runId, job);
+        const outcome = await awaitOutcome(ctx.dispatcher, enqueued, 'container-op', OP_TIMEOUT_MS);
+        if (!outcome.ok) throw new SortedError(outcome.error);
+        return { runId, result: outcome.result };
+      },
+      { rate: 'operations' },
+    );
+
+    ctx.handle(
+      socket,
+      'runs:image',
+      runsRequests['runs:image'],
+      async (request, sessionId) => {
+        const runId = newRunId('op');
+        const job = opJob(imageOpJob, request, sessionId, runId);
+        const enqueued = await enqueue('image-op', sessionId, runId, job);
+        const outcome = await awaitOutcome(ctx.dispatcher, enqueued, 'image-op', OP_TIMEOUT_MS);
+        if (!outcome.ok) throw new SortedError(outcome.error);
+        return { runId, result: outcome.result };
+      },
+      { rate: 'operations' },
+    );
+
+    ctx.handle(socket, 'runs:subscribe', runsRequests['runs:subscribe'], async ({ runId, afterSeq }, sessionId) => {
+      const record = await ownRun(sessionId, runId);
+      subscriptions.get(runId)?.stop();
+      subscriptions.delete(runId);
+      if (subscriptions.size >= MAX_SUBSCRIPTIONS) throw new LearnerError('runs.tooManySubscriptions', { limit: MAX_SUBSCRIPTIONS });
+      const subscription = new Subscription(ctx, socket, runId, record, afterSeq);
+      subscriptions.set(runId, subscription);
+      subscription.start(() => subscriptions.get(runId) === subscription && subscriptions.delete(runId));
+      return {};
+    });
+
+    ctx.handle(socket, 'runs:unsubscribe', runsRequests['runs:unsubscribe'], async ({ runId }) => {
+      subscriptions.get(runId)?.stop();
+      subscriptions.delete(runId);
+      return {};
+    });
+  });
+}
+
+/** One socket following one run: events after its cursor, its place in line, its outcome. */
+class Subscription {
+  private stopped = false;
+  private connection: Redis | null = null;
+
+  constructor(
+    private readonly ctx: GatewayContext,
+    private readonly socket: GatewaySocket,
+    private readonly runId: string,
+    private readonly record: RunRecord,
+    private afterSeq: number,
+  ) {}
+
+  start(onEnd: () => void): void {
+    void this.loop()
+      .catch((err: unknown) => {
+        if (this.stopped) return;
+        const error = errorPayloadOf(err, this.ctx.log, { runId: this.runId, session: this.record.session });
+        this.socket.emit('runs:done', { runId: this.runId, ok: false, error });
+      })
+      .finally(() => {
+        this.connection?.disconnect();
+        onEnd();
+      });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    // Ends a blocking read at once (it rejects; the loop sees `stopped`).
+    this.connection?.disconnect();
+  }
+
+  private emitEvents(events: Awaited<ReturnType<typeof readRunEvents>>): void {
+    for (const event of events) {
+      if (event.seq <= this.afterSeq) continue;
+      this.afterSeq = event.seq;
+      this.socket.emit('runs:event', { runId: this.runId, event });
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const { ctx, record } = this;
+    const queue = ctx.dispatcher.hostQueue(record.queue);
+    this.connection = ctx.redis.duplicate({ connectionName: 'layercake-app-run-events' });
+    let ended = false;
+    while (!this.stopped) {
+      if (!ended) {
+        const place = await jobPlace(queue, record.jobId);
+        if (place.state === 'waiting') this.socket.emit('runs:queued', { runId: this.runId, position: place.position, etaMs: place.etaMs });
+        if (place.state === 'ended' || place.state === 'gone') {
+          // Everything the job stored before it ended goes out before its outcome.
+          this.emitEvents(await readRunEvents(ctx.redis, ctx.prefix, this.runId, this.afterSeq, { count: 10_000 }));
+          const outcome = place.state === 'ended' ? await jobOutcome(ctx.dispatcher, record, record.job) : null;
+          if (outcome && !this.stopped) this.socket.emit('runs:done', { runId: this.runId, ...outcome });
+          ended = true;
+          continue;
+        }
+      }
+      const events = await readRunEvents(this.connection, ctx.prefix, this.runId, this.afterSeq, {
+        blockMs: ended ? LIVE_BLOCK_MS : QUEUED_EVERY_MS,
+        count: 500,
+      }).catch((err: unknown) => {
+        if (this.stopped) return [];
+        throw err;
+      });
+      if (!this.stopped) this.emitEvents(events);
+    }
+  }
+}
