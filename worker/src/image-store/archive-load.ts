@@ -11,18 +11,22 @@
  * 3. stage: each new layer is extracted into tmp/ straight from its place in the archive file
  *    and its uncompressed sha256 compared with the config's diff_id;
  * 4. publish: only then, under the store lock, layers are renamed into place, images written
- *    and tags set. A failure at any point removes whatever this load created.
+ *    and tags set. A failure at any point removes whatever this load created; a process killed
+ *    while publishing leaves a journal that cleanup() uses to do the same.
+ * Every tag's store name is decided (by the caller's `nameFor`) and checked before any write, and
+ * every byte written is bounded (LoadBudget), so a hostile archive can neither write a name it
+ * was not given nor fill the disk.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rm, stat } from 'node:fs/promises';
-import { posix } from 'node:path';
+import { mkdir, open, readFile, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
 import { requireLayers, storeLock, type StoreContext } from './context.js';
-import { chainIdOf, sha256, type Digest } from './digest.js';
+import { chainIdOf, chainIdsOf, sha256, type Digest } from './digest.js';
 import { ImageStoreError, formatBytes } from './errors.js';
 import { imageStoreLimits } from './limits.js';
 import { buildManifest } from './image-records.js';
@@ -38,8 +42,37 @@ import {
   type ImageConfig,
 } from './schemas.js';
 
+export interface LoadOptions {
+  /**
+   * The store name each of the archive's tags becomes (a session's own name for it), or null to
+   * leave that name as it is (it already names this image). Called for every tag before anything
+   * is written; a throw refuses the whole load.
+   */
+  nameFor?: (tag: ImageReference, imageId: Digest) => ImageReference | null;
+  /**
+   * Called once every new layer is staged, before anything is published, with what the load
+   * would add; a throw (a quota) refuses the whole load.
+   */
+  admit?: (adding: LoadAdmission) => Promise<void> | void;
+  /** Called with the store lock held once images are written, before any tag (to record who owns them); a throw undoes the load. */
+  beforeTags?: (imageIds: Digest[]) => Promise<void>;
+  /** Most uncompressed layer bytes the load may stage (a session's remaining disk quota). */
+  maxBytes?: number;
+  /** Called after each new layer is staged (tests use it to fail or stop a load midway). */
+  afterLayerStaged?: (count: number) => Promise<void> | void;
+}
+
+export interface LoadAdmission {
+  images: Digest[];
+  /** Images not yet in the store. */
+  newImages: Digest[];
+  /** Uncompressed tar bytes of the layers the store did not have. */
+  stagedBytes: number;
+}
+
 export interface LoadResult {
-  images: { id: Digest; tags: string[] }[];
+  /** `tags`: the store names written; `unchangedTags`: archive tags `nameFor` left as they were. */
+  images: { id: Digest; tags: string[]; unchangedTags: string[] }[];
   /** Tags that pointed at another image before the load (Docker prints a notice for these). */
   retagged: { tag: string; previous: Digest }[];
 }
@@ -71,6 +104,8 @@ interface PlannedImage {
   config: ImageConfig;
   layers: PlannedLayer[];
   tags: ImageReference[];
+  /** Archive tags left unwritten (nameFor gave null). */
+  unchanged: string[];
 }
 
 const bad = (message: string, facts: Record<string, string> = {}): ImageStoreError =>
@@ -250,7 +285,7 @@ function planDockerArchive(entries: Map<string, ArchiveEntry>): PlannedImage[] {
       return { entry, compression: compressionOf(entry), diffId: config.rootfs.diff_ids[i]! };
     });
     const tags = (item.RepoTags ?? []).map((tag) => parseReference(tag));
-    return { configBytes, config, layers, tags };
+    return { configBytes, config, layers, tags, unchanged: [] };
   });
 }
 
@@ -289,7 +324,7 @@ function planOciLayout(entries: Map<string, ArchiveEntry>): PlannedImage[] {
         if (layer.mediaType === MediaType.ociLayerZstd) throw bad(`layer ${layer.digest} is zstd-compressed, which this engine cannot load yet`);
         return { entry, compression: compressionOf(entry), diffId: config.rootfs.diff_ids[i]! };
       });
-      const planned = byConfig.get(manifest.config.digest) ?? { configBytes, config, layers, tags: [] };
+      const planned = byConfig.get(manifest.config.digest) ?? { configBytes, config, layers, tags: [], unchanged: [] };
       const name = descriptor.annotations?.['io.containerd.image.name'] ?? descriptor.annotations?.['org.opencontainers.image.ref.name'];
       // A bare `ref.name` ("latest") names no repository, so it cannot become a tag here.
       if (name !== undefined && /[:/]/.test(name)) planned.tags.push(parseReference(name));
@@ -336,8 +371,65 @@ async function verifyOnly(file: string, layer: PlannedLayer, maxBytes: number): 
   if (actual !== layer.diffId) throw mismatch(`layer "${layer.entry.name}"`, layer.diffId, actual ?? '');
 }
 
-/** A gzipped archive (`docker save | gzip`) is unpacked into tmp/ first: loading reads it twice. */
-async function uncompressedArchive(ctx: StoreContext, file: string): Promise<{ path: string; temporary: boolean }> {
+/**
+ * What one load may write. Two bounds, each checked as bytes arrive (so a gzip bomb stops at the
+ * bound, not when the disk is full): `disk`, what the data filesystem has free less a reserve
+ * for everyone else, charged for every byte this load writes (the unpacked archive, each layer's
+ * extracted files and its kept tar); `content`, the caller's bound on layer bytes (a session's
+ * remaining quota), charged for each staged layer's tar.
+ */
+class LoadBudget {
+  private diskUsed = 0;
+  private contentUsed = 0;
+
+  constructor(
+    readonly disk: number,
+    readonly content: number,
+  ) {}
+
+  static async of(ctx: StoreContext, options: LoadOptions): Promise<LoadBudget> {
+    const fs = await statfs(ctx.paths.tmpDir);
+    const size = fs.blocks * fs.bsize;
+    const reserve = Math.max(64 * 1024 ** 2, Math.round(size * 0.02));
+    const disk = Math.max(0, fs.bavail * fs.bsize - reserve);
+    return new LoadBudget(disk, options.maxBytes ?? ctx.limits.maxLayerBytes * 4);
+  }
+
+  get stagedBytes(): number {
+    return this.contentUsed;
+  }
+
+  writeDisk(bytes: number, what: string): void {
+    this.diskUsed += bytes;
+    if (this.diskUsed > this.disk) {
+      throw new ImageStoreError('archive.tooLarge', `${what} needs more than the ${formatBytes(this.disk)} this machine has free for it`, {
+        limit: formatBytes(this.disk),
+      });
+    }
+  }
+
+  stageLayer(bytes: number, what: string): void {
+    this.contentUsed += bytes;
+    if (this.contentUsed > this.content) {
+      throw new ImageStoreError('archive.tooLarge', `${what}: the archive's layers hold more than ${formatBytes(this.content)}`, {
+        limit: formatBytes(this.content),
+      });
+    }
+    // Extracted files, and the tar kept beside them until it is known to be reproducible.
+    this.writeDisk(2 * bytes, what);
+  }
+}
+
+/** A layer's bytes, charged to the budget as they are read. */
+async function* budgeted(source: AsyncIterable<Buffer>, budget: LoadBudget, what: string): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    budget.stageLayer(chunk.length, what);
+    yield chunk;
+  }
+}
+
+/** A gzipped archive (`docker save | gzip`) is unpacked into the load's work dir first: loading reads it twice. */
+async function uncompressedArchive(ctx: StoreContext, file: string, workDir: string, budget: LoadBudget): Promise<string> {
   const handle = await open(file, 'r');
   const magic = Buffer.alloc(2);
   try {
@@ -345,10 +437,11 @@ async function uncompressedArchive(ctx: StoreContext, file: string): Promise<{ p
   } finally {
     await handle.close();
   }
-  if (!magic.equals(GZIP_MAGIC)) return { path: file, temporary: false };
-  const path = ctx.paths.newTmp('load-archive');
+  if (!magic.equals(GZIP_MAGIC)) return file;
+  const path = join(workDir, 'archive.tar');
   let bytes = 0;
-  const limit = ctx.limits.maxLayerBytes * 4;
+  // An archive holds its layers and small documents: more than the layers may hold is a bomb.
+  const limit = Math.min(ctx.limits.maxLayerBytes * 4, budget.content + ctx.limits.maxArchiveMetadataBytes);
   try {
     await pipeline(
       createReadStream(file),
@@ -359,6 +452,7 @@ async function uncompressedArchive(ctx: StoreContext, file: string): Promise<{ p
           if (bytes > limit) {
             throw new ImageStoreError('archive.tooLarge', `archive decompresses to more than ${formatBytes(limit)}`, { limit: formatBytes(limit) });
           }
+          budget.writeDisk(chunk.length, 'unpacking the archive');
           yield chunk;
         }
       },
@@ -369,14 +463,63 @@ async function uncompressedArchive(ctx: StoreContext, file: string): Promise<{ p
     if (err instanceof ImageStoreError) throw err;
     throw bad(`archive is not valid gzip: ${(err as Error).message}`);
   }
-  return { path, temporary: true };
+  return path;
 }
 
-export async function loadArchive(ctx: StoreContext, file: string): Promise<LoadResult> {
-  const archive = await uncompressedArchive(ctx, file);
+/**
+ * What publishing will create, written before the first change: if the loading process dies
+ * mid-publish, cleanup() finds this file in a dead process's tmp/ entry and undoes the load. Its
+ * removal, the last step under the lock, is the load's commit point.
+ */
+interface LoadJournal {
+  layers: Digest[];
+  images: Digest[];
+  tags: { ref: string; imageId: Digest; previous: Digest | null }[];
+}
+
+const JOURNAL = 'journal.json';
+
+/**
+ * With the store lock held: puts back what a load's journal lists. A tag goes back to what it
+ * named before only if it still names what the load put there; an image or layer goes only if
+ * nothing else came to use it meanwhile.
+ */
+export async function undoLoad(ctx: StoreContext, journal: LoadJournal): Promise<void> {
+  for (const { ref, imageId, previous } of [...journal.tags].reverse()) {
+    const parsed = parseReference(ref);
+    if ((await ctx.refs.get(parsed)) !== imageId) continue;
+    if (previous !== null && (await ctx.images.exists(previous))) await ctx.refs.set(parsed, previous);
+    else await ctx.refs.delete(parsed);
+  }
+  for (const id of [...journal.images].reverse()) {
+    if ((await ctx.refs.tagsOf(id)).length === 0) await ctx.images.remove(id);
+  }
+  const used = new Set<Digest>();
+  for (const image of await ctx.images.all()) for (const chainId of chainIdsOf(image.config.rootfs.diff_ids)) used.add(chainId);
+  for (const chainId of [...journal.layers].reverse()) if (!used.has(chainId)) await ctx.layers.remove(chainId);
+}
+
+/** For cleanup(): undoes the load a dead process left in `workDir`, if it died mid-publish. */
+export async function undoInterruptedLoad(ctx: StoreContext, workDir: string): Promise<boolean> {
+  let journal: LoadJournal;
+  try {
+    journal = JSON.parse(await readFile(join(workDir, JOURNAL), 'utf8')) as LoadJournal;
+  } catch {
+    return false;
+  }
+  await undoLoad(ctx, journal);
+  ctx.log.warn({ workDir, images: journal.images, tags: journal.tags.map((t) => t.ref) }, 'undid a load its process did not finish');
+  return true;
+}
+
+export async function loadArchive(ctx: StoreContext, file: string, options: LoadOptions = {}): Promise<LoadResult> {
+  const workDir = ctx.paths.newTmp('load');
+  await mkdir(workDir, { recursive: true, mode: 0o700 });
   const staged: StagedLayer[] = [];
   try {
-    const entries = await indexArchive(archive.path, ctx);
+    const budget = await LoadBudget.of(ctx, options);
+    const archivePath = await uncompressedArchive(ctx, file, workDir, budget);
+    const entries = await indexArchive(archivePath, ctx);
     const plan = entries.has('manifest.json')
       ? planDockerArchive(entries)
       : entries.has('index.json')
@@ -385,6 +528,25 @@ export async function loadArchive(ctx: StoreContext, file: string): Promise<Load
             throw bad('not an image archive: it has neither manifest.json nor index.json');
           })();
     if (plan.length === 0) throw bad('archive contains no images');
+    // Every name the load will write, decided (and refused) before anything is written.
+    const nameFor = options.nameFor ?? ((ref: ImageReference) => ref);
+    const tagged = new Map<string, Digest>();
+    for (const image of plan) {
+      const id = sha256(image.configBytes);
+      const names: ImageReference[] = [];
+      for (const tag of image.tags) {
+        const name = nameFor(tag, id);
+        if (name === null) {
+          image.unchanged.push(formatReference(tag));
+          continue;
+        }
+        const text = formatReference(name);
+        if (tagged.has(text) && tagged.get(text) !== id) throw bad(`archive gives the name ${text} to two different images`);
+        if (!tagged.has(text)) names.push(name);
+        tagged.set(text, id);
+      }
+      image.tags = names;
+    }
 
     // Fail fast on uncompressed layers whose bytes were already hashed while indexing.
     for (const image of plan) {
@@ -403,44 +565,49 @@ export async function loadArchive(ctx: StoreContext, file: string): Promise<Load
         if (stagedChains.has(chainId)) {
           // shared with an image earlier in this archive
         } else if ((await ctx.layers.get(chainId)) !== null) {
-          await verifyOnly(archive.path, layer, ctx.limits.maxLayerBytes);
+          await verifyOnly(archivePath, layer, ctx.limits.maxLayerBytes);
         } else {
-          staged.push(await ctx.layers.stageTar(layerBytes(archive.path, layer), parent, layer.diffId, ctx.limits));
+          const what = `layer "${layer.entry.name}"`;
+          staged.push(await ctx.layers.stageTar(budgeted(layerBytes(archivePath, layer), budget, what), parent, layer.diffId, ctx.limits));
           stagedChains.add(chainId);
+          await options.afterLayerStaged?.(staged.length);
         }
         parent = chainId;
       }
     }
 
+    const imageIds = [...new Set(plan.map((image) => sha256(image.configBytes)))];
+    const newImages: Digest[] = [];
+    for (const id of imageIds) if (!(await ctx.images.exists(id))) newImages.push(id);
+    await options.admit?.({ images: imageIds, newImages, stagedBytes: budget.stagedBytes });
+
     return await storeLock(ctx, async () => {
-      const createdLayers: Digest[] = [];
-      const createdImages: Digest[] = [];
+      const journal: LoadJournal = { layers: [], images: [], tags: [] };
+      for (const layer of staged) if ((await ctx.layers.get(layer.record.chainId)) === null) journal.layers.push(layer.record.chainId);
+      for (const id of imageIds) if (!(await ctx.images.exists(id))) journal.images.push(id);
+      for (const image of plan) {
+        const imageId = sha256(image.configBytes);
+        for (const tag of image.tags) journal.tags.push({ ref: formatReference(tag), imageId, previous: await ctx.refs.get(tag) });
+      }
+      await writeFile(join(workDir, JOURNAL), JSON.stringify(journal));
       const result: LoadResult = { images: [], retagged: [] };
       try {
-        for (const layer of staged) {
-          const existed = (await ctx.layers.get(layer.record.chainId)) !== null;
-          await ctx.layers.publish(layer);
-          if (!existed) createdLayers.push(layer.record.chainId);
-        }
+        for (const layer of staged) await ctx.layers.publish(layer);
         for (const image of plan) {
           const layers = await requireLayers(ctx, image.config);
           const id = sha256(image.configBytes);
-          if (!(await ctx.images.exists(id))) {
-            await ctx.images.write(image.configBytes, buildManifest(image.configBytes, layers));
-            createdImages.push(id);
-          }
-          result.images.push({ id, tags: image.tags.map(formatReference) });
+          if (!(await ctx.images.exists(id))) await ctx.images.write(image.configBytes, buildManifest(image.configBytes, layers));
+          result.images.push({ id, tags: image.tags.map(formatReference), unchangedTags: image.unchanged });
         }
+        await options.beforeTags?.(imageIds);
         // Tags last: an image and its layers are all in place before any name points at them.
-        for (const [i, image] of plan.entries()) {
-          for (const tag of image.tags) {
-            const previous = await ctx.refs.set(tag, result.images[i]!.id);
-            if (previous !== null) result.retagged.push({ tag: formatReference(tag), previous });
-          }
+        for (const entry of journal.tags) {
+          await ctx.refs.set(parseReference(entry.ref), entry.imageId);
+          if (entry.previous !== null && entry.previous !== entry.imageId) result.retagged.push({ tag: entry.ref, previous: entry.previous });
         }
+        await unlink(join(workDir, JOURNAL)); // the commit point
       } catch (err) {
-        for (const id of createdImages) await ctx.images.remove(id);
-        for (const chainId of createdLayers.reverse()) await ctx.layers.remove(chainId);
+        await undoLoad(ctx, journal);
         throw err;
       }
       ctx.log.info({ file, images: result.images }, 'images loaded');
@@ -448,6 +615,6 @@ export async function loadArchive(ctx: StoreContext, file: string): Promise<Load
     });
   } finally {
     for (const layer of staged) await ctx.layers.discard(layer);
-    if (archive.temporary) await rm(archive.path, { force: true });
+    await rm(workDir, { recursive: true, force: true });
   }
 }

@@ -159,7 +159,7 @@ describe('save and load', () => {
   it('loads back into another store: same ids, tags, and layers with real whiteouts; saving again gives the same bytes', async () => {
     const target = await fresh();
     const result = await target.load(saved);
-    expect(result.images).toEqual([{ id: image.id, tags: expect.arrayContaining(['learner/app:latest', 'learner/app:v1']) }]);
+    expect(result.images).toEqual([{ id: image.id, tags: expect.arrayContaining(['learner/app:latest', 'learner/app:v1']), unchangedTags: [] }]);
     const loaded = await target.inspect('learner/app:v1');
     expect(loaded.id).toBe(image.id);
     expect(loaded.layers.map((l) => l.chainId)).toEqual(image.layers.map((l) => l.chainId));

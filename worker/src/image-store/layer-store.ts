@@ -37,6 +37,8 @@ export interface CommitOptions {
   copy?: boolean;
   /** Also return the list of changes (as `docker diff` prints them). */
   collectChanges?: boolean;
+  /** Stops identifying the layer (its tar and hash) when aborted; the staged copy is removed. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -144,7 +146,7 @@ export class LayerStore {
       await chmod(diff, 0o755);
       const lowers = await this.lowerDirs(parent);
       const { counts, changes } = await diffUpper(diff, lowers, { normalise: true, collect: options.collectChanges });
-      const { diffId, summary } = await digestLayerDir(diff);
+      const { diffId, summary } = await digestLayerDir(diff, options.signal);
       const record: LayerRecord = {
         chainId: chainIdOf(parent, diffId),
         diffId,

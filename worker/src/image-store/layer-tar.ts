@@ -194,9 +194,13 @@ export async function* layerTar(root: string, summary?: LayerTarSummary): AsyncG
 }
 
 /** The diff_id and length of a layer directory's tar, computed by streaming it through sha256. */
-export async function digestLayerDir(dir: string): Promise<{ diffId: Digest; summary: LayerTarSummary }> {
+/** `signal` stops the work between chunks (a build bounds how long a step's layer may take). */
+export async function digestLayerDir(dir: string, signal?: AbortSignal): Promise<{ diffId: Digest; summary: LayerTarSummary }> {
   const summary: LayerTarSummary = { tarBytes: 0, contentBytes: 0, entries: 0 };
   const hash = createHash('sha256');
-  for await (const chunk of layerTar(dir, summary)) hash.update(chunk);
+  for await (const chunk of layerTar(dir, summary)) {
+    signal?.throwIfAborted();
+    hash.update(chunk);
+  }
   return { diffId: `sha256:${hash.digest('hex')}`, summary };
 }

@@ -7,7 +7,7 @@
  * Each tag is one file under refs/, written to tmp/ and renamed into place, so concurrent
  * writers never see a half-written tag and need no lock.
  */
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDigest, type Digest } from './digest.js';
 import { ImageStoreError } from './errors.js';
@@ -113,8 +113,23 @@ export class RefStore {
 
   private async addMarker(imageId: Digest, ref: ImageReference): Promise<void> {
     const m = this.marker(imageId, ref);
-    await mkdir(join(m, '..'), { recursive: true });
-    await writeFile(m, '');
+    for (let attempt = 0; ; attempt++) {
+      await mkdir(join(m, '..'), { recursive: true });
+      try {
+        await writeFile(m, '');
+        return;
+      } catch (err) {
+        // The directory was removed as its last marker went, between the mkdir and the write.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  /** Removes a marker, and its image's directory once it is the last (no empty directory per removed image). */
+  private async dropMarker(imageId: Digest, ref: ImageReference): Promise<void> {
+    const m = this.marker(imageId, ref);
+    await unlink(m).catch(() => {});
+    await rmdir(join(m, '..')).catch(() => {}); // ENOTEMPTY: other tags still name the image
   }
 
   private async ensureIndex(): Promise<void> {
@@ -139,6 +154,7 @@ export class RefStore {
       if ((await this.get(ref)) === imageId) out.push(ref);
       else await unlink(join(dir, name)).catch(() => {}); // a stale hint
     }
+    if (out.length === 0) await rmdir(dir).catch(() => {});
     return out.sort((a, b) => formatReference(a).localeCompare(formatReference(b)));
   }
 
@@ -162,13 +178,13 @@ export class RefStore {
     await rename(tmp, this.file(ref));
     await this.ensureIndex();
     await this.addMarker(imageId, ref);
-    if (previous !== null && previous !== imageId) await unlink(this.marker(previous, ref)).catch(() => {});
+    if (previous !== null && previous !== imageId) await this.dropMarker(previous, ref);
     return previous !== null && previous !== imageId ? previous : null;
   }
 
   async delete(ref: ImageReference): Promise<boolean> {
     const imageId = await this.get(ref);
-    if (imageId !== null) await unlink(this.marker(imageId, ref)).catch(() => {});
+    if (imageId !== null) await this.dropMarker(imageId, ref);
     try {
       await unlink(this.file(ref));
       return true;

@@ -7,7 +7,7 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { z } from 'zod';
-import { loadArchive, type LoadResult } from './archive-load.js';
+import { loadArchive, undoInterruptedLoad, type LoadOptions, type LoadResult } from './archive-load.js';
 import { saveArchive } from './archive-save.js';
 import {
   imageView,
@@ -32,7 +32,7 @@ import { listTreeBeneath } from './tree-beneath.js';
 import { diffUpper, listingSource, type Change, type ChangeCounts } from './upper-diff.js';
 
 export type { Image } from './context.js';
-export type { LoadResult } from './archive-load.js';
+export type { LoadAdmission, LoadOptions, LoadResult } from './archive-load.js';
 
 /** A container that uses an image, as the runtime reports it. */
 export interface ImageUser {
@@ -84,6 +84,8 @@ export interface CleanupReport {
 
 export class ImageStore {
   private imageUsers: ImageUsersHook;
+  /** What open() removed, reported by the next cleanup(). */
+  private removedAtOpen: string[] = [];
 
   private constructor(
     private readonly ctx: StoreContext,
@@ -113,7 +115,10 @@ export class ImageStore {
       log,
       limits: Object.freeze({ ...imageStoreLimits, ...options.limits }),
     };
-    return new ImageStore(ctx, options.imageUsers);
+    const store = new ImageStore(ctx, options.imageUsers);
+    store.removedAtOpen = await store.removeDeadWork();
+    if (store.removedAtOpen.length > 0) log.info({ removed: store.removedAtOpen }, 'removed what exited processes left in tmp/');
+    return store;
   }
 
   get root(): string {
@@ -312,6 +317,21 @@ export class ImageStore {
     });
   }
 
+  /**
+   * Deletes an image, and its layers no other image uses, only if nothing holds it: no tag, no
+   * container, no image built on it, and not `heldElsewhere` (asked with the lock held). A
+   * session's `rmi` calls this once its own names and claim are gone; [] when the image stays.
+   */
+  async removeUnused(id: Digest, heldElsewhere: () => Promise<boolean>): Promise<RemoveAction[]> {
+    if ((await this.imageUsers(id)).length > 0) return [];
+    return storeLock(this.ctx, async () => {
+      if (!(await this.ctx.images.exists(id))) return [];
+      if ((await tagsOf(this.ctx, id)).length > 0 || (await this.children(id)).length > 0) return [];
+      if (await heldElsewhere()) return [];
+      return this.deleteImageAndLayers(id);
+    });
+  }
+
   /** Images built on top of `id`. */
   private async children(id: Digest): Promise<Digest[]> {
     const parent = await this.ctx.images.read(id);
@@ -409,10 +429,11 @@ export class ImageStore {
 
   /**
    * `docker load -i FILE`: reads a Docker archive or an OCI layout tar (optionally gzipped),
-   * verifying every digest. On any error nothing is added to the store.
+   * verifying every digest. On any error nothing is added to the store. `options.nameFor` gives
+   * each archive tag its store name (all decided before anything is written).
    */
-  async load(file: string): Promise<LoadResult> {
-    return loadArchive(this.ctx, file);
+  async load(file: string, options: LoadOptions = {}): Promise<LoadResult> {
+    return loadArchive(this.ctx, file, options);
   }
 
   // ---- maintenance -------------------------------------------------------------------------
@@ -453,13 +474,8 @@ export class ImageStore {
    */
   async cleanup(): Promise<CleanupReport> {
     const { paths } = this.ctx;
-    const removed: string[] = [];
-    for (const name of await readdir(paths.tmpDir).catch(() => [] as string[])) {
-      const pid = tmpOwnerPid(name);
-      if (pid !== null && processAlive(pid)) continue;
-      await removeTree(join(paths.tmpDir, name));
-      removed.push(`tmp/${name}`);
-    }
+    const removed = [...this.removedAtOpen, ...(await this.removeDeadWork())];
+    this.removedAtOpen = [];
     await storeLock(this.ctx, async () => {
       for (const name of await readdir(paths.layersDir).catch(() => [] as string[])) {
         if (/^[0-9a-f]{64}$/.test(name) && (await exists(join(paths.layersDir, name, 'layer.json')))) continue;
@@ -479,6 +495,48 @@ export class ImageStore {
     });
     if (removed.length > 0) this.ctx.log.info({ removed }, 'image store cleaned up');
     return { removed };
+  }
+
+  /**
+   * Removes the tmp/ entries of processes that are gone (a killed commit's copy, a killed load's
+   * staging), first undoing a load that died while publishing. Cheap (one readdir when there is
+   * nothing to do), so every open() runs it: what a killed command left goes at the next one.
+   */
+  private async removeDeadWork(): Promise<string[]> {
+    const { paths } = this.ctx;
+    const removed: string[] = [];
+    for (const name of await readdir(paths.tmpDir).catch(() => [] as string[])) {
+      const pid = tmpOwnerPid(name);
+      if (pid !== null && processAlive(pid)) continue;
+      const path = join(paths.tmpDir, name);
+      if (name.startsWith('load-')) await storeLock(this.ctx, () => undoInterruptedLoad(this.ctx, path));
+      await removeTree(path);
+      removed.push(`tmp/${name}`);
+    }
+    return removed;
+  }
+
+  /**
+   * Removes this process's own tmp/ entries, for a process about to exit on a signal while its
+   * work is in flight (a copy or an extraction may still be writing: retried until it is gone).
+   * A load caught publishing (its journal exists) is left: once this process is gone, the next
+   * open() undoes it under the store lock.
+   */
+  async discardOwnWork(): Promise<void> {
+    const { paths } = this.ctx;
+    for (const name of await readdir(paths.tmpDir).catch(() => [] as string[])) {
+      if (tmpOwnerPid(name) !== process.pid) continue;
+      const path = join(paths.tmpDir, name);
+      if (name.startsWith('load-') && (await exists(join(path, 'journal.json')))) continue;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          await removeTree(path);
+          break;
+        } catch {
+          // ENOTEMPTY: a writer added an entry meanwhile
+        }
+      }
+    }
   }
 
   /** Every stored image (for tooling and tests). */
