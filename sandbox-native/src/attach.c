@@ -148,6 +148,13 @@ static ssize_t pump_output(struct sn_attach *a, int *fd, char type)
     return 0;
 }
 
+static void close_stdin(struct sn_attach *a)
+{
+    close(a->stdin_fd);
+    a->stdin_fd = -1;
+    a->to_container_len = 0;
+}
+
 /* Act on the complete frames a client sent. Input that does not fit yet stays in the
  * client's buffer (and the client is not read meanwhile): input is held back, not dropped. */
 static void client_frames(struct sn_attach *a, struct sn_attach_client *c)
@@ -159,7 +166,7 @@ static void client_frames(struct sn_attach *a, struct sn_attach_client *c)
         unsigned char type = c->in[0];
         const char *payload = (const char *)c->in + 5;
         int input = a->pty_master >= 0 ? a->pty_master : a->stdin_fd;
-        if (type == 'i' && input >= 0) {
+        if (type == 'i' && input >= 0 && !a->stdin_closing) {
             if (sizeof a->to_container - a->to_container_len < len) return;
             memcpy(a->to_container + a->to_container_len, payload, len);
             a->to_container_len += len;
@@ -170,9 +177,8 @@ static void client_frames(struct sn_attach *a, struct sn_attach_client *c)
             if (sscanf(text, "%u %u", &rows, &cols) == 2 && rows && cols && rows < 65536 && cols < 65536)
                 pty_set_size(a->pty_master, (unsigned short)rows, (unsigned short)cols);
         } else if (type == 'c' && a->stdin_fd >= 0) {
-            close(a->stdin_fd);
-            a->stdin_fd = -1;
-            a->to_container_len = 0;
+            a->stdin_closing = true;
+            if (!a->to_container_len) close_stdin(a);
         } else if (type == 'w') {
             c->watcher = true;   /* what was queued before stays queued: frames are never cut */
         }
@@ -230,6 +236,7 @@ static void flush_to_container(struct sn_attach *a, int fd)
     } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
         a->to_container_len = 0;   /* nobody reads the container's stdin any more */
     }
+    if (!a->to_container_len && a->stdin_closing && fd == a->stdin_fd) close_stdin(a);
 }
 
 void attach_handle(struct sn_attach *a, const struct pollfd *p, int n)

@@ -39,6 +39,7 @@ struct sn_attach {
     int stdin_fd;          /* no terminal: the write end of the container's stdin pipe */
     int stdout_fd, stderr_fd;
     bool held;             /* a reader is behind: the container's output is not read */
+    bool stdin_closing;    /* a client sent 'c': close stdin once the input before it is written */
     struct sn_attach_client clients[SN_ATTACH_CLIENTS];
     char to_container[16384];
     size_t to_container_len;

@@ -50,7 +50,8 @@ export function relayInput(target: InputTarget, options: { tty: boolean; interac
   const keys = new DetachKeys();
 
   const onData = (chunk: Buffer): void => {
-    if (!target.detach) return target.write(chunk);
+    // Detach keys only with a terminal, as with Docker: piped input is data, every byte of it.
+    if (!target.detach || !options.tty) return target.write(chunk);
     const { send, detach } = keys.feed(chunk);
     if (send.length > 0) target.write(send);
     if (detach) onDetach();

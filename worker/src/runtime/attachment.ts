@@ -7,6 +7,8 @@ import { connect, type Socket } from 'node:net';
 import type { Attachment } from './container-runtime.js';
 
 const HEADER = 5;
+/** The largest input frame the launcher accepts (sandbox-native/src/attach.h). */
+const INPUT_FRAME_MAX = 8192;
 
 export function encodeFrame(type: 'i' | 'r' | 'c' | 'w', payload: Buffer = Buffer.alloc(0)): Buffer {
   const header = Buffer.alloc(HEADER);
@@ -62,7 +64,10 @@ class SocketAttachment extends EventEmitter implements Attachment {
   }
 
   write(data: Buffer | string): void {
-    if (!this.socket.destroyed) this.socket.write(encodeFrame('i', Buffer.from(data)));
+    if (this.socket.destroyed) return;
+    // The launcher takes input frames of at most 8 KiB (a longer one would cost us the connection).
+    const bytes = Buffer.from(data);
+    for (let at = 0; at < bytes.length; at += INPUT_FRAME_MAX) this.socket.write(encodeFrame('i', bytes.subarray(at, at + INPUT_FRAME_MAX)));
   }
 
   resize(rows: number, cols: number): void {
