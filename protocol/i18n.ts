@@ -50,6 +50,7 @@ const en = {
   'build.stageNameTaken': 'Line {line}: there is already a stage named {name}.',
   'build.targetNotFound': 'There is no stage named {target}. Stages: {stages}.',
   'build.dockerfileMissing': 'There is no {path} in the build context.',
+  'build.outsideContext': '{path} is a symbolic link that leads outside the build context. Use the file itself, or a link that stays inside the context.',
   'build.cancelled': 'The build was cancelled.',
 
   'cache.hit': 'Using the cache: this step ran before on the same image.',
@@ -180,6 +181,7 @@ const ko: Record<MessageKey, string> = {
   'build.stageNameTaken': '{line}번째 줄: {name}이라는 스테이지가 이미 있어요.',
   'build.targetNotFound': '{target}이라는 스테이지가 없어요. 스테이지: {stages}.',
   'build.dockerfileMissing': '빌드 컨텍스트에 {path}이(가) 없어요.',
+  'build.outsideContext': '{path}은(는) 빌드 컨텍스트 밖을 가리키는 심볼릭 링크예요. 파일 자체를 두거나, 컨텍스트 안을 가리키는 링크를 쓰세요.',
   'build.cancelled': '빌드가 취소됐어요.',
 
   'cache.hit': '캐시 사용: 같은 이미지에서 이 단계를 실행한 적이 있어요.',

@@ -35,10 +35,15 @@ int open_child(int dirfd, const char *name, int flags)
                     RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS);
 }
 
-int open_below(int rootfd, const char *path, int flags)
+int open_below(int rootfd, const char *path, int flags, bool symlinks)
 {
     /* RESOLVE_BENEATH fails with EXDEV on an absolute link or a ".." that climbs out. */
-    return openat2_(rootfd, path, flags, RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS);
+    unsigned long long resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
+    if (!symlinks) {
+        resolve |= RESOLVE_NO_SYMLINKS;
+        flags |= O_NOFOLLOW;
+    }
+    return openat2_(rootfd, path, flags, resolve);
 }
 
 static int by_bytes(const void *a, const void *b)

@@ -16,12 +16,12 @@ static const struct {
 } commands[] = {
     { "copy", cmd_copy }, /* copy SRC DST */
     { "list", cmd_list }, /* list SRC */
-    { "read", cmd_read }, /* read [--max BYTES] ROOT PATH */
+    { "read", cmd_read }, /* read [--max BYTES] [--no-symlinks] ROOT PATH */
 };
 
 int usage(void)
 {
-    fprintf(stderr, "usage: fstree copy SRC DST | list SRC | read [--max BYTES] ROOT PATH\n");
+    fprintf(stderr, "usage: fstree copy SRC DST | list SRC | read [--max BYTES] [--no-symlinks] ROOT PATH\n");
     return 2;
 }
 

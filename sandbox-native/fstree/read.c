@@ -1,13 +1,16 @@
 /*
- * `fstree read [--max BYTES] ROOT PATH`: the regular file PATH below ROOT, on stdout. A
- * symlink on the way is followed only while it stays below ROOT (openat2 RESOLVE_BENEATH: an
- * absolute target, or a ".." that climbs out, is refused), so a learner's build context cannot
- * hand the builder a host file as its Dockerfile or .dockerignore.
+ * `fstree read [--max BYTES] [--no-symlinks] ROOT PATH`: the regular file PATH below ROOT, on
+ * stdout. A symlink on the way is followed only while it stays below ROOT (openat2
+ * RESOLVE_BENEATH: an absolute target, or a ".." that climbs out, is refused), so a learner's
+ * build context cannot hand the builder a host file as its Dockerfile or .dockerignore. With
+ * --no-symlinks none is followed at all (a path the caller resolved itself, in a container's
+ * upper that may be swapping a symlink in).
  */
 #include "commands.h"
 #include "beneath.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +20,21 @@
 int cmd_read(int argc, char **argv)
 {
     unsigned long long max = ~0ULL;
-    if (argc == 5 && !strcmp(argv[1], "--max")) {
-        char *end;
-        max = strtoull(argv[2], &end, 10);
-        if (*end) return usage();
-        argv += 2;
-        argc -= 2;
+    bool symlinks = true;
+    for (;;) {
+        if (argc >= 3 && !strcmp(argv[1], "--max")) {
+            char *end;
+            max = strtoull(argv[2], &end, 10);
+            if (*end) return usage();
+            argv += 2;
+            argc -= 2;
+        } else if (argc >= 2 && !strcmp(argv[1], "--no-symlinks")) {
+            symlinks = false;
+            argv++;
+            argc--;
+        } else {
+            break;
+        }
     }
     if (argc != 3) return usage();
     int root = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -30,7 +42,7 @@ int cmd_read(int argc, char **argv)
         fail(errno == ENOENT ? "notfound" : "io", "", errno, "open root");
         return 1;
     }
-    int fd = open_below(root, argv[2], O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    int fd = open_below(root, argv[2], O_RDONLY | O_NONBLOCK | O_NOCTTY, symlinks);
     if (fd < 0) {
         int err = errno;
         const char *code = err == EXDEV ? "escapes" : err == ENOENT || err == ENOTDIR ? "notfound" : err == ELOOP ? "loop" : "io";

@@ -1,15 +1,19 @@
 // Reading files out of an image without mounting it: the merged view of its layer
 // directories (topmost first), as overlayfs would show it. Used to resolve `USER name` from
 // the image's /etc/passwd and /etc/group, for RUN, COPY --chown and containers alike.
-import { lstat, readFile, readlink } from 'node:fs/promises';
+import { lstat, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { LearnerError } from '../../protocol/errors.js';
 import { isOpaqueDir, isWhiteout } from './image-store/overlay.js';
+import { TreeAccessError, readFileBeneath } from './image-store/tree-beneath.js';
 
 const MAX_SYMLINKS = 16;
 
 interface Entry {
   hostPath: string;
+  /** The layer it is in, and its path there (symlink-free: each component was just lstat'ed). */
+  layer: string;
+  rel: string;
   kind: 'file' | 'dir' | 'symlink' | 'other';
   /** How many leading path components this entry covers (less than all when a symlink interrupts). */
   depth: number;
@@ -23,12 +27,13 @@ async function lookup(layers: readonly string[], parts: readonly string[]): Prom
   for (const layer of layers) {
     let lowerHidden = false;
     for (let depth = 1; depth <= parts.length; depth++) {
-      const hostPath = join(layer, ...parts.slice(0, depth));
+      const rel = parts.slice(0, depth).join('/');
+      const hostPath = join(layer, rel);
       const st = await lstat(hostPath).catch(() => null);
       if (!st) break; // absent here: look in the next layer down, unless this one hides them
       if (isWhiteout(st)) return null;
-      if (st.isSymbolicLink()) return { hostPath, kind: 'symlink', depth };
-      if (depth === parts.length) return { hostPath, kind: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other', depth };
+      if (st.isSymbolicLink()) return { hostPath, layer, rel, kind: 'symlink', depth };
+      if (depth === parts.length) return { hostPath, layer, rel, kind: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other', depth };
       if (!st.isDirectory()) return null;
       // Nothing below an opaque directory shows through from lower layers.
       if (await isOpaqueDir(hostPath)) lowerHidden = true;
@@ -53,11 +58,18 @@ async function resolve(layers: readonly string[], path: string): Promise<Entry |
   return null;
 }
 
+/**
+ * A file of the image, or null. The topmost layer may be a running container's upper (exec
+ * resolves its user there): the content is read fd-relative, never through a symlink, so a
+ * directory the container swaps for a link to the host meanwhile yields null, not a host file.
+ */
 export async function readImageFile(layers: readonly string[], path: string, maxBytes = 1 << 20): Promise<Buffer | null> {
   const entry = await resolve(layers, path);
   if (!entry || entry.kind !== 'file') return null;
-  if ((await lstat(entry.hostPath)).size > maxBytes) return null;
-  return readFile(entry.hostPath);
+  return readFileBeneath(entry.layer, entry.rel, maxBytes, { noSymlinks: true }).catch((err: unknown) => {
+    if (err instanceof TreeAccessError) return null; // changed meanwhile, or too large
+    throw err;
+  });
 }
 
 export interface ResolvedUser {

@@ -1,8 +1,7 @@
 // A Dockerfile build for one learner session: parse, plan, then each needed stage step by step,
 // each step a cache hit or a new image (with a new layer when the step changes files), every
 // decision reported as an event. The queue's build handler and the command line call this.
-import { readFile, stat } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { posix } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { z } from 'zod';
@@ -16,7 +15,7 @@ import type { IdRangeAllocator } from '../runtime/id-ranges.js';
 import { SessionImages } from '../session-images.js';
 import { ArgScope, BuildArgs } from './args.js';
 import { BuildCache, type CacheLookup } from './cache.js';
-import { BuildContext } from './context.js';
+import { BuildContext, ContextFileTooLarge, readContextFile } from './context.js';
 import { formatBytes } from './format.js';
 import { ImageStates } from './image-states.js';
 import { nextConfig, ociArchitecture, scratchState, type ImageState } from './image-config.js';
@@ -194,11 +193,16 @@ export class Builder {
       if (size > limit) throw tooLarge(size);
       return req.dockerfile;
     }
-    const path = join(req.contextDir, req.dockerfilePath);
-    const info = await stat(path).catch(() => null);
-    if (info === null || !info.isFile()) throw new LearnerError('build.dockerfileMissing', { path: req.dockerfilePath });
-    if (info.size > limit) throw tooLarge(info.size);
-    return readFile(path, 'utf8');
+    // Read beneath the context: a Dockerfile that is a symlink out of it is refused.
+    let text: Buffer | null;
+    try {
+      text = await readContextFile(req.contextDir, req.dockerfilePath, limit);
+    } catch (err) {
+      if (err instanceof ContextFileTooLarge) throw tooLarge(err.sizeBytes);
+      throw err;
+    }
+    if (text === null) throw new LearnerError('build.dockerfileMissing', { path: req.dockerfilePath });
+    return text.toString('utf8');
   }
 
   private async run(

@@ -3,12 +3,13 @@
 // @balena/dockerignore, a port of Docker's own matcher). The walk happens once per build; it
 // enforces the context size limit and gives COPY a tree in which ignored files do not exist.
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as dockerignore from '@balena/dockerignore';
 import type { Ignore } from '@balena/dockerignore';
 import { LearnerError } from '../../../protocol/errors.js';
+import { TreeAccessError, readFileBeneath } from '../image-store/tree-beneath.js';
 import { formatBytes } from './format.js';
 import { entryFromStats, type SourceTree, type TreeEntry } from './tree.js';
 
@@ -44,7 +45,8 @@ export class BuildContext implements SourceTree {
    * so a learner who points a build at a huge directory waits for nothing.
    */
   static async load(dir: string, limits: ContextLimits): Promise<BuildContext> {
-    const patterns = dockerignorePatterns(await readFile(join(dir, '.dockerignore'), 'utf8').catch(() => ''));
+    const ignoreFile = await readContextFile(dir, '.dockerignore', limits.contextBytes);
+    const patterns = dockerignorePatterns(ignoreFile === null ? '' : ignoreFile.toString('utf8'));
     const matcher = ignore().add(patterns);
     const entries = new Map<string, TreeEntry>();
     const childNames = new Map<string, string[]>();
@@ -92,6 +94,31 @@ export class BuildContext implements SourceTree {
 
   async children(parts: readonly string[]): Promise<string[]> {
     return this.childNames.get(parts.join('/')) ?? [];
+  }
+}
+
+/**
+ * A file the build itself reads from the context (the Dockerfile, .dockerignore), or null if
+ * there is none. The context is the learner's: a symlink there is followed only while it stays
+ * inside (fstree, openat2 RESOLVE_BENEATH), so `Dockerfile -> /etc/shadow` is refused rather
+ * than read and shown back in a parse error. Past `maxBytes`: ContextFileTooLarge.
+ */
+export async function readContextFile(dir: string, rel: string, maxBytes: number): Promise<Buffer | null> {
+  try {
+    return await readFileBeneath(dir, rel, maxBytes);
+  } catch (err) {
+    if (!(err instanceof TreeAccessError)) throw err;
+    if (err.code === 'notfound' || err.code === 'notfile') return null;
+    if (err.code === 'escapes' || err.code === 'loop' || err.code === 'xdev') throw new LearnerError('build.outsideContext', { path: rel });
+    if (err.code === 'toolarge') throw new ContextFileTooLarge(err.sizeBytes ?? maxBytes + 1);
+    throw err;
+  }
+}
+
+/** Thrown by readContextFile; the caller says which limit it was. */
+export class ContextFileTooLarge extends Error {
+  constructor(readonly sizeBytes: number) {
+    super(`larger than allowed: ${sizeBytes} bytes`);
   }
 }
 

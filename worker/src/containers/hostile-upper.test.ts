@@ -4,11 +4,12 @@
 // reads the host directory some of the time. The host directory holds files named
 // `host-secret-<token>` with `<token>` inside; no image, layer or diff may ever show either.
 //
-// Controls: the same race against the walks these verbs used before (GNU `cp -a` for commit,
-// the path-based diffUpper for diff, treeBytes's readdir/lstat walk) shows the leak, and the
-// test prints how long it took. On this 2-core VM, under the whole suite's load, the naive diff
-// leaked within ~X ms and cp -a within ~Y ms (median of 5 runs); each verb below is run for
-// several times that long.
+// Controls: the same race against what these verbs did before (GNU `cp -a` for commit, the
+// path-based diffUpper for diff, readFile of the resolved path for exec's user lookup) shows the
+// leak, and each control prints how long it took. On the 2-core development VM (5 runs): the
+// naive diff leaked after 16–681 ms (median 476 ms, 7–127 walks), cp -a after 27 ms–7.7 s
+// (median 3.8 s, 1–45 copies), the passwd read at the first or second read. Each fixed verb
+// runs for twice the slowest of those, and at least as many attempts as the slowest took.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -33,6 +34,9 @@ beforeAll(async () => {
   const token = `tok${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
   canary = { dir: await mkdtemp('/tmp/lc-host-canary-'), token };
   for (let i = 0; i < 8; i++) await writeFile(join(canary.dir, `host-secret-${token}-${i}`), `host secret ${token}\n`);
+  // What exec would find if it read the host's /etc instead of the container's.
+  await writeFile(join(canary.dir, 'passwd'), `learner:x:4242:4242::/host-home-${token}:/bin/sh\n`);
+  await writeFile(join(canary.dir, 'group'), 'learner:x:4242:\n');
 
   // An image of busybox plus /racer, compiled static here.
   const layerDir = join(h.work, 'racer-layer');
@@ -135,7 +139,7 @@ describe('the verbs read a racing container’s upper only beneath it', () => {
     const c = containers();
     const { id } = await racing(c);
     let sawOwnFiles = 0;
-    const runs = await repeatFor(8_000, 100, async () => {
+    const runs = await repeatFor(8_000, 150, async () => {
       const changes = await c.diff(id);
       expect(changes.filter((change) => leaksName(change.path))).toEqual([]);
       if (changes.some((change) => /^\/race\/[dl]\/own-/.test(change.path))) sawOwnFiles++;
@@ -149,7 +153,7 @@ describe('the verbs read a racing container’s upper only beneath it', () => {
     const c = containers();
     const { id } = await racing(c);
     let sawOwnFiles = 0;
-    const runs = await repeatFor(10_000, 20, async () => {
+    const runs = await repeatFor(15_000, 45, async () => {
       const { layer, imageId } = await c.commit(id, { pause: false });
       const dir = h.store.layerDir(layer.chainId);
       expect(await leaksIn(dir)).toEqual([]);
@@ -190,4 +194,47 @@ describe('the verbs read a racing container’s upper only beneath it', () => {
     // The commit resumed what it paused.
     expect((await c.inspect(id)).status).toBe('running');
   }, 120_000);
+});
+
+describe('exec resolves its user from a racing container’s own /etc only', () => {
+  // The container makes /etc its own (a directory of the upper only), with `learner` as uid
+  // 1000, then swaps it with a symlink to a host directory whose passwd says 4242.
+  const prepare = [
+    'rm -rf /etc && mkdir /etc',
+    'echo "learner:x:1000:1000::/home/learner:/bin/sh" > /etc/passwd',
+    'echo "learner:x:1000:" > /etc/group',
+  ].join(' && ');
+
+  async function racingEtc(c: Containers): Promise<{ id: string; upper: string }> {
+    const { container } = await c.run({ image: 'racer', cmd: ['sh', '-c', `${prepare} && exec /racer --swap /etc ${canary.dir}`] });
+    const upper = containerPaths(h.dataDir, container.id).upper;
+    await eventually(() => existsSync(join(upper, 'etc.l')));
+    return { id: container.id, upper };
+  }
+
+  it('control: reading /etc/passwd by path gets the host’s file', async () => {
+    const { upper } = await racingEtc(containers());
+    const leak = await untilLeak(30_000, async () => (await readFile(join(upper, 'etc/passwd'), 'utf8')).includes(canary.token));
+    console.log(`control: read by path leaked after ${leak?.ms} ms (${leak?.attempts} reads)`);
+    expect(leak).not.toBeNull();
+  }, 60_000);
+
+  it('exec --user learner never runs with the host’s uid or home', async () => {
+    const c = containers();
+    const { id } = await racingEtc(c);
+    const seen = new Set<string>();
+    let ran = 0;
+    const runs = await repeatFor(8_000, 40, async () => {
+      const session = await c.exec(id, { cmd: ['sh', '-c', 'echo "$(id -u) $HOME"'], user: 'learner' }).catch(() => null);
+      if (session === null) return; // the user was not found while /etc was the link: refused, not leaked
+      let out = '';
+      session.process.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      await session.exited.catch(() => undefined);
+      if (out !== '') ran++;
+      seen.add(out.trim());
+    });
+    console.log(`exec: ${runs} execs as learner in a racing container; saw ${[...seen].join(' | ')}`);
+    expect([...seen].filter((line) => line.includes('4242') || line.includes('host-home'))).toEqual([]);
+    expect(ran).toBeGreaterThan(0);
+  }, 60_000);
 });

@@ -122,11 +122,13 @@ export async function listTreeBeneath(root: string): Promise<ListedEntry[]> {
 
 /**
  * The regular file `path` (relative) beneath `root`. Symlinks on the way are followed only while
- * they stay beneath `root`: one that leads out is refused with code `escapes`.
+ * they stay beneath `root` (one that leads out is refused with code `escapes`), or with
+ * `noSymlinks` not at all (code `loop`): for a path the caller resolved itself in a tree that
+ * may be changing.
  */
-export async function readFileBeneath(root: string, path: string, maxBytes: number): Promise<Buffer> {
+export async function readFileBeneath(root: string, path: string, maxBytes: number, options: { noSymlinks?: boolean } = {}): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  await fstree(['read', '--max', String(maxBytes), root, path], async (child) => {
+  await fstree(['read', '--max', String(maxBytes), ...(options.noSymlinks ? ['--no-symlinks'] : []), root, path], async (child) => {
     for await (const chunk of child.stdout!) chunks.push(chunk as Buffer);
   });
   return Buffer.concat(chunks);

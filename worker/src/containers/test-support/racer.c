@@ -6,11 +6,15 @@
  * with renameat2(RENAME_EXCHANGE) in a tight loop, forever. A host process that lstat()s
  * DIR/d, sees a directory and then opens DIR/d/... by path is, some of the time, reading
  * TARGET instead. Built static by the test (cc -static), so it runs in any image.
+ *   racer --swap PATH TARGET
+ * swaps an existing directory PATH (e.g. a /etc the container made its own) with PATH.l, a
+ * symlink to TARGET, the same way.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,8 +23,27 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
+static int race(const char *a, const char *b)
+{
+    for (;;) {
+        if (syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) < 0) {
+            perror("racer: renameat2");
+            return 1;
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "--swap")) {
+        char link[4096];
+        snprintf(link, sizeof link, "%s.l", argv[2]);
+        if (symlink(argv[3], link) < 0) {
+            perror("racer: symlink");
+            return 1;
+        }
+        return race(argv[2], link);
+    }
     if (argc != 3) {
         fprintf(stderr, "usage: racer DIR TARGET\n");
         return 2;
@@ -49,10 +72,5 @@ int main(int argc, char **argv)
         return 1;
     }
     close(ready);
-    for (unsigned long swaps = 0;; swaps++) {
-        if (syscall(SYS_renameat2, AT_FDCWD, "d", AT_FDCWD, "l", RENAME_EXCHANGE) < 0) {
-            perror("racer: renameat2");
-            return 1;
-        }
-    }
+    return race("d", "l");
 }
