@@ -2,7 +2,9 @@
 // content-addressed, base images exist once), but names are not: a learner's `app:latest`
 // is stored as `local.layercake/<session>/app:latest`, and ids resolve only to images the
 // session made or the base images, so no session can reach another's images even by id.
-import { mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
+// Base image names (busybox, debian:bookworm-slim…) are reserved: no learner name may be one,
+// whether that base image is built on this host yet or not.
+import { access, mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LearnerError } from '../../protocol/errors.js';
 import { availableBaseImages } from './base-images/index.js';
@@ -11,23 +13,42 @@ import {
   ImageStoreError,
   parseReference,
   type Digest,
+  type ImageReference,
   type ImageStore,
   type ImageSummary,
 } from './image-store/index.js';
 
 const PREFIX = 'local.layercake';
 const SESSION = /^[a-z0-9]{1,64}$/;
+/** A store name in some session's names (`local.layercake/<session>/<name>`). */
+const QUALIFIED = /^local\.layercake\/[a-z0-9]{1,64}\/(.+)$/;
+
+/** Every base image's names, as the store writes them: reserved whether built yet or not. */
+export function baseImageNames(): Set<string> {
+  return new Set(availableBaseImages().flatMap((b) => b.tags.map((t) => formatReference(parseReference(t)))));
+}
+
+/** Whether `ref` names a base image (`busybox`, `debian:12-slim`…). */
+export function isBaseName(ref: string): boolean {
+  try {
+    return baseImageNames().has(formatReference(parseReference(ref)));
+  } catch {
+    return false;
+  }
+}
 
 export class SessionImages {
   private readonly ownedDir: string;
+  private readonly sessionsDir: string;
 
   constructor(
     readonly store: ImageStore,
     readonly session: string,
-    dataDir: string,
+    readonly dataDir: string,
   ) {
     if (!SESSION.test(session)) throw new Error(`session id must be 1-64 lowercase letters or digits: ${session}`);
-    this.ownedDir = join(dataDir, 'sessions', session, 'images');
+    this.sessionsDir = join(dataDir, 'sessions');
+    this.ownedDir = join(this.sessionsDir, session, 'images');
   }
 
   /** The store's name for a learner's image name, e.g. `app` → `local.layercake/s1/app:latest`. */
@@ -38,6 +59,28 @@ export class SessionImages {
     return formatReference({ repository: `${PREFIX}/${this.session}/${ref.repository}`, tag: ref.tag });
   }
 
+  /**
+   * The store name for a name the learner is about to write (tag, build -t, commit, load): a
+   * base image's name is refused, so no learner's image can stand in for one.
+   */
+  writableName(name: string): string {
+    if (isBaseName(name)) throw new LearnerError('image.baseNameReserved', { ref: formatReference(parseReference(name)) });
+    return this.qualify(name);
+  }
+
+  /**
+   * The store name an archive's tag gets when this session loads it: its name inside the
+   * session, whichever session (or none) the archive was saved from. Null for a base image's
+   * name on that very base image (loading a saved busybox gives back what is there); any other
+   * image under a base image's name is refused.
+   */
+  loadedName(tag: ImageReference, imageId: Digest, baseIds: ReadonlySet<Digest>): ImageReference | null {
+    const name = formatReference(tag);
+    const learnerName = QUALIFIED.exec(name)?.[1] ?? name;
+    if (isBaseName(learnerName) && baseIds.has(imageId)) return null;
+    return parseReference(this.writableName(learnerName));
+  }
+
   /** The learner's name for a store name, or null when it is not this session's. */
   unqualify(storeName: string): string | null {
     const head = `${PREFIX}/${this.session}/`;
@@ -45,7 +88,7 @@ export class SessionImages {
   }
 
   private baseNames(): Set<string> {
-    return new Set(availableBaseImages().flatMap((b) => b.tags.map((t) => formatReference(parseReference(t)))));
+    return baseImageNames();
   }
 
   /** Record that this session made the image (build, commit, load), so its id resolves here. */
@@ -56,6 +99,16 @@ export class SessionImages {
 
   async disown(id: Digest): Promise<void> {
     await unlink(join(this.ownedDir, id.slice('sha256:'.length))).catch(() => {});
+  }
+
+  /** Whether another session holds the image too (made, built or loaded the same content). */
+  async ownedElsewhere(id: Digest): Promise<boolean> {
+    const hex = id.slice('sha256:'.length);
+    for (const other of await readdir(this.sessionsDir).catch(() => [] as string[])) {
+      if (other === this.session) continue;
+      if (await access(join(this.sessionsDir, other, 'images', hex)).then(() => true, () => false)) return true;
+    }
+    return false;
   }
 
   async owned(): Promise<Set<Digest>> {
@@ -88,7 +141,7 @@ export class SessionImages {
     throw new ImageStoreError('image.notFound', `No such image: ${ref}`, { ref });
   }
 
-  private async baseIds(): Promise<Digest[]> {
+  async baseIds(): Promise<Digest[]> {
     const ids: Digest[] = [];
     for (const name of this.baseNames()) {
       try {
@@ -118,7 +171,8 @@ export class SessionImages {
   }
 
   async tag(imageId: Digest, name: string): Promise<void> {
-    await this.store.tag(imageId, this.qualify(name));
+    const target = this.writableName(name);
     await this.own(imageId);
+    await this.store.tag(imageId, target);
   }
 }

@@ -220,8 +220,8 @@ describe('images', () => {
     await cli(['rm', 'user']);
     const removed = await cli(['rmi', 'keeper:v1']);
     expect(removed.code).toBe(0);
-    // The image, then its own layer (busybox's stays: other images use it).
-    expect(removed.stdout).toMatch(new RegExp(`^Untagged: keeper:v1\nDeleted: ${imageId}\nDeleted: sha256:[0-9a-f]{64}\n$`));
+    // The image (no layer lines: whether its layers went depends on what other sessions hold).
+    expect(removed.stdout).toMatch(new RegExp(`^Untagged: keeper:v1\nDeleted: ${imageId}\n$`));
   });
 
   it('build from a Dockerfile, then run it; save in one session and load in another', async () => {

@@ -50,6 +50,11 @@ export class CliContext {
     return this.opened;
   }
 
+  /** Removes this process's work in progress from the store, if the engine was opened (termination.ts). */
+  async discardOwnWork(): Promise<void> {
+    if (this.opened) await (await this.opened).store.discardOwnWork();
+  }
+
   async builder(): Promise<Builder> {
     const { store, runtime, idRanges } = await this.engine();
     return new Builder({ store, dataDir: this.dataDir, runtime, idRanges, logger: this.log.child({ part: 'builder' }) });

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isLearnerError, renderMessage, type Locale } from '../../../protocol/errors.js';
 import { isImageStoreError } from '../image-store/index.js';
+import { printable } from './printable.js';
 
 /** A status a command decided on (a container's exit code, `wait`'s result…), not a failure. */
 export class ExitStatus extends Error {
@@ -36,7 +37,8 @@ export function messageOf(err: unknown, locale: Locale): string | null {
 
 export function describeError(err: unknown, locale: Locale, log: Logger): string {
   const learner = messageOf(err, locale);
-  if (learner !== null) return `${prefix[locale]}: ${learner}`;
+  // Facts can carry an archive's or an image's own text.
+  if (learner !== null) return `${prefix[locale]}: ${printable(learner)}`;
   const errorId = randomBytes(4).toString('hex');
   log.error({ err, errorId }, 'command failed');
   return `${prefix[locale]}: ${renderMessage('internal', { errorId }, locale)}`;

@@ -1,6 +1,7 @@
 // How the command line shows things, in Docker's shapes: its relative times ("2 minutes ago"),
 // its sizes (decimal units in `images`, binary ones in `stats`), its truncation with "…", and
 // its tables (columns padded like Go's tabwriter, three spaces apart).
+import { printable } from './printable.js';
 
 /** Docker's HumanDuration (go-units): "Less than a second", "About a minute", "3 hours"… */
 export function humanDuration(ms: number): string {
@@ -60,8 +61,9 @@ export function ellipsis(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
-/** Rows under a header, each column as wide as its widest cell plus three spaces. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/** Rows under a header, each column as wide as its widest cell plus three spaces. Cells are made printable (printable.ts). */
+export function table(header: readonly string[], input: readonly (readonly string[])[]): string {
+  const rows = input.map((row) => row.map((cell) => printable(cell)));
   const widths = header.map((h, i) => Math.max([...h].length, ...rows.map((r) => [...(r[i] ?? '')].length)));
   const line = (cells: readonly string[]): string =>
     cells

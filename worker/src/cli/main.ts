@@ -13,6 +13,7 @@ import { CliContext } from './context.js';
 import { describeError, localeFrom } from './errors.js';
 import { helpText } from './help-text.js';
 import { langFlag, layercakeProgram } from './program.js';
+import { installTermination } from './termination.js';
 
 const SESSION = /^[a-z0-9]{1,64}$/;
 
@@ -26,6 +27,9 @@ function exit(code: number): never {
 export async function main(argv: readonly string[]): Promise<number> {
   let status = 0;
   let context: CliContext | null = null;
+  installTermination(async () => {
+    await (context as CliContext | null)?.discardOwnWork();
+  });
   // Decided once, before commander parses: help, usage hints and errors all speak it.
   const locale = localeFrom(langFlag(argv.slice(2)));
   const t = helpText(locale);

@@ -1,21 +1,15 @@
 // Image verbs in a session's names. The store is shared by every session on the host; a learner's
 // `app:latest` is `local.layercake/<session>/app:latest` in it (session-images.ts). These keep
 // the learner inside their own names: `images` lists theirs (and the base images), `rmi` removes
-// theirs and never a base image everyone uses, `load` puts an archive's tags into the session.
+// theirs and never a base image everyone uses nor what another session holds, `load` writes an
+// archive's tags only as the session's own names.
 import { LearnerError } from '../../../protocol/errors.js';
-import { availableBaseImages } from '../base-images/index.js';
-import { sessionImages } from '../containers/quotas.js';
-import {
-  formatReference,
-  ImageStoreError,
-  isImageStoreError,
-  parseReference,
-  type Digest,
-  type ImageStore,
-  type LoadResult,
-  type RemoveAction,
-} from '../image-store/index.js';
-import type { SessionImages } from '../session-images.js';
+import { checkQuotas, sessionImages, type SessionQuotas, type SessionUsage } from '../containers/quotas.js';
+import { shortId as shortContainerId } from '../containers/names.js';
+import { readAllRecords } from '../containers/record.js';
+import { isDerivedFrom } from '../image-store/context.js';
+import { formatReference, ImageStoreError, parseReference, type Digest, type Image, type ImageStore } from '../image-store/index.js';
+import { isBaseName, type SessionImages } from '../session-images.js';
 
 export interface ImageRow {
   repository: string;
@@ -36,83 +30,159 @@ export async function listImages(store: ImageStore, images: SessionImages): Prom
   return rows.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));
 }
 
-function isBaseName(ref: string): boolean {
-  try {
-    const name = formatReference(parseReference(ref));
-    return availableBaseImages().some((b) => b.tags.some((t) => formatReference(parseReference(t)) === name));
-  } catch {
-    return false;
-  }
+/** The session's containers that use `id` (containers of other sessions are not its business). */
+async function usersInSession(images: SessionImages, id: Digest): Promise<{ containerId: string; running: boolean }[]> {
+  return (await readAllRecords(images.dataDir))
+    .filter((r) => r.session === images.session && r.imageId === id)
+    .map((r) => ({ containerId: shortContainerId(r.id), running: r.state.status === 'running' }));
 }
 
-/** `rmi`: by the session's name (that tag, and the image if it was the last) or by id. */
+/**
+ * `rmi`: by the session's name (that tag, and the image if it was the session's last name for
+ * it) or by id. Only this session's names and claim are removed: an image another session also
+ * holds (the same content built, committed or loaded there) stays for it, so a removal here never
+ * takes another learner's image, and the messages name only this session's tags and containers.
+ * The store deletes an image once no session, tag, container or child image holds it; untagged
+ * build steps below a removed image go with it, as Docker's do. What is printed does not depend
+ * on other sessions (no layer lines, which would tell whether someone else shares the content).
+ */
 export async function removeImage(store: ImageStore, images: SessionImages, ref: string, force: boolean): Promise<string[]> {
   const id = await images.resolve(ref);
-  const baseIds = (await sessionImages(store, images)).baseIds;
-  const ownName = (() => {
-    try {
-      return images.qualify(ref);
-    } catch {
-      return null;
-    }
-  })();
-  const byOwnName = ownName !== null && (await store.resolve(ownName).catch(() => null)) === id && !/^(sha256:)?[0-9a-f]{4,64}$/.test(ref);
-  if (!byOwnName && (baseIds.has(id) || isBaseName(ref))) throw new LearnerError('image.baseImageShared', { ref });
-  let actions: RemoveAction[];
-  try {
-    actions = await store.remove(byOwnName ? ownName! : id, { force });
-  } catch (err) {
-    throw inLearnerNames(err, images);
-  }
+  const isId = /^(sha256:)?[0-9a-f]{4,64}$/.test(ref);
+  const ownName = isId ? null : await ownNameOf(images, ref, id);
+  const baseIds = new Set(await images.baseIds());
+  if (ownName === null && (baseIds.has(id) || isBaseName(ref))) throw new LearnerError('image.baseImageShared', { ref });
+
+  const { owned } = await sessionImages(store, images);
+  const image = await store.inspect(id);
+  const ownTags = image.tags.filter((t) => images.unqualify(t) !== null);
+  const shortId = id.slice(7, 19);
+  const users = await usersInSession(images, id);
+  const children = owned.filter((other) => other.id !== id && isDerivedFrom(other.config, image.config));
   const lines: string[] = [];
-  for (const action of actions) {
-    if ('untagged' in action) lines.push(`Untagged: ${images.unqualify(action.untagged) ?? action.untagged}`);
-    else {
-      lines.push(`Deleted: ${action.deleted}`);
-      await images.disown(action.deleted);
+  const untag = async (name: string): Promise<void> => {
+    await store.untag(name);
+    lines.push(`Untagged: ${images.unqualify(name)}`);
+  };
+
+  if (ownName !== null) {
+    const last = ownTags.length === 1;
+    const learnerName = images.unqualify(ownName)!;
+    if (last && users.length > 0 && !force) {
+      throw conflict(
+        `unable to remove repository reference "${learnerName}" (must force) - container ${users[0]!.containerId} is using its referenced image ${shortId}`,
+        { ref: learnerName, users: users.map((u) => `container ${u.containerId}`) },
+      );
     }
+    await untag(ownName);
+    if (!last || users.length > 0 || children.length > 0) return lines;
+  } else {
+    if (ownTags.length > 1 && !force) {
+      throw conflict(`unable to delete ${shortId} (must be forced) - image is referenced in multiple repositories`, {
+        ref,
+        users: ownTags.map((t) => images.unqualify(t)!),
+      });
+    }
+    if (users.length > 0) {
+      const user = users[0]!;
+      throw conflict(
+        `unable to delete ${shortId} (cannot be forced) - image is being used by ${user.running ? 'running' : 'stopped'} container ${user.containerId}`,
+        { ref, users: users.map((u) => `container ${u.containerId}`) },
+      );
+    }
+    if (children.length > 0) {
+      throw conflict(`unable to delete ${shortId} (cannot be forced) - image has dependent child images`, {
+        ref,
+        users: children.map((child) => `image ${child.id.slice(7, 19)}`),
+      });
+    }
+    for (const tag of ownTags) await untag(tag);
+  }
+
+  // The image leaves this session; then each untagged build step below it that nothing else of the session stands on.
+  let remaining = owned.filter((o) => o.id !== id);
+  for (let current: Image | null = image; current !== null; ) {
+    await release(store, images, current.id);
+    lines.push(`Deleted: ${current.id}`);
+    const below = parentStep(current, remaining);
+    if (below === null || below.tags.some((t) => images.unqualify(t) !== null) || baseIds.has(below.id)) break;
+    remaining = remaining.filter((o) => o.id !== below.id);
+    if (remaining.some((o) => isDerivedFrom(o.config, below.config)) || (await usersInSession(images, below.id)).length > 0) break;
+    current = below;
   }
   return lines;
 }
 
-const QUALIFIED = /^local\.layercake\/[a-z0-9]+\/(.+)$/;
+/** Drops the session's claim on an image; the store deletes it if no one else holds it. */
+async function release(store: ImageStore, images: SessionImages, id: Digest): Promise<void> {
+  await images.disown(id);
+  await store.removeUnused(id, () => images.ownedElsewhere(id));
+}
 
-/** The store's error about a session's image, with the learner's names in place of the store's. */
-function inLearnerNames(err: unknown, images: SessionImages): unknown {
-  if (!isImageStoreError(err)) return err;
-  const prefix = `local.layercake/${images.session}/`;
-  const strip = (text: string): string => text.split(prefix).join('');
-  const facts = Object.fromEntries(
-    Object.entries(err.facts).map(([k, v]) => [k, typeof v === 'string' ? strip(v) : Array.isArray(v) ? v.map(strip) : v]),
-  );
-  return new ImageStoreError(err.key, strip(err.message), facts);
+/** The session's own store name that `ref` means, if `ref` is one of its names for `id`. */
+async function ownNameOf(images: SessionImages, ref: string, id: Digest): Promise<string | null> {
+  let name: string;
+  try {
+    name = images.qualify(ref);
+  } catch {
+    return null;
+  }
+  return (await images.store.resolve(name).catch(() => null)) === id ? name : null;
+}
+
+/** The build step `image` was made on: the one of `candidates` it extends with the longest history. */
+function parentStep(image: Image, candidates: readonly Image[]): Image | null {
+  let best: Image | null = null;
+  for (const other of candidates) {
+    if (other.id === image.id || !isDerivedFrom(image.config, other.config)) continue;
+    if (best === null || (other.config.history?.length ?? 0) > (best.config.history?.length ?? 0)) best = other;
+  }
+  return best;
+}
+
+function conflict(message: string, facts: { ref: string; users: string[] }): ImageStoreError {
+  return new ImageStoreError('image.conflict', `conflict: ${message}`, facts);
+}
+
+/** What a session may still add: its usage and quotas (Containers gives both). */
+export interface QuotaSource {
+  usage(): Promise<SessionUsage>;
+  readonly sessionQuotas: Readonly<SessionQuotas>;
 }
 
 /**
- * After `store.load`: the archive's tags are moved into the session's names (an archive saved
- * from any session gives back the learner's names), and the images become the session's. Tags
- * the load took from someone else are given back to what they named before.
+ * `load` into a session: every tag of the archive becomes a name of this session (whichever
+ * session, or none, it was saved from), decided and checked before anything is written, so a
+ * load never writes another session's name or a base image's. The session's quotas bound what it
+ * may stage and add, and its claim on the images is recorded before their names appear.
  */
-export async function adoptLoaded(store: ImageStore, images: SessionImages, result: LoadResult): Promise<string[]> {
+export async function loadImages(store: ImageStore, images: SessionImages, file: string, quota?: QuotaSource): Promise<string[]> {
+  const baseIds = new Set(await images.baseIds());
+  const usage = quota ? await quota.usage() : null;
+  const visible = new Set((await sessionImages(store, images)).visible.map((i) => i.id));
+  const limits =
+    quota && usage
+      ? {
+          maxBytes: Math.max(0, quota.sessionQuotas.layerBytes - usage.layerBytes),
+          admit: ({ images: ids, stagedBytes }: { images: Digest[]; stagedBytes: number }) =>
+            checkQuotas(usage, quota.sessionQuotas, {
+              images: ids.filter((id) => !visible.has(id) && !baseIds.has(id)).length,
+              bytes: stagedBytes,
+            }),
+        }
+      : {};
+  const result = await store.load(file, {
+    nameFor: (tag, imageId) => images.loadedName(tag, imageId, baseIds),
+    ...limits,
+    beforeTags: async (ids) => {
+      for (const id of ids) if (!baseIds.has(id)) await images.own(id);
+    },
+  });
   const lines: string[] = [];
-  const previous = new Map(result.retagged.map((r) => [r.tag, r.previous]));
   for (const image of result.images) {
-    await images.own(image.id);
-    if (image.tags.length === 0) lines.push(`Loaded image ID: ${image.id}`);
-    for (const tag of image.tags) {
-      const mine = images.unqualify(tag);
-      if (mine !== null) {
-        lines.push(`Loaded image: ${mine}`);
-        continue;
-      }
-      const learnerName = QUALIFIED.exec(tag)?.[1] ?? tag;
-      await images.tag(image.id, learnerName);
-      const before = previous.get(tag);
-      if (before) await store.tag(before, tag);
-      // A base image's own name stays (loading a saved busybox gives back the same image).
-      else if (!isBaseName(tag)) await store.untag(tag);
-      lines.push(`Loaded image: ${formatReference(parseReference(learnerName))}`);
-    }
+    const names = [...image.tags.map((t) => images.unqualify(t) ?? t), ...image.unchangedTags];
+    if (names.length === 0) lines.push(`Loaded image ID: ${image.id}`);
+    for (const name of names) lines.push(`Loaded image: ${name}`);
   }
   return lines;
 }

@@ -647,7 +647,7 @@ export class Containers {
    */
   async commit(ref: string, req: CommitRequest = {}): Promise<CommitResult> {
     const found = await this.find(ref);
-    if (req.reference !== undefined) this.images.qualify(req.reference); // a bad name fails before any work
+    if (req.reference !== undefined) this.images.writableName(req.reference); // a bad or reserved name fails before any work
     const paths = containerPaths(this.dataDir, found.id);
     checkQuotas(await this.usage(), this.quotas, { images: 1, bytes: await treeBytes(paths.upper) });
     const result = await this.locked(found.id, async () => {

@@ -10,7 +10,8 @@ import type { SessionImages } from '../../session-images.js';
 import type { CliContext } from '../context.js';
 import { ago, ellipsis, humanSize, shortImageId, table } from '../format.js';
 import { collect } from '../options.js';
-import { adoptLoaded, listImages, removeImage, storeRefFor } from '../session-image-ops.js';
+import { printable } from '../printable.js';
+import { listImages, loadImages, removeImage, storeRefFor } from '../session-image-ops.js';
 import { each, type Program } from './shared.js';
 
 /** `docker inspect`'s shape for an image, in the session's names. */
@@ -44,7 +45,7 @@ function buildLine(event: EngineEvent, quiet: boolean): { out?: string; err?: st
   if (quiet) return {};
   switch (event.type) {
     case 'build.step':
-      return { out: `Step ${event.step}/${event.total} : ${event.instruction}\n` };
+      return { out: `Step ${event.step}/${event.total} : ${printable(event.instruction)}\n` };
     case 'build.cache':
       return event.cacheHit ? { out: ' ---> Using cache\n' } : {};
     case 'build.log':
@@ -131,7 +132,7 @@ export function registerImages(program: Program): void {
       program.verb(async (ctx: CliContext, refs: string[], f: { force?: boolean }) => {
         const { store, images } = await ctx.engine();
         return each(ctx, refs, async (ref) => {
-          for (const line of await removeImage(store, images, ref, f.force ?? false)) process.stdout.write(`${line}\n`);
+          for (const line of await removeImage(store, images, ref, f.force ?? false)) process.stdout.write(`${printable(line)}\n`);
         });
       }),
     );
@@ -157,9 +158,8 @@ export function registerImages(program: Program): void {
     .requiredOption('-i, --input <file>', t('load.input'))
     .action(
       program.verb(async (ctx: CliContext, f: { input: string }) => {
-        const { store, images } = await ctx.engine();
-        const result = await store.load(resolve(f.input));
-        for (const line of await adoptLoaded(store, images, result)) process.stdout.write(`${line}\n`);
+        const { store, images, containers } = await ctx.engine();
+        for (const line of await loadImages(store, images, resolve(f.input), containers)) process.stdout.write(`${printable(line)}\n`);
         return 0;
       }),
     );
@@ -214,7 +214,7 @@ export function registerImages(program: Program): void {
           if (f.quiet) process.stdout.write(`${result.imageId}\n`);
           else {
             process.stdout.write(`Successfully built ${shortImageId(result.imageId)}\n`);
-            for (const tag of result.tags) process.stdout.write(`Successfully tagged ${tag}\n`);
+            for (const tag of result.tags) process.stdout.write(`Successfully tagged ${printable(tag)}\n`);
           }
           return 0;
         },

@@ -7,6 +7,7 @@ import type { ContainerInfo, ContainerStats } from '../../containers/index.js';
 import type { CliContext } from '../context.js';
 import { ago, binarySize, ellipsis, humanDuration, table } from '../format.js';
 import { parseNonNegativeInt } from '../options.js';
+import { printable } from '../printable.js';
 import { dockerImageView } from './images.js';
 import { each, type Program } from './shared.js';
 
@@ -233,7 +234,7 @@ export function registerManage(program: Program): void {
     .action(
       program.verb(async (ctx: CliContext, ref: string) => {
         const { containers } = await ctx.engine();
-        for (const change of await containers.diff(ref)) process.stdout.write(`${change.kind} ${change.path}\n`);
+        for (const change of await containers.diff(ref)) process.stdout.write(`${change.kind} ${printable(change.path)}\n`);
         return 0;
       }),
     );
@@ -308,7 +309,8 @@ export function registerManage(program: Program): void {
             throw new LearnerError('container.notFound', { ref });
           }
         });
-        process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
+        // JSON escapes C0 controls but not C1 (U+009B is a CSI to many terminals).
+        process.stdout.write(`${printable(JSON.stringify(out, null, 4), { keepNewlines: true })}\n`);
         return status;
       }),
     );

@@ -5,6 +5,7 @@ import type { CliContext } from '../context.js';
 import { collect, environment, parseBytes, parsePositive } from '../options.js';
 import type { HelpText } from '../help-text.js';
 import { localConsoleSize, relayInput, relayOutput } from '../terminal.js';
+import { endProcess, takeOverSignals, type TerminationSignal } from '../termination.js';
 import { each, type Program } from './shared.js';
 
 interface RunFlags {
@@ -64,7 +65,10 @@ function request(image: string, command: string[], f: RunFlags): CreateRequest {
 /**
  * The terminal joined to a container until it exits (its exit code) or the learner detaches (0).
  * Without a terminal, Ctrl-C and TERM sent to this process are passed to the container (Docker's
- * --sig-proxy); with one, Ctrl-C is just a key the container reads.
+ * --sig-proxy); with one, Ctrl-C is just a key the container reads. When this process itself is
+ * ended (HUP: the terminal is gone; TERM or INT with a terminal; a second one without), a `--rm`
+ * container is removed with it, as Docker's daemon removes it: nothing is left running that no
+ * one will clean up.
  */
 export async function attachAndWait(
   containers: Containers,
@@ -87,9 +91,16 @@ export async function attachAndWait(
     },
     { tty, interactive: options.interactive },
   );
-  const proxy = (signal: NodeJS.Signals) => () => void containers.kill(container.id, signal).catch(() => undefined);
-  const proxies = tty ? [] : (['SIGINT', 'SIGTERM'] as const).map((s) => [s, proxy(s)] as const);
-  for (const [s, fn] of proxies) process.on(s, fn);
+  let proxied = 0;
+  const giveBack = takeOverSignals((signal: TerminationSignal) => {
+    if (!tty && signal !== 'SIGHUP' && proxied++ === 0) {
+      void containers.kill(container.id, signal).catch(() => undefined);
+      return;
+    }
+    void endProcess(signal, async () => {
+      if (container.config.autoRemove) await containers.remove(container.id, { force: true });
+    });
+  });
   try {
     const how = await Promise.race([ended.then(() => 'ended' as const), relay.detached.then(() => 'detached' as const)]);
     if (how === 'detached') {
@@ -101,7 +112,7 @@ export async function attachAndWait(
     return exit.exitCode;
   } finally {
     relay.stop();
-    for (const [s, fn] of proxies) process.off(s, fn);
+    giveBack();
   }
 }
 
