@@ -9,7 +9,8 @@ import { LearnerError } from '../../../protocol/errors.js';
 import type { CacheReason } from '../../../protocol/events.js';
 import { noEvents, type EventSink } from '../events.js';
 import { chainIdsOf, formatReference, parseReference, type Digest, type ImageConfig, type ImageStore, type LayerRecord } from '../image-store/index.js';
-import { buildLimits, containerLimits } from '../limits.js';
+import { buildLimits, containerLimits, sessionQuotas } from '../limits.js';
+import type { SessionQuotas } from '../containers/quotas.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
 import { SessionImages } from '../session-images.js';
@@ -23,6 +24,7 @@ import { handlers } from './instructions/index.js';
 import { parseDockerfile, type Keyword } from './parse.js';
 import { planBuild, resolveImage, stageNamed, type BuildPlan } from './plan.js';
 import { CancelledError, type StepResources } from './run-step.js';
+import { StepBudget } from './step-budget.js';
 import { atLine, learnerError, type BuildRuntime, type CopySource, type PreparedStep, type StageRuntime } from './step.js';
 import { diskQuotaLimiter, type WritableLayerLimiter } from '../containers/writable-layer.js';
 
@@ -102,6 +104,8 @@ export interface BuilderOptions {
   writableLayerBytes?: number;
   /** How a RUN's bound is enforced (default: the data filesystem's quotas, see disk-quota.ts). */
   writableLayer?: WritableLayerLimiter;
+  /** The session's quotas (default limits.ts sessionQuotas): a build's images and steps count against them. */
+  quotas?: Partial<SessionQuotas>;
 }
 
 /**
@@ -217,12 +221,16 @@ export class Builder {
     const session = new SessionImages(store, req.session, this.options.dataDir);
     const tags = req.tags.map((tag) => {
       try {
-        session.qualify(tag);
-      } catch {
+        session.writableName(tag);
+      } catch (err) {
+        if (err instanceof LearnerError && err.key === 'image.baseNameReserved') throw err;
         throw new LearnerError('build.invalidTag', { tag });
       }
       return formatReference(parseReference(tag));
     });
+    const stepBytes = this.options.writableLayerBytes ?? containerLimits.writableLayerBytes;
+    const budget = await StepBudget.forSession(store, session, { ...sessionQuotas, ...this.options.quotas }, stepBytes);
+    budget.checkStart();
 
     const parsed = parseDockerfile(await this.readDockerfile(req));
     if (parsed.instructions.length > this.limits.steps) {
@@ -255,7 +263,7 @@ export class Builder {
       idRanges: this.options.idRanges,
       idPrefix: this.options.idPrefix ?? 'build',
       resources: this.resources,
-      writableLayerBytes: this.options.writableLayerBytes ?? containerLimits.writableLayerBytes,
+      writableLayerBytes: stepBytes,
       writableLayer: this.writableLayer,
       tailLines: this.limits.failedOutputLines,
       ...(signal ? { signal } : {}),
@@ -303,7 +311,7 @@ export class Builder {
           continue;
         }
         events.emit({ type: 'build.cache', step, cacheHit: false, reason: lookup.reason });
-        const layer = await this.makeLayer(prepared, state, step, events, signal).catch((err: unknown) => {
+        const layer = await this.makeLayer(prepared, state, step, events, budget, signal).catch((err: unknown) => {
           // e.g. the store refusing a file named .wh.* : still the learner's line.
           throw atLine(err, instruction.where);
         });
@@ -337,7 +345,14 @@ export class Builder {
   }
 
   /** Runs a step's layer function in a scratch dir and commits what it wrote. */
-  private async makeLayer(prepared: PreparedStep, parent: ImageState, step: number, events: EventSink, signal?: AbortSignal): Promise<LayerRecord | null> {
+  private async makeLayer(
+    prepared: PreparedStep,
+    parent: ImageState,
+    step: number,
+    events: EventSink,
+    budget: StepBudget,
+    signal?: AbortSignal,
+  ): Promise<LayerRecord | null> {
     if (prepared.layer === undefined) return null;
     const { store } = this.options;
     const stepDir = await store.scratchDir('build-step');
@@ -347,7 +362,15 @@ export class Builder {
         ...(signal ? { signal } : {}),
       });
       signal?.throwIfAborted();
-      const { layer } = await store.commitLayer(upper, parent.layers.at(-1)?.chainId ?? null);
+      // Measured before a byte is read, then tarred and hashed within a time limit of its own.
+      await budget.admit(upper);
+      const timeLimit = AbortSignal.timeout(this.limits.layerTimeoutMs);
+      const { layer } = await store
+        .commitLayer(upper, parent.layers.at(-1)?.chainId ?? null, { signal: signal ? AbortSignal.any([signal, timeLimit]) : timeLimit })
+        .catch((err: unknown) => {
+          if (timeLimit.aborted && !signal?.aborted) throw new LearnerError('build.layerTimeLimit', { seconds: Math.round(this.limits.layerTimeoutMs / 1000) });
+          throw err;
+        });
       const summary = layerSummary(layer);
       events.emit({
         type: 'layer.committed',

@@ -23,7 +23,7 @@ import { containerImageUsers } from './image-users.js';
 import { launch, launcherId, StartError, type LaunchContext } from './launch.js';
 import { readLogs, type LogChunk } from './logs.js';
 import { checkName, generateName, newContainerId, shortId } from './names.js';
-import { checkQuotas, measureUsage, treeBytes, type SessionQuotas, type SessionUsage } from './quotas.js';
+import { checkQuotas, checkRunningTotals, measureUsage, treeBytes, type RunningLimits, type SessionQuotas, type SessionUsage } from './quotas.js';
 import { exitStateOf, isLive, settleExit, type ExitState, type LiveStatus, type ReconcileContext } from './reconcile.js';
 import { containerPaths, listIds, readAllRecords, readRecord, writeRecord, type ContainerLimits, type ContainerRecord } from './record.js';
 import { composeRun, mergeEnv } from './run-config.js';
@@ -419,7 +419,11 @@ export class Containers {
       this.idRanges.releaseContainer(launcherId(record));
       const startedAt = new Date().toISOString();
       try {
-        attachment = await launch(this.launchCtx, record, { ...options, touch: () => void this.touch(record.id) });
+        // Checked and launched under the session's lock: two starts cannot both take the last of its totals.
+        attachment = await this.store.withNamedLock(`containers-${this.session}`, async () => {
+          await this.checkRunningTotals(record);
+          return launch(this.launchCtx, record, { ...options, touch: () => void this.touch(record.id) });
+        });
       } catch (err) {
         if (err instanceof StartError) {
           // As Docker: the container stays, with 126/127 and the reason, for `ps -a` and `inspect`.
@@ -815,6 +819,20 @@ export class Containers {
 
   private measure(records: readonly ContainerRecord[]): Promise<SessionUsage> {
     return measureUsage(this.store, this.images, records.map((r) => containerPaths(this.dataDir, r.id).upper));
+  }
+
+  /**
+   * Throws unless the limits of the session's live containers and `record`'s stay within its
+   * running totals. Reads the launcher's state without taking other containers' locks (a start
+   * holds its own and the session's).
+   */
+  private async checkRunningTotals(record: ContainerRecord): Promise<void> {
+    const running: RunningLimits[] = [];
+    for (const other of await this.sessionRecords()) {
+      if (other.id === record.id || other.state.status !== 'running') continue;
+      if (isLive(await this.runtime.state(launcherId(other)))) running.push(other.limits);
+    }
+    checkRunningTotals(running, this.quotas, record.limits);
   }
 
   get sessionQuotas(): Readonly<SessionQuotas> {

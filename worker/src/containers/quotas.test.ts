@@ -56,13 +56,56 @@ describe('session quotas', () => {
     expect(usage.layerBytes).toBe(3 * MiB);
     expect(usage.containers).toBe(1);
     // The commit would add a 3 MiB layer: 6 MiB in all.
-    await expect(c.commit(container.id, { reference: 'blob' })).rejects.toMatchObject({ key: 'quota.layerBytes', facts: { limit: '4 MiB' } });
+    await expect(c.commit(container.id, { reference: 'blob' })).rejects.toMatchObject({
+      key: 'quota.layerBytesAdding',
+      facts: { size: '3 MiB', adding: '3 MiB', limit: '4 MiB' },
+    });
 
     const roomy = h.containers({ quotas: { layerBytes: 16 * MiB } });
     await roomy.commit(container.id, { reference: 'blob' });
     // Its layer counts once, beside the writable layer it was copied from.
     expect((await roomy.usage()).layerBytes).toBe(6 * MiB);
     await expect(h.containers({ quotas: { layerBytes: 5 * MiB } }).create({ image: 'busybox' })).rejects.toMatchObject({ key: 'quota.layerBytes' });
+  });
+});
+
+describe('session totals of running containers', () => {
+  it('refuses a start that would take the session past its memory or pids total, counting only live containers of that session', async () => {
+    const c = h.containers({ quotas: { runningMemoryBytes: 600 * MiB, runningPids: 300 } });
+    const first = (await c.run({ image: 'busybox', cmd: ['sleep', '1000'], limits: { memoryBytes: 256 * MiB, pidsMax: 100 } })).container;
+    await c.run({ image: 'busybox', cmd: ['sleep', '1000'], limits: { memoryBytes: 256 * MiB, pidsMax: 100 } });
+    // A third of 256 MiB would make 768 MiB: refused before anything runs.
+    const third = await c.create({ image: 'busybox', cmd: ['sleep', '1000'], limits: { memoryBytes: 256 * MiB, pidsMax: 100 } });
+    await expect(c.start(third.id)).rejects.toMatchObject({ key: 'quota.memory', facts: { used: '512 MiB', adding: '256 MiB', limit: '600 MiB' } });
+    expect((await c.inspect(third.id)).status).toBe('created');
+    // Small in memory, but 101 more pids than the 100 left.
+    await expect(c.run({ image: 'busybox', cmd: ['true'], limits: { memoryBytes: 16 * MiB, pidsMax: 101 } })).rejects.toMatchObject({
+      key: 'quota.pids',
+      facts: { used: 200, adding: 101, limit: 300 },
+    });
+    // Another session has totals of its own.
+    const other = h.containers({ session: 'other', quotas: { runningMemoryBytes: 600 * MiB } });
+    await other.run({ image: 'busybox', cmd: ['true'], limits: { memoryBytes: 256 * MiB } });
+    // A stopped container takes nothing: the third starts once the first is gone.
+    await c.kill(first.id);
+    await c.wait(first.id);
+    await c.start(third.id);
+    expect((await c.inspect(third.id)).status).toBe('running');
+  });
+
+  it('by default keeps twenty containers of one session from taking the host: the sum of their limits is bounded', async () => {
+    const c = h.containers();
+    const started: string[] = [];
+    let refused: unknown = null;
+    for (let i = 0; i < 20 && refused === null; i++) {
+      try {
+        started.push((await c.run({ image: 'busybox', cmd: ['sleep', '1000'], limits: { memoryBytes: 1024 * MiB } })).container.id);
+      } catch (err) {
+        refused = err;
+      }
+    }
+    expect(refused).toMatchObject({ key: 'quota.memory' });
+    expect(started.length).toBe(2); // 2 GiB in all, 1 GiB each
   });
 });
 

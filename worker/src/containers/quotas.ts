@@ -1,6 +1,7 @@
 // Per-session quotas (limits.ts sessionQuotas): how many images and containers a learner keeps,
-// and the disk their images' layers and their containers' writable layers take. Checked when
-// something new would be made (create, commit), with a learner error that says what to remove.
+// the disk their images' layers and their containers' writable layers take, and the memory and
+// pids their running containers may use together. Checked when something new would be made or
+// started (create, start, commit, build, load), with a learner error that says what to remove.
 import { LearnerError } from '../../../protocol/errors.js';
 import { availableBaseImages } from '../base-images/index.js';
 import { formatBytes } from '../image-store/errors.js';
@@ -12,6 +13,8 @@ export interface SessionQuotas {
   images: number;
   containers: number;
   layerBytes: number;
+  runningMemoryBytes: number;
+  runningPids: number;
 }
 
 export interface SessionUsage {
@@ -101,7 +104,27 @@ export function checkQuotas(usage: SessionUsage, quotas: SessionQuotas, adding: 
   if (adding.images && usage.images + adding.images > quotas.images) {
     throw new LearnerError('quota.images', { count: usage.images, limit: quotas.images });
   }
-  if (usage.layerBytes + (adding.bytes ?? 0) > quotas.layerBytes) {
-    throw new LearnerError('quota.layerBytes', { size: formatBytes(usage.layerBytes), limit: formatBytes(quotas.layerBytes) });
+  const bytes = adding.bytes ?? 0;
+  if (usage.layerBytes + bytes > quotas.layerBytes) {
+    const facts = { size: formatBytes(usage.layerBytes), limit: formatBytes(quotas.layerBytes) };
+    throw bytes > 0 ? new LearnerError('quota.layerBytesAdding', { ...facts, adding: formatBytes(bytes) }) : new LearnerError('quota.layerBytes', facts);
+  }
+}
+
+/** What a container may take while it runs, as its limits say. */
+export interface RunningLimits {
+  memoryBytes: number;
+  pidsMax: number;
+}
+
+/** Throws when starting a container with `adding` would take the session's running containers past their totals. */
+export function checkRunningTotals(running: readonly RunningLimits[], quotas: SessionQuotas, adding: RunningLimits): void {
+  const memory = running.reduce((sum, r) => sum + r.memoryBytes, 0);
+  if (memory + adding.memoryBytes > quotas.runningMemoryBytes) {
+    throw new LearnerError('quota.memory', { used: formatBytes(memory), adding: formatBytes(adding.memoryBytes), limit: formatBytes(quotas.runningMemoryBytes) });
+  }
+  const pids = running.reduce((sum, r) => sum + r.pidsMax, 0);
+  if (pids + adding.pidsMax > quotas.runningPids) {
+    throw new LearnerError('quota.pids', { used: pids, adding: adding.pidsMax, limit: quotas.runningPids });
   }
 }
