@@ -193,3 +193,20 @@ it('with two readers, the slow one sets the pace and both get every byte; a watc
   watcher.resume();
   expect(await watched.done).toMatchObject({ bytes: 0, exitCode: 0 });
 });
+
+it('a reader that never reads cannot keep the container from being killed; it still gets what was written, then the exit', { timeout: 60_000 }, async () => {
+  const c = h.containers();
+  const { container, attachment } = await c.run({ image: 'busybox', cmd: ['seq', '1', String(LINES)] }, { attach: true });
+  const got = receive(attachment!, { pauseAt: 1_000_000 });
+  await got.paused;
+  await sleep(500);
+  const started = Date.now();
+  await c.kill(container.id, 'SIGKILL');
+  // The stopped state is written before the paused reader is served, so waiting does not wait for it.
+  expect((await c.wait(container.id)).exitCode).toBe(137);
+  expect(Date.now() - started).toBeLessThan(10_000);
+  attachment!.resume();
+  const end = await got.done;
+  expect(end).toMatchObject({ exitCode: 137, bytesAtExit: end.bytes });
+  expect(end.bytes).toBeLessThan(seqDigest(LINES).bytes);
+});
