@@ -41,6 +41,8 @@ if [ "${1:-}" = "--test" ]; then
   # The cgroup v2 suite boots Debian's kernel under qemu with an initramfs (cpio) and an
   # ext4 disk made by mkfs.ext4 -d (sandbox-native/test/cgroup-v2/).
   packages+=(qemu-system-x86 cpio e2fsprogs)
+  # Browser tests and e2e drive Debian's Chromium through playwright-core.
+  packages+=(chromium)
 fi
 
 missing=()

@@ -1,0 +1,282 @@
+// The terminal widget in Debian's Chromium, on real parts: the component (bundled by esbuild with
+// React and the real LocaleProvider; Next's router is the one stand-in), the gateway, the
+// worker's relay, a real sandbox and the tests' Redis. As a learner: the region is named
+// Terminal / 터미널 and says it is connected; Korean typed through an IME arrives composed; a
+// selection copies with Ctrl+C, Ctrl+V and a right click paste; the terminal follows the size of
+// its box; a reload repaints the same shell once; a 50 MB flood leaves the tab responsive.
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import type { Redis } from 'ioredis';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { pino } from 'pino';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { SESSION_COOKIE } from '../../../../protocol/socket/common.js';
+import { readTerminalOutput } from '../../../../queue-client/terminal-streams.js';
+import { sessionPinKey } from '../../../../queue-client/index.js';
+import { startGateway, type Gateway } from '../../../server/gateway.js';
+import { newSessionId, Sessions } from '../../../server/session.js';
+import * as terminal from '../../../server/features/terminal.js';
+import { createHarness, eventually, type Harness } from '../../../../worker/src/containers/test-support/harness.js';
+import { removeKeysUnder, testClient, testPrefix, testRedisUrl } from '../../../../worker/src/queue/test-support/redis.js';
+import { TerminalRelays } from '../../../../worker/src/terminals/relays.js';
+
+const HOST = 'browser-terminal-test';
+const secret = Buffer.from('browser-terminal-secret-browser-terminal-secret');
+let h: Harness;
+let redis: Redis;
+let prefix: string;
+let relays: TerminalRelays;
+let gateway: Gateway;
+let browser: Browser;
+let base: string;
+const contexts: BrowserContext[] = [];
+
+async function bundle(): Promise<Map<string, { type: string; body: Uint8Array }>> {
+  const here = import.meta.dirname;
+  const result = await build({
+    entryPoints: [join(here, 'test-support/page.tsx')],
+    bundle: true,
+    write: false,
+    outdir: '/bundle',
+    format: 'esm',
+    platform: 'browser',
+    jsx: 'automatic',
+    define: { 'process.env.NODE_ENV': '"production"' },
+    loader: { '.css': 'css', '.module.css': 'local-css' },
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'next-navigation',
+        setup(b) {
+          b.onResolve({ filter: /^next\/navigation$/ }, () => ({ path: join(here, 'test-support/next-navigation.ts') }));
+        },
+      },
+    ],
+  });
+  const files = new Map<string, { type: string; body: Uint8Array }>();
+  for (const f of result.outputFiles) {
+    files.set(`/terminal-test/${f.path.split('/').pop()}`, { type: f.path.endsWith('.css') ? 'text/css' : 'text/javascript', body: f.contents });
+  }
+  const html = '<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="/terminal-test/page.css"></head><body><div id="root"></div><script type="module" src="/terminal-test/page.js"></script></body></html>';
+  files.set('/terminal-test', { type: 'text/html', body: Buffer.from(html) });
+  return files;
+}
+
+beforeAll(async () => {
+  h = await createHarness('browser-terminal');
+  redis = testClient();
+  prefix = testPrefix('browser-terminal');
+  relays = await TerminalRelays.start({ engine: h.engine, redisUrl: testRedisUrl(), prefix, hostId: HOST, log: pino({ level: 'silent' }) });
+  const files = await bundle();
+  gateway = await startGateway({
+    redisUrl: testRedisUrl(),
+    prefix,
+    secret,
+    log: pino({ level: 'silent' }),
+    port: 0,
+    host: '127.0.0.1',
+    features: [terminal],
+    // In place of Next's handler: the test page and its bundle.
+    async next(req, res) {
+      const file = files.get((req.url ?? '').split('?')[0]!);
+      res.writeHead(file ? 200 : 404, { 'content-type': file?.type ?? 'text/plain' });
+      res.end(file?.body ?? 'not found');
+    },
+  });
+  base = `http://127.0.0.1:${gateway.port}`;
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update'],
+  });
+}, 180_000);
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close();
+  await gateway?.close();
+  await relays?.close();
+  await h?.close();
+  await removeKeysUnder(redis, prefix);
+  await redis?.quit();
+});
+
+interface Learner {
+  sessionId: string;
+  containerId: string;
+  page: Page;
+  context: BrowserContext;
+}
+
+/** A learner with a running shell, on the test page in `locale`. */
+async function learner(locale: 'en' | 'ko' = 'en'): Promise<Learner> {
+  const sessionId = newSessionId();
+  await redis.set(sessionPinKey(prefix, sessionId), HOST);
+  const { container } = await h
+    .containers({ session: sessionId })
+    .run({ image: 'busybox', cmd: ['sh'], tty: true, openStdin: true, env: ['PS1=$ '] });
+  const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, locale: locale === 'ko' ? 'ko-KR' : 'en-US' });
+  contexts.push(context);
+  await context.addCookies([{ name: SESSION_COOKIE, value: new Sessions(secret).sign(sessionId), url: base }]);
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  const page = await context.newPage();
+  await page.goto(`${base}/terminal-test?container=${container.id.slice(0, 12)}&locale=${locale}`);
+  return { sessionId, containerId: container.id, page, context };
+}
+
+/** What the container's terminal has shown (its kept output), as text. */
+async function shown(containerId: string): Promise<string> {
+  let text = '';
+  let after: number | undefined;
+  for (;;) {
+    const { records } = await readTerminalOutput(redis, prefix, containerId, after, { count: 1000 });
+    for (const r of records) if (r.kind === 'data') (text += r.data.toString('utf8')), (after = r.offset);
+    if (records.length < 1000) return text;
+  }
+}
+
+/** The screen's visible rows, as a person reads them. */
+async function screenText(page: Page): Promise<string> {
+  return page.locator('.xterm-rows').innerText();
+}
+
+async function typeLine(page: Page, text: string): Promise<void> {
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+}
+
+it('is a region named Terminal, or 터미널 in Korean, that says it is connected, and typing reaches the shell', async () => {
+  const en = await learner('en');
+  const region = en.page.getByRole('region', { name: 'Terminal' });
+  await expect.poll(() => region.getByRole('status').innerText(), { timeout: 20_000 }).toContain('Connected');
+  await region.click();
+  await typeLine(en.page, 'echo typed-$((40+2))');
+  await eventually(async () => (await shown(en.containerId)).includes('typed-42'));
+  await eventually(async () => (await screenText(en.page)).includes('typed-42'));
+
+  const ko = await learner('ko');
+  const 터미널 = ko.page.getByRole('region', { name: '터미널' });
+  await expect.poll(() => 터미널.getByRole('status').innerText(), { timeout: 20_000 }).toContain('연결됨');
+  await ko.page.getByRole('region', { name: '터미널' }).click();
+  await typeLine(ko.page, 'exit 6');
+  await expect.poll(() => 터미널.getByRole('status').innerText(), { timeout: 20_000 }).toContain('코드 6');
+});
+
+it('Korean typed through an IME arrives composed, not as its jamo', async () => {
+  const l = await learner();
+  await expect.poll(() => l.page.evaluate(() => (window as unknown as { terminalStates: string[] }).terminalStates.at(-1)), { timeout: 20_000 }).toBe('connected');
+  await l.page.getByRole('region', { name: 'Terminal' }).click();
+  await l.page.keyboard.type('echo ');
+  const cdp = await l.context.newCDPSession(l.page);
+  // What a Korean IME does for 한글: a composition that changes as keys come, then a commit.
+  for (const [steps, syllable] of [[['ㅎ', '하', '한'], '한'], [['ㄱ', '그', '글'], '글']] as const) {
+    for (const text of steps) await cdp.send('Input.imeSetComposition', { text, selectionStart: text.length, selectionEnd: text.length });
+    await cdp.send('Input.insertText', { text: syllable });
+  }
+  await l.page.keyboard.press('Enter');
+  await eventually(async () => /\r\n한글\r\n/.test(await shown(l.containerId)));
+  const text = await shown(l.containerId);
+  expect(text).toContain('echo 한글');
+  for (const jamo of ['ㅎ', '하', 'ㄱ', '그']) expect(text).not.toContain(jamo);
+});
+
+it('a selection copies with Ctrl+C (not an interrupt); Ctrl+V and a right click paste', async () => {
+  const l = await learner();
+  const region = l.page.getByRole('region', { name: 'Terminal' });
+  await expect.poll(() => region.getByRole('status').innerText(), { timeout: 20_000 }).toContain('Connected');
+  await region.click();
+  await typeLine(l.page, 'echo copy-me-word');
+  const row = l.page.locator('.xterm-rows > div', { hasText: /^copy-me-word\s*$/ });
+  await row.waitFor();
+  const box = (await row.boundingBox())!;
+  await l.page.mouse.dblclick(box.x + 20, box.y + box.height / 2);
+  await l.page.keyboard.press('Control+c');
+  expect(await l.page.evaluate(() => navigator.clipboard.readText())).toBe('copy-me-word');
+  await new Promise((r) => setTimeout(r, 300));
+  expect(await shown(l.containerId)).not.toContain('^C');
+
+  await l.page.evaluate(() => navigator.clipboard.writeText('echo pasted-$((2+3))\n'));
+  await l.page.keyboard.press('Control+v');
+  await eventually(async () => (await shown(l.containerId)).includes('pasted-5'));
+  await l.page.evaluate(() => navigator.clipboard.writeText('echo right-$((3+4))\n'));
+  await region.click({ button: 'right' });
+  await eventually(async () => (await shown(l.containerId)).includes('right-7'));
+  // The control: Ctrl+C without a selection is the shell's interrupt.
+  await l.page.keyboard.type('sleep 30');
+  await l.page.keyboard.press('Enter');
+  await l.page.keyboard.press('Control+c');
+  await typeLine(l.page, 'echo after-interrupt');
+  await eventually(async () => (await shown(l.containerId)).includes('after-interrupt\r\n'), 5_000);
+});
+
+it('follows the size of its box, and a reload repaints the same shell once', async () => {
+  const l = await learner();
+  const region = l.page.getByRole('region', { name: 'Terminal' });
+  await expect.poll(() => region.getByRole('status').innerText(), { timeout: 20_000 }).toContain('Connected');
+  await region.click();
+  await typeLine(l.page, 'stty size; echo pid=$$.');
+  const size = async () => {
+    const sizes = [...(await shown(l.containerId)).matchAll(/(\d+) (\d+)\r\n/g)];
+    return sizes.at(-1)?.slice(1).map(Number);
+  };
+  const [rows, cols] = await eventually(size);
+  await l.page.setViewportSize({ width: 600, height: 700 });
+  await new Promise((r) => setTimeout(r, 500));
+  await typeLine(l.page, 'stty size');
+  await eventually(async () => ((await size())?.[1] ?? cols!) < cols!);
+  expect((await size())?.[0]).toBe(rows);
+
+  const pid = /pid=(\d+)\./.exec(await shown(l.containerId))?.[1];
+  await l.page.reload();
+  await expect.poll(() => region.getByRole('status').innerText(), { timeout: 20_000 }).toContain('Connected');
+  await eventually(async () => (await screenText(l.page)).includes('pid='));
+  await region.click();
+  await typeLine(l.page, 'echo again=$$.');
+  await eventually(async () => /again=\d+\./.test(await screenText(l.page)));
+  expect(/again=(\d+)\./.exec(await screenText(l.page))?.[1]).toBe(pid);
+  // Repainted once: the earlier output is on screen one time.
+  expect((await screenText(l.page)).split(`pid=${pid}.`).length).toBe(2);
+});
+
+it('a 50 MB flood leaves the tab responsive and ends with the shell back', async () => {
+  const l = await learner();
+  const region = l.page.getByRole('region', { name: 'Terminal' });
+  await expect.poll(() => region.getByRole('status').innerText(), { timeout: 20_000 }).toContain('Connected');
+  await region.click();
+  // The page's main thread: the longest gap between timer ticks while the flood runs.
+  await l.page.evaluate(() => {
+    const w = window as unknown as { longestGapMs: number };
+    w.longestGapMs = 0;
+    let last = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      w.longestGapMs = Math.max(w.longestGapMs, now - last);
+      last = now;
+    }, 50);
+  });
+  const started = performance.now();
+  await typeLine(l.page, 'yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 50000000; echo flood-$((1+1))-done');
+  // Watch the tab as a person would notice a frozen one: does it answer, every half second?
+  let slowestAnswerMs = 0;
+  const onScreen = async () => {
+    for (;;) {
+      const t0 = performance.now();
+      const done = await l.page.evaluate(() => document.querySelector('.xterm-rows')?.textContent?.includes('flood-2-done') ?? false);
+      slowestAnswerMs = Math.max(slowestAnswerMs, performance.now() - t0);
+      if (done) return;
+      if (performance.now() - started > 240_000) throw new Error('the flood did not end on screen');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  await onScreen();
+  const seconds = (performance.now() - started) / 1000;
+  const longestGapMs = await l.page.evaluate(() => (window as unknown as { longestGapMs: number }).longestGapMs);
+  const heapMB = await l.page.evaluate(() => ((performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0) / 1e6);
+  process.stdout.write(
+    `terminal flood: 50 MB in ${seconds.toFixed(1)} s (${(50 / seconds).toFixed(1)} MB/s), longest main-thread gap ${longestGapMs.toFixed(0)} ms, slowest answer ${slowestAnswerMs.toFixed(0)} ms, JS heap ${heapMB.toFixed(0)} MB\n`,
+  );
+  expect(longestGapMs).toBeLessThan(2_000);
+  expect(slowestAnswerMs).toBeLessThan(2_000);
+  expect(heapMB).toBeLessThan(300);
+  // And it still answers at once.
+  await typeLine(l.page, 'echo still-$((3*3))');
+  await eventually(async () => (await screenText(l.page)).includes('still-9'), 5_000);
+}, 300_000);
