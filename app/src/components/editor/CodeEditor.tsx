@@ -121,6 +121,8 @@ export function CodeEditor(props: CodeEditorProps) {
               glyphMarginHoverMessage: { value: a.hover },
               after: { content: `  ${a.note}`, inlineClassName: `${styles.note} ${styles[`note_${a.mark}`] ?? ''}`, cursorStops: monaco.editor.InjectedTextCursorStops.None },
               hoverMessage: { value: a.hover },
+              // The range is empty (the line's end): without this Monaco drops the injected note.
+              showIfCollapsed: true,
               stickiness: monaco.editor.TrackedRangeStickiness.NeverGrowsWhenTypingAtEdges,
             },
           };
