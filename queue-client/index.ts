@@ -4,4 +4,5 @@ export { JobDispatcher, type Enqueued } from './dispatcher.js';
 export { hostForSession, liveHosts, NoLiveHostError, pinnedHost, type HostInfo, type PinOptions, type SessionHost } from './hosts.js';
 export * from './names.js';
 export { internalErrorOf, OutcomeTimeoutError, readOutcome, waitForOutcome, type FinishedJob, type WaitOptions } from './outcome.js';
+export { DURATIONS_KEPT, queuePosition, type QueuePosition } from './queue-position.js';
 export { decodeRunEvents, readRunEvents, type ReadOptions } from './run-events.js';

@@ -38,3 +38,8 @@ export function sessionPinKey(prefix: string, sessionId: string): string {
 export function containerRunsKey(prefix: string, hostId: string): string {
   return `${prefix}:host:${hostId}:container-runs`;
 }
+
+/** The last durations (ms) of one job name's jobs on a host, newest first: queue-position.ts's estimate. */
+export function jobDurationsKey(prefix: string, hostId: string, jobName: string): string {
+  return `${prefix}:host:${hostId}:durations:${jobName}`;
+}

@@ -16,12 +16,13 @@ import { handleContainerOp } from './handlers/container-op.js';
 import { handleImageOp } from './handlers/image-op.js';
 import { handleRun } from './handlers/run.js';
 import type { HandlerContext } from './handlers/types.js';
+import { recordJobDuration } from './durations.js';
 import { HostHeartbeat } from './heartbeat.js';
 import { hostQueueName } from '../../../queue-client/names.js';
 import { InternalJobError, newErrorId, toOutcome, type JobOutcome } from './outcome.js';
 import { RedisRunEvents } from './run-events.js';
 import { ContainerWatch } from './container-watch.js';
-import { reapIdleContainers } from '../containers/index.js';
+import { reapIdleContainers, type ContainerAttachment } from '../containers/index.js';
 
 // One handler per job name; each lives in its own file under handlers/.
 const handlers: { [N in JobName]: (input: never, ctx: HandlerContext) => Promise<unknown> } = {
@@ -43,6 +44,8 @@ export interface HostWorkerOptions {
   lockDurationMs?: number;
   /** How often idle containers are looked for (default 60 s). */
   reapIntervalMs?: number;
+  /** This host's terminal relays: a run's container is relayed from its start. */
+  terminals?: { adopt(containerId: string, session: string, attachment: ContainerAttachment): Promise<void> };
 }
 
 export interface ShutdownReport {
@@ -137,6 +140,7 @@ export class HostWorker {
         signal: signal ?? new AbortController().signal,
         log: jobLog,
         watch: (id, session, runId) => this.watch.watch(id, session, runId),
+        ...(this.options.terminals ? { terminal: (id: string, session: string, a: ContainerAttachment) => this.options.terminals!.adopt(id, session, a) } : {}),
       };
       let outcome: JobOutcome<unknown> | null = null;
       let failure: unknown = null;
@@ -165,8 +169,11 @@ export class HostWorker {
         jobLog.warn({ step: 'shutdown' }, 'job re-queued: the grace period ran out');
         throw new WaitingError();
       }
+      // For the learners waiting behind: how long this kind of job takes here (queue position).
+      const ms = performance.now() - started;
+      await recordJobDuration(this.redis, prefix, this.options.hostId, name, ms).catch((err: unknown) => jobLog.warn({ err }, 'could not record the job duration'));
       if (failure) throw failure;
-      jobLog.info({ ms: Math.round(performance.now() - started), ok: outcome!.ok }, 'job done');
+      jobLog.info({ ms: Math.round(ms), ok: outcome!.ok }, 'job done');
       if (this.shuttingDown) this.finishedDuringShutdown++;
       return outcome!;
     } finally {

@@ -1,0 +1,75 @@
+// A learner's place in the queue and the wait before their job starts, on a real Redis with a
+// real worker whose queue is paused (so jobs wait), then resumed: the estimate plays the jobs
+// ahead on the host's slots with each job name's recent durations, which the worker records.
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobDispatcher, type Enqueued } from '../../../queue-client/dispatcher.js';
+import { jobDurationsKey } from '../../../queue-client/names.js';
+import { waitForOutcome } from '../../../queue-client/outcome.js';
+import { queuePosition } from '../../../queue-client/queue-position.js';
+import { recordJobDuration } from './durations.js';
+import { HostWorker } from './host-worker.js';
+import { testEngine, type TestEngine } from './test-support/engine.js';
+import { keysUnder, removeKeysUnder, testClient, testPrefix, testRedisUrl } from './test-support/redis.js';
+
+const redis = testClient();
+const url = testRedisUrl();
+const prefix = testPrefix('position');
+const dispatcher = new JobDispatcher(redis, url, prefix);
+let engine: TestEngine;
+let worker: HostWorker;
+
+beforeAll(async () => {
+  engine = await testEngine('position');
+  worker = await HostWorker.start({ redisUrl: url, prefix, hostId: 'wp', concurrency: 2, heartbeatMs: 500, engine, log: pino({ level: 'silent' }) });
+  await dispatcher.hostQueue(worker.queueName).pause();
+});
+
+afterAll(async () => {
+  await worker.shutdown(5_000);
+  await dispatcher.close();
+  const leftovers = await engine.leftovers();
+  await engine.close();
+  await removeKeysUnder(redis, prefix);
+  expect(await keysUnder(redis, prefix)).toEqual([]);
+  await redis.quit();
+  expect(leftovers).toEqual([]);
+});
+
+describe('queue position', () => {
+  it('counts the jobs ahead, and estimates the wait from their names’ recent durations on the host’s slots', async () => {
+    for (let i = 0; i < 3; i++) await recordJobDuration(redis, prefix, 'wp', 'image-op', 300);
+    await recordJobDuration(redis, prefix, 'wp', 'container-op', 1500);
+    await recordJobDuration(redis, prefix, 'wp', 'container-op', 2500); // averages 2000
+
+    const names = ['image-op', 'image-op', 'image-op', 'container-op', 'image-op'] as const;
+    const jobs: Enqueued[] = [];
+    for (const [i, name] of names.entries()) jobs.push(await dispatcher.enqueue(name, { sessionId: 'qp', runId: `qp-${i}`, op: 'list' }));
+    const positions = [];
+    for (const job of jobs) positions.push(await queuePosition(dispatcher, job));
+    // Two slots: the first two start at once; then each waits for the earliest slot to free.
+    expect(positions).toEqual([
+      { position: 1, etaMs: 0 },
+      { position: 2, etaMs: 0 },
+      { position: 3, etaMs: 300 },
+      { position: 4, etaMs: 300 },
+      { position: 5, etaMs: 600 }, // 300+300 on one slot, 300+2000 on the other
+    ]);
+
+    await dispatcher.hostQueue(worker.queueName).resume();
+    for (const [i, job] of jobs.entries()) expect(await waitForOutcome(dispatcher, job, names[i]!, { timeoutMs: 60_000 })).toMatchObject({ ok: true, result: { op: 'list' } });
+    for (const job of jobs) expect(await queuePosition(dispatcher, job)).toEqual({ position: 0, etaMs: 0 });
+
+    // Each finished job's duration was recorded, newest first, beside the seeded ones.
+    const imageOps = (await redis.lrange(jobDurationsKey(prefix, 'wp', 'image-op'), 0, -1)).map(Number);
+    expect(imageOps).toHaveLength(3 + 4);
+    expect(imageOps.slice(4)).toEqual([300, 300, 300]);
+    expect(imageOps.slice(0, 4).every((ms) => ms >= 0 && ms < 30_000)).toBe(true);
+    expect(await redis.llen(jobDurationsKey(prefix, 'wp', 'container-op'))).toBe(3);
+  });
+
+  it('keeps only the last 20 durations of a job name', async () => {
+    for (let i = 0; i < 25; i++) await recordJobDuration(redis, prefix, 'wp', 'build', i);
+    expect((await redis.lrange(jobDurationsKey(prefix, 'wp', 'build'), 0, -1)).map(Number)).toEqual([...Array(20).keys()].map((i) => 24 - i));
+  });
+});
