@@ -52,6 +52,9 @@ export function ContainerPane({ runId, renderTerminal }: { runId: string; render
   const image = view?.image ?? listed?.image ?? '';
   const imageId = detail?.imageId ?? listed?.imageId;
 
+  // Asked by name where known, so the engine's messages name it as the learner knows it.
+  const ref = view?.name ?? listed?.name ?? containerId;
+
   useContainerPolling(containerId, status === 'running');
 
   // Its image's layers: inspect once (bottom to top), history for what made each.
@@ -72,10 +75,10 @@ export function ContainerPane({ runId, renderTerminal }: { runId: string; render
   }, [imageId, history, imageOp, dispatchSession]);
 
   async function op(kind: 'stop' | 'rm') {
-    if (!containerId) return;
+    if (!ref) return;
     setBusy(kind);
     setFailure(null);
-    const reply = await containerOp(kind === 'stop' ? { op: 'stop', container: containerId } : { op: 'rm', container: containerId });
+    const reply = await containerOp(kind === 'stop' ? { op: 'stop', container: ref } : { op: 'rm', container: ref });
     setBusy(null);
     if (!reply.ok) {
       setFailure(reply.error);
@@ -88,11 +91,11 @@ export function ContainerPane({ runId, renderTerminal }: { runId: string; render
 
   async function onCommit(e: FormEvent) {
     e.preventDefault();
-    if (!containerId) return;
+    if (!ref) return;
     setBusy('commit');
     setFailure(null);
     const tag = commitTag.trim();
-    const reply = await containerOp({ op: 'commit', container: containerId, ...(tag ? { commitTag: tag } : {}) });
+    const reply = await containerOp({ op: 'commit', container: ref, ...(tag ? { commitTag: tag } : {}) });
     setBusy(null);
     if (!reply.ok) {
       setFailure(reply.error);
@@ -160,7 +163,7 @@ export function ContainerPane({ runId, renderTerminal }: { runId: string; render
           </div>
           <div className={styles.col}>
             <ChangesList diff={diff} />
-            <Usage stats={status === 'running' ? stats : undefined} limits={limits} />
+            <Usage stats={stats} limits={limits} />
           </div>
         </div>
       )}
@@ -205,12 +208,10 @@ function FilesystemStack({ detail, history, changes }: { detail: Detail | undefi
       {layers.map((layer) => (
         <li key={layer.index} className={styles.readOnly} style={{ ['--depth' as string]: layer.index }}>
           <span className={styles.layerName}>
-            {t('container.imageLayer', { index: layer.index + 1 })}
-            {madeBy.has(layer.index) && <code className={styles.madeBy} title={madeBy.get(layer.index)}>{madeBy.get(layer.index)}</code>}
+            <span>{t('container.imageLayer', { index: layer.index + 1 })}</span>
+            <span className={styles.muted}>{formatBytes(layer.sizeBytes, locale)} · {t('container.readOnly')}</span>
           </span>
-          <span className={styles.muted}>
-            {formatBytes(layer.sizeBytes, locale)} · {t('container.readOnly')}
-          </span>
+          {madeBy.has(layer.index) && <code className={styles.madeBy} title={madeBy.get(layer.index)}>{madeBy.get(layer.index)}</code>}
         </li>
       ))}
     </ol>
@@ -264,7 +265,7 @@ function Usage({ stats, limits }: { stats: ContainerStatsView | undefined; limit
         label={t('container.cpu')}
         value={stats?.cpuPercent ?? 0}
         max={cpuMax}
-        text={t('container.cpuValue', { percent: stats ? Math.round(stats.cpuPercent) : '–', cpus: Number(limits.cpus.toFixed(2)) })}
+        text={t('container.cpuValue', { percent: stats ? Math.round(stats.cpuPercent) : '–', limit: Math.round(cpuMax) })}
       />
     </div>
   );

@@ -3,7 +3,7 @@
 // (two columns where there is room), each with its terminal, its filesystem drawn as the
 // image's read-only layers under its own writable layer, its live diff and its use of the
 // limits.
-import { useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import type { ErrorPayload } from '../../../../protocol/errors';
 import { useErrorText, useT } from '../../lib/i18n/client';
 import { shortId } from '../layers/format';
@@ -11,6 +11,9 @@ import { useBuildRun, usePlaySession } from '../session/PlaySession';
 import { ContainerPane } from './ContainerPane';
 import { messages } from './messages';
 import styles from './container.module.css';
+
+/** Two panes of at least ~440 px each. */
+const SIDE_BY_SIDE_MIN_PX = 900;
 
 export interface ContainerPanelProps {
   /** The interactive terminal of a container (the terminal widget), drawn inside its pane. */
@@ -22,7 +25,7 @@ export interface ContainerPanelProps {
 export function ContainerPanel({ renderTerminal, image }: ContainerPanelProps) {
   const t = useT(messages);
   const errorText = useErrorText();
-  const { run, containerRuns, connected } = usePlaySession();
+  const { run, runs, containerRuns, connected } = usePlaySession();
   const build = useBuildRun()?.build;
   const target = image ?? (build?.status === 'finished' ? (build.tags[0] ?? build.imageId) : undefined);
   const [asking, setAsking] = useState(false);
@@ -39,6 +42,33 @@ export function ContainerPanel({ renderTerminal, image }: ContainerPanelProps) {
     }
   }
 
+  // Side by side where two panes fit; otherwise one at a time, chosen with tabs (all stay
+  // mounted, so a hidden container's terminal keeps its connection and scrollback).
+  const panesRef = useRef<HTMLDivElement>(null);
+  const [wide, setWide] = useState(false);
+  useEffect(() => {
+    const el = panesRef.current;
+    if (!el) return;
+    const observer = new ResizeObserver(([entry]) => setWide((entry?.contentRect.width ?? 0) >= SIDE_BY_SIDE_MIN_PX));
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [containerRuns.length > 0]);
+  const [active, setActive] = useState<string | null>(null);
+  const newest = containerRuns.at(-1) ?? null;
+  useEffect(() => setActive(newest), [newest]);
+  const current = active !== null && containerRuns.includes(active) ? active : newest;
+  const tabs = !wide && containerRuns.length > 1;
+
+  function onTabKey(e: KeyboardEvent) {
+    const i = containerRuns.indexOf(current ?? '');
+    const next = e.key === 'ArrowRight' ? i + 1 : e.key === 'ArrowLeft' ? i - 1 : e.key === 'Home' ? 0 : e.key === 'End' ? containerRuns.length - 1 : null;
+    if (next === null) return;
+    e.preventDefault();
+    const runId = containerRuns[(next + containerRuns.length) % containerRuns.length]!;
+    setActive(runId);
+    document.getElementById(`pane-tab-${runId}`)?.focus();
+  }
+
   const shown = target && target.startsWith('sha256:') ? shortId(target) : target;
   return (
     <section className={styles.panel} aria-labelledby="containers-heading">
@@ -53,10 +83,42 @@ export function ContainerPanel({ renderTerminal, image }: ContainerPanelProps) {
       </div>
       {refused && <p className={styles.error} role="alert">{errorText(refused)}</p>}
       {containerRuns.length > 0 && (
-        <div className={styles.panes}>
-          {containerRuns.map((runId) => (
-            <ContainerPane key={runId} runId={runId} renderTerminal={renderTerminal} />
-          ))}
+        <div ref={panesRef}>
+          {tabs && (
+            <div role="tablist" aria-label={t('container.panes')} className={styles.paneTabs} onKeyDown={onTabKey}>
+              {containerRuns.map((runId) => {
+                const view = Object.values(runs[runId]?.containers ?? {})[0];
+                return (
+                  <button
+                    key={runId}
+                    id={`pane-tab-${runId}`}
+                    type="button"
+                    role="tab"
+                    aria-selected={runId === current}
+                    aria-controls={`pane-${runId}`}
+                    tabIndex={runId === current ? 0 : -1}
+                    className={styles.paneTab}
+                    onClick={() => setActive(runId)}
+                  >
+                    <span className={styles.tabDot} data-status={view?.status} aria-hidden="true" />
+                    {view?.name ?? '…'}
+                  </button>
+                );
+              })}
+            </div>
+          )}
+          <div className={tabs ? undefined : styles.panes}>
+            {containerRuns.map((runId) => (
+              <div
+                key={runId}
+                id={`pane-${runId}`}
+                {...(tabs ? { role: 'tabpanel', 'aria-labelledby': `pane-tab-${runId}`, hidden: runId !== current } : {})}
+                className={styles.paneSlot}
+              >
+                <ContainerPane runId={runId} renderTerminal={renderTerminal} />
+              </div>
+            ))}
+          </div>
         </div>
       )}
     </section>

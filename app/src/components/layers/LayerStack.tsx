@@ -19,7 +19,6 @@ export function LayerStack({ run }: { run: RunState | null }) {
   const { session, selectLayer } = usePlaySession();
   const build = run?.build ?? null;
   const selection = run && session.selection?.runId === run.runId ? session.selection.step : null;
-  const selectedStep = build?.steps.find((s) => s.step === selection) ?? null;
 
   return (
     <section className={styles.stack} aria-labelledby="layers-heading">
@@ -33,19 +32,26 @@ export function LayerStack({ run }: { run: RunState | null }) {
               key={step.step}
               step={step}
               selected={step.step === selection}
+              imageId={build.imageId ?? null}
               onSelect={() => selectLayer(step.step === selection ? null : { runId: run!.runId, step: step.step })}
+              onClose={() => selectLayer(null)}
             />
           ))}
         </ol>
-      )}
-      {run && selectedStep && (
-        <LayerChanges step={selectedStep} imageId={build?.imageId ?? null} onClose={() => selectLayer(null)} />
       )}
     </section>
   );
 }
 
-function LayerRow({ step, selected, onSelect }: { step: StepView; selected: boolean; onSelect: () => void }) {
+interface LayerRowProps {
+  step: StepView;
+  selected: boolean;
+  imageId: string | null;
+  onSelect: () => void;
+  onClose: () => void;
+}
+
+function LayerRow({ step, selected, imageId, onSelect, onClose }: LayerRowProps) {
   const t = useT(messages);
   const { locale } = useLocale();
   const ref = useRef<HTMLLIElement>(null);
@@ -112,6 +118,7 @@ function LayerRow({ step, selected, onSelect }: { step: StepView; selected: bool
         <div className={styles.rowButton}>{body}</div>
       )}
       {step.reason && !step.isFrom && <p className={styles.reason}>{renderMessage(step.reason.key, step.reason.facts, locale)}</p>}
+      {selected && <LayerChanges step={step} imageId={imageId} onClose={onClose} />}
     </li>
   );
 }

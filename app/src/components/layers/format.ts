@@ -2,6 +2,7 @@
 import type { Locale } from '../../lib/i18n/locale';
 
 export function formatDuration(ms: number, locale: Locale): string {
+  if (ms < 1000) return locale === 'ko' ? `${Math.round(ms)}ms` : `${Math.round(ms)} ms`;
   const seconds = ms / 1000;
   if (seconds < 10) return locale === 'ko' ? `${seconds.toFixed(1)}초` : `${seconds.toFixed(1)} s`;
   if (seconds < 60) return locale === 'ko' ? `${Math.round(seconds)}초` : `${Math.round(seconds)} s`;

@@ -26,7 +26,8 @@ export function SessionTimer() {
   const { session, connected } = usePlaySession();
   const now = useNow(1000);
   const deadline = idleDeadline(session);
-  if (!connected) return <span className={styles.offline}>{t('session.offline')}</span>;
+  // The page's connection status says so when offline; a stale countdown would mislead.
+  if (!connected) return null;
   if (!deadline) return <span className={styles.timer}>{t('session.noContainers')}</span>;
   const left = deadline.atMs - now;
   const container = session.containers[deadline.containerId];

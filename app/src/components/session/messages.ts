@@ -9,7 +9,6 @@ export const messages = defineMessages({
     'session.keepWorking': 'Keep working',
     'session.kept': 'Thanks, {name} keeps running.',
     'session.stopped': '{name} was stopped after being idle.',
-    'session.offline': 'Offline: reconnecting…',
   },
   ko: {
     'session.timeLeft': '남은 시간 {time}',
@@ -19,6 +18,5 @@ export const messages = defineMessages({
     'session.keepWorking': '계속 작업하기',
     'session.kept': '좋아요, {name}은(는) 계속 실행돼요.',
     'session.stopped': '{name}이(가) 오래 쉬어서 멈췄어요.',
-    'session.offline': '오프라인: 다시 연결하는 중…',
   },
 });
