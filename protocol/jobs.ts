@@ -95,7 +95,7 @@ export const imageOpJob = z.discriminatedUnion('op', [
     ...base,
     op: z.literal('layer-changes'),
     image: imageRef,
-    layer: z.union([z.number().int().min(0).max(10_000), digest]),
+    layer: z.union([z.number().int().min(0).max(10_000), digest, z.string().regex(/^\d{1,5}$/).transform(Number)]),
     /** At most this many changes (the result says when there were more). */
     limit: z.number().int().min(1).max(5000).default(1000),
   }),

@@ -115,6 +115,7 @@ describe('image-op', () => {
     ]);
     const byDiffId = await imageOp({ op: 'layer-changes', image: imageId, layer: top.diffId });
     expect(byDiffId.changes).toEqual(top.changes);
+    expect((await imageOp({ op: 'layer-changes', image: 'app:v1', layer: '2' })).changes).toEqual(top.changes); // as a form field sends it
     const base = await imageOp({ op: 'layer-changes', image: 'app:v1', layer: 0, limit: 5 });
     expect(base).toMatchObject({ truncated: true });
     expect(base.changes).toHaveLength(5);
