@@ -210,3 +210,12 @@ it('a reader that never reads cannot keep the container from being killed; it st
   expect(end).toMatchObject({ exitCode: 137, bytesAtExit: end.bytes });
   expect(end.bytes).toBeLessThan(seqDigest(LINES).bytes);
 });
+
+it('output before the caller listens is kept for it, and past 256 KiB held back in the container', { timeout: 60_000 }, async () => {
+  const c = h.containers();
+  const { container, attachment } = await c.run({ image: 'busybox', cmd: ['seq', '1', String(LINES)] }, { attach: true });
+  await sleep(2000); // nobody listens yet
+  expect(await logSize(h, container.id)).toBeLessThan(2_000_000);
+  expect((await c.inspect(container.id)).status).toBe('running');
+  expect(await receive(attachment!).done).toEqual(everything(seqDigest(LINES)));
+});

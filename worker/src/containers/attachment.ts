@@ -1,6 +1,7 @@
 // A learner's connection to a container's stdio. Wraps the launcher's attach socket so that
 // typing counts as activity (the idle reaper leaves the container alone) and so that output
-// arriving before the caller has added listeners is kept for them rather than dropped.
+// arriving before the caller has added listeners is kept for them rather than dropped (past
+// KEEP_BYTES the launcher is asked to hold the rest, so nothing piles up here either).
 import { EventEmitter } from 'node:events';
 import type { Attachment } from '../runtime/container-runtime.js';
 
@@ -8,9 +9,14 @@ type Buffered = ['output', 'stdout' | 'stderr', Buffer] | ['exit', number] | ['c
 
 /** Input is counted as activity at most this often (each count is a file time update). */
 const TOUCH_EVERY_MS = 5_000;
+/** Output kept for listeners not added yet, before reading pauses (backpressure instead). */
+const KEEP_BYTES = 256 * 1024;
 
 export class ContainerAttachment extends EventEmitter implements Attachment {
   private buffered: Buffered[] | null = [];
+  private keptBytes = 0;
+  /** Paused by the caller, or for listeners not added yet: reading resumes when neither holds. */
+  private readonly holds = new Set<'caller' | 'listeners'>();
   private lastTouch = 0;
 
   constructor(
@@ -24,8 +30,18 @@ export class ContainerAttachment extends EventEmitter implements Attachment {
   }
 
   private deliver(event: Buffered): void {
-    if (this.buffered) this.buffered.push(event);
-    else this.replay(event);
+    if (!this.buffered) return this.replay(event);
+    this.buffered.push(event);
+    if (event[0] === 'output' && (this.keptBytes += event[2].length) > KEEP_BYTES) this.hold('listeners');
+  }
+
+  private hold(why: 'caller' | 'listeners'): void {
+    if (this.holds.size === 0) this.inner.pause();
+    this.holds.add(why);
+  }
+
+  private release(why: 'caller' | 'listeners'): void {
+    if (this.holds.delete(why) && this.holds.size === 0) this.inner.resume();
   }
 
   private replay(event: Buffered): void {
@@ -43,6 +59,7 @@ export class ContainerAttachment extends EventEmitter implements Attachment {
         if (this.buffered !== kept) return;
         this.buffered = null;
         for (const e of kept) this.replay(e);
+        this.release('listeners');
       });
     }
     return this;
@@ -67,11 +84,11 @@ export class ContainerAttachment extends EventEmitter implements Attachment {
 
   /** Backpressure: while paused the container's output waits in the launcher, then in the container. */
   pause(): void {
-    this.inner.pause();
+    this.hold('caller');
   }
 
   resume(): void {
-    this.inner.resume();
+    this.release('caller');
   }
 
   detach(): void {
