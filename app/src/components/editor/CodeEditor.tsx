@@ -39,7 +39,11 @@ function loadMonacoLanguage(locale: string): Promise<void> {
 export interface CodeEditorProps {
   /** The workspace path of the open file (one Monaco model per path keeps each file's undo history). */
   path: string;
+  /** The file's content as loaded. The editor owns the text while the learner types (a
+   * controlled value would race keystrokes); a new `revision` pushes `value` in again, e.g.
+   * after another tab changed the file. */
   value: string;
+  revision: number;
   onChange(value: string): void;
   readOnly?: boolean;
   /** The last build of this Dockerfile, for the gutter; null before any. */
@@ -147,6 +151,11 @@ export function CodeEditor(props: CodeEditorProps) {
   useEffect(paint);
 
   useEffect(() => {
+    const model = editorRef.current?.getModel();
+    if (model && model.getValue() !== latest.current.value) model.setValue(latest.current.value);
+  }, [props.path, props.revision]);
+
+  useEffect(() => {
     const editor = editorRef.current;
     if (!editor || !props.reveal) return;
     editor.revealLineInCenter(props.reveal.line);
@@ -159,7 +168,7 @@ export function CodeEditor(props: CodeEditorProps) {
       <div className={styles.editor}>
         {!languageReady ? <p className={styles.loading}>{t('editor.loading')}</p> : <Editor
           path={props.path}
-          value={props.value}
+          defaultValue={props.value}
           {...(dockerfile ? { language: DOCKERFILE_LANGUAGE } : {})}
           theme="vs-dark"
           onChange={(value) => props.onChange(value ?? '')}

@@ -102,7 +102,7 @@ export function FileTree({ workspace }: { workspace: Workspace }) {
     setNotice(t('files.uploading', { name: chosen.map((f) => f.name).join(', ') }));
     const failed = await workspace.upload(chosen);
     report(failed);
-    setNotice(failed ? '' : t('files.uploaded', { count: chosen.length }));
+    setNotice(failed ? '' : t('files.uploaded', { names: chosen.map((f) => f.name).join(', ') }));
     if (uploadRef.current) uploadRef.current.value = '';
   };
 

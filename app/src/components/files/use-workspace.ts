@@ -24,6 +24,8 @@ export interface OpenFile {
   /** null for a binary file (not editable here). */
   content: string | null;
   info: FileInfo;
+  /** Changes when the content came from the server rather than from typing. */
+  revision: number;
 }
 
 export interface Workspace {
@@ -133,7 +135,7 @@ export function useWorkspace(): Workspace {
       }
       const { content, encoding, ...info } = reply.file;
       const text = info.text && encoding === 'utf8' ? content : null;
-      setOpen({ path, content: text, info });
+      setOpen({ path, content: text, info, revision: Date.now() });
       try {
         localStorage.setItem(OPEN_KEY, path);
       } catch {

@@ -66,6 +66,7 @@ export function Playground() {
             <CodeEditor
               path={open.path}
               value={open.content}
+              revision={open.revision}
               onChange={workspace.edit}
               build={open.path === dockerfilePath ? build : null}
               selectedStep={selectedStep}
