@@ -3,7 +3,7 @@
 // stderr kept apart.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Containers } from './containers.js';
-import { lastLines, type LogChunk } from './logs.js';
+import { decodeLog, lastLines, type LogChunk } from './logs.js';
 import { createHarness, eventually, type Harness } from './test-support/harness.js';
 
 let h: Harness;
@@ -118,4 +118,16 @@ it('a container with a terminal has one stream, as with Docker', async () => {
   const { container } = await c.run({ image: 'busybox', cmd: ['sh', '-c', 'echo out; echo err >&2'], tty: true });
   await c.wait(container.id);
   expect(byStream(await chunksOf(c, container.id))).toEqual({ stdout: 'out\r\nerr\r\n', stderr: '', turns: ['stdout'] });
+});
+
+it('reads a log from before frames were kept as stdout, and leaves a frame still being written for later', () => {
+  expect(decodeLog(Buffer.from('error: old log\n'))).toEqual({ chunks: [{ stream: 'stdout', data: Buffer.from('error: old log\n') }], used: 15 });
+  const frames = Buffer.from([0x6f, 0, 0, 0, 2, 0x68, 0x69, 0x65, 0, 0, 0, 1, 0x21, 0x6f, 0, 0, 0, 9, 0x2e]);
+  expect(decodeLog(frames)).toEqual({
+    chunks: [
+      { stream: 'stdout', data: Buffer.from('hi') },
+      { stream: 'stderr', data: Buffer.from('!') },
+    ],
+    used: 13,
+  });
 });

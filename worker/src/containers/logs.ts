@@ -8,6 +8,9 @@ import { open, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeFrames } from '../runtime/attachment.js';
 
+/** The longest frame the launcher writes to the log: one read of the container's output. */
+const MAX_FRAME = 16384;
+
 export interface LogChunk {
   /** A container with a terminal has one stream, as with Docker: stdout. */
   stream: 'stdout' | 'stderr';
@@ -43,6 +46,11 @@ async function readFrom(path: string, offset: number): Promise<Buffer> {
  * they took: a frame the monitor is still writing is left for the next read.
  */
 export function decodeLog(bytes: Buffer): { chunks: LogChunk[]; used: number } {
+  if (bytes.length === 0) return { chunks: [], used: 0 };
+  // A log from before the launcher kept frames (a container made by an older checkout): bytes
+  // only. The launcher's frames are 'o' or 'e' and at most one 16 KiB read long.
+  const framed = (bytes[0] === 0x6f || bytes[0] === 0x65) && (bytes.length < 5 || bytes.readUInt32BE(1) <= MAX_FRAME);
+  if (!framed) return { chunks: [{ stream: 'stdout', data: bytes }], used: bytes.length };
   const { frames, used } = decodeFrames(bytes);
   const runs: { stream: LogChunk['stream']; parts: Buffer[] }[] = [];
   for (const f of frames) {
