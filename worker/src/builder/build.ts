@@ -229,8 +229,7 @@ export class Builder {
       return formatReference(parseReference(tag));
     });
     const stepBytes = this.options.writableLayerBytes ?? containerLimits.writableLayerBytes;
-    const budget = await StepBudget.forSession(store, session, { ...sessionQuotas, ...this.options.quotas }, stepBytes);
-    budget.checkStart();
+    const budget = new StepBudget(store, session, { ...sessionQuotas, ...this.options.quotas }, stepBytes);
 
     const parsed = parseDockerfile(await this.readDockerfile(req));
     if (parsed.instructions.length > this.limits.steps) {
@@ -311,6 +310,7 @@ export class Builder {
           continue;
         }
         events.emit({ type: 'build.cache', step, cacheHit: false, reason: lookup.reason });
+        await budget.admitNewImages();
         const layer = await this.makeLayer(prepared, state, step, events, budget, signal).catch((err: unknown) => {
           // e.g. the store refusing a file named .wh.* : still the learner's line.
           throw atLine(err, instruction.where);

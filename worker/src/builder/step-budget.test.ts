@@ -53,4 +53,14 @@ describe('after a RUN step', () => {
     // One of them fits.
     await h.build('FROM busybox\nRUN dd if=/dev/zero of=/a bs=1M count=8\n', {}, small);
   });
+
+  it('counts a build’s new image against the session’s image quota; a cached rebuild makes none', async () => {
+    const one = h.builderWith({ quotas: { images: 1 } });
+    // The session has the image the test above built: a new one is refused at the first step that would make one.
+    const { error } = await h.buildFails('FROM busybox\nENV NEW=1\n', {}, one);
+    expect(error).toMatchObject({ key: 'quota.images', facts: { count: 1, limit: 1 } });
+    expect(await h.leftovers()).toEqual([]);
+    const rebuilt = await h.build('FROM busybox\nRUN dd if=/dev/zero of=/a bs=1M count=8\n', {}, one);
+    expect(rebuilt.steps.at(-1)).toMatchObject({ cacheHit: true });
+  });
 });

@@ -14,29 +14,42 @@ import { formatBytes } from './format.js';
 
 export class StepBudget {
   private addedBytes = 0;
+  private usage: Promise<SessionUsage> | null = null;
+  private imagesChecked = false;
 
-  private constructor(
-    private readonly usage: SessionUsage,
+  /** Measured when first needed: a fully cached rebuild measures nothing (it adds nothing). */
+  constructor(
+    private readonly store: ImageStore,
+    private readonly session: SessionImages,
     private readonly quotas: SessionQuotas,
     private readonly stepBytes: number,
   ) {}
 
-  /** The session's usage now (its images, and its containers' writable layers) against its quotas. */
-  static async forSession(store: ImageStore, session: SessionImages, quotas: SessionQuotas, stepBytes: number): Promise<StepBudget> {
-    const uppers = (await readAllRecords(session.dataDir)).filter((r) => r.session === session.session).map((r) => containerPaths(session.dataDir, r.id).upper);
-    return new StepBudget(await measureUsage(store, session, uppers), quotas, stepBytes);
+  /** The session's usage (its images, and its containers' writable layers), once per build. */
+  private sessionUsage(): Promise<SessionUsage> {
+    this.usage ??= (async () => {
+      const { dataDir, session } = this.session;
+      const uppers = (await readAllRecords(dataDir)).filter((r) => r.session === session).map((r) => containerPaths(dataDir, r.id).upper);
+      return measureUsage(this.store, this.session, uppers);
+    })();
+    return this.usage;
   }
 
-  /** Before a build: the image it makes must fit the session's image count and disk. */
-  checkStart(): void {
-    checkQuotas(this.usage, this.quotas, { images: 1 });
+  /**
+   * Before the build's first new image (its first cache miss): the image it will end with must
+   * fit the session's image count. A fully cached rebuild makes no image and measures nothing.
+   */
+  async admitNewImages(): Promise<void> {
+    if (this.imagesChecked) return;
+    checkQuotas(await this.sessionUsage(), this.quotas, { images: 1 });
+    this.imagesChecked = true;
   }
 
   /** Before a step's upper becomes a layer: throws (without reading a byte of content) when it is too large. */
   async admit(upper: string): Promise<void> {
     const size = await treeBytes(upper);
     if (size > this.stepBytes) throw new LearnerError('build.stepTooLarge', { size: formatBytes(size), limit: formatBytes(this.stepBytes) });
-    checkQuotas(this.usage, this.quotas, { bytes: this.addedBytes + size });
+    checkQuotas(await this.sessionUsage(), this.quotas, { bytes: this.addedBytes + size });
     this.addedBytes += size;
   }
 }

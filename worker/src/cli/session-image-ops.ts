@@ -140,6 +140,16 @@ function parentStep(image: Image, candidates: readonly Image[]): Image | null {
   return best;
 }
 
+/** The learner error for adding `bytes` past the session's disk quota. */
+function quotaError(usage: SessionUsage, quotas: Readonly<SessionQuotas>, bytes: number): Error {
+  try {
+    checkQuotas(usage, quotas, { bytes });
+  } catch (err) {
+    return err as Error;
+  }
+  return new Error(`load passed the session's remaining disk quota with ${bytes} bytes`);
+}
+
 function conflict(message: string, facts: { ref: string; users: string[] }): ImageStoreError {
   return new ImageStoreError('image.conflict', `conflict: ${message}`, facts);
 }
@@ -164,6 +174,7 @@ export async function loadImages(store: ImageStore, images: SessionImages, file:
     quota && usage
       ? {
           maxBytes: Math.max(0, quota.sessionQuotas.layerBytes - usage.layerBytes),
+          maxBytesError: (stagedBytes: number) => quotaError(usage, quota.sessionQuotas, stagedBytes),
           admit: ({ images: ids, stagedBytes }: { images: Digest[]; stagedBytes: number }) =>
             checkQuotas(usage, quota.sessionQuotas, {
               images: ids.filter((id) => !visible.has(id) && !baseIds.has(id)).length,

@@ -58,6 +58,8 @@ export interface LoadOptions {
   beforeTags?: (imageIds: Digest[]) => Promise<void>;
   /** Most uncompressed layer bytes the load may stage (a session's remaining disk quota). */
   maxBytes?: number;
+  /** The error for passing `maxBytes`, given the bytes staged so far (default: archive.tooLarge). */
+  maxBytesError?: (stagedBytes: number) => Error;
   /** Called after each new layer is staged (tests use it to fail or stop a load midway). */
   afterLayerStaged?: (count: number) => Promise<void> | void;
 }
@@ -385,6 +387,7 @@ class LoadBudget {
   constructor(
     readonly disk: number,
     readonly content: number,
+    private readonly contentError?: (stagedBytes: number) => Error,
   ) {}
 
   static async of(ctx: StoreContext, options: LoadOptions): Promise<LoadBudget> {
@@ -392,7 +395,7 @@ class LoadBudget {
     const size = fs.blocks * fs.bsize;
     const reserve = Math.max(64 * 1024 ** 2, Math.round(size * 0.02));
     const disk = Math.max(0, fs.bavail * fs.bsize - reserve);
-    return new LoadBudget(disk, options.maxBytes ?? ctx.limits.maxLayerBytes * 4);
+    return new LoadBudget(disk, options.maxBytes ?? ctx.limits.maxLayerBytes * 4, options.maxBytesError);
   }
 
   get stagedBytes(): number {
@@ -411,6 +414,7 @@ class LoadBudget {
   stageLayer(bytes: number, what: string): void {
     this.contentUsed += bytes;
     if (this.contentUsed > this.content) {
+      if (this.contentError) throw this.contentError(this.contentUsed);
       throw new ImageStoreError('archive.tooLarge', `${what}: the archive's layers hold more than ${formatBytes(this.content)}`, {
         limit: formatBytes(this.content),
       });

@@ -1,0 +1,67 @@
+// `load` into a session is bounded by that session's quotas, checked before anything is
+// published and, for bytes, while the archive is read: a refused load leaves the store and the
+// session as they were. (The usage figures are given here, as Containers.usage() reports them.)
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SessionQuotas, SessionUsage } from '../containers/quotas.js';
+import { ImageStore } from '../image-store/index.js';
+import { removeDir, tempDir, writeTree } from '../image-store/test-support/fixtures.js';
+import { sessionQuotas } from '../limits.js';
+import { SessionImages } from '../session-images.js';
+import { loadImages } from './session-image-ops.js';
+
+const MiB = 1024 * 1024;
+let work: string;
+let archive: string;
+
+const quota = (usage: Partial<SessionUsage>, quotas: Partial<SessionQuotas>) => ({
+  usage: async (): Promise<SessionUsage> => ({ images: 0, containers: 0, layerBytes: 0, ...usage }),
+  sessionQuotas: { ...sessionQuotas, ...quotas },
+});
+
+async function state(dataDir: string, store: ImageStore): Promise<string[][]> {
+  const list = (dir: string) => readdir(dir).catch(() => [] as string[]);
+  return Promise.all([list(join(store.root, 'refs')), list(join(store.root, 'images')), list(join(store.root, 'layers')), list(join(store.root, 'tmp')), list(join(dataDir, 'sessions'))]);
+}
+
+beforeAll(async () => {
+  work = await tempDir('session-load');
+  const source = await ImageStore.open(join(work, 'source'));
+  const dir = join(work, 'layer');
+  // Incompressible, so its size on disk is its size.
+  await writeTree(dir, { blob: Buffer.from(Array.from({ length: 3 * MiB }, (_, i) => (i * 7919) % 251)).toString('latin1') });
+  const { layer } = await source.commitLayer(dir, null);
+  await source.createImage(
+    { architecture: 'amd64', os: 'linux', config: { Cmd: ['/blob'] }, rootfs: { type: 'layers', diff_ids: [layer.diffId] } },
+    { tags: ['three:mib'] },
+  );
+  archive = join(work, 'three.tar');
+  await source.save(['three:mib'], archive);
+});
+afterAll(async () => {
+  await removeDir(work);
+});
+
+describe('load into a session', () => {
+  it('is refused past the session’s disk quota while it reads, and past its image count before it publishes', async () => {
+    const dataDir = join(work, 'data');
+    const store = await ImageStore.open(join(dataDir, 'store'));
+    const images = new SessionImages(store, 's1', dataDir);
+    const before = await state(dataDir, store);
+
+    const bytes = await loadImages(store, images, archive, quota({ layerBytes: 3 * MiB }, { layerBytes: 4 * MiB })).catch((err: unknown) => err);
+    expect(bytes).toMatchObject({ key: 'quota.layerBytesAdding', facts: { size: '3 MiB', limit: '4 MiB' } });
+    expect(await state(dataDir, store)).toEqual(before);
+
+    const count = await loadImages(store, images, archive, quota({ images: 2 }, { images: 2 })).catch((err: unknown) => err);
+    expect(count).toMatchObject({ key: 'quota.images', facts: { count: 2, limit: 2 } });
+    expect(await state(dataDir, store)).toEqual(before);
+
+    // Within both it loads, as the session's own name.
+    expect(await loadImages(store, images, archive, quota({ images: 1, layerBytes: 1 * MiB }, { images: 2, layerBytes: 8 * MiB }))).toEqual([
+      'Loaded image: three:mib',
+    ]);
+    expect((await images.list()).map((r) => `${r.repository}:${r.tag}`)).toEqual(['three:mib']);
+  });
+});
