@@ -4,6 +4,7 @@
 // messages) answered with a clear error while the server goes on serving others.
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE, SOCKET_MESSAGE_MAX_BYTES } from '../../protocol/socket/common.js';
 import { WORKSPACE_LIMITS } from '../../protocol/socket/files.js';
@@ -258,6 +259,26 @@ describe('limits and bad input', () => {
       expect(await b.request('files:write', { path: 'r.txt', content: 'x' })).toMatchObject({ ok: true });
     } finally {
       await strict.close();
+    }
+  });
+
+  it('an internal error reaches the browser as an apology with an id, and the log has the rest', async () => {
+    const lines: any[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const broken = await testGateway({ redisUrl: testRedisUrl(), prefix, secret, log });
+    try {
+      const a = await track(learner(broken.url));
+      // Its Redis goes away under it: every request now fails inside the gateway.
+      broken.context.redis.disconnect();
+      const reply = await a.request('files:list', {});
+      expect(reply).toEqual({ ok: false, error: { kind: 'internal', errorId: expect.stringMatching(/^G[0-9A-F]{10}$/) } });
+      expect(lines.find((l) => l.errorId === reply.error.errorId)).toMatchObject({ event: 'files:list', err: { stack: expect.any(String) } });
+      expect(a.socket.connected).toBe(true);
+      // Other gateways are untouched.
+      const b = await track(learner(gateway.url));
+      expect(await b.request('files:list', {})).toMatchObject({ ok: true });
+    } finally {
+      await broken.close();
     }
   });
 

@@ -42,13 +42,16 @@ end
 // KEYS data, info; ARGV path, bytes, info json, size, max files, max total, ttl
 const WRITE = `${SCRIPT_LIB}
 local path, size = ARGV[1], tonumber(ARGV[4])
-local total, count = total_and_count(KEYS[2])
 local old = redis.call('HGET', KEYS[2], path)
-if old then total = total - cjson.decode(old).sizeBytes else
+-- The cheap refusal first (HLEN): a flood of new files past the limit costs O(1) each.
+if not old then
+  local count = redis.call('HLEN', KEYS[2])
   if count >= tonumber(ARGV[5]) then return {'tooMany', count} end
   local c = clash(KEYS[2], path, false)
   if c then return {'clash', c} end
 end
+local total = total_and_count(KEYS[2])
+if old then total = total - cjson.decode(old).sizeBytes end
 if total + size > tonumber(ARGV[6]) then return {'full', total + size} end
 redis.call('HSET', KEYS[1], path, ARGV[2])
 redis.call('HSET', KEYS[2], path, ARGV[3])

@@ -27,6 +27,8 @@ const RUN_RECORD_TTL_S = 24 * 3600;
 const OP_TIMEOUT_MS = 60_000;
 const QUEUED_EVERY_MS = 1_000;
 const LIVE_BLOCK_MS = 10_000;
+/** Packets waiting to go out on one connection above which a relay waits for them to drain. */
+const UNSENT_HIGH_WATER = 256;
 
 interface RunRecord {
   session: string;
@@ -209,6 +211,19 @@ class Subscription {
     }
   }
 
+  /**
+   * A browser that reads slowly (a huge build log on a slow link) holds the relay back instead
+   * of piling the events up in this process: wait while the connection's unsent packets are many.
+   */
+  private async drained(): Promise<void> {
+    const conn = this.socket.conn as unknown as { writeBuffer: unknown[]; once(event: 'drain' | 'close', fn: () => void): void };
+    if (conn.writeBuffer.length < UNSENT_HIGH_WATER) return;
+    await new Promise<void>((resolve) => {
+      conn.once('drain', resolve);
+      conn.once('close', resolve);
+    });
+  }
+
   private async loop(): Promise<void> {
     const { ctx, record } = this;
     const queue = ctx.dispatcher.hostQueue(record.queue);
@@ -216,7 +231,7 @@ class Subscription {
     let ended = false;
     while (!this.stopped) {
       if (!ended) {
-        const place = await jobPlace(queue, record.jobId);
+        const place = await jobPlace(queue, ctx.redis, record.jobId);
         if (place.state === 'waiting') this.socket.emit('runs:queued', { runId: this.runId, position: place.position, etaMs: place.etaMs });
         if (place.state === 'ended' || place.state === 'gone') {
           // Everything the job stored before it ended goes out before its outcome.
@@ -235,6 +250,7 @@ class Subscription {
         throw err;
       });
       if (!this.stopped) this.emitEvents(events);
+      await this.drained();
     }
   }
 }
