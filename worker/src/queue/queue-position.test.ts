@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobDispatcher, type Enqueued } from '../../../queue-client/dispatcher.js';
 import { jobDurationsKey } from '../../../queue-client/names.js';
-import { waitForOutcome } from '../../../queue-client/outcome.js';
+import { OutcomeTimeoutError, readOutcome, waitForOutcome } from '../../../queue-client/outcome.js';
 import { queuePosition } from '../../../queue-client/queue-position.js';
 import { recordJobDuration } from './durations.js';
 import { HostWorker } from './host-worker.js';
@@ -56,6 +56,11 @@ describe('queue position', () => {
       { position: 5, etaMs: 600 }, // 300+300 on one slot, 300+2000 on the other
     ]);
 
+    // While it waits there is no outcome yet, and a wait gives up at its deadline (the job stays queued).
+    expect(await readOutcome(dispatcher, jobs[0]!, 'image-op')).toBeNull();
+    await expect(waitForOutcome(dispatcher, jobs[0]!, 'image-op', { timeoutMs: 300 })).rejects.toBeInstanceOf(OutcomeTimeoutError);
+    expect((await queuePosition(dispatcher, jobs[0]!)).position).toBe(1);
+
     await dispatcher.hostQueue(worker.queueName).resume();
     for (const [i, job] of jobs.entries()) expect(await waitForOutcome(dispatcher, job, names[i]!, { timeoutMs: 60_000 })).toMatchObject({ ok: true, result: { op: 'list' } });
     for (const job of jobs) expect(await queuePosition(dispatcher, job)).toEqual({ position: 0, etaMs: 0 });
@@ -66,6 +71,18 @@ describe('queue position', () => {
     expect(imageOps.slice(4)).toEqual([300, 300, 300]);
     expect(imageOps.slice(0, 4).every((ms) => ms >= 0 && ms < 30_000)).toBe(true);
     expect(await redis.llen(jobDurationsKey(prefix, 'wp', 'container-op'))).toBe(3);
+  });
+
+  it('an outcome that is an internal error reads as its id only; one the schema refuses throws', async () => {
+    // Only a gateway bug could queue these (the dispatcher validates): straight onto the queue.
+    const queue = dispatcher.hostQueue(worker.queueName);
+    const bad = await queue.add('image-op', { sessionId: 'NOT VALID', runId: 'x', op: 'list' });
+    const enqueued = { jobId: bad.id!, runId: 'x', room: 'run:x', hostId: 'wp', queue: worker.queueName, how: 'pinned' as const };
+    expect(await waitForOutcome(dispatcher, enqueued, 'image-op', { timeoutMs: 30_000 })).toEqual({ kind: 'internal', errorId: expect.stringMatching(/^E[0-9A-F]{10}$/) });
+    // A completed job read as another job name: its value does not match that name's results.
+    const listed = await dispatcher.enqueue('container-op', { sessionId: 'qp', runId: 'qp-mismatch', op: 'list' });
+    await waitForOutcome(dispatcher, listed, 'container-op', { timeoutMs: 30_000 });
+    await expect(readOutcome(dispatcher, listed, 'image-op')).rejects.toThrow();
   });
 
   it('keeps only the last 20 durations of a job name', async () => {
