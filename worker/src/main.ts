@@ -42,6 +42,16 @@ async function main(): Promise<void> {
   const images = await ensureBaseImages(engine.store, { only: config.baseImages, logger: log });
   log.info({ step: 'base-images', images: images.map((i) => i.id), ms: Math.round(performance.now() - started) }, 'base images ready');
 
+  // Learners' terminals: relayed through Redis for any app process; resumed from a predecessor;
+  // a run's container is relayed from its start (the worker hands its attachment over).
+  const terminals = await TerminalRelays.start({
+    engine,
+    redisUrl: redisUrlOf(config),
+    prefix: config.redisPrefix,
+    hostId: config.hostId,
+    log: log.child({ part: 'terminals' }),
+  });
+
   const worker = await HostWorker.start({
     redisUrl: redisUrlOf(config),
     prefix: config.redisPrefix,
@@ -50,15 +60,7 @@ async function main(): Promise<void> {
     heartbeatMs: config.heartbeatMs,
     engine,
     log,
-  });
-
-  // Learners' terminals: relayed through Redis for any app process; resumed from a predecessor.
-  const terminals = await TerminalRelays.start({
-    engine,
-    redisUrl: redisUrlOf(config),
-    prefix: config.redisPrefix,
-    hostId: config.hostId,
-    log: log.child({ part: 'terminals' }),
+    terminals,
   });
 
   let signals = 0;

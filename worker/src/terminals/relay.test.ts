@@ -9,6 +9,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { requestTerminal, terminalKeys, TerminalInputWriter } from '../../../queue-client/terminal-streams.js';
 import { createHarness, eventually, type Harness } from '../containers/test-support/harness.js';
 import { keysUnder, removeKeysUnder, testClient, testPrefix, testRedisUrl } from '../queue/test-support/redis.js';
+import type { Engine } from '../queue/engine.js';
+import { handleRun } from '../queue/handlers/run.js';
 import { TerminalRelays } from './relays.js';
 import { watchTerminal } from './test-support/viewer.js';
 
@@ -211,5 +213,26 @@ it('a terminal adopted from the container’s start shows its first output, the 
   expect(v.bytes().toString()).toMatch(/^banner-before-any-input\r\n/);
   await new TerminalInputWriter(redis, prefix).input(container.id, Buffer.from('exit 2\n'));
   expect(await v.exit).toBe(2);
+  await v.stop();
+});
+
+it('a run job hands its container’s terminal to the relays before the start: the learner sees the first prompt', async () => {
+  const r = await startRelays();
+  const result = await handleRun(
+    { sessionId: 'learner', runId: 'run-terminal', image: 'busybox', cmd: ['sh'], env: ['PS1=first-prompt$ '], tty: true, rows: 24, cols: 80, removeOnExit: false },
+    {
+      // The run handler uses the engine's containers only (no builder).
+      engine: h.engine as Engine,
+      events: { emit: () => undefined },
+      signal: new AbortController().signal,
+      log: pino({ level: 'silent' }),
+      terminal: (id, session, attachment) => r.adopt(id, session, attachment),
+    },
+  );
+  const v = watchTerminal(redis, prefix, result.id);
+  await eventually(() => v.bytes().toString().includes('first-prompt$ '));
+  expect(await redis.hget(terminalKeys.meta(prefix, result.id), 'session')).toBe('learner');
+  await new TerminalInputWriter(redis, prefix).input(result.id, Buffer.from('exit 9\n'));
+  expect(await v.exit).toBe(9);
   await v.stop();
 });

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { JobName, jobSchemas } from '../../../../protocol/jobs.js';
 import type { JobResult } from '../../../../protocol/results.js';
+import type { ContainerAttachment } from '../../containers/index.js';
 import type { EventSink } from '../../events.js';
 import type { Engine } from '../engine.js';
 
@@ -19,6 +20,8 @@ export interface HandlerContext {
   log: Logger;
   /** Report this container's exit on the run's events after the job has ended. */
   watch?: (containerId: string, session: string, runId: string) => Promise<void>;
+  /** Relay this container's terminal from its start (`attachment` was connected before it started). */
+  terminal?: (containerId: string, session: string, attachment: ContainerAttachment) => Promise<void>;
 }
 
 /** Returns the job's result as protocol/results.ts types it (the worker validates it before storing). */
