@@ -129,6 +129,7 @@ const en = {
   'terminal.tooMany': 'You have {limit} terminals open on this page, the most allowed. Close one first.',
   'queue.noHost': 'The playground engine is starting up. Try again in a few seconds.',
   'http.methodNotAllowed': 'This address does not accept {method} requests.',
+  'http.notFound': 'There is nothing at this address.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -260,6 +261,7 @@ const ko: Record<MessageKey, string> = {
   'terminal.tooMany': '이 페이지에 터미널이 이미 {limit}개 열려 있어서 더 열 수 없어요. 하나를 먼저 닫으세요.',
   'queue.noHost': '플레이그라운드 엔진이 시작하는 중이에요. 몇 초 뒤에 다시 해 보세요.',
   'http.methodNotAllowed': '이 주소는 {method} 요청을 받지 않아요.',
+  'http.notFound': '이 주소에는 아무것도 없어요.',
 };
 
 export const messages = { en, ko } as const;

@@ -67,7 +67,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return sendJson(res, 405, { ok: false, error: new LearnerError('http.methodNotAllowed', { method: req.method ?? '' }).toPayload() });
       }
       if (options.next) return await options.next(req, res);
-      sendJson(res, 404, { ok: false, error: { kind: 'learner', key: 'http.notFound', facts: {} } });
+      sendJson(res, 404, { ok: false, error: new LearnerError('http.notFound').toPayload() });
     } catch (err) {
       const error = errorPayloadOf(err, log, { url: req.url, method: req.method });
       if (!res.headersSent) sendJson(res, error.kind === 'learner' ? 400 : 500, { ok: false, error });
