@@ -6,7 +6,7 @@
 // leaves nothing behind.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -192,6 +192,25 @@ describe('rmi', () => {
     expect(await cli('victim', ['rmi', 'app'])).toMatchObject({ code: 0, stdout: `Untagged: app:latest\nDeleted: ${id}\n` });
     expect(await readdir(join(storeRoot, 'images'))).not.toContain(id.slice(7));
     expect(await readdir(join(storeRoot, 'refs-by-image'))).not.toContain(id.slice(7));
+  });
+});
+
+describe('rmi of a built image', () => {
+  it('removes its untagged build steps with it, so they stop counting against the session', async () => {
+    const dir = join(work, 'steps');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo a > /a\nRUN echo b > /b\n');
+    expect((await cli('attacker', ['build', '-t', 'steps', dir])).code).toBe(0);
+    const store = await ImageStore.open(storeRoot);
+    const id = await store.resolve('local.layercake/attacker/steps:latest');
+    const chain = (await store.history(id)).map((row) => row.id).filter((x): x is NonNullable<typeof x> => x !== null);
+    expect(chain).toHaveLength(3); // the image, the first RUN's step, busybox
+    const removed = await cli('attacker', ['rmi', 'steps']);
+    expect(removed).toMatchObject({ code: 0, stdout: `Untagged: steps:latest\nDeleted: ${chain[0]}\nDeleted: ${chain[1]}\n` });
+    const left = await readdir(join(storeRoot, 'images'));
+    expect(left).not.toContain(chain[0]!.slice(7));
+    expect(left).not.toContain(chain[1]!.slice(7));
+    expect(left).toContain(chain[2]!.slice(7));
   });
 });
 
