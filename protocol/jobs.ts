@@ -77,6 +77,8 @@ export const containerOpJob = z.discriminatedUnion('op', [
   z.object({ ...onContainer, op: z.literal('diff') }),
   z.object({ ...onContainer, op: z.literal('commit'), commitTag: z.string().min(1).max(255).optional() }),
   z.object({ ...onContainer, op: z.literal('stats') }),
+  /** The learner is still there (the page's "keep working"): counts as activity for the idle reaper, as typing does. */
+  z.object({ ...onContainer, op: z.literal('touch') }),
   z.object({ ...onContainer, op: z.literal('logs'), tail: z.number().int().min(1).max(2000).default(200) }),
 ]);
 export type ContainerOpJob = z.infer<typeof containerOpJob>;

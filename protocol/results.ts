@@ -149,6 +149,7 @@ export const containerOpResult = z.discriminatedUnion('op', [
   }),
   z.object({ op: z.literal('commit'), imageId: digest, tag: z.string().nullable(), layer: stepLayer }),
   z.object({ op: z.literal('stats'), stats: containerStats }),
+  z.object({ op: z.literal('touch'), containerId: z.string(), lastActivityAt: time.nullable() }),
   /** The last lines of its output (stdout and stderr as they came), at most 256 KiB of them. */
   z.object({ op: z.literal('logs'), containerId: z.string(), text: z.string(), truncated: z.boolean() }),
 ]);

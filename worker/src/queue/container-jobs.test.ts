@@ -101,6 +101,29 @@ describe('run and container-op jobs', () => {
     expect(await op('cj-rm2', { op: 'rm' })).toMatchObject({ ok: false, error: { key: 'container.notFound' } });
   });
 
+  it('container-op touch counts as activity for the idle reaper; stats (a read) does not', async () => {
+    const run = await dispatcher.enqueue('run', { sessionId: 'cj', runId: 'cj-run-touch', name: 'touch-target', image: 'busybox', cmd: ['sleep', '60'], tty: false });
+    await result('run', run);
+    const op = async (runId: string, body: object) => result('container-op', await dispatcher.enqueue('container-op', { sessionId: 'cj', runId, container: 'touch-target', ...body }));
+    const activity = async (runId: string) => {
+      const out = await op(runId, { op: 'inspect' });
+      if (!out.ok || out.result.op !== 'inspect') throw new Error('inspect failed');
+      return Date.parse(out.result.container.lastActivityAt ?? '');
+    };
+    const started = await activity('cj-touch-i0');
+    expect(Number.isFinite(started)).toBe(true);
+    await sleep(1100);
+    // The control: reading the container's use of the limits is not the learner working.
+    await op('cj-touch-stats', { op: 'stats' });
+    expect(await activity('cj-touch-i1')).toBe(started);
+    const touched = await op('cj-touch', { op: 'touch' });
+    expect(touched).toMatchObject({ ok: true, result: { op: 'touch' } });
+    const after = await activity('cj-touch-i2');
+    expect(after).toBeGreaterThanOrEqual(started + 1000);
+    expect(touched.ok && touched.result.op === 'touch' && Date.parse(touched.result.lastActivityAt ?? '')).toBe(after);
+    await op('cj-touch-rm', { op: 'rm', force: true });
+  });
+
   it('each event is told once: run, stop, rm and wait (a read) through the queue', async () => {
     const counts = async (runId: string) => {
       const n: Record<string, number> = {};

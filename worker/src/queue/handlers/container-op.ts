@@ -79,6 +79,9 @@ export const handleContainerOp: JobHandler<'container-op'> = async (input, { eng
     }
     case 'stats':
       return { op: 'stats', stats: await containers.stats(id, { signal }) };
+    case 'touch':
+      await containers.touch(id);
+      return { op: 'touch', containerId: id, lastActivityAt: (await containers.inspect(id)).lastActivityAt };
     case 'logs': {
       const chunks: Buffer[] = [];
       let size = 0;
