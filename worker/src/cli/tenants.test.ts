@@ -214,6 +214,28 @@ describe('rmi of a built image', () => {
   });
 });
 
+describe('history', () => {
+  it('shows another session’s build steps as <missing>, not their ids', async () => {
+    const dir = join(work, 'twostep');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo one > /one\nRUN echo two > /two\n');
+    expect((await cli('victim', ['build', '-t', 'twostep', dir])).code).toBe(0);
+    expect((await cli('victim', ['save', '-o', join(work, 'twostep.tar'), 'twostep'])).code).toBe(0);
+    expect((await cli('attacker', ['load', '-i', join(work, 'twostep.tar')])).code).toBe(0);
+    // Control: the store knows the victim's intermediate step as the image of that history row.
+    const store = await ImageStore.open(storeRoot);
+    const rows = await store.history(await store.resolve('local.layercake/attacker/twostep:latest'));
+    const victimStep = rows[1]!.id!;
+    expect(victimStep).toMatch(/^sha256:/);
+    const shown = await cli('attacker', ['history', '--no-trunc', '-q', 'twostep']);
+    expect(shown.stdout.split('\n')[1]).toBe('<missing>');
+    expect(shown.stdout).not.toContain(victimStep);
+    // The victim sees its own step.
+    expect((await cli('victim', ['history', '--no-trunc', '-q', 'twostep'])).stdout.split('\n')[1]).toBe(victimStep);
+    for (const session of SESSIONS) expect((await cli(session, ['rmi', 'twostep'])).code).toBe(0);
+  });
+});
+
 describe('what the command line prints', () => {
   it('carries no terminal escape from an image’s history, a container’s command or a file name', async () => {
     const osc52 = '\x1b]52;c;ZWNobyBwd25lZA==\x07';

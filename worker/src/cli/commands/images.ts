@@ -93,7 +93,9 @@ export function registerImages(program: Program): void {
     .action(
       program.verb(async (ctx: CliContext, ref: string, f: { trunc: boolean; quiet?: boolean }) => {
         const { store, images } = await ctx.engine();
-        const rows = await store.history(await images.resolve(ref));
+        // A step's id is shown only if the session may see that image: another session's stays <missing>.
+        const visible = new Set([...(await images.owned()), ...(await images.baseIds())]);
+        const rows = (await store.history(await images.resolve(ref))).map((r) => (r.id !== null && !visible.has(r.id) ? { ...r, id: null } : r));
         const id = (d: Digest | null): string => (d === null ? '<missing>' : f.trunc ? shortImageId(d) : d);
         if (f.quiet) {
           for (const r of rows) process.stdout.write(`${id(r.id)}\n`);
