@@ -1,6 +1,8 @@
 // Screenshots of the site's main pages in both languages and at both sizes the playground must
 // work at (1280×720, and 800×1100 for a tablet), in Debian's Chromium, to look at by eye.
 //   BASE_URL=http://localhost:3000 npx tsx e2e/screens.ts        (the product must be running)
+// With a worker running, each /play shot is followed by one after pressing Build (play-built-…),
+// showing the layer stack and the editor's gutter notes.
 // Writes e2e/artifacts/screens/<page>-<locale>-<w>x<h>.png (gitignored) and prints, per shot,
 // what a person would notice first: the page's language, its title, and any control without
 // an accessible name or any text clipped by its box.
@@ -36,6 +38,12 @@ async function problems(page: Page): Promise<string[]> {
   });
 }
 
+async function report(page: Page, file: string, note = '') {
+  const lang = await page.evaluate(() => document.documentElement.lang);
+  const issues = await problems(page);
+  console.log(`${file}  lang=${lang}  title="${await page.title()}" ${note}${issues.length ? `\n  ${issues.join('\n  ')}` : ''}`);
+}
+
 async function main() {
   mkdirSync(OUT, { recursive: true });
   const browser = await chromium.launch({
@@ -57,9 +65,24 @@ async function main() {
           }
           const file = join(OUT, `${name}-${locale}-${size.width}x${size.height}.png`);
           await page.screenshot({ path: file, fullPage: size.width < 1000 });
-          const lang = await page.evaluate(() => document.documentElement.lang);
-          const issues = await problems(page);
-          console.log(`${file}  lang=${lang}  title="${await page.title()}"${issues.length ? `\n  ${issues.join('\n  ')}` : ''}`);
+          await report(page, file);
+          if (name === 'play') {
+            const build = page.getByRole('button', { name: locale === 'ko' ? '빌드' : 'Build', exact: true });
+            // Enabled once the socket is connected and the page hydrated.
+            await page.waitForFunction((el) => !(el as HTMLButtonElement).disabled, await build.elementHandle());
+            await page.waitForTimeout(500);
+            await build.click();
+            // The gutter's layer notes appear as steps run; give a cold build a minute.
+            const built = await page
+              .locator('.view-lines [class*="note"]')
+              .first()
+              .waitFor({ timeout: 60_000 })
+              .then(() => page.waitForTimeout(2500))
+              .then(() => true, () => false);
+            const builtFile = join(OUT, `play-built-${locale}-${size.width}x${size.height}.png`);
+            await page.screenshot({ path: builtFile, fullPage: size.width < 1000 });
+            await report(page, builtFile, built ? '' : '(no build finished: is a worker running?)');
+          }
         }
         await context.close();
       }
