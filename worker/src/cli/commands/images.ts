@@ -11,7 +11,7 @@ import type { CliContext } from '../context.js';
 import { ago, ellipsis, humanSize, shortImageId, table } from '../format.js';
 import { collect } from '../options.js';
 import { printable } from '../printable.js';
-import { listImages, loadImages, removeImage, storeRefFor } from '../session-image-ops.js';
+import { listImages, loadImages, removeImage, storeRefFor } from '../../session-image-ops.js';
 import { each, type Program } from './shared.js';
 
 /** `docker inspect`'s shape for an image, in the session's names. */
@@ -134,7 +134,8 @@ export function registerImages(program: Program): void {
       program.verb(async (ctx: CliContext, refs: string[], f: { force?: boolean }) => {
         const { store, images } = await ctx.engine();
         return each(ctx, refs, async (ref) => {
-          for (const line of await removeImage(store, images, ref, f.force ?? false)) process.stdout.write(`${printable(line)}\n`);
+          const { untagged, deleted } = await removeImage(store, images, ref, f.force ?? false);
+          for (const line of [...untagged.map((t) => `Untagged: ${t}`), ...deleted.map((d) => `Deleted: ${d}`)]) process.stdout.write(`${printable(line)}\n`);
         });
       }),
     );

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { LearnerError } from '../../../../protocol/errors.js';
 import type { HistoryRow, ImageOpResult, ImageSummary } from '../../../../protocol/results.js';
 import { availableBaseImages } from '../../base-images/index.js';
-import { removeImage } from '../../cli/session-image-ops.js';
+import { removeImage } from '../../session-image-ops.js';
 import { Containers } from '../../containers/index.js';
 import { sessionImages } from '../../containers/quotas.js';
 import { diffUpper, formatReference, parseReference, type Digest, type Image } from '../../image-store/index.js';
@@ -108,9 +108,7 @@ export const handleImageOp: JobHandler<'image-op'> = async (input, ctx): Promise
     }
     case 'rmi': {
       // Docker's rules, in the session's names (refused while a container uses the image).
-      const lines = await removeImage(ctx.engine.store, containers.images, input.image, input.force);
-      const after = (prefix: string) => lines.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
-      return { op: 'rmi', untagged: after('Untagged: '), deleted: after('Deleted: ') as Digest[] };
+      return { op: 'rmi', ...(await removeImage(ctx.engine.store, containers.images, input.image, input.force)) };
     }
     case 'layer-changes':
       return layerChanges(s, await containers.images.resolve(input.image), input);

@@ -1,15 +1,15 @@
-// Image verbs in a session's names. The store is shared by every session on the host; a learner's
+// Image verbs in a session's names (the command line's and the queue's image-op). The store is shared by every session on the host; a learner's
 // `app:latest` is `local.layercake/<session>/app:latest` in it (session-images.ts). These keep
 // the learner inside their own names: `images` lists theirs (and the base images), `rmi` removes
 // theirs and never a base image everyone uses nor what another session holds, `load` writes an
 // archive's tags only as the session's own names.
-import { LearnerError } from '../../../protocol/errors.js';
-import { checkQuotas, sessionImages, type SessionQuotas, type SessionUsage } from '../containers/quotas.js';
-import { shortId as shortContainerId } from '../containers/names.js';
-import { readAllRecords } from '../containers/record.js';
-import { isDerivedFrom } from '../image-store/context.js';
-import { formatReference, ImageStoreError, parseReference, type Digest, type Image, type ImageStore } from '../image-store/index.js';
-import { isBaseName, type SessionImages } from '../session-images.js';
+import { LearnerError } from '../../protocol/errors.js';
+import { checkQuotas, sessionImages, type SessionQuotas, type SessionUsage } from './containers/quotas.js';
+import { shortId as shortContainerId } from './containers/names.js';
+import { readAllRecords } from './containers/record.js';
+import { isDerivedFrom } from './image-store/context.js';
+import { formatReference, ImageStoreError, parseReference, type Digest, type Image, type ImageStore } from './image-store/index.js';
+import { isBaseName, type SessionImages } from './session-images.js';
 
 export interface ImageRow {
   repository: string;
@@ -46,7 +46,14 @@ async function usersInSession(images: SessionImages, id: Digest): Promise<{ cont
  * build steps below a removed image go with it, as Docker's do. What is printed does not depend
  * on other sessions (no layer lines, which would tell whether someone else shares the content).
  */
-export async function removeImage(store: ImageStore, images: SessionImages, ref: string, force: boolean): Promise<string[]> {
+export interface RemovedImages {
+  /** The session's names taken off, as the learner writes them. */
+  untagged: string[];
+  /** Images that left the session (Docker's `Deleted:` lines). */
+  deleted: Digest[];
+}
+
+export async function removeImage(store: ImageStore, images: SessionImages, ref: string, force: boolean): Promise<RemovedImages> {
   const id = await images.resolve(ref);
   const isId = /^(sha256:)?[0-9a-f]{4,64}$/.test(ref);
   const ownName = isId ? null : await ownNameOf(images, ref, id);
@@ -59,10 +66,10 @@ export async function removeImage(store: ImageStore, images: SessionImages, ref:
   const shortId = id.slice(7, 19);
   const users = await usersInSession(images, id);
   const children = owned.filter((other) => other.id !== id && isDerivedFrom(other.config, image.config));
-  const lines: string[] = [];
+  const removed: RemovedImages = { untagged: [], deleted: [] };
   const untag = async (name: string): Promise<void> => {
     await store.untag(name);
-    lines.push(`Untagged: ${images.unqualify(name)}`);
+    removed.untagged.push(images.unqualify(name)!);
   };
 
   if (ownName !== null) {
@@ -75,7 +82,7 @@ export async function removeImage(store: ImageStore, images: SessionImages, ref:
       );
     }
     await untag(ownName);
-    if (!last || users.length > 0 || children.length > 0) return lines;
+    if (!last || users.length > 0 || children.length > 0) return removed;
   } else {
     if (ownTags.length > 1 && !force) {
       throw conflict(`unable to delete ${shortId} (must be forced) - image is referenced in multiple repositories`, {
@@ -103,14 +110,14 @@ export async function removeImage(store: ImageStore, images: SessionImages, ref:
   let remaining = owned.filter((o) => o.id !== id);
   for (let current: Image | null = image; current !== null; ) {
     await release(store, images, current.id);
-    lines.push(`Deleted: ${current.id}`);
+    removed.deleted.push(current.id);
     const below = parentStep(current, remaining);
     if (below === null || below.tags.some((t) => images.unqualify(t) !== null) || baseIds.has(below.id)) break;
     remaining = remaining.filter((o) => o.id !== below.id);
     if (remaining.some((o) => isDerivedFrom(o.config, below.config)) || (await usersInSession(images, below.id)).length > 0) break;
     current = below;
   }
-  return lines;
+  return removed;
 }
 
 /** Drops the session's claim on an image; the store deletes it if no one else holds it. */

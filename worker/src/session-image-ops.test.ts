@@ -4,11 +4,11 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SessionQuotas, SessionUsage } from '../containers/quotas.js';
-import { ImageStore } from '../image-store/index.js';
-import { removeDir, tempDir, writeTree } from '../image-store/test-support/fixtures.js';
-import { sessionQuotas } from '../limits.js';
-import { SessionImages } from '../session-images.js';
+import type { SessionQuotas, SessionUsage } from './containers/quotas.js';
+import { ImageStore } from './image-store/index.js';
+import { removeDir, tempDir, writeTree } from './image-store/test-support/fixtures.js';
+import { sessionQuotas } from './limits.js';
+import { SessionImages } from './session-images.js';
 import { loadImages } from './session-image-ops.js';
 
 const MiB = 1024 * 1024;
