@@ -205,7 +205,7 @@ it('keystroke to echo through gateway, Redis, relay and container: figures', asy
 
 it('the widget’s connection, on a connection dropped twice mid-flood, shows every byte once and reports its states', async () => {
   const a = await session();
-  const { container } = await h.containers({ session: a.id }).run({ image: 'busybox', cmd: ['sh', '-c', 'read go; seq 1 300000; exit 3'], openStdin: true });
+  const { container } = await h.containers({ session: a.id }).run({ image: 'busybox', cmd: ['sh', '-c', 'read go; seq 1 150000; read more; seq 150001 300000; exit 3'], openStdin: true });
   const socket = connect(gateway.url, { path: SOCKET_PATH, transports: ['websocket'], extraHeaders: { cookie: a.cookie }, forceNew: true, reconnectionDelay: 100 });
   sockets.push(socket);
   const chunks: Uint8Array[] = [];
@@ -230,7 +230,8 @@ it('the widget’s connection, on a connection dropped twice mid-flood, shows ev
   await eventually(() => received > 300_000);
   socket.io.engine.close();
   await eventually(() => states.filter((s) => s === 'connected').length === 2);
-  await eventually(() => received > 1_000_000);
+  connection.input(new TextEncoder().encode('more\n'));
+  await eventually(() => received > 1_300_000);
   socket.io.engine.close();
   expect(await exit).toEqual({ state: 'exited', exitCode: 3 });
   connection.dispose();
@@ -239,4 +240,18 @@ it('the widget’s connection, on a connection dropped twice mid-flood, shows ev
   expect(Buffer.concat(chunks).toString()).toBe(expected);
   expect(states.slice(0, 4)).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
   expect(states.filter((s) => s === 'reconnecting').length).toBe(2);
+});
+
+it('one page may hold 8 terminals: the 9th is refused with a clear message, and closing one makes room', async () => {
+  const a = await session();
+  const id = await shell(a.id);
+  const s = await tab(a.cookie);
+  const replies = [];
+  for (let i = 0; i < terminal.MAX_ATTACHMENTS; i++) replies.push(await attach(s, id));
+  expect(replies.every((r) => r.ok)).toBe(true);
+  expect(await attach(s, id)).toMatchObject({ ok: false, error: { kind: 'learner', key: 'terminal.tooMany', facts: { limit: 8 } } });
+  const first = replies[0]!;
+  if (!first.ok) return;
+  expect(await s.socket.emitWithAck('terminal:detach', { attachmentId: first.attachmentId })).toEqual({ ok: true });
+  expect(await attach(s, id)).toMatchObject({ ok: true });
 });

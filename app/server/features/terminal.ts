@@ -42,6 +42,8 @@ import type { GatewayContext, GatewayServer, GatewaySocket } from '../context.js
 import { badMessage, errorPayloadOf } from '../replies.js';
 
 export const MAX_ATTACHMENTS = 8;
+/** All of a session's tabs together, in this process: each attachment holds a Redis connection. */
+export const MAX_SESSION_ATTACHMENTS = 16;
 const REQUEST_TIMEOUT_MS = 10_000;
 const READ_BLOCK_MS = 10_000;
 /** Never more than this sent past the browser's last ack (the relay normally stops far sooner). */
@@ -131,6 +133,12 @@ function refusal(error: ErrorPayload): Error {
 export function register(io: GatewayServer, ctx: GatewayContext): void {
   const writer = new TerminalInputWriter(ctx.redis, ctx.prefix);
   const open = new Set<Attachment>();
+  const perSession = new Map<string, number>();
+  const count = (sessionId: string, delta: number) => {
+    const n = (perSession.get(sessionId) ?? 0) + delta;
+    if (n > 0) perSession.set(sessionId, n);
+    else perSession.delete(sessionId);
+  };
   ctx.onClose(() => {
     for (const a of open) a.close(true);
   });
@@ -140,6 +148,7 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
 
     ctx.handle(socket, terminalEvents.attach, terminalAttach, async ({ containerId: ref, after }, sessionId) => {
       if (attachments.size >= MAX_ATTACHMENTS) throw new LearnerError('terminal.tooMany', { limit: MAX_ATTACHMENTS });
+      if ((perSession.get(sessionId) ?? 0) >= MAX_SESSION_ATTACHMENTS) throw new LearnerError('terminal.tooMany', { limit: MAX_SESSION_ATTACHMENTS });
       const notFound = new LearnerError('container.notFound', { ref });
       const hostId = await pinnedHost(ctx.redis, ctx.prefix, sessionId);
       if (!hostId) throw notFound;
@@ -161,9 +170,11 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
         const attachment = new Attachment(attachmentId, containerId, socket, blocking, writer, ctx, from, () => {
           attachments.delete(attachmentId);
           open.delete(attachment);
+          count(sessionId, -1);
         });
         attachments.set(attachmentId, attachment);
         open.add(attachment);
+        count(sessionId, +1);
         // After the reply is on its way: the browser knows the attachment before its first frame.
         setImmediate(() => void attachment.pump());
         return { attachmentId, containerId, from };
@@ -171,7 +182,7 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
         blocking.disconnect();
         throw err;
       }
-    });
+    }, { rate: 'operations' });
 
     ctx.handle(socket, terminalEvents.detach, terminalDetach, async ({ attachmentId }) => {
       attachments.get(attachmentId)?.close(true);

@@ -236,3 +236,28 @@ it('a run job hands its container’s terminal to the relays before the start: t
   expect(await v.exit).toBe(9);
   await v.stop();
 });
+
+it('a relay nobody watches stops after its idle time; asking again relays on, after the same offsets', async () => {
+  const r = await startRelays({ idleMs: 1500 });
+  const id = await waitingContainer('while read line; do echo "got $line"; done');
+  await r.open(id, 'learner');
+  const relay = (await r.relay(id))!;
+  const writer = new TerminalInputWriter(redis, prefix);
+  const v = watchTerminal(redis, prefix, id);
+  await eventually(() => relay.state.viewers === 1);
+  await writer.input(id, Buffer.from('go\none\n'));
+  await eventually(() => v.bytes().toString() === 'got one\n');
+  await v.stop();
+  expect(await relay.ended).toEqual({ reason: 'idle' });
+  expect(await redis.hget(terminalKeys.meta(prefix, id), 'state')).toBe('idle');
+  expect(await redis.hgetall(terminalKeys.relays(prefix, HOST))).toEqual({});
+  expect((await h.containers().inspect(id)).status).toBe('running');
+
+  expect(await r.open(id, 'learner')).toEqual({ ok: true, containerId: id });
+  const again = watchTerminal(redis, prefix, id, { after: v.offset() });
+  await eventually(async () => (await r.relay(id))?.state.viewers === 1);
+  await writer.input(id, Buffer.from('two\n'));
+  await eventually(() => again.bytes().toString() === 'got two\n');
+  expect(again.from()).toBe(v.offset());
+  await again.stop();
+});
