@@ -2,8 +2,7 @@
 // across a restart of the gateway process, in step across tabs and app processes, inside their
 // limits, and bad input (huge files, huge uploads, too many files, malformed or oversized
 // messages) answered with a clear error while the server goes on serving others.
-import { fork, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE, SOCKET_MESSAGE_MAX_BYTES } from '../../protocol/socket/common.js';
@@ -11,7 +10,7 @@ import { WORKSPACE_LIMITS } from '../../protocol/socket/files.js';
 import { keysUnder, removeKeysUnder, testClient, testPrefix, testRedisUrl } from '../../worker/src/queue/test-support/redis.js';
 import type { Gateway } from './gateway.js';
 import { DEFAULT_RATE_LIMITS } from './rate-limit.js';
-import { browser, learner, testGateway, testSecret, type Browser } from './test-support/gateway.js';
+import { browser, gatewayProcess as startGatewayProcess, learner, testGateway, testSecret, type Browser } from './test-support/gateway.js';
 import { STARTER_DOCKERFILE } from './workspace.js';
 
 const redis = testClient();
@@ -29,19 +28,10 @@ async function track<T extends Browser>(b: Promise<T>): Promise<T> {
   return it;
 }
 
-/** A gateway in its own process on the same Redis, as `npm run app` starts another. */
 async function gatewayProcess(): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(join(import.meta.dirname, 'test-support/gateway-process.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, REDIS_URL: testRedisUrl(), PREFIX: prefix, SECRET_HEX: secret.toString('hex') },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.push(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('message', (m: { url: string }) => resolve(m.url));
-    child.once('exit', (code) => reject(new Error(`gateway process exited (${code})`)));
-  });
-  return { child, url };
+  const started = await startGatewayProcess({ redisUrl: testRedisUrl(), prefix, secret });
+  children.push(started.child);
+  return started;
 }
 
 async function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {

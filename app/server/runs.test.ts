@@ -12,7 +12,7 @@ import { keysUnder, removeKeysUnder, testClient, testPrefix, testRedisUrl } from
 import * as files from './features/files.js';
 import * as runs from './features/runs.js';
 import type { Gateway } from './gateway.js';
-import { learner, testGateway, testSecret, type Browser } from './test-support/gateway.js';
+import { browser, gatewayProcess, learner, testGateway, testSecret, type Browser } from './test-support/gateway.js';
 
 const redis = testClient();
 const url = testRedisUrl();
@@ -96,6 +96,18 @@ describe('runs through the gateway', () => {
     const again = await follow(a, buildRunId, 2, ['build.finished']);
     expect(again.map((e) => e.seq)).toEqual(events.slice(3).map((e) => e.seq));
   }, 120_000);
+
+  it('a reload that lands on another app process resumes the run there, after its last seq', async () => {
+    const other = await gatewayProcess({ redisUrl: url, prefix, secret });
+    try {
+      const reloaded = await track(browser(other.url, a.cookie));
+      const rest = await follow(reloaded, buildRunId, 4, ['build.finished']);
+      expect(rest[0].seq).toBe(5);
+      expect(rest.at(-1)).toMatchObject({ type: 'build.finished', imageId });
+    } finally {
+      await other.stop();
+    }
+  }, 60_000);
 
   it('another session cannot follow the run, even knowing its id', async () => {
     expect(await b.request('runs:subscribe', { runId: buildRunId, afterSeq: -1 })).toMatchObject({ ok: false, error: { kind: 'learner', key: 'runs.notFound' } });

@@ -52,8 +52,12 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
       if (err instanceof NoLiveHostError) throw new LearnerError('queue.noHost');
       throw err;
     }
-    const record: RunRecord = { session: sessionId, job: name, jobId: enqueued.jobId, queue: enqueued.queue };
-    await ctx.redis.set(recordKey(runId), JSON.stringify(record), 'EX', RUN_RECORD_TTL_S);
+    // Builds and runs are followed (runs:subscribe); an operation's outcome is its reply, so
+    // polling lists and inspects leaves no record behind.
+    if (name === 'build' || name === 'run') {
+      const record: RunRecord = { session: sessionId, job: name, jobId: enqueued.jobId, queue: enqueued.queue };
+      await ctx.redis.set(recordKey(runId), JSON.stringify(record), 'EX', RUN_RECORD_TTL_S);
+    }
     return enqueued;
   }
 

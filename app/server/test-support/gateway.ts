@@ -1,7 +1,9 @@
 // A real gateway for tests: the features on a real Redis (the run's redis-server, a key prefix
 // of the test's own), without Next's handler (pages are the e2e suite's). Browsers are
 // socket.io-client sockets carrying the cookie the gateway issued over HTTP, as a browser does.
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { io as connect, type Socket } from 'socket.io-client';
 import { SESSION_COOKIE, SESSION_PATH } from '../../../protocol/socket/common.js';
@@ -80,4 +82,27 @@ export async function browser(url: string, cookie?: string | null, headers: Reco
 export async function learner(url: string): Promise<Browser & { sessionId: string }> {
   const cookie = await newSessionCookie(url);
   return Object.assign(await browser(url, cookie), { sessionId: sessionIdOf(cookie) });
+}
+
+/** A gateway in its own process on the same Redis, as `npm run app` starts another (all features, no Next). */
+export async function gatewayProcess(options: { redisUrl: string; prefix: string; secret: Buffer }): Promise<{ child: ChildProcess; url: string; stop(signal?: NodeJS.Signals): Promise<void> }> {
+  const child = fork(join(import.meta.dirname, 'gateway-process.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, REDIS_URL: options.redisUrl, PREFIX: options.prefix, SECRET_HEX: options.secret.toString('hex') },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (m: { url: string }) => resolve(m.url));
+    child.once('exit', (code) => reject(new Error(`gateway process exited (${code})`)));
+  });
+  return {
+    child,
+    url,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      await exited;
+    },
+  };
 }
