@@ -8,8 +8,9 @@
 // path-based diffUpper for diff, readFile of the resolved path for exec's user lookup) shows the
 // leak, and each control prints how long it took. On the 2-core development VM (5 runs): the
 // naive diff leaked after 16–681 ms (median 476 ms, 7–127 walks), cp -a after 27 ms–7.7 s
-// (median 3.8 s, 1–45 copies), the passwd read at the first or second read. Each fixed verb
-// runs for twice the slowest of those, and at least as many attempts as the slowest took.
+// (median 3.8 s, 1–45 copies), the passwd read at the first or second read, Node's recursive rm
+// after 1–35 racing containers (0.6–26 s). Each fixed verb runs for about twice the slowest of
+// those, or at least as many attempts as the slowest took.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import { diffUpper } from '../image-store/upper-diff.js';
 import { SessionImages } from '../session-images.js';
 import type { Containers } from './containers.js';
 import { containerPaths } from './record.js';
+import { removeLayerDir } from './writable-layer.js';
 import { createHarness, eventually, type Harness } from './test-support/harness.js';
 
 const execFileP = promisify(execFile);
@@ -237,4 +239,39 @@ describe('exec resolves its user from a racing container’s own /etc only', () 
     expect([...seen].filter((line) => line.includes('4242') || line.includes('host-home'))).toEqual([]);
     expect(ran).toBeGreaterThan(0);
   }, 60_000);
+});
+
+describe('removing a racing container’s writable layer deletes nothing outside it', () => {
+  // Removal runs after the container is killed (rm -f, crash clean-up's `delete --force`); if a
+  // process were still racing, a path-based recursive delete would follow a swapped symlink and
+  // delete the host files it leads to. The racer races 16 pairs here, so one removal meets 16
+  // races. The victim directory is per attempt: the control does delete.
+  async function removal(remove: (dir: string) => Promise<unknown>): Promise<boolean> {
+    const victim = await mkdtemp('/tmp/lc-host-victim-');
+    try {
+      for (let i = 0; i < 16; i++) await writeFile(join(victim, `host-file-${i}`), 'keep me\n');
+      const c = containers();
+      const { container } = await c.run({ image: 'racer', cmd: ['/racer', '/race', victim, '16'] });
+      const paths = containerPaths(h.dataDir, container.id);
+      await eventually(() => existsSync(join(paths.upper, 'race/ready')));
+      await remove(paths.layer).catch(() => undefined);
+      await c.remove(container.id, { force: true });
+      return (await readdir(victim)).length < 16;
+    } finally {
+      await rm(victim, { recursive: true, force: true });
+    }
+  }
+
+  it('control: Node’s recursive rm deletes host files', async () => {
+    const leak = await untilLeak(90_000, () => removal((dir) => rm(dir, { recursive: true, force: true })));
+    console.log(`control: recursive rm deleted host files after ${leak?.ms} ms (${leak?.attempts} containers)`);
+    expect(leak).not.toBeNull();
+  }, 120_000);
+
+  it('the engine’s removal (removeLayerDir: GNU rm’s fd-relative walk, as removeTree for scratch dirs) never does', async () => {
+    const runs = await repeatFor(10_000, 36, async () => {
+      expect(await removal(removeLayerDir)).toBe(false);
+    });
+    console.log(`removal: ${runs} racing containers' layers removed, no host file deleted`);
+  }, 180_000);
 });

@@ -2,11 +2,12 @@
 // filesystem has quotas (disk-quota.ts: ext4 project quotas or btrfs qgroups); elsewhere (a test
 // in /tmp, a laptop checkout) the limit is recorded but only the session quota's check at create
 // and commit stands between a container and a full disk.
-import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { limitDir, releaseDir } from '../disk-quota.js';
+import { removeTree } from '../image-store/mounts.js';
 
 const execFileP = promisify(execFile);
 
@@ -25,15 +26,19 @@ export function diskQuotaLimiter(log?: Logger): WritableLayerLimiter {
 }
 
 /**
- * Removes a writable layer. On btrfs the limited directory is a subvolume, which plain rm cannot
- * always take away (older kernels refuse rmdir of a subvolume): then btrfs deletes it.
+ * Removes a writable layer. Its container should be gone, but if a process of it were still
+ * swapping a directory for a symlink, Node's recursive rm (path strings) would follow the link
+ * and delete host files (hostile-upper.test.ts shows it): removeTree is GNU rm, whose walk is
+ * fd-relative and never follows a symlink. On btrfs the limited directory is a subvolume, which
+ * rm cannot always take away (older kernels refuse rmdir of a subvolume): then btrfs deletes it.
  */
 export async function removeLayerDir(dir: string): Promise<void> {
   try {
-    await rm(dir, { recursive: true, force: true });
+    await removeTree(dir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EPERM' && code !== 'ENOTEMPTY' && code !== 'EBUSY') throw err;
-    await execFileP('btrfs', ['subvolume', 'delete', dir]);
+    if (!existsSync(dir)) return;
+    await execFileP('btrfs', ['subvolume', 'delete', dir]).catch(() => {
+      throw err;
+    });
   }
 }
