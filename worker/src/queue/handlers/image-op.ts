@@ -6,26 +6,21 @@ import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LearnerError } from '../../../../protocol/errors.js';
 import type { HistoryRow, ImageOpResult, ImageSummary } from '../../../../protocol/results.js';
-import { availableBaseImages } from '../../base-images/index.js';
 import { removeImage } from '../../session-image-ops.js';
 import { Containers } from '../../containers/index.js';
 import { sessionImages } from '../../containers/quotas.js';
-import { diffUpper, formatReference, parseReference, type Digest, type Image } from '../../image-store/index.js';
+import { diffUpper, type Digest, type Image } from '../../image-store/index.js';
+import { isBaseName } from '../../session-images.js';
 import { stepLine } from '../dockerfile-lines.js';
 import type { HandlerContext, JobHandler, JobInput } from './types.js';
 
 type Session = { containers: Containers; ctx: HandlerContext; session: string };
-
-function baseNames(): Set<string> {
-  return new Set(availableBaseImages().flatMap((b) => b.tags.map((t) => formatReference(parseReference(t)))));
-}
 
 /** `docker images` (the API's ImageSummary): base images and the session's own, newest first. */
 async function list({ containers, ctx }: Session): Promise<ImageSummary[]> {
   const { images } = containers;
   const { all, visible, baseIds } = await sessionImages(ctx.engine.store, images);
   const listed: Image[] = [...all.filter((i) => baseIds.has(i.id)), ...visible];
-  const base = baseNames();
   const usedBy = new Map<string, number>();
   for (const c of await containers.list({ all: true })) usedBy.set(c.imageId, (usedBy.get(c.imageId) ?? 0) + 1);
   // A layer counted in several listed images is stored once: that is the "shared size".
@@ -37,7 +32,7 @@ async function list({ containers, ctx }: Session): Promise<ImageSummary[]> {
       // Only this session's names and the base images' own: another session's tags stay unseen.
       tags: image.tags.flatMap((t) => {
         const mine = images.unqualify(t);
-        return mine !== null ? [mine] : baseIds.has(image.id) && base.has(t) ? [t] : [];
+        return mine !== null ? [mine] : baseIds.has(image.id) && isBaseName(t) ? [t] : [];
       }),
       created: image.created,
       sizeBytes: image.size,
