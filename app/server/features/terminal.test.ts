@@ -255,3 +255,31 @@ it('one page may hold 8 terminals: the 9th is refused with a clear message, and 
   expect(await s.socket.emitWithAck('terminal:detach', { attachmentId: first.attachmentId })).toEqual({ ok: true });
   expect(await attach(s, id)).toMatchObject({ ok: true });
 });
+
+it('a terminal goes on through another app process: reconnecting there after the offset, typing there', async () => {
+  const other = await startGateway({ redisUrl: testRedisUrl(), prefix, secret, log: pino({ level: 'silent' }), port: 0, host: '127.0.0.1', features: [terminal] });
+  try {
+    const a = await session();
+    const id = await shell(a.id);
+    const first = await tab(a.cookie);
+    const reply = await attach(first, id);
+    if (!reply.ok) throw new Error('attach failed');
+    type(first, reply.attachmentId, 'echo one-$((1+1))\n');
+    await eventually(() => first.text().includes('one-2\r\n'));
+    const offset = first.offset();
+    first.socket.disconnect();
+
+    const socket = connect(other.url.replace('localhost', '127.0.0.1'), { path: SOCKET_PATH, transports: ['websocket'], extraHeaders: { cookie: a.cookie }, forceNew: true });
+    sockets.push(socket);
+    const chunks: Buffer[] = [];
+    socket.on('terminal:output', (f: TerminalOutputFrame) => chunks.push(Buffer.from(f.data as Uint8Array)));
+    const there = (await socket.timeout(15_000).emitWithAck('terminal:attach', { containerId: id, after: offset })) as TerminalAttachReply;
+    expect(there).toMatchObject({ ok: true, from: offset });
+    if (!there.ok) return;
+    socket.emit('terminal:input', { attachmentId: there.attachmentId, data: Buffer.from('echo two-$((1+2))\n') });
+    await eventually(() => Buffer.concat(chunks).toString().includes('two-3\r\n'));
+    expect(Buffer.concat(chunks).toString()).not.toContain('one-2');
+  } finally {
+    await other.close();
+  }
+});

@@ -280,3 +280,30 @@ it('a 50 MB flood leaves the tab responsive and ends with the shell back', async
   await typeLine(l.page, 'echo still-$((3*3))');
   await eventually(async () => (await screenText(l.page)).includes('still-9'), 5_000);
 }, 300_000);
+
+it('keystroke to echo on screen in Chromium: figures', async () => {
+  const l = await learner();
+  const region = l.page.getByRole('region', { name: 'Terminal' });
+  await expect.poll(() => region.getByRole('status').innerText(), { timeout: 20_000 }).toContain('Connected');
+  await region.click();
+  // From the key's event in the page to the screen's next change (xterm draws the echo).
+  await l.page.evaluate(() => {
+    const w = window as unknown as { keyAt: number; echoes: number[] };
+    w.echoes = [];
+    w.keyAt = 0;
+    document.addEventListener('keydown', () => (w.keyAt = performance.now()), true);
+    new MutationObserver(() => {
+      if (w.keyAt) w.echoes.push(performance.now() - w.keyAt);
+      w.keyAt = 0;
+    }).observe(document.querySelector('.xterm-rows')!, { childList: true, subtree: true, characterData: true });
+  });
+  for (let i = 0; i < 150; i++) {
+    await l.page.keyboard.press(i % 40 === 39 ? 'Enter' : 'k');
+    await new Promise((r) => setTimeout(r, 15));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  const echoes = (await l.page.evaluate(() => (window as unknown as { echoes: number[] }).echoes)).sort((a, b) => a - b);
+  const p = (q: number) => echoes[Math.min(echoes.length - 1, Math.floor(echoes.length * q))]!;
+  process.stdout.write(`terminal keystroke→echo in Chromium: p50 ${p(0.5).toFixed(1)} ms, p99 ${p(0.99).toFixed(1)} ms over ${echoes.length} keys\n`);
+  expect(echoes.length).toBeGreaterThan(100);
+});
