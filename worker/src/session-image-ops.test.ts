@@ -9,7 +9,8 @@ import { ImageStore } from './image-store/index.js';
 import { removeDir, tempDir, writeTree } from './image-store/test-support/fixtures.js';
 import { sessionQuotas } from './limits.js';
 import { SessionImages } from './session-images.js';
-import { loadImages } from './session-image-ops.js';
+import { ensureBaseImage } from './base-images/index.js';
+import { loadImages, removeImage } from './session-image-ops.js';
 
 const MiB = 1024 * 1024;
 let work: string;
@@ -63,5 +64,18 @@ describe('load into a session', () => {
       'Loaded image: three:mib',
     ]);
     expect((await images.list()).map((r) => `${r.repository}:${r.tag}`)).toEqual(['three:mib']);
+  });
+});
+
+describe('rmi of a learner’s own name for a base image', () => {
+  it('takes only that name: the base image is everyone’s and is not reported deleted', async () => {
+    const dataDir = join(work, 'data-base');
+    const store = await ImageStore.open(join(dataDir, 'store'));
+    const busybox = await ensureBaseImage(store, 'busybox');
+    const images = new SessionImages(store, 's1', dataDir);
+    await images.tag(busybox.id, 'mine');
+    expect(await removeImage(store, images, 'mine', false)).toEqual({ untagged: ['mine:latest'], deleted: [] });
+    expect(await store.resolve('busybox')).toBe(busybox.id);
+    await expect(removeImage(store, images, 'busybox', true)).rejects.toMatchObject({ key: 'image.baseImageShared' });
   });
 });

@@ -82,7 +82,8 @@ export async function removeImage(store: ImageStore, images: SessionImages, ref:
       );
     }
     await untag(ownName);
-    if (!last || users.length > 0 || children.length > 0) return removed;
+    // A learner's own name for a base image (`tag busybox mine`) goes; the base image stays everyone's.
+    if (!last || users.length > 0 || children.length > 0 || baseIds.has(id)) return removed;
   } else {
     if (ownTags.length > 1 && !force) {
       throw conflict(`unable to delete ${shortId} (must be forced) - image is referenced in multiple repositories`, {
