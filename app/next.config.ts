@@ -27,6 +27,9 @@ const config: NextConfig = {
     },
   },
   outputFileTracingRoot: root,
+  // `next build` checks the site's own code; tests beside it (vitest, playwright, the engine's
+  // test helpers) are checked by `tsc -p app` and run by vitest, not shipped.
+  typescript: { tsconfigPath: 'tsconfig.build.json' },
 };
 
 export default config;

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join, relative } from 'node:path';
 
 const root = new URL('../', import.meta.url).pathname.replace(/\/$/, '');
-const inputs = ['app/src', 'app/scripts', 'app/next.config.ts', 'app/tsconfig.json', 'app/next-env.d.ts', 'protocol', 'package-lock.json'];
+const inputs = ['app/src', 'app/scripts', 'app/next.config.ts', 'app/tsconfig.json', 'app/tsconfig.build.json', 'app/next-env.d.ts', 'protocol', 'package-lock.json'];
 const stampFile = join(root, 'app/.next/layercake-build.sha256');
 
 function filesUnder(path: string): string[] {
