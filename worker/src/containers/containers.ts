@@ -12,6 +12,7 @@ import { enginePaths } from '../config.js';
 import { noEvents, type EventSink } from '../events.js';
 import { resolveUser } from '../image-files.js';
 import type { Change, Digest, ImageStore, LayerRecord } from '../image-store/index.js';
+import { TreeAccessError } from '../image-store/tree-beneath.js';
 import { sessionQuotas } from '../limits.js';
 import { RuntimeError, type Attachment, type ContainerProcess, type ContainerRuntime, type ExitInfo, type RuntimeState } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
@@ -164,6 +165,17 @@ interface Current {
   /** This call saw it exit (and, for --rm, removed it). */
   justExited?: boolean;
   removed?: boolean;
+}
+
+/**
+ * A running container that renames one entry of its writable layer without pause while the
+ * engine reads it (fstree gives up after 64 changes in a row): the learner's to fix, by pausing.
+ */
+function keptChanging(ref: string): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof TreeAccessError && err.code === 'changed') throw new LearnerError('container.keptChanging', { ref, path: `/${err.path}` });
+    throw err;
+  };
 }
 
 /** Most changes one container.diff event carries; the call itself returns them all. */
@@ -635,7 +647,7 @@ export class Containers {
   /** `docker diff`: what the container changed relative to its image (A/C/D), from its writable layer. */
   async diff(ref: string): Promise<Change[]> {
     const record = await this.find(ref);
-    const { changes } = await this.store.diff(containerPaths(this.dataDir, record.id).upper, record.imageId);
+    const { changes } = await this.store.diff(containerPaths(this.dataDir, record.id).upper, record.imageId).catch(keptChanging(ref));
     this.events.emit({
       type: 'container.diff',
       containerId: record.id,
@@ -667,7 +679,7 @@ export class Containers {
       try {
         const base = await this.store.inspect(cur.record.imageId);
         const parent = base.layers.at(-1)?.chainId ?? null;
-        const { layer } = await this.store.commitLayer(paths.upper, parent, { copy: true });
+        const { layer } = await this.store.commitLayer(paths.upper, parent, { copy: true }).catch(keptChanging(ref));
         const config = commitConfig(base.config, cur.record, layer.diffId, {
           message: req.message,
           author: req.author,

@@ -56,7 +56,10 @@ async function fstree(args: readonly string[], onStdout?: (child: ReturnType<typ
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (chunk: string) => (stderr += chunk));
-  const closed = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+  const closed = (once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${FSTREE} is missing: build it with make -C sandbox-native`);
+    throw err;
+  });
   try {
     await onStdout?.(child);
   } catch (err) {
