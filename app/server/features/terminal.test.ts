@@ -283,3 +283,34 @@ it('a terminal goes on through another app process: reconnecting there after the
     await other.close();
   }
 });
+
+it('a hidden page stops being a viewer (it would hold the container back) and, shown again, goes on after what it has', async () => {
+  const a = await session();
+  const { container } = await h.containers({ session: a.id }).run({ image: 'busybox', cmd: ['sh', '-c', 'read go; seq 1 50000; read more; seq 50001 100000; exit 0'], openStdin: true });
+  const socket = connect(gateway.url, { path: SOCKET_PATH, transports: ['websocket'], extraHeaders: { cookie: a.cookie }, forceNew: true });
+  sockets.push(socket);
+  const chunks: Uint8Array[] = [];
+  let exited = false;
+  const connection: TerminalConnection = new TerminalConnection(socket, container.id, {
+    write(data, offset) {
+      chunks.push(Uint8Array.from(data));
+      connection.rendered(offset);
+    },
+    status: (s) => void (s.state === 'exited' && (exited = true)),
+  });
+  const relay = async () => (await relays.relay(container.id))!;
+  await eventually(async () => (await relay())?.state.viewers === 1);
+  connection.input(new TextEncoder().encode('go\n'));
+  await eventually(() => Buffer.concat(chunks).toString().endsWith('50000\n'));
+  connection.setVisible(false);
+  await eventually(async () => (await relay()).state.viewers === 0);
+  connection.input(new TextEncoder().encode('more\n')); // kept until shown again
+  await new Promise((r) => setTimeout(r, 200));
+  expect(Buffer.concat(chunks).toString().endsWith('50000\n')).toBe(true);
+  connection.setVisible(true);
+  await eventually(() => exited);
+  connection.dispose();
+  let expected = '';
+  for (let i = 1; i <= 100000; i++) expected += `${i}\n`;
+  expect(Buffer.concat(chunks).toString()).toBe(expected);
+});

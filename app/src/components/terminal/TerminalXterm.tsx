@@ -5,6 +5,7 @@
 // pane (ResizeObserver → fit → resize sent to the container). Copy: select, then Ctrl+C / ⌘C
 // (Ctrl+C without a selection is the shell's interrupt); paste: Ctrl+V / ⌘V or a right click.
 // IME composition (Korean) is xterm's: composed text arrives through onData like any input.
+// A hidden page stops being a viewer (it would hold the container back at its throttled pace).
 // Loaded in the browser only (see index.tsx).
 import { useEffect, useRef, useState } from 'react';
 import { Terminal as Xterm } from '@xterm/xterm';
@@ -104,10 +105,14 @@ export default function TerminalXterm({ containerId, label, onStatus, autoFocus,
     connection.resize(term.rows, term.cols);
     const observer = new ResizeObserver(refit);
     observer.observe(element);
+    const onVisibility = () => connection.setVisible(document.visibilityState !== 'hidden');
+    document.addEventListener('visibilitychange', onVisibility);
+    onVisibility();
     if (autoFocus) term.focus();
 
     return () => {
       observer.disconnect();
+      document.removeEventListener('visibilitychange', onVisibility);
       element.removeEventListener('contextmenu', onContextMenu);
       typed.dispose();
       binary.dispose();

@@ -62,6 +62,7 @@ export class TerminalConnection {
   private queued: Uint8Array[] = [];
   private queuedBytes = 0;
   private ended = false;
+  private hidden = false;
   private everConnected = false;
   private readonly listeners: [string, Listener][];
 
@@ -84,7 +85,7 @@ export class TerminalConnection {
   }
 
   private async attach(): Promise<void> {
-    if (this.ended || this.attaching || !this.socket.connected) return;
+    if (this.ended || this.hidden || this.attaching || !this.socket.connected) return;
     this.attaching = true;
     this.attachmentId = null;
     let reply: TerminalAttachReply;
@@ -100,6 +101,10 @@ export class TerminalConnection {
     }
     this.attaching = false;
     if (this.ended) return;
+    if (this.hidden && reply.ok) {
+      this.detach(reply.attachmentId);
+      return;
+    }
     if (!reply.ok) {
       const retryable = reply.error.kind === 'learner' && (reply.error.key === 'runs.timeout' || reply.error.key === 'socket.offline');
       if (retryable) return this.retry();
@@ -205,12 +210,30 @@ export class TerminalConnection {
     if (this.attachmentId) this.socket.emit(terminalEvents.resize, { attachmentId: this.attachmentId, rows, cols });
   }
 
+  /**
+   * A hidden page renders slowly (browsers throttle its timers), and a viewer that is behind holds
+   * the container back: while hidden, this screen stops being a viewer, and when shown it
+   * attaches again after what it has (past the kept scrollback, what it missed is skipped).
+   */
+  setVisible(visible: boolean): void {
+    if (this.hidden === !visible) return;
+    this.hidden = !visible;
+    if (!visible) {
+      if (this.attachmentId) this.detach(this.attachmentId);
+      this.attachmentId = null;
+    } else void this.attach();
+  }
+
+  private detach(attachmentId: string): void {
+    if (this.socket.connected) void this.socket.timeout(5_000).emitWithAck(terminalEvents.detach, { attachmentId }).catch(() => undefined);
+  }
+
   dispose(): void {
     this.ended = true;
     if (this.ackTimer) clearTimeout(this.ackTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     for (const [event, fn] of this.listeners) this.socket.off(event, fn);
-    if (this.attachmentId && this.socket.connected) void this.socket.timeout(5_000).emitWithAck(terminalEvents.detach, { attachmentId: this.attachmentId }).catch(() => undefined);
+    if (this.attachmentId) this.detach(this.attachmentId);
     this.attachmentId = null;
   }
 }
