@@ -4,7 +4,8 @@ export const messages = defineMessages({
   en: {
     'editor.label': 'Editor: {path}',
     'editor.loading': 'Loading the editor…',
-    'editor.keyboardHint': 'Ctrl+M switches Tab between indenting and moving focus out of the editor.',
+    'editor.keyboardHint': "Ctrl+M, then Tab: leave the editor (Ctrl+M again: Tab indents). Alt+L: this line's layer.",
+    'editor.action.showLayer': 'Show the layer this line made',
     'editor.layer.cached': 'CACHED',
     'editor.layer.built': 'built',
     'editor.layer.running': 'building…',
@@ -20,7 +21,8 @@ export const messages = defineMessages({
   ko: {
     'editor.label': '편집기: {path}',
     'editor.loading': '편집기를 불러오는 중…',
-    'editor.keyboardHint': 'Ctrl+M을 누르면 Tab 키가 들여쓰기와 편집기 밖으로 포커스 이동 사이에서 바뀌어요.',
+    'editor.keyboardHint': 'Ctrl+M 후 Tab: 편집기 밖으로 이동(Ctrl+M을 다시 누르면 Tab은 들여쓰기). Alt+L: 이 줄의 레이어.',
+    'editor.action.showLayer': '이 줄이 만든 레이어 보기',
     'editor.layer.cached': '캐시됨',
     'editor.layer.built': '빌드됨',
     'editor.layer.running': '빌드 중…',

@@ -30,7 +30,6 @@ export const messages = defineMessages({
     'home.lesson5.body': 'Memory, processes and CPU: watch a limit stop a process that goes too far.',
     'home.lesson6.title': 'Containers and virtual machines',
     'home.lesson6.body': 'Boot the same image under its own kernel and compare.',
-    'home.step': 'Step {n}',
     'home.playNote': 'The playground is open now: no sign-up, your files are kept for your session.',
   },
   ko: {
@@ -62,7 +61,6 @@ export const messages = defineMessages({
     'home.lesson5.body': '메모리, 프로세스 수, CPU. 한도를 넘은 프로세스가 멈추는 모습을 지켜봐요.',
     'home.lesson6.title': '컨테이너와 가상 머신',
     'home.lesson6.body': '같은 이미지를 자기 커널로 부팅해 보고 비교해요.',
-    'home.step': '{n}단계',
     'home.playNote': '실습장은 지금 바로 쓸 수 있어요. 가입 없이, 파일은 세션 동안 보관돼요.',
   },
 });
