@@ -158,6 +158,24 @@ describe('run and container-op jobs', () => {
     expect(await eventsOf('cj-n-rmrun', 'container.exited')).toEqual([expect.objectContaining({ exitCode: 2 })]);
   });
 
+  it('container-op results, one shape per op: logs, stats, pause, unpause, kill (of a --rm container too)', async () => {
+    const run = await result('run', await dispatcher.enqueue('run', { sessionId: 'cj', runId: 'cj-o-run', name: 'shapes', image: 'busybox', cmd: ['sh', '-c', 'echo out; echo err >&2; sleep 60'], tty: false }));
+    if (!run.ok) throw new Error(run.error.key);
+    const op = async (runId: string, body: object, container = 'shapes') => result('container-op', await dispatcher.enqueue('container-op', { sessionId: 'cj', runId, container, ...body }));
+    let logs = await op('cj-o-logs', { op: 'logs' });
+    for (let i = 0; i < 50 && !(logs.ok && logs.result.op === 'logs' && logs.result.text.includes('err')); i++) logs = await op(`cj-o-logs${i}`, { op: 'logs' });
+    expect(logs).toMatchObject({ ok: true, result: { op: 'logs', containerId: run.result.id, truncated: false } });
+    expect(logs.ok && logs.result.op === 'logs' && logs.result.text.split('\n').sort()).toEqual(['', 'err', 'out']);
+    expect(await op('cj-o-stats', { op: 'stats' })).toMatchObject({ ok: true, result: { op: 'stats', stats: { running: true, pids: expect.any(Number) } } });
+    expect(await op('cj-o-pause', { op: 'pause' })).toMatchObject({ ok: true, result: { op: 'pause', container: { status: 'paused' } } });
+    expect(await op('cj-o-unpause', { op: 'unpause' })).toMatchObject({ ok: true, result: { op: 'unpause', container: { status: 'running' } } });
+    expect(await op('cj-o-kill', { op: 'kill' })).toMatchObject({ ok: true, result: { op: 'kill', container: { status: 'exited', exitCode: 137 } } });
+    expect(await op('cj-o-rm', { op: 'rm' })).toMatchObject({ ok: true });
+    const gone = await result('run', await dispatcher.enqueue('run', { sessionId: 'cj', runId: 'cj-o-rmrun', image: 'busybox', cmd: ['sleep', '60'], tty: false, removeOnExit: true }));
+    if (!gone.ok) throw new Error(gone.error.key);
+    expect(await op('cj-o-killrm', { op: 'kill' }, gone.result.id)).toEqual({ ok: true, result: { op: 'kill', containerId: gone.result.id, container: null } });
+  });
+
   it('a worker that replaced the one that started a container still reports its exit', async () => {
     const job = await dispatcher.enqueue('run', { sessionId: 'cj', runId: 'cj-run3', image: 'busybox', cmd: ['sh', '-c', 'sleep 2; exit 7'], tty: false });
     await result('run', job);
