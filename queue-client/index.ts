@@ -6,3 +6,16 @@ export * from './names.js';
 export { internalErrorOf, OutcomeTimeoutError, readOutcome, waitForOutcome, type FinishedJob, type WaitOptions } from './outcome.js';
 export { DURATIONS_KEPT, queuePosition, type QueuePosition } from './queue-position.js';
 export { decodeRunEvents, readRunEvents, type ReadOptions } from './run-events.js';
+export {
+  readTerminalOutput,
+  requestTerminal,
+  TerminalInputWriter,
+  TerminalRequestTimeout,
+  terminalKeys,
+  terminalSession,
+  TERMINAL_SCROLLBACK_BYTES,
+  VIEWER_HEARTBEAT_MS,
+  type OutputRead,
+  type OutputRecord,
+  type TerminalRequestReply,
+} from './terminal-streams.js';

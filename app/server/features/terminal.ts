@@ -28,8 +28,8 @@ import {
   type TerminalExitFrame,
   type TerminalOutputFrame,
 } from '../../../protocol/socket/terminal.js';
-import { pinnedHost } from '../../../queue-client/index.js';
 import {
+  pinnedHost,
   readTerminalOutput,
   requestTerminal,
   TERMINAL_SCROLLBACK_BYTES,
@@ -37,7 +37,7 @@ import {
   TerminalRequestTimeout,
   terminalSession,
   VIEWER_HEARTBEAT_MS,
-} from '../../../queue-client/terminal-streams.js';
+} from '../../../queue-client/index.js';
 import type { GatewayContext, GatewayServer, GatewaySocket } from '../context.js';
 import { badMessage, errorPayloadOf } from '../replies.js';
 
