@@ -191,7 +191,7 @@ export function FileTree({ workspace }: { workspace: Workspace }) {
                       aria-current={isOpen ? 'true' : undefined}
                       title={`${file.path} · ${file.text ? fmt(file.sizeBytes) : `${t('files.binary')} · ${fmt(file.sizeBytes)}`}`}
                       onFocus={() => setFocused(file.path)}
-                      onClick={() => file.text && void workspace.openFile(file.path)}
+                      onClick={() => void workspace.openFile(file.path)}
                     >
                       <FileIcon path={file.path} binary={!file.text} />
                       <span className={styles.name}>{file.path}</span>
@@ -244,6 +244,13 @@ function Icon({ name, className }: { name: keyof typeof ICONS; className?: strin
       <path d={ICONS[name]} fill="none" stroke="currentColor" strokeWidth="1.5" strokeLinecap="round" strokeLinejoin="round" />
     </svg>
   );
+}
+
+/** What the editor area shows for a file it cannot edit. */
+export function BinaryNotice({ path, sizeBytes }: { path: string; sizeBytes: number }) {
+  const t = useT(messages);
+  const { locale } = useLocale();
+  return <p className={styles.binaryNotice}>{t('files.binaryNotice', { path, size: formatBinaryBytes(sizeBytes, locale) })}</p>;
 }
 
 /** "Saved", "Saving…", "Unsaved changes": announced politely as it changes. */

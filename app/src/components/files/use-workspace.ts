@@ -236,6 +236,9 @@ export function useWorkspace(): Workspace {
         if (written.ok) {
           dropDraft(draft.path, draft.content);
           list = sorted([...list.filter((f) => f.path !== draft.path), written.file]);
+        } else {
+          // Refused (e.g. over a limit): say so; the draft stays until an edit replaces it.
+          setError(written.error);
         }
       }
       if (cancelled) return;

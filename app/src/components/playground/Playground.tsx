@@ -9,7 +9,7 @@ import { useErrorText, useT } from '../../lib/i18n/client';
 import { BuildPanel } from '../build-output/BuildPanel';
 import { ContainerPanel } from '../container/ContainerPanel';
 import { CodeEditor, isDockerfilePath } from '../editor';
-import { FileTree, SaveStatus, useWorkspace } from '../files';
+import { BinaryNotice, FileTree, SaveStatus, useWorkspace } from '../files';
 import { ImagesList } from '../images/ImagesList';
 import { useBuildRun, usePlaySession } from '../session/PlaySession';
 import { IdleWarning } from '../session/SessionTimer';
@@ -77,6 +77,8 @@ export function Playground() {
               buildError={open.path === dockerfilePath ? buildError : null}
               reveal={reveal}
             />
+          ) : open ? (
+            <BinaryNotice path={open.path} sizeBytes={open.info.sizeBytes} />
           ) : (
             <p className={styles.empty}>{t('playground.noFile')}</p>
           )}
