@@ -12,8 +12,8 @@ import { ContainerPane } from './ContainerPane';
 import { messages } from './messages';
 import styles from './container.module.css';
 
-/** Two panes of at least ~440 px each. */
-const SIDE_BY_SIDE_MIN_PX = 900;
+/** Two panes of at least ~390 px each (each stacks its own columns when narrow). */
+const SIDE_BY_SIDE_MIN_PX = 800;
 
 export interface ContainerPanelProps {
   /** The interactive terminal of a container (the terminal widget), drawn inside its pane. */

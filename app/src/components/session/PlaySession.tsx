@@ -68,8 +68,7 @@ function runsReducer(runs: Record<string, RunState>, a: RunsAction): Record<stri
 const STORAGE_KEY = 'layercake.play.runs';
 const CONTAINERS_REFRESH_MS = 30_000;
 const MAX_PANES = 4;
-/** The container op that counts as the learner's activity for the idle reaper. */
-const KEEP_WORKING_OP = 'stats' as const;
+
 
 interface Shown {
   buildRunId: string | null;
@@ -256,7 +255,7 @@ export function PlaySessionProvider({ children }: { children: ReactNode }) {
   const touched = useCallback((containerId: string) => dispatchSession({ type: 'touched', containerId, atMs: Date.now() }), []);
 
   const keepWorking = useCallback(async (containerId: string) => {
-    const reply = await request('runs:container', { op: KEEP_WORKING_OP, container: containerId });
+    const reply = await request('runs:container', { op: 'touch', container: containerId });
     if (!reply.ok) return;
     // The engine's last activity is the truth: read it back rather than assume the touch worked.
     const detail = await request('runs:container', { op: 'inspect', container: containerId });
