@@ -4,18 +4,19 @@
 // inside the job's session, which the gateway always takes from the cookie, so another
 // session's container or image is unreachable even by id.
 //
-// Following a run: one loop per subscription, each with its own Redis connection for the
-// blocking "events after seq N" read. Each subscriber has its own cursor (a reload resumes at
-// its last seq), so a shared reader would need per-subscriber catch-up reads anyway; a
-// connection per open subscription (at most MAX_SUBSCRIPTIONS per socket) is what this costs.
+// Following a run: one loop per subscription, each holding a Redis connection (from a pool,
+// blocking-pool.ts) for the blocking "events after seq N" read. Each subscriber has its own
+// cursor (a reload resumes at its last seq), so a shared reader would need per-subscriber
+// catch-up reads anyway; a connection per open subscription (at most MAX_SUBSCRIPTIONS per
+// socket) is what this costs.
 // While the job waits, the loop wakes every second to send its place in line.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { LearnerError } from '../../../protocol/errors.js';
 import { containerOpJob, imageOpJob, type JobName } from '../../../protocol/jobs.js';
 import { runsRequests } from '../../../protocol/socket/runs.js';
 import { WORKSPACE_LIMITS } from '../../../protocol/socket/files.js';
 import { NoLiveHostError, readRunEvents, type Enqueued } from '../../../queue-client/index.js';
+import { BlockingPool, type BlockingConnection } from '../blocking-pool.js';
 import type { GatewayContext, GatewayServer, GatewaySocket } from '../context.js';
 import { awaitOutcome, jobOutcome, jobPlace } from '../job-state.js';
 import { badMessage, errorPayloadOf, formatBytes, SortedError } from '../replies.js';
@@ -43,6 +44,8 @@ function newRunId(kind: string): string {
 
 export function register(io: GatewayServer, ctx: GatewayContext): void {
   const recordKey = (runId: string) => `${ctx.prefix}:gateway:run:${runId}`;
+  const pool = new BlockingPool(ctx.redis);
+  ctx.onClose(() => pool.close());
 
   async function enqueue(name: JobName, sessionId: string, runId: string, job: object): Promise<Enqueued> {
     let enqueued: Enqueued;
@@ -161,7 +164,7 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
       subscriptions.get(runId)?.stop();
       subscriptions.delete(runId);
       if (subscriptions.size >= MAX_SUBSCRIPTIONS) throw new LearnerError('runs.tooManySubscriptions', { limit: MAX_SUBSCRIPTIONS });
-      const subscription = new Subscription(ctx, socket, runId, record, afterSeq);
+      const subscription = new Subscription(ctx, pool, socket, runId, record, afterSeq);
       subscriptions.set(runId, subscription);
       subscription.start(() => subscriptions.get(runId) === subscription && subscriptions.delete(runId));
       return {};
@@ -178,10 +181,11 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
 /** One socket following one run: events after its cursor, its place in line, its outcome. */
 class Subscription {
   private stopped = false;
-  private connection: Redis | null = null;
+  private connection: BlockingConnection | null = null;
 
   constructor(
     private readonly ctx: GatewayContext,
+    private readonly pool: BlockingPool,
     private readonly socket: GatewaySocket,
     private readonly runId: string,
     private readonly record: RunRecord,
@@ -196,15 +200,15 @@ class Subscription {
         this.socket.emit('runs:done', { runId: this.runId, ok: false, error });
       })
       .finally(() => {
-        this.connection?.disconnect();
+        if (this.connection) this.pool.give(this.connection);
         onEnd();
       });
   }
 
   stop(): void {
     this.stopped = true;
-    // Ends a blocking read at once (it rejects; the loop sees `stopped`).
-    this.connection?.disconnect();
+    // Ends a blocking read at once (it returns empty; the loop sees `stopped`).
+    if (this.connection) void this.pool.unblock(this.connection);
   }
 
   private emitEvents(events: Awaited<ReturnType<typeof readRunEvents>>): void {
@@ -231,7 +235,7 @@ class Subscription {
   private async loop(): Promise<void> {
     const { ctx, record } = this;
     const queue = ctx.dispatcher.hostQueue(record.queue);
-    this.connection = ctx.redis.duplicate({ connectionName: 'layercake-app-run-events' });
+    this.connection = await this.pool.take();
     let ended = false;
     while (!this.stopped) {
       if (!ended) {
@@ -246,7 +250,10 @@ class Subscription {
           continue;
         }
       }
-      const events = await readRunEvents(this.connection, ctx.prefix, this.runId, this.afterSeq, {
+      // A stop() between this check and the read reaching Redis unblocks nothing: that read then
+      // runs out its block time (≤ 10 s, sending nothing) before the connection goes back.
+      if (this.stopped) break;
+      const events = await readRunEvents(this.connection.redis, ctx.prefix, this.runId, this.afterSeq, {
         blockMs: ended ? LIVE_BLOCK_MS : QUEUED_EVERY_MS,
         count: 500,
       }).catch((err: unknown) => {
