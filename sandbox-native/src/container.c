@@ -146,7 +146,7 @@ int container_create(struct sn_container *c, struct sn_error *e)
 
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return sn_fail(e, "sync", errno, "socketpair");
-    pid_t pid = ns_clone();
+    pid_t pid = ns_clone(spec_root_uid(s));
     if (pid < 0) {
         close(sv[0]);
         close(sv[1]);

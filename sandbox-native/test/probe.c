@@ -21,7 +21,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/io_uring.h>
+#include <mqueue.h>
+#include <sys/inotify.h>
 #include <linux/keyctl.h>
+#include <linux/nsfs.h>
 #include <linux/perf_event.h>
 #include <linux/reboot.h>
 #include <net/if.h>
@@ -963,6 +966,181 @@ static int case_sleep(int argc, char **argv) {
 	return 0;
 }
 
+/* ---- per-user kernel counts (ucounts) ------------------------------------------- */
+/* The kernel charges these to the user, up the user-namespace tree to each namespace's
+ * owner. The *-fill cases take as much as they can (use --hold to keep it); the one-shot
+ * cases ask for a little and are host-safe, to show whether the host still gets some. */
+
+/* inotify-fill MAX: inotify instances until refused (EMFILE) or MAX. */
+static int case_inotify_fill(int argc, char **argv) {
+	long max = argc > 0 ? atol(argv[0]) : 100000;
+	long n = 0;
+	int err = 0;
+	while (n < max) {
+		if (inotify_init1(IN_CLOEXEC) < 0) { err = errno; break; }
+		n++;
+	}
+	field_int("instances", n);
+	field_result(err ? -1 : 0, err);
+	return 0;
+}
+
+/* inotify-watches-fill INSTANCES FILES MAX: FILES empty files in /tmp/lc-watch, watched from
+ * each of INSTANCES instances in turn, until a watch is refused (ENOSPC) or MAX. */
+static int case_inotify_watches_fill(int argc, char **argv) {
+	if (argc < 3) return 2;
+	long ninst = atol(argv[0]), nfiles = atol(argv[1]), max = atol(argv[2]);
+	mkdir("/tmp/lc-watch", 0755);
+	char path[64];
+	for (long f = 0; f < nfiles; f++) {
+		snprintf(path, sizeof path, "/tmp/lc-watch/%ld", f);
+		int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0) { field_str("step", "files"); field_result(-1, errno); return 0; }
+		close(fd);
+	}
+	long watches = 0;
+	int err = 0;
+	for (long i = 0; i < ninst && !err && watches < max; i++) {
+		int in = inotify_init1(IN_CLOEXEC);
+		if (in < 0) { err = errno; field_str("step", "instance"); break; }
+		for (long f = 0; f < nfiles && watches < max; f++) {
+			snprintf(path, sizeof path, "/tmp/lc-watch/%ld", f);
+			if (inotify_add_watch(in, path, IN_MODIFY) < 0) { err = errno; break; }
+			watches++;
+		}
+	}
+	field_int("watches", watches);
+	field_result(err ? -1 : 0, err);
+	return 0;
+}
+
+/* inotify: one instance and one watch (of /), as any program would want. */
+static int case_inotify(int argc, char **argv) {
+	(void)argc; (void)argv;
+	int in = inotify_init1(IN_CLOEXEC);
+	if (in < 0) { field_str("step", "instance"); field_result(-1, errno); return 0; }
+	long w = inotify_add_watch(in, "/", IN_CREATE);
+	if (w < 0) field_str("step", "watch");
+	field_result(w, errno);
+	close(in);
+	return 0;
+}
+
+/* A queue of the ipc namespace's default size (10 messages of 8 KiB), about 80 KiB of the
+ * owner's RLIMIT_MSGQUEUE. */
+static mqd_t mq_make(const char *name) {
+	struct mq_attr attr = { .mq_maxmsg = 10, .mq_msgsize = 8192 };
+	return mq_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600, &attr);
+}
+
+/* mqueue-fill MAX: queues until refused (EMFILE: the bytes are used up) or MAX. */
+static int case_mqueue_fill(int argc, char **argv) {
+	long max = argc > 0 ? atol(argv[0]) : 1000;
+	long n = 0;
+	int err = 0;
+	char name[64];
+	while (n < max) {
+		snprintf(name, sizeof name, "/lc-probe-%d-%ld", (int)getpid(), n);
+		if (mq_make(name) < 0) { err = errno; break; }
+		n++;
+	}
+	field_int("queues", n);
+	field_result(err ? -1 : 0, err);
+	return 0;
+}
+
+/* mqueue: one queue, removed again. */
+static int case_mqueue(int argc, char **argv) {
+	(void)argc; (void)argv;
+	char name[64];
+	snprintf(name, sizeof name, "/lc-probe-one-%d", (int)getpid());
+	mqd_t q = mq_make(name);
+	int err = errno;
+	if (q >= 0) { mq_close(q); mq_unlink(name); }
+	field_result(q < 0 ? -1 : 0, err);
+	return 0;
+}
+
+/* sigqueue-fill MAX: real-time signals queued to ourselves (blocked, so they stay pending)
+ * until refused (EAGAIN: RLIMIT_SIGPENDING) or MAX. */
+static int case_sigqueue_fill(int argc, char **argv) {
+	long max = argc > 0 ? atol(argv[0]) : 1000000;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	long n = 0;
+	int err = 0;
+	union sigval v = { .sival_int = 1 };
+	while (n < max) {
+		if (sigqueue(getpid(), SIGRTMIN, v) < 0) { err = errno; break; }
+		n++;
+	}
+	field_int("queued", n);
+	field_result(err ? -1 : 0, err);
+	return 0;
+}
+
+/* sigqueue: one real-time signal to ourselves, then taken back. */
+static int case_sigqueue(int argc, char **argv) {
+	(void)argc; (void)argv;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	union sigval v = { .sival_int = 1 };
+	long r = sigqueue(getpid(), SIGRTMIN, v);
+	int err = errno;
+	if (r == 0) { struct timespec zero = { 0, 0 }; sigtimedwait(&set, NULL, &zero); }
+	field_result(r, err);
+	return 0;
+}
+
+/* memlock MIB: lock SysV shared memory (SHM_LOCK charges the locker's RLIMIT_MEMLOCK
+ * count) one MiB segment at a time, up to MIB or until refused (ENOMEM). Segments live on
+ * in the ipc namespace, which dies with the container. */
+static int case_memlock(int argc, char **argv) {
+	long max = argc > 0 ? atol(argv[0]) : 64;
+	long n = 0;
+	int err = 0;
+	while (n < max) {
+		int id = shmget(IPC_PRIVATE, 1 << 20, IPC_CREAT | 0600);
+		if (id < 0) { err = errno; field_str("step", "shmget"); break; }
+		if (shmctl(id, SHM_LOCK, NULL) < 0) { err = errno; shmctl(id, IPC_RMID, NULL); break; }
+		n++;
+	}
+	field_int("lockedMib", n);
+	field_result(err ? -1 : 0, err);
+	return 0;
+}
+
+/* memlock-one: lock one MiB segment, then remove it. */
+static int case_memlock_one(int argc, char **argv) {
+	(void)argc; (void)argv;
+	int id = shmget(IPC_PRIVATE, 1 << 20, IPC_CREAT | 0600);
+	if (id < 0) { field_str("step", "shmget"); field_result(-1, errno); return 0; }
+	long r = shmctl(id, SHM_LOCK, NULL);
+	int err = errno;
+	shmctl(id, IPC_RMID, NULL);
+	field_result(r, err);
+	return 0;
+}
+
+/* userns-owner: the owner of our user namespace (NS_GET_OWNER_UID), as our namespace sees
+ * it: 0 if the container's own root owns it, the overflow uid (65534) if an unmapped host
+ * uid such as host root does. */
+static int case_userns_owner(int argc, char **argv) {
+	(void)argc; (void)argv;
+	int fd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+	uid_t owner = (uid_t)-1;
+	long r = fd < 0 ? -1 : ioctl(fd, NS_GET_OWNER_UID, &owner);
+	int err = errno;
+	if (fd >= 0) close(fd);
+	if (r == 0) field_int("owner", (long long)owner);
+	field_result(r, err);
+	return 0;
+}
+
 /* ---- table of contents -------------------------------------------------------- */
 
 /* The probe makes real attempts (mount, sethostname, clock…): on the host they would
@@ -1009,6 +1187,16 @@ static const struct { const char *name; int (*fn)(int, char **); int host_safe; 
 	{ "spin", case_spin, 0 },
 	{ "spawn-setsid", case_spawn_setsid, 0 },
 	{ "sleep", case_sleep, 1 },
+	{ "inotify-fill", case_inotify_fill, 0 },
+	{ "inotify-watches-fill", case_inotify_watches_fill, 0 },
+	{ "inotify", case_inotify, 1 },
+	{ "mqueue-fill", case_mqueue_fill, 0 },
+	{ "mqueue", case_mqueue, 1 },
+	{ "sigqueue-fill", case_sigqueue_fill, 0 },
+	{ "sigqueue", case_sigqueue, 1 },
+	{ "memlock", case_memlock, 0 },
+	{ "memlock-one", case_memlock_one, 1 },
+	{ "userns-owner", case_userns_owner, 1 },
 };
 
 int main(int argc, char **argv) {
