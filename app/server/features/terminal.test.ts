@@ -170,7 +170,8 @@ it('another session cannot attach to, type into, resize or ack a learner’s ter
   // The control: the owner's own messages reach the shell (and the intruder's never did).
   mine.socket.emit('terminal:resize', { attachmentId: reply.attachmentId, rows: 31, cols: 97 });
   type(mine, reply.attachmentId, 'stty size; echo owner-was-here\n');
-  await eventually(() => mine.text().includes('owner-was-here\r\n'));
+  // The output line, not the echo of the typed command (which ends the same way).
+  await eventually(() => mine.text().includes('\r\nowner-was-here\r\n'));
   expect(mine.text()).toContain('31 97');
   expect(mine.text()).not.toContain('intruder-was-here');
   expect(mine.text()).not.toContain('5 5');
