@@ -87,10 +87,27 @@ function loadShown(): Shown {
   }
 }
 
+function saveShown(shown: Shown): void {
+  try {
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(shown));
+  } catch {
+    // Storage refused (private mode): a reload then starts with an empty page, nothing worse.
+  }
+}
+
 export function PlaySessionProvider({ children }: { children: ReactNode }) {
   const [session, dispatchSession] = useReducer(sessionReducer, undefined, emptySession);
   const [runs, dispatchRuns] = useReducer(runsReducer, {});
-  const [shown, setShown] = useState<Shown>({ buildRunId: null, containerRuns: [] });
+  const [shown, setShownState] = useState<Shown>({ buildRunId: null, containerRuns: [] });
+  // Written through on every change (not from an effect, which would first store the empty
+  // state a remount starts with and lose what a reload should restore).
+  const setShown = useCallback((change: (s: Shown) => Shown) => {
+    setShownState((current) => {
+      const next = change(current);
+      saveShown(next);
+      return next;
+    });
+  }, []);
   const [connected, setConnected] = useState(false);
   const following = useRef(new Map<string, () => void>());
 
@@ -131,7 +148,7 @@ export function PlaySessionProvider({ children }: { children: ReactNode }) {
   // Follow what the page showed before a reload.
   useEffect(() => {
     const restored = loadShown();
-    setShown(restored);
+    setShownState(restored);
     if (restored.buildRunId) follow(restored.buildRunId, 'build');
     for (const runId of restored.containerRuns) follow(runId, 'run');
     const subscriptions = following.current;
@@ -141,13 +158,6 @@ export function PlaySessionProvider({ children }: { children: ReactNode }) {
     };
   }, [follow]);
 
-  useEffect(() => {
-    try {
-      sessionStorage.setItem(STORAGE_KEY, JSON.stringify(shown));
-    } catch {
-      // Storage refused (private mode): a reload then starts with an empty page, nothing worse.
-    }
-  }, [shown]);
 
   useEffect(() => onConnection(setConnected), []);
 
