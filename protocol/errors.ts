@@ -46,6 +46,14 @@ export function isLearnerError(err: unknown): err is LearnerError {
 
 export type Locale = 'en' | 'ko';
 
+/** Sizes in learners' units for messages: 8 GiB, 512 MiB, 300 bytes. */
+export function formatBytes(bytes: number): string {
+  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
 /** Fill a message's {placeholders} from the facts. Unknown keys fall back to the key itself. */
 export function renderMessage(key: string, facts: Facts, locale: Locale): string {
   const table = messages[locale] as Record<string, string>;

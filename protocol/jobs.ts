@@ -2,8 +2,8 @@
 // job name on the worker. A learner's session is pinned to one host: its images and
 // containers live there. What each job returns: results.ts.
 import { z } from 'zod';
-import type { LearnerErrorPayload } from './errors.js';
-import { containerLimitBounds, type ContainerLimitName } from './limits.js';
+import { isLearnerError, type LearnerError, type LearnerErrorPayload } from './errors.js';
+import { checkLimit, containerLimitBounds, type ContainerLimitName } from './limits.js';
 
 // Lowercase letters and digits: it becomes part of image names (see worker/src/session-images.ts).
 const sessionId = z.string().regex(/^[a-z0-9]{1,64}$/);
@@ -104,6 +104,28 @@ export const imageOpJob = z.discriminatedUnion('op', [
 ]);
 export type ImageOpJob = z.infer<typeof imageOpJob>;
 export type ImageOp = ImageOpJob['op'];
+
+/** Job fields that are container limits, and which limit each is. */
+const limitFields: Record<string, ContainerLimitName> = { memoryBytes: 'memoryBytes', pidsMax: 'pidsMax', cpus: 'cpus', graceMs: 'stopGraceMs' };
+
+/**
+ * For a job its schema refused: the learner error the engine gives for a limit beyond its bounds
+ * (which limit, its range, what was asked), or null when the job is wrong in another way.
+ */
+export function limitErrorOf(input: unknown): LearnerError | null {
+  if (typeof input !== 'object' || input === null) return null;
+  for (const [field, limit] of Object.entries(limitFields)) {
+    const value = (input as Record<string, unknown>)[field];
+    if (typeof value !== 'number') continue;
+    try {
+      checkLimit(limit, value);
+    } catch (err) {
+      if (isLearnerError(err)) return err;
+      throw err;
+    }
+  }
+  return null;
+}
 
 export const jobSchemas = { build: buildJob, run: runJob, 'container-op': containerOpJob, 'image-op': imageOpJob } as const;
 export type JobName = keyof typeof jobSchemas;

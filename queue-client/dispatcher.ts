@@ -2,7 +2,7 @@
 // schema, find the session's host (pinning it on first use), and add it to that host's queue.
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { jobSchemas, type JobName } from '../protocol/jobs.js';
+import { jobSchemas, limitErrorOf, type JobName } from '../protocol/jobs.js';
 import { bullmqConnection } from './connection.js';
 import { hostForSession, type PinOptions, type SessionHost } from './hosts.js';
 import { runRoom } from './names.js';
@@ -41,10 +41,16 @@ export class JobDispatcher {
     return q;
   }
 
-  /** Validates `input` as a `name` job and adds it to its session's host queue. */
+  /**
+   * Validates `input` as a `name` job and adds it to its session's host queue. A limit beyond its
+   * bounds throws the LearnerError the engine would give (container.limitOutOfRange); any other
+   * malformed job a ZodError (the gateway's bug, not the learner's).
+   */
   async enqueue<N extends JobName>(name: N, input: unknown): Promise<Enqueued> {
     // Parsed here as well as on the worker: a malformed job never reaches a queue.
-    const data = jobSchemas[name].parse(input);
+    const parsed = jobSchemas[name].safeParse(input);
+    if (!parsed.success) throw limitErrorOf(input) ?? parsed.error;
+    const data = parsed.data;
     const host = await hostForSession(this.redis, this.prefix, data.sessionId, this.pinOptions);
     const job = await this.queue(host.queue).add(name, data);
     return { ...host, jobId: job.id!, runId: data.runId, room: runRoom(data.runId) };

@@ -1,9 +1,9 @@
 // A container's limits: the engine's defaults (limits.ts, or what the operator configured),
-// with what the learner asked for (`-m`, `--pids-limit`, `--cpus`…) inside containerLimitBounds.
+// with what the learner asked for (`-m`, `--pids-limit`, `--cpus`…) inside protocol/limits.ts's
+// bounds, checked by the same function the gateway's jobs are (checkLimit).
 import { z } from 'zod';
-import { LearnerError } from '../../../protocol/errors.js';
-import { formatBytes } from '../image-store/errors.js';
-import { containerLimitBounds, containerLimits } from '../limits.js';
+import { checkLimit } from '../../../protocol/limits.js';
+import { containerLimits } from '../limits.js';
 import type { ContainerLimits } from './record.js';
 
 export const limitRequestSchema = z
@@ -30,34 +30,15 @@ export const defaultContainerLimits: ContainerLimits = Object.freeze({
   stopGraceMs: containerLimits.stopGraceMs,
 });
 
-/** How the learner names each limit (the command line's flag), and how its values read. */
-const described: Record<keyof typeof containerLimitBounds, { name: string; show: (n: number) => string }> = {
-  memoryBytes: { name: '--memory', show: formatBytes },
-  pidsMax: { name: '--pids-limit', show: String },
-  cpus: { name: '--cpus', show: String },
-  idleTimeoutMs: { name: 'idle timeout', show: (ms) => `${Math.round(ms / 1000)} s` },
-  writableLayerBytes: { name: 'writable layer size', show: formatBytes },
-  stopGraceMs: { name: '--time', show: (ms) => `${Math.round(ms / 1000)} s` },
-};
-
-export function checkBound(limit: keyof typeof containerLimitBounds, value: number): number {
-  const { min, max } = containerLimitBounds[limit];
-  if (value < min || value > max) {
-    const d = described[limit];
-    throw new LearnerError('container.limitOutOfRange', { limit: d.name, min: d.show(min), max: d.show(max), value: d.show(value) });
-  }
-  return value;
-}
-
 export function resolveLimits(defaults: ContainerLimits, request: LimitRequest | undefined): ContainerLimits {
   const r = limitRequestSchema.parse(request ?? {});
   const limits = { ...defaults };
-  if (r.memoryBytes !== undefined) limits.memoryBytes = checkBound('memoryBytes', r.memoryBytes);
-  if (r.pidsMax !== undefined) limits.pidsMax = checkBound('pidsMax', r.pidsMax);
-  if (r.cpus !== undefined) limits.cpuQuotaMicros = Math.max(1000, Math.round(checkBound('cpus', r.cpus) * limits.cpuPeriodMicros));
-  if (r.idleTimeoutMs !== undefined) limits.idleTimeoutMs = checkBound('idleTimeoutMs', r.idleTimeoutMs);
-  if (r.writableLayerBytes !== undefined) limits.writableLayerBytes = checkBound('writableLayerBytes', r.writableLayerBytes);
-  if (r.stopGraceMs !== undefined) limits.stopGraceMs = checkBound('stopGraceMs', r.stopGraceMs);
+  if (r.memoryBytes !== undefined) limits.memoryBytes = checkLimit('memoryBytes', r.memoryBytes);
+  if (r.pidsMax !== undefined) limits.pidsMax = checkLimit('pidsMax', r.pidsMax);
+  if (r.cpus !== undefined) limits.cpuQuotaMicros = Math.max(1000, Math.round(checkLimit('cpus', r.cpus) * limits.cpuPeriodMicros));
+  if (r.idleTimeoutMs !== undefined) limits.idleTimeoutMs = checkLimit('idleTimeoutMs', r.idleTimeoutMs);
+  if (r.writableLayerBytes !== undefined) limits.writableLayerBytes = checkLimit('writableLayerBytes', r.writableLayerBytes);
+  if (r.stopGraceMs !== undefined) limits.stopGraceMs = checkLimit('stopGraceMs', r.stopGraceMs);
   return limits;
 }
 

@@ -40,10 +40,5 @@ export function isImageStoreError(err: unknown, key?: ImageStoreErrorKey): err i
   return err instanceof ImageStoreError && (key === undefined || err.key === key);
 }
 
-/** Sizes in learners' units for messages: 8 GiB, 512 MiB, 300 bytes. */
-export function formatBytes(bytes: number): string {
-  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
-    if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`;
-  }
-  return `${bytes} bytes`;
-}
+/** Sizes in learners' units for messages (protocol/errors.ts: the gateway words them the same). */
+export { formatBytes } from '../../../protocol/errors.js';
