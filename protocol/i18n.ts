@@ -131,6 +131,7 @@ const en = {
   'queue.noHost': 'The playground engine is starting up. Try again in a few seconds.',
   'http.methodNotAllowed': 'This address does not accept {method} requests.',
   'http.notFound': 'There is nothing at this address.',
+  'http.crossOrigin': 'This request came from another site and was refused. Use the playground page itself.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -264,6 +265,7 @@ const ko: Record<MessageKey, string> = {
   'queue.noHost': '플레이그라운드 엔진이 시작하는 중이에요. 몇 초 뒤에 다시 해 보세요.',
   'http.methodNotAllowed': '이 주소는 {method} 요청을 받지 않아요.',
   'http.notFound': '이 주소에는 아무것도 없어요.',
+  'http.crossOrigin': '다른 사이트에서 온 요청이라서 거절했어요. 플레이그라운드 페이지에서 직접 해 주세요.',
 };
 
 export const messages = { en, ko } as const;

@@ -3,10 +3,14 @@
 // limits, and bad input (huge files, huge uploads, too many files, malformed or oversized
 // messages) answered with a clear error while the server goes on serving others.
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_COOKIE, SOCKET_MESSAGE_MAX_BYTES } from '../../protocol/socket/common.js';
 import { WORKSPACE_LIMITS } from '../../protocol/socket/files.js';
+import { startPrivateRedis } from '../../scripts/redis.js';
 import { keysUnder, removeKeysUnder, testClient, testPrefix, testRedisUrl } from '../../worker/src/queue/test-support/redis.js';
 import type { Gateway } from './gateway.js';
 import { DEFAULT_RATE_LIMITS } from './rate-limit.js';
@@ -119,6 +123,31 @@ describe('the workspace', () => {
     const second = await gatewayProcess();
     const again = await track(browser(second.url, a.cookie));
     expect(await again.request('files:read', { path: 'keep.txt' })).toMatchObject({ ok: true, file: { content: 'still here' } });
+  });
+
+  it('files survive a restart of every process, Redis included (its AOF)', async () => {
+    // A Redis of this test's own, started as npm start starts the product's (AOF on).
+    const dir = mkdtempSync(join(tmpdir(), 'lc-files-aof-'));
+    let server = await startPrivateRedis({ dir });
+    try {
+      let own = await testGateway({ redisUrl: server.url, prefix, secret });
+      const a = await track(learner(own.url));
+      await a.request('files:write', { path: 'Dockerfile', content: 'FROM busybox\nRUN echo kept\n' });
+      a.close();
+      await own.close();
+      await server.stop();
+      server = await startPrivateRedis({ dir });
+      own = await testGateway({ redisUrl: server.url, prefix, secret });
+      try {
+        const again = await track(browser(own.url, a.cookie));
+        expect(await again.request('files:read', { path: 'Dockerfile' })).toMatchObject({ ok: true, file: { content: 'FROM busybox\nRUN echo kept\n' } });
+      } finally {
+        await own.close();
+      }
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -270,6 +299,18 @@ describe('limits and bad input', () => {
     } finally {
       await broken.close();
     }
+  });
+
+  it('an upload sent by a page of another site is refused, even with the learner’s cookie', async () => {
+    const a = await track(learner(gateway.url));
+    const host = new URL(gateway.url).host;
+    const evil = await fetch(`${gateway.url}/api/files/upload?path=evil.txt`, { method: 'POST', headers: { cookie: a.cookie, origin: 'http://evil.example' }, body: 'x' });
+    expect(evil.status).toBe(403);
+    expect(await evil.json()).toMatchObject({ ok: false, error: { kind: 'learner', key: 'http.crossOrigin' } });
+    expect(await a.request('files:read', { path: 'evil.txt' })).toMatchObject({ ok: false, error: { key: 'files.notFound' } });
+    // Control: the same request from the site's own page is saved.
+    const same = await fetch(`${gateway.url}/api/files/upload?path=evil.txt`, { method: 'POST', headers: { cookie: a.cookie, origin: `http://${host}` }, body: 'x' });
+    expect(same.status).toBe(200);
   });
 
   it('no cookie over HTTP: the upload is refused as its own new session, never another', async () => {

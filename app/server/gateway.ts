@@ -42,6 +42,17 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** No Origin (not a browser's cross-site request), or the one this request was sent to. */
+function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (!origin) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { log, prefix, redisUrl } = options;
   const sessions = new Sessions(options.secret);
@@ -61,7 +72,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const route = routes.get(`${req.method} ${path}`);
       // Every response may carry a new cookie: the first page load issues the session.
       const sessionId = sessions.ensure(req, res);
-      if (route) return await route(req, res, sessionId);
+      if (route) {
+        // A page of another site must not write into the learner's files with their cookie.
+        if (req.method !== 'GET' && !sameOrigin(req)) return sendJson(res, 403, { ok: false, error: new LearnerError('http.crossOrigin').toPayload() });
+        return await route(req, res, sessionId);
+      }
       if (path === SESSION_PATH) return sendJson(res, 200, { ok: true });
       if ([...routes.keys()].some((k) => k.endsWith(` ${path}`))) {
         return sendJson(res, 405, { ok: false, error: new LearnerError('http.methodNotAllowed', { method: req.method ?? '' }).toPayload() });
@@ -83,15 +98,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     destroyUpgrade: false,
     adapter: createAdapter(pub, sub, { key: `${prefix}:socket.io` }),
     // A page of another site must not open a socket with this learner's cookie.
-    allowRequest: (req, callback) => {
-      const origin = req.headers.origin;
-      if (!origin) return callback(null, true);
-      try {
-        callback(null, new URL(origin).host === req.headers.host);
-      } catch {
-        callback(null, false);
-      }
-    },
+    allowRequest: (req, callback) => callback(null, sameOrigin(req)),
   });
 
   // The session comes from the handshake's cookie and nothing else.
