@@ -1,7 +1,9 @@
 /*
- * `fstree copy SRC DST`: what `cp -a` does (owners, modes, times, every xattr, hard links,
- * device nodes, holes of sparse files), but reading SRC only through walk.c, so a container
- * that keeps changing SRC gets a copy of its own files and nothing else. DST must not exist;
+ * `fstree copy [--max-bytes N] SRC DST`: what `cp -a` does (owners, modes, times, every xattr,
+ * hard links, device nodes, holes of sparse files), but reading SRC only through walk.c, so a
+ * container that keeps changing SRC gets a copy of its own files and nothing else. A container
+ * that moves a big file ahead of the walk could have it copied again and again: --max-bytes
+ * bounds the data written (code "limit"). DST must not exist;
  * it is created 0700 and given SRC's attributes last, and everything in it is created with
  * O_EXCL / mknodat / symlinkat, relative to directory fds this program made.
  */
@@ -25,6 +27,7 @@ struct link_slot {
 
 struct copy {
     int dstroot;
+    unsigned long long copied, max_bytes;
     struct link_slot *slots;
     size_t used, cap;
 };
@@ -127,7 +130,7 @@ static int copy_range(int from, int to, off_t start, off_t end, const char *rel)
 }
 
 /* The data regions only (SEEK_DATA/SEEK_HOLE), so a sparse file stays sparse. */
-static int copy_content(const struct node *n, int to)
+static int copy_content(struct copy *c, const struct node *n, int to)
 {
     off_t size = n->st.st_size, pos = 0;
     while (pos < size) {
@@ -137,6 +140,11 @@ static int copy_content(const struct node *n, int to)
         if (data >= size) break;
         off_t hole = lseek(n->fd, data, SEEK_HOLE);
         if (hole < 0 || hole > size) hole = size;
+        c->copied += (unsigned long long)(hole - data);
+        if (c->copied > c->max_bytes) {
+            fail("limit", n->rel, EFBIG, "more data than --max-bytes");
+            return -1;
+        }
         int rc = copy_range(n->fd, to, data, hole, n->rel);
         if (rc < 0) return -1;
         if (rc > 0) break;
@@ -202,7 +210,7 @@ static int visit(void *ctx, const struct node *n, void *parent, void **cookie)
             fail("io", n->rel, errno, "create");
             return -1;
         }
-        int rc = copy_content(n, fd) < 0 || copy_attrs(n, fd) < 0 || copy_times(n, fd) < 0 ? -1 : 0;
+        int rc = copy_content(c, n, fd) < 0 || copy_attrs(n, fd) < 0 || copy_times(n, fd) < 0 ? -1 : 0;
         close(fd);
         return rc;
     }
@@ -245,6 +253,14 @@ static int leave(void *ctx, const struct node *n, void *cookie)
 
 int cmd_copy(int argc, char **argv)
 {
+    unsigned long long max_bytes = ~0ULL;
+    if (argc == 5 && !strcmp(argv[1], "--max-bytes")) {
+        char *end;
+        max_bytes = strtoull(argv[2], &end, 10);
+        if (*end) return usage();
+        argv += 2;
+        argc -= 2;
+    }
     if (argc != 3) return usage();
     int src = open(argv[1], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (src < 0) {
@@ -255,7 +271,7 @@ int cmd_copy(int argc, char **argv)
         fail("io", argv[2], errno, "mkdir destination");
         return 1;
     }
-    struct copy c = { .dstroot = open(argv[2], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) };
+    struct copy c = { .dstroot = open(argv[2], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), .max_bytes = max_bytes };
     if (c.dstroot < 0) {
         fail("io", argv[2], errno, "open destination");
         return 1;

@@ -14,14 +14,14 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    { "copy", cmd_copy }, /* copy SRC DST */
+    { "copy", cmd_copy }, /* copy [--max-bytes N] SRC DST */
     { "list", cmd_list }, /* list SRC */
     { "read", cmd_read }, /* read [--max BYTES] [--no-symlinks] ROOT PATH */
 };
 
 int usage(void)
 {
-    fprintf(stderr, "usage: fstree copy SRC DST | list SRC | read [--max BYTES] [--no-symlinks] ROOT PATH\n");
+    fprintf(stderr, "usage: fstree copy [--max-bytes N] SRC DST | list SRC | read [--max BYTES] [--no-symlinks] ROOT PATH\n");
     return 2;
 }
 

@@ -169,11 +169,12 @@ interface Current {
 
 /**
  * A running container that renames one entry of its writable layer without pause while the
- * engine reads it (fstree gives up after 64 changes in a row): the learner's to fix, by pausing.
+ * engine reads it (fstree gives up after 64 changes in a row, or once a copy has written twice
+ * what the layer can hold): the learner's to fix, by pausing.
  */
 function keptChanging(ref: string): (err: unknown) => never {
   return (err) => {
-    if (err instanceof TreeAccessError && err.code === 'changed') throw new LearnerError('container.keptChanging', { ref, path: `/${err.path}` });
+    if (err instanceof TreeAccessError && (err.code === 'changed' || err.code === 'limit')) throw new LearnerError('container.keptChanging', { ref, path: `/${err.path}` });
     throw err;
   };
 }
@@ -665,7 +666,8 @@ export class Containers {
     const found = await this.find(ref);
     if (req.reference !== undefined) this.images.writableName(req.reference); // a bad or reserved name fails before any work
     const paths = containerPaths(this.dataDir, found.id);
-    checkQuotas(await this.usage(), this.quotas, { images: 1, bytes: await treeBytes(paths.upper) });
+    const bytes = await treeBytes(paths.upper);
+    checkQuotas(await this.usage(), this.quotas, { images: 1, bytes });
     const result = await this.locked(found.id, async () => {
       const cur = await this.settle(found.id);
       if (!cur || cur.removed) throw new LearnerError('container.notFound', { ref });
@@ -679,7 +681,10 @@ export class Containers {
       try {
         const base = await this.store.inspect(cur.record.imageId);
         const parent = base.layers.at(-1)?.chainId ?? null;
-        const { layer } = await this.store.commitLayer(paths.upper, parent, { copy: true }).catch(keptChanging(ref));
+        // A container running on (--pause=false) may move a file ahead of the copy, which then
+        // meets it again: the copy may write twice what the layer can hold, no more.
+        const maxCopyBytes = 2 * Math.max(bytes, cur.record.limits.writableLayerBytes);
+        const { layer } = await this.store.commitLayer(paths.upper, parent, { copy: true, maxCopyBytes }).catch(keptChanging(ref));
         const config = commitConfig(base.config, cur.record, layer.diffId, {
           message: req.message,
           author: req.author,

@@ -77,6 +77,11 @@ describe('fstree', () => {
     expect(listed.find((e) => e.path.toString() === 'home')?.xattrs?.get('trusted.overlay.origin')).toEqual(Buffer.from([0, 1, 2, 0xff]));
   });
 
+  it('bounds the data a copy writes (holes do not count)', async () => {
+    await copyTreeBeneath(join(work, 'rich'), join(work, 'bounded-ok'), { maxBytes: 1 << 20 });
+    await expect(copyTreeBeneath(join(work, 'rich'), join(work, 'bounded'), { maxBytes: 10 })).rejects.toMatchObject({ code: 'limit' });
+  });
+
   it('refuses to copy into a destination that exists', async () => {
     await mkdir(join(work, 'taken'));
     await expect(copyTreeBeneath(join(work, 'rich'), join(work, 'taken'))).rejects.toThrow(/mkdir destination/);

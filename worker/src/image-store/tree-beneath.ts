@@ -74,10 +74,11 @@ async function fstree(args: readonly string[], onStdout?: (child: ReturnType<typ
 /**
  * Copies `source` to `destination` (which must not exist) with everything a layer keeps:
  * owners, modes, times, xattrs, hard links, device nodes, holes. `source` may be changing
- * meanwhile; the copy holds only what was beneath it.
+ * meanwhile; the copy holds only what was beneath it, and at most `maxBytes` of data (a file
+ * moved ahead of the walk is met again): past it, code `limit`.
  */
-export async function copyTreeBeneath(source: string, destination: string): Promise<void> {
-  await fstree(['copy', source, destination]);
+export async function copyTreeBeneath(source: string, destination: string, options: { maxBytes?: number } = {}): Promise<void> {
+  await fstree(['copy', ...(options.maxBytes !== undefined ? ['--max-bytes', String(Math.floor(options.maxBytes))] : []), source, destination]);
 }
 
 /** One entry of a listing: lstat's facts, and the xattrs of directories and regular files. */
