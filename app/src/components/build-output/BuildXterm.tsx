@@ -37,6 +37,8 @@ export default function BuildXterm({ runId, build, text, label }: { runId: strin
       screenReaderMode: false,
       theme: { background: '#161922', foreground: '#e8ebf2', blue: '#8fb5ff', brightBlue: '#a9c6ff', green: '#6fdc9a', red: '#ff8a80', cursor: '#161922' },
     });
+    // Read-only: Tab (and Shift+Tab) must move focus on, not into a terminal that takes no input.
+    terminal.attachCustomKeyEventHandler((e) => e.key !== 'Tab');
     const fit = new FitAddon();
     terminal.loadAddon(fit);
     terminal.open(host.current!);

@@ -22,7 +22,14 @@ function newer<T extends { at: string }>(a: T | undefined, b: T | undefined): T 
   return Date.parse(b.at) > Date.parse(a.at) ? b : a;
 }
 
-export function ContainerPane({ runId, renderTerminal }: { runId: string; renderTerminal?: ((containerId: string) => ReactNode) | undefined }) {
+interface ContainerPaneProps {
+  runId: string;
+  renderTerminal?: ((containerId: string) => ReactNode) | undefined;
+  /** Shown now (not a hidden tab): only then are its diff and stats polled. */
+  visible?: boolean;
+}
+
+export function ContainerPane({ runId, renderTerminal, visible = true }: ContainerPaneProps) {
   const t = useT(messages);
   const { locale } = useLocale();
   const errorText = useErrorText();
@@ -55,7 +62,7 @@ export function ContainerPane({ runId, renderTerminal }: { runId: string; render
   // Asked by name where known, so the engine's messages name it as the learner knows it.
   const ref = view?.name ?? listed?.name ?? containerId;
 
-  useContainerPolling(containerId, status === 'running');
+  useContainerPolling(containerId, visible && status === 'running');
 
   // Its image's layers: inspect once (bottom to top), history for what made each.
   useEffect(() => {

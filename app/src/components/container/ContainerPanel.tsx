@@ -115,7 +115,7 @@ export function ContainerPanel({ renderTerminal, image }: ContainerPanelProps) {
                 {...(tabs ? { role: 'tabpanel', 'aria-labelledby': `pane-tab-${runId}`, hidden: runId !== current } : {})}
                 className={styles.paneSlot}
               >
-                <ContainerPane runId={runId} renderTerminal={renderTerminal} />
+                <ContainerPane runId={runId} renderTerminal={renderTerminal} visible={!tabs || runId === current} />
               </div>
             ))}
           </div>

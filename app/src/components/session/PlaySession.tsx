@@ -313,11 +313,12 @@ export function useBuildRun(): RunState | null {
 /**
  * Polls a running container's diff and stats while its pane is on screen and the tab visible
  * (one request at a time, each after the last reply), so Changes follows the learner's typing.
+ * The gateway allows a session about two operations a second; two panes polling stay under it.
  */
-export function useContainerPolling(containerId: string | undefined, running: boolean, { diffMs = 1500, statsMs = 2000 } = {}) {
+export function useContainerPolling(containerId: string | undefined, active: boolean, { diffMs = 2000, statsMs = 4000 } = {}) {
   const { containerOp, dispatchSession } = usePlaySession();
   useEffect(() => {
-    if (!containerId || !running) return;
+    if (!containerId || !active) return;
     let stopped = false;
     const loop = async (op: 'diff' | 'stats', everyMs: number) => {
       while (!stopped) {
@@ -341,5 +342,5 @@ export function useContainerPolling(containerId: string | undefined, running: bo
     return () => {
       stopped = true;
     };
-  }, [containerId, running, containerOp, dispatchSession, diffMs, statsMs]);
+  }, [containerId, active, containerOp, dispatchSession, diffMs, statsMs]);
 }
