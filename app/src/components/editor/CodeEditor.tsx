@@ -36,6 +36,11 @@ function loadMonacoLanguage(locale: string): Promise<void> {
   return uiLanguage;
 }
 
+/** Starts loading Monaco now (the page calls it at once, so it loads while the files are fetched). */
+export function preloadMonaco(locale: string): Promise<unknown> {
+  return loadMonacoLanguage(locale).then(() => loader.init());
+}
+
 export interface CodeEditorProps {
   /** The workspace path of the open file (one Monaco model per path keeps each file's undo history). */
   path: string;

@@ -5,10 +5,10 @@
 // the build to the editor's gutter, a gutter click to the layer stack). Wrap it, and the
 // header's status slot (SessionTimer), in <PlaySessionProvider>: the route does.
 import { useEffect, useRef, useState } from 'react';
-import { useErrorText, useT } from '../../lib/i18n/client';
+import { useErrorText, useLocale, useT } from '../../lib/i18n/client';
 import { BuildPanel } from '../build-output/BuildPanel';
 import { ContainerPanel } from '../container/ContainerPanel';
-import { CodeEditor, isDockerfilePath } from '../editor';
+import { CodeEditor, isDockerfilePath, preloadEditor } from '../editor';
 import { BinaryNotice, FileTree, SaveStatus, useWorkspace } from '../files';
 import { ImagesList } from '../images/ImagesList';
 import { useBuildRun, usePlaySession } from '../session/PlaySession';
@@ -27,6 +27,10 @@ export function Playground() {
   const [tab, setTab] = useState('build');
   const [reveal, setReveal] = useState<{ line: number } | null>(null);
   const { open } = workspace;
+  const { locale } = useLocale();
+
+  // Monaco is the page's largest download: start it while the files are still being fetched.
+  useEffect(() => preloadEditor(locale), [locale]);
 
   // The Dockerfile to build: the open one, else the first in the tree.
   const dockerfilePath =
