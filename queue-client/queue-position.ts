@@ -43,17 +43,18 @@ export async function queuePosition(dispatcher: JobDispatcher, enqueued: Pick<En
   const redis = dispatcher.client;
   const prefix = dispatcher.keyPrefix;
   const queue = dispatcher.hostQueue(enqueued.queue);
-  // Oldest first: the next job to start is waiting[0].
-  const waiting = await queue.getRanges(['waiting'], 0, -1, true);
-  const index = waiting.indexOf(enqueued.jobId);
-  if (index < 0) return { position: 0, etaMs: 0 };
-  const ahead = waiting.slice(0, index);
+  // BullMQ adds a job at the left of the wait list and a worker takes from the right: the jobs
+  // ahead are those right of this one. One LPOS, and only the ids of the next few read.
+  const waitKey = queue.toKey('wait');
+  const [index, length] = await Promise.all([redis.lpos(waitKey, enqueued.jobId), redis.llen(waitKey)]);
+  if (index === null) return { position: 0, etaMs: 0 };
+  const aheadCount = length - index - 1;
+  const looked = aheadCount > 0 ? (await redis.lrange(waitKey, -Math.min(aheadCount, AHEAD_LOOKED_AT), -1)).reverse() : [];
   const active = await queue.getRanges(['active'], 0, -1);
   const [avg, hosts] = await Promise.all([averages(redis, prefix, enqueued.hostId), liveHosts(redis, prefix)]);
   const concurrency = Math.max(1, hosts.find((h) => h.hostId === enqueued.hostId)?.concurrency ?? 1);
 
   // The job hashes' name and start time only (a build's data holds its whole context).
-  const looked = ahead.slice(0, AHEAD_LOOKED_AT);
   const multi = redis.multi();
   for (const id of [...active, ...looked]) multi.hmget(queue.toKey(id), 'name', 'processedOn');
   const fields = ((await multi.exec()) ?? []).map(([, v]) => (v ?? [null, null]) as [string | null, string | null]);
@@ -64,12 +65,12 @@ export async function queuePosition(dispatcher: JobDispatcher, enqueued: Pick<En
   const slots = fields.slice(0, active.length).map(([name, processedOn]) => Math.max(0, expected(name) - (processedOn ? now - Number(processedOn) : 0)));
   while (slots.length < concurrency) slots.push(0);
   const durations = fields.slice(active.length).map(([name]) => expected(name));
-  const rest = ahead.length - looked.length;
+  const rest = aheadCount - looked.length;
   const mean = durations.length > 0 ? durations.reduce((a, b) => a + b, 0) / durations.length : 0;
   for (let i = 0; i < rest; i++) durations.push(mean);
   for (const d of durations) {
     slots.sort((a, b) => a - b);
     slots[0]! += d;
   }
-  return { position: index + 1, etaMs: Math.round(Math.min(...slots)) };
+  return { position: aheadCount + 1, etaMs: Math.round(Math.min(...slots)) };
 }
