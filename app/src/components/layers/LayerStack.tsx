@@ -4,11 +4,11 @@
 // changed, deleted), how long it took, and whether the cache was used, with the reason in words.
 // Clicking a layer (or the editor's gutter, through the shared selection) lists its files.
 import { useEffect, useRef } from 'react';
-import { renderMessage } from '../../../../protocol/errors';
 import { useLocale, useT } from '../../lib/i18n/client';
 import { stepDurationMs, type RunState, type StepView } from '../../lib/run-store';
 import { usePlaySession } from '../session/PlaySession';
 import { formatBytes } from '../../lib/i18n/units';
+import { cacheReasonText } from './cache-reason';
 import { formatDuration } from './format';
 import { LayerChanges } from './LayerChanges';
 import { messages } from './messages';
@@ -117,7 +117,7 @@ function LayerRow({ step, selected, imageId, onSelect, onClose }: LayerRowProps)
       ) : (
         <div className={styles.rowButton}>{body}</div>
       )}
-      {step.reason && !step.isFrom && <p className={styles.reason}>{renderMessage(step.reason.key, step.reason.facts, locale)}</p>}
+      {step.reason && !step.isFrom && <p className={styles.reason}>{cacheReasonText(step.reason, locale)}</p>}
       {selected && <LayerChanges step={step} imageId={imageId} onClose={onClose} />}
     </li>
   );
