@@ -65,6 +65,10 @@ export class ContainerAttachment extends EventEmitter implements Attachment {
     return this;
   }
 
+  get pendingInputBytes(): number {
+    return this.inner.pendingInputBytes;
+  }
+
   write(data: Buffer | string): void {
     const now = Date.now();
     if (now - this.lastTouch > TOUCH_EVERY_MS) {

@@ -70,6 +70,10 @@ class SocketAttachment extends EventEmitter implements Attachment {
     for (let at = 0; at < bytes.length; at += INPUT_FRAME_MAX) this.socket.write(encodeFrame('i', bytes.subarray(at, at + INPUT_FRAME_MAX)));
   }
 
+  get pendingInputBytes(): number {
+    return this.socket.writableLength;
+  }
+
   resize(rows: number, cols: number): void {
     if (!this.socket.destroyed && Number.isInteger(rows) && Number.isInteger(cols) && rows > 0 && cols > 0)
       this.socket.write(encodeFrame('r', Buffer.from(`${rows} ${cols}`)));

@@ -73,6 +73,8 @@ export interface Attachment {
   on(event: 'exit', listener: (exitCode: number) => void): this;
   on(event: 'close', listener: () => void): this;
   write(data: Buffer | string): void;
+  /** Input written but not yet taken by the launcher (it takes no more while the container does not read). */
+  readonly pendingInputBytes: number;
   resize(rows: number, cols: number): void;
   /** Close the container's stdin (without a terminal). */
   closeInput(): void;

@@ -261,3 +261,21 @@ it('a relay nobody watches stops after its idle time; asking again relays on, af
   expect(again.from()).toBe(v.offset());
   await again.stop();
 });
+
+it('input the container does not read is bounded in the worker (the rest dropped, as a terminal drops it); acks still get through', async () => {
+  const r = await startRelays();
+  const id = await waitingContainer('sleep 600');
+  await r.open(id, 'learner');
+  const relay = (await r.relay(id))!;
+  const writer = new TerminalInputWriter(redis, prefix);
+  await writer.input(id, Buffer.from('go\n'));
+  const paste = Buffer.alloc(64 * 1024, 'x');
+  for (let i = 0; i < 64; i++) await writer.input(id, paste); // 4 MiB nobody reads
+  await eventually(() => relay.state.droppedInputBytes > 0);
+  await new Promise((res) => setTimeout(res, 300));
+  expect(relay.state.pendingInputBytes).toBeLessThanOrEqual(256 * 1024);
+  expect(relay.state.droppedInputBytes).toBeGreaterThan(3 * 1024 * 1024);
+  // The stream behind the input is still read: a viewer's ack arrives.
+  await writer.ack(id, 'late-viewer', 0);
+  await eventually(() => relay.state.viewers === 1);
+});

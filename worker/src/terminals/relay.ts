@@ -24,6 +24,12 @@ import type { ContainerAttachment, Containers } from '../containers/index.js';
 
 /** Bytes per output entry at most: a reload repaints in pieces this size. */
 const ENTRY_MAX_BYTES = 64 * 1024;
+/**
+ * Input waiting for the launcher beyond this is dropped, as a terminal's own input buffer drops
+ * what the program does not read: the launcher stops taking input the container does not read,
+ * and holding it here would grow without bound (and the acks behind it must still be read).
+ */
+const INPUT_PENDING_MAX_BYTES = 256 * 1024;
 
 export interface RelayLimits {
   /** Stop reading when the slowest live viewer is this many bytes behind… */
@@ -72,6 +78,7 @@ export class Relay {
   private holdUntil = 0;
   private paused = false;
   private pauses = 0;
+  private droppedInputBytes = 0;
   private stopping: RelayEnd | null = null;
   private exitCode: number | null = null;
 
@@ -207,7 +214,13 @@ export class Relay {
     const record = decodeInput(fields);
     const attachment = this.attachment;
     if (!record || !attachment) return;
-    if (record.kind === 'input') attachment.write(record.data);
+    if (record.kind === 'input') {
+      if (attachment.pendingInputBytes + record.data.length <= INPUT_PENDING_MAX_BYTES) attachment.write(record.data);
+      else {
+        if (this.droppedInputBytes === 0) this.options.log.warn({ container: this.containerId }, 'terminal input dropped: the container is not reading it');
+        this.droppedInputBytes += record.data.length;
+      }
+    }
     else if (record.kind === 'resize') attachment.resize(record.rows, record.cols);
     else if (record.kind === 'ack') {
       const seen = this.viewers.get(record.viewer);
@@ -248,8 +261,16 @@ export class Relay {
   }
 
   /** For tests and logs: what the relay is doing. */
-  get state(): { read: number; stored: number; paused: boolean; pauses: number; viewers: number } {
-    return { read: this.read, stored: this.stored, paused: this.paused, pauses: this.pauses, viewers: this.viewers.size };
+  get state(): { read: number; stored: number; paused: boolean; pauses: number; viewers: number; pendingInputBytes: number; droppedInputBytes: number } {
+    return {
+      read: this.read,
+      stored: this.stored,
+      paused: this.paused,
+      pauses: this.pauses,
+      viewers: this.viewers.size,
+      pendingInputBytes: this.attachment?.pendingInputBytes ?? 0,
+      droppedInputBytes: this.droppedInputBytes,
+    };
   }
 
   // ---- ending ---------------------------------------------------------------------------------
