@@ -1,4 +1,5 @@
 #include "cgroup.h"
+#include "devfilter.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -170,9 +171,8 @@ static int limits_v2(const struct sn_cgroup *cg, const struct sn_resources *r, s
         unsigned long long s = r->cpu_shares < 2 ? 2 : r->cpu_shares > 262144 ? 262144 : r->cpu_shares;
         if (wr(e, d, "cpu.weight", "%llu", 1 + ((s - 2) * 9999) / 262142) < 0) return -1;
     }
-    /* Device rules on v2 need an eBPF program; here the user namespace already makes new
-     * device nodes useless and /dev holds only bind-mounted safe nodes. */
-    return 0;
+    /* Device rules on v2 are an eBPF program: see devfilter.h. */
+    return devfilter_attach(d, r, e);
 }
 
 /* Is `word` one of the space-separated words in `list` ("cpu" is not in "cpuset memory")? */
@@ -255,7 +255,9 @@ int cgroup_create(struct sn_cgroup *cg, const char *spec_path, const char *id, c
             return -1;
         }
     }
-    if (limits_v1(cg, res, e) < 0) {
+    /* On a hybrid host the unified cgroup gets the v2 device filter too: it applies the
+     * launcher's floor, which the v1 lists (the spec's rules only) cannot. */
+    if (limits_v1(cg, res, e) < 0 || (cg->dirs[CG_UNIFIED][0] && devfilter_attach(cg->dirs[CG_UNIFIED], res, e) < 0)) {
         cgroup_destroy(cg, 0);
         return -1;
     }
