@@ -15,7 +15,7 @@ let dataDir: string;
 /** Every container id a test made, for the cgroup check. */
 const seen = new Set<string>();
 
-function cli(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; command?: string[] } = {}): Promise<Result> {
+function cli(args: readonly string[], options: { input?: string; env?: Record<string, string>; command?: string[] } = {}): Promise<Result> {
   return spawnCli(args, {
     ...options,
     cwd: work,

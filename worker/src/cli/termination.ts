@@ -32,8 +32,14 @@ export function installTermination(cleanup: () => Promise<void>): void {
   }
 }
 
+/** Whether the process is ending on a signal: a verb then leaves its status to endProcess. */
+export function isEnding(): boolean {
+  return ending;
+}
+
 /** Cleans up, then exits with the signal's status. */
 export async function endProcess(signal: TerminationSignal, cleanup: () => Promise<void> = async () => {}): Promise<never> {
+  ending = true;
   await cleanup().catch(() => undefined);
   process.exit(signalStatus(signal));
 }

@@ -5,7 +5,7 @@ import type { CliContext } from '../context.js';
 import { collect, environment, parseBytes, parsePositive } from '../options.js';
 import type { HelpText } from '../help-text.js';
 import { localConsoleSize, relayInput, relayOutput } from '../terminal.js';
-import { endProcess, takeOverSignals, type TerminationSignal } from '../termination.js';
+import { endProcess, isEnding, takeOverSignals, type TerminationSignal } from '../termination.js';
 import { each, type Program } from './shared.js';
 
 interface RunFlags {
@@ -93,6 +93,7 @@ export async function attachAndWait(
   );
   let proxied = 0;
   const giveBack = takeOverSignals((signal: TerminationSignal) => {
+    if (isEnding()) return;
     if (!tty && signal !== 'SIGHUP' && proxied++ === 0) {
       void containers.kill(container.id, signal).catch(() => undefined);
       return;
@@ -103,6 +104,8 @@ export async function attachAndWait(
   });
   try {
     const how = await Promise.race([ended.then(() => 'ended' as const), relay.detached.then(() => 'detached' as const)]);
+    // Ended by a signal (the container removed with it): the exit status is the signal's.
+    if (isEnding()) return await new Promise<never>(() => undefined);
     if (how === 'detached') {
       attachment.detach();
       return 0;
