@@ -62,7 +62,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await worker.shutdown(5_000);
+  await worker?.shutdown(5_000);
   await dispatcher.close();
   for (const session of ['ia', 'ib']) {
     const c = new Containers({ ...engine, session });

@@ -26,7 +26,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await worker.shutdown(5_000);
+  await worker?.shutdown(5_000);
   await dispatcher.close();
   const leftovers = await engine.leftovers();
   await engine.close();
