@@ -9,7 +9,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { readdir, rm, statfs } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,6 +21,7 @@ import { isImageStoreError } from './errors.js';
 import { parseReference } from './references.js';
 import { ImageStore, type Image } from './store.js';
 import { encodeTarHeader, TAR_END, tarPadding } from './tar-codec.js';
+import { writeArchive } from './test-support/archives.js';
 import { removeDir, tempDir, writeTree } from './test-support/fixtures.js';
 
 let work: string;
@@ -188,8 +190,8 @@ describe('a gzip bomb', () => {
   });
 
   it('stops at a bound below what the data filesystem has free, and leaves it as it was', async () => {
-    // 1 GiB of zeros in one tar entry, about 1 MiB gzipped: twice this filesystem.
-    const bombBytes = 1024 ** 3;
+    // 640 MiB of zeros in one tar entry, under 1 MiB gzipped: more than this filesystem holds.
+    const bombBytes = 640 * 1024 ** 2;
     const bomb = join(work, 'bomb.tar.gz');
     await pipeline(
       Readable.from(
@@ -215,6 +217,43 @@ describe('a gzip bomb', () => {
     const after = await statfs(store.root);
     expect(Math.abs(after.bavail * after.bsize - free)).toBeLessThan(32 * 1024 ** 2);
     await rm(bomb);
+  });
+
+  it('inside a layer (a gzipped layer blob of a plain archive) stops at the same bound', async () => {
+    // The layer: one 640 MiB file of zeros, gzipped; its diff_id is the sha256 of the tar it inflates to.
+    const bombBytes = 640 * 1024 ** 2;
+    const tarStream = function* (): Generator<Buffer> {
+      yield encodeTarHeader({ name: 'zeros', type: 'file', mode: 0o644, uid: 0, gid: 0, size: bombBytes, mtime: 0 });
+      const chunk = Buffer.alloc(1024 ** 2);
+      for (let i = 0; i < bombBytes / chunk.length; i++) yield chunk;
+      yield tarPadding(bombBytes);
+      yield TAR_END;
+    };
+    const hash = createHash('sha256');
+    for (const chunk of tarStream()) hash.update(chunk);
+    const diffId = `sha256:${hash.digest('hex')}`;
+    const layerGz = join(work, 'layer.tar.gz');
+    await pipeline(Readable.from(tarStream()), createGzip({ level: 1 }), createWriteStream(layerGz));
+    const configBytes = Buffer.from(JSON.stringify(config([diffId], '2024-03-01T00:00:00Z')));
+    const bomb = join(work, 'layer-bomb.tar');
+    await writeArchive(bomb, [
+      { name: 'config.json', data: configBytes },
+      { name: 'layer.tar.gz', data: await readFile(layerGz) },
+      { name: 'manifest.json', data: Buffer.from(JSON.stringify([{ Config: 'config.json', RepoTags: ['bomb:latest'], Layers: ['layer.tar.gz'] }])) },
+    ]);
+    const store = await ImageStore.open(join(fs.dataDir, 'store'));
+    const disk = await statfs(store.root);
+    const free = disk.bavail * disk.bsize;
+    expect(bombBytes).toBeGreaterThan(disk.blocks * disk.bsize); // control: it would fill the disk
+    const before = await listing(store);
+    const refused = await store.load(bomb).catch((err: unknown) => err);
+    expect(isImageStoreError(refused, 'archive.tooLarge')).toBe(true);
+    expect(await listing(store)).toEqual(before);
+    const after = await statfs(store.root);
+    // (btrfs may keep a 64 MiB chunk it allocated meanwhile.)
+    expect(Math.abs(after.bavail * after.bsize - free)).toBeLessThanOrEqual(64 * 1024 ** 2);
+    await rm(bomb);
+    await rm(layerGz);
   });
 });
 
