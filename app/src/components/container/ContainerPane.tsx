@@ -72,6 +72,21 @@ export function ContainerPane({ runId, renderTerminal, visible = true }: Contain
       if (container) dispatchSession({ type: 'inspected', detail: container });
     });
   }, [containerId, detail, status, containerOp, dispatchSession]);
+  // The writable layer's size: inspect again once its changes settle (a diff poll saw them move).
+  const changeCount = diff?.changes.length ?? 0;
+  useEffect(() => {
+    if (!containerId || status !== 'running' || !detail) return;
+    if (detail.writableLayer.sizeBytes > 0 && changeCount === 0) return;
+    const timer = setTimeout(() => {
+      void containerOp({ op: 'inspect', container: containerId }).then((reply) => {
+        const container = reply.ok ? readInspect(reply.result) : null;
+        if (container) dispatchSession({ type: 'inspected', detail: container });
+      });
+    }, 1000);
+    return () => clearTimeout(timer);
+    // Only a change in how many paths changed is worth a new inspect.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [containerId, changeCount]);
   const history = imageId ? session.history[imageId] : undefined;
   useEffect(() => {
     if (!imageId || history) return;
@@ -210,7 +225,9 @@ function FilesystemStack({ detail, history, changes }: { detail: Detail | undefi
     <ol className={styles.fsStack} aria-label={t('container.stack')}>
       <li className={styles.writable}>
         <strong>{t('container.writable')}</strong>
-        <span className={styles.muted}>{t('container.writableCount', { count: changes })}</span>
+        <span className={styles.muted}>
+          {detail ? t('container.writableFacts', { count: changes, size: formatBytes(detail.writableLayer.sizeBytes, locale) }) : t('container.writableCount', { count: changes })}
+        </span>
       </li>
       {layers.map((layer) => (
         <li key={layer.index} className={styles.readOnly} style={{ ['--depth' as string]: layer.index }}>

@@ -3,7 +3,7 @@
 // arrive. A row says what the step ran and where (its line), what it wrote (size, files added,
 // changed, deleted), how long it took, and whether the cache was used, with the reason in words.
 // Clicking a layer (or the editor's gutter, through the shared selection) lists its files.
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useLocale, useT } from '../../lib/i18n/client';
 import { stepDurationMs, type RunState, type StepView } from '../../lib/run-store';
 import { usePlaySession } from '../session/PlaySession';
@@ -60,7 +60,8 @@ function LayerRow({ step, selected, imageId, onSelect, onClose }: LayerRowProps)
     if (selected) ref.current?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   }, [selected]);
 
-  const ms = stepDurationMs(step);
+  const now = useNowWhile(step.status === 'running');
+  const ms = stepDurationMs(step) ?? (step.status === 'running' ? Math.max(0, now - Date.parse(step.startedAt)) : null);
   const badge = step.status === 'running'
     ? { text: t('layers.running'), cls: styles.running }
     : step.status === 'failed'
@@ -84,7 +85,9 @@ function LayerRow({ step, selected, imageId, onSelect, onClose }: LayerRowProps)
   ) : (
     <span className={styles.facts}>
       {!step.isFrom && step.status !== 'running' && step.status !== 'failed' && step.cacheHit !== true && <span>{t('layers.configOnly')}</span>}
-      {ms !== null && !step.isFrom && <span>{t('layers.duration', { duration: formatDuration(ms, locale) })}</span>}
+      {ms !== null && !step.isFrom && (
+        <span>{t(step.status === 'running' ? 'layers.elapsed' : 'layers.duration', { duration: formatDuration(ms, locale) })}</span>
+      )}
     </span>
   );
 
@@ -121,4 +124,15 @@ function LayerRow({ step, selected, imageId, onSelect, onClose }: LayerRowProps)
       {selected && <LayerChanges step={step} imageId={imageId} onClose={onClose} />}
     </li>
   );
+}
+
+/** The clock, ticking each second while a step runs (its elapsed time grows on screen). */
+function useNowWhile(running: boolean): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!running) return;
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [running]);
+  return now;
 }
