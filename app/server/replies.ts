@@ -41,10 +41,3 @@ export function errorPayloadOf(err: unknown, log: Logger, context: Record<string
   log.error({ ...context, errorId, err }, 'request failed with an internal error');
   return { kind: 'internal', errorId };
 }
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(1)} GiB`;
-}

@@ -160,7 +160,9 @@ describe('runs through the gateway', () => {
     expect(await c.request('runs:build', {})).toMatchObject({ ok: false, error: { kind: 'learner', key: 'build.dockerfileNotText', facts: { path: 'Dockerfile' } } });
     expect(await c.request('runs:build', { dockerfilePath: 'nope/Dockerfile' })).toMatchObject({ ok: false, error: { key: 'build.dockerfileMissing' } });
     expect(await c.request('runs:build', { dockerfilePath: '../etc/passwd' })).toMatchObject({ ok: false, error: { key: 'socket.badMessage' } });
-    expect(await c.request('runs:run', { image: 'busybox', memoryBytes: 1e15 })).toMatchObject({ ok: false, error: { key: 'socket.badMessage' } });
+    expect(await c.request('runs:run', { image: 'busybox', memoryBytes: 1e15 })).toMatchObject({ ok: false, error: { kind: 'learner', key: 'container.limitOutOfRange' } });
+    expect(await c.request('runs:run', { image: 'busybox', sessionId: a.sessionId })).toMatchObject({ ok: false, error: { key: 'socket.badMessage' } });
+    expect(await c.request('runs:run', { image: 7 })).toMatchObject({ ok: false, error: { key: 'socket.badMessage' } });
     expect(await c.request('runs:container', { op: 'explode', container: 'x' })).toMatchObject({ ok: false, error: { key: 'socket.badMessage' } });
     expect(await c.request('runs:container', { op: 'stop' })).toMatchObject({ ok: false, error: { key: 'socket.badMessage' } });
     expect(await c.request('runs:subscribe', { runId: '../../x' })).toMatchObject({ ok: false, error: { key: 'socket.badMessage' } });

@@ -5,9 +5,8 @@
 // processes) writing at once cannot together pass the workspace's size or file-count limit.
 import { isUtf8 } from 'node:buffer';
 import type { Redis } from 'ioredis';
-import { LearnerError } from '../../protocol/errors.js';
+import { formatBytes, LearnerError } from '../../protocol/errors.js';
 import { WORKSPACE_LIMITS, type FileContent, type FileInfo } from '../../protocol/socket/files.js';
-import { formatBytes } from './replies.js';
 
 /** An untouched workspace is dropped after this long; every change renews it. */
 export const WORKSPACE_TTL_MS = 90 * 24 * 3600 * 1000;

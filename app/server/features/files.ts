@@ -2,7 +2,7 @@
 // stored by workspace.ts. Every change is told to the session's room (files:changed), so a
 // second tab, on this or another app process, shows it at once.
 import type { IncomingMessage } from 'node:http';
-import { LearnerError } from '../../../protocol/errors.js';
+import { formatBytes, LearnerError } from '../../../protocol/errors.js';
 import {
   filesRequests,
   workspacePath,
@@ -13,7 +13,7 @@ import {
 import { FILES_UPLOAD_PATH } from '../../../protocol/socket/files.js';
 import type { GatewayContext, GatewayServer } from '../context.js';
 import { queryParam, sendJson } from '../http.js';
-import { errorPayloadOf, formatBytes } from '../replies.js';
+import { errorPayloadOf } from '../replies.js';
 import { Workspace } from '../workspace.js';
 
 function decode(path: string, content: string, encoding: 'utf8' | 'base64'): Buffer {

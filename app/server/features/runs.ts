@@ -11,15 +11,16 @@
 // socket) is what this costs.
 // While the job waits, the loop wakes every second to send its place in line.
 import { randomBytes } from 'node:crypto';
-import { LearnerError } from '../../../protocol/errors.js';
-import { containerOpJob, imageOpJob, type JobName } from '../../../protocol/jobs.js';
+import { formatBytes, LearnerError } from '../../../protocol/errors.js';
+import type { z } from 'zod';
+import { containerOpJob, imageOpJob, limitErrorOf, runJob, type JobName } from '../../../protocol/jobs.js';
 import { runsRequests } from '../../../protocol/socket/runs.js';
 import { WORKSPACE_LIMITS } from '../../../protocol/socket/files.js';
 import { NoLiveHostError, readRunEvents, type Enqueued } from '../../../queue-client/index.js';
 import { BlockingPool, type BlockingConnection } from '../blocking-pool.js';
 import type { GatewayContext, GatewayServer, GatewaySocket } from '../context.js';
 import { awaitOutcome, jobOutcome, jobPlace } from '../job-state.js';
-import { badMessage, errorPayloadOf, formatBytes, SortedError } from '../replies.js';
+import { badMessage, errorPayloadOf, SortedError } from '../replies.js';
 import { Workspace } from '../workspace.js';
 
 export const MAX_SUBSCRIPTIONS = 16;
@@ -36,6 +37,7 @@ interface RunRecord {
   job: JobName;
   jobId: string;
   queue: string;
+  hostId: string;
 }
 
 function newRunId(kind: string): string {
@@ -58,7 +60,7 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
     // Builds and runs are followed (runs:subscribe); an operation's outcome is its reply, so
     // polling lists and inspects leaves no record behind.
     if (name === 'build' || name === 'run') {
-      const record: RunRecord = { session: sessionId, job: name, jobId: enqueued.jobId, queue: enqueued.queue };
+      const record: RunRecord = { session: sessionId, job: name, jobId: enqueued.jobId, queue: enqueued.queue, hostId: enqueued.hostId };
       await ctx.redis.set(recordKey(runId), JSON.stringify(record), 'EX', RUN_RECORD_TTL_S);
     }
     return enqueued;
@@ -91,11 +93,15 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
     };
   }
 
-  /** A container-op or image-op job from the learner's fields and the gateway's ids, checked in full. */
-  function opJob(schema: typeof containerOpJob | typeof imageOpJob, request: Record<string, unknown>, sessionId: string, runId: string) {
-    const parsed = schema.safeParse({ ...request, sessionId, runId });
-    if (!parsed.success) throw badMessage(parsed.error);
-    return parsed.data;
+  /**
+   * A run, container-op or image-op job from the learner's fields and the gateway's ids, checked
+   * in full: a limit out of its range is the engine's own learner error, anything else a bad message.
+   */
+  function fullJob<S extends typeof runJob | typeof containerOpJob | typeof imageOpJob>(schema: S, request: Record<string, unknown>, sessionId: string, runId: string): z.output<S> {
+    const job = { ...request, sessionId, runId };
+    const parsed = schema.safeParse(job);
+    if (!parsed.success) throw limitErrorOf(job) ?? badMessage(parsed.error);
+    return parsed.data as z.output<S>;
   }
 
   io.on('connection', (socket) => {
@@ -123,7 +129,7 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
       runsRequests['runs:run'],
       async (request, sessionId) => {
         const runId = newRunId('run');
-        await enqueue('run', sessionId, runId, request);
+        await enqueue('run', sessionId, runId, fullJob(runJob, request, sessionId, runId));
         return { runId };
       },
       { rate: 'runs' },
@@ -135,7 +141,7 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
       runsRequests['runs:container'],
       async (request, sessionId) => {
         const runId = newRunId('op');
-        const job = opJob(containerOpJob, request, sessionId, runId);
+        const job = fullJob(containerOpJob, request, sessionId, runId);
         const enqueued = await enqueue('container-op', sessionId, runId, job);
         const outcome = await awaitOutcome(ctx.dispatcher, enqueued, 'container-op', OP_TIMEOUT_MS);
         if (!outcome.ok) throw new SortedError(outcome.error);
@@ -150,7 +156,7 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
       runsRequests['runs:image'],
       async (request, sessionId) => {
         const runId = newRunId('op');
-        const job = opJob(imageOpJob, request, sessionId, runId);
+        const job = fullJob(imageOpJob, request, sessionId, runId);
         const enqueued = await enqueue('image-op', sessionId, runId, job);
         const outcome = await awaitOutcome(ctx.dispatcher, enqueued, 'image-op', OP_TIMEOUT_MS);
         if (!outcome.ok) throw new SortedError(outcome.error);
@@ -234,12 +240,11 @@ class Subscription {
 
   private async loop(): Promise<void> {
     const { ctx, record } = this;
-    const queue = ctx.dispatcher.hostQueue(record.queue);
     this.connection = await this.pool.take();
     let ended = false;
     while (!this.stopped) {
       if (!ended) {
-        const place = await jobPlace(queue, ctx.redis, record.jobId);
+        const place = await jobPlace(ctx.dispatcher, record);
         if (place.state === 'waiting') this.socket.emit('runs:queued', { runId: this.runId, position: place.position, etaMs: place.etaMs });
         if (place.state === 'ended' || place.state === 'gone') {
           // Everything the job stored before it ended goes out before its outcome.

@@ -9,7 +9,7 @@
 //   onConnection(handler)                      → connected / disconnected changes
 // The session is the httpOnly cookie (sent by the browser with the handshake), never a field.
 import { io, type Socket } from 'socket.io-client';
-import type { ErrorPayload, LearnerErrorPayload } from '../../../protocol/errors.js';
+import { formatBytes, type ErrorPayload, type LearnerErrorPayload } from '../../../protocol/errors.js';
 import type { EngineEvent } from '../../../protocol/events.js';
 import {
   FILES_UPLOAD_PATH,
@@ -41,12 +41,6 @@ let sessionRenewedAt = 0;
 
 function learner(key: string, facts: LearnerErrorPayload['facts'] = {}): { ok: false; error: ErrorPayload } {
   return { ok: false, error: { kind: 'learner', key, facts } };
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 /** The shared connection, created on first use (in the browser only). */
