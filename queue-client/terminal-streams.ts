@@ -20,8 +20,11 @@ export const VIEWER_HEARTBEAT_MS = 5_000;
 export const VIEWER_STALE_MS = 3 * VIEWER_HEARTBEAT_MS;
 /** How long an exited (or no longer relayed) terminal's output stays readable. */
 export const TERMINAL_KEPT_MS = 3600 * 1000;
-/** Input stream entries kept (a bound, not a buffer: the relay reads them as they come). */
-const INPUT_STREAM_MAXLEN = 10_000;
+/**
+ * Input stream entries kept at most (the relay trims what it has read; this bounds what waits
+ * while no relay reads, e.g. during a worker restart: at most this many input messages).
+ */
+const INPUT_STREAM_MAXLEN = 2_000;
 
 export const terminalKeys = {
   /** Hash: session, host, state (`live`), of a terminal being relayed. */

@@ -315,3 +315,18 @@ it('a hidden page stops being a viewer (it would hold the container back) and, s
   for (let i = 1; i <= 100000; i++) expected += `${i}\n`;
   expect(Buffer.concat(chunks).toString()).toBe(expected);
 });
+
+it('input faster than a terminal takes (past a 4 MiB burst, 1 MiB/s) is refused with a clear message', async () => {
+  const a = await session();
+  const { container } = await h.containers({ session: a.id }).run({ image: 'busybox', cmd: ['sleep', '600'], openStdin: true });
+  const s = await tab(a.cookie);
+  const reply = await attach(s, container.id);
+  if (!reply.ok) throw new Error('attach failed');
+  const paste = Buffer.alloc(64 * 1024, 'x');
+  for (let i = 0; i < 80; i++) s.socket.emit('terminal:input', { attachmentId: reply.attachmentId, data: paste });
+  await eventually(() => s.errors.length > 0);
+  expect(s.errors[0]).toMatchObject({ attachmentId: reply.attachmentId, error: { kind: 'learner', key: 'terminal.inputTooFast' } });
+  // Under 5 MiB sent in well under a second: at most ~16 of the 80 pieces are refused.
+  await new Promise((r) => setTimeout(r, 300));
+  expect(s.errors.length).toBeLessThan(20);
+});

@@ -48,6 +48,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const READ_BLOCK_MS = 10_000;
 /** Never more than this sent past the browser's last ack (the relay normally stops far sooner). */
 const MAX_UNACKED_BYTES = 2 * TERMINAL_SCROLLBACK_BYTES;
+/** Typing and pasting: 1 MiB a second, 4 MiB at once (what waits in Redis for a restarting worker is bounded). */
+const INPUT_BYTES_PER_SECOND = 1024 * 1024;
+const INPUT_BURST_BYTES = 4 * 1024 * 1024;
 
 class Attachment {
   acked: number;
@@ -55,6 +58,8 @@ class Attachment {
   private closed = false;
   private readonly heartbeat: NodeJS.Timeout;
   private ackWaiter: (() => void) | null = null;
+  private inputBudget = INPUT_BURST_BYTES;
+  private inputBudgetAt = Date.now();
 
   constructor(
     readonly id: string,
@@ -103,6 +108,15 @@ class Attachment {
       socket.emit(terminalEvents.closed, { attachmentId: this.id, error } satisfies TerminalClosedFrame);
       this.close(true);
     }
+  }
+
+  /** Takes `bytes` of the input budget, or refuses (the bytes are then not sent). */
+  takeInput(bytes: number): void {
+    const now = Date.now();
+    this.inputBudget = Math.min(INPUT_BURST_BYTES, this.inputBudget + ((now - this.inputBudgetAt) / 1000) * INPUT_BYTES_PER_SECOND);
+    this.inputBudgetAt = now;
+    if (bytes > this.inputBudget) throw new LearnerError('terminal.inputTooFast', { limit: '1 MiB/s' });
+    this.inputBudget -= bytes;
   }
 
   ack(offset: number): void {
@@ -202,10 +216,19 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
         if (!parsed.success) return refuse(badMessage(parsed.error));
         const attachment = attachments.get(parsed.data.attachmentId);
         if (!attachment) return refuse(new LearnerError('terminal.notAttached'), parsed.data.attachmentId);
-        void Promise.resolve(fn(attachment, parsed.data)).catch((err: unknown) => refuse(err, attachment.id));
+        let done: Promise<unknown> | void;
+        try {
+          done = fn(attachment, parsed.data);
+        } catch (err) {
+          return refuse(err, attachment.id);
+        }
+        void Promise.resolve(done).catch((err: unknown) => refuse(err, attachment.id));
       });
     }
-    onMessage(terminalEvents.input, terminalInput, (a, m) => writer.input(a.containerId, m.data));
+    onMessage(terminalEvents.input, terminalInput, (a, m) => {
+      a.takeInput(m.data.byteLength);
+      return writer.input(a.containerId, m.data);
+    });
     onMessage(terminalEvents.resize, terminalResize, (a, m) => writer.resize(a.containerId, m.rows, m.cols));
     onMessage(terminalEvents.ack, terminalAck, (a, m) => a.ack(m.offset));
 

@@ -204,7 +204,11 @@ export class Relay {
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
-      for (const [, fields] of reply?.[0]?.[1] ?? []) this.onInput(fields);
+      const entries = reply?.[0]?.[1] ?? [];
+      for (const [, fields] of entries) this.onInput(fields);
+      // What was read is done with: keep the stream to what is still unread (a paste is large).
+      const last = entries.at(-1)?.[0];
+      if (last) void this.options.redis.xtrim(this.keys.input, 'MINID', last.toString()).catch(() => undefined);
       this.updateFlow();
       if (!this.stopping && Date.now() - this.lastViewerAt > this.limits.idleMs) void this.stop({ reason: 'idle' });
     }
