@@ -169,7 +169,8 @@ export function ContainerPane({ runId, renderTerminal, visible = true }: Contain
       {status === 'removed' && <p className={styles.muted} role="status">{t('container.removedNote')}</p>}
       {committed && <p className={styles.ok} role="status">{t('container.committed', { image: committed })}</p>}
 
-      {containerId && status !== 'removed' && renderTerminal && <div className={styles.terminal}>{renderTerminal(containerId)}</div>}
+      {/* A container whose command could not start has no terminal to show. */}
+      {containerId && status !== 'removed' && !startError && renderTerminal && <div className={styles.terminal}>{renderTerminal(containerId)}</div>}
 
       {containerId && status !== 'removed' && (
         <div className={styles.body}>
@@ -185,7 +186,7 @@ export function ContainerPane({ runId, renderTerminal, visible = true }: Contain
           </div>
           <div className={styles.col}>
             <ChangesList diff={diff} />
-            <Usage stats={stats} limits={limits} />
+            {!startError && <Usage stats={stats} limits={limits} />}
           </div>
         </div>
       )}
