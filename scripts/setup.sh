@@ -33,14 +33,12 @@ packages=(
   redis-server                                             # BullMQ's store
   e2fsprogs quota btrfs-progs                              # disk quotas of writable layers (worker/src/disk-quota.ts)
   runc buildah                                             # peers for comparison tests and bench
+  qemu-system-x86 cpio sysbench iperf3                     # VMs (worker/src/vm/): qemu, the guest's initramfs, compare's host column
 )
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   packages+=(hyperfine)
 fi
 if [ "${1:-}" = "--test" ]; then
-  # The cgroup v2 suite boots Debian's kernel under qemu with an initramfs (cpio) and an
-  # ext4 disk made by mkfs.ext4 -d (sandbox-native/test/cgroup-v2/).
-  packages+=(qemu-system-x86 cpio e2fsprogs)
   # Browser tests and e2e drive Debian's Chromium through playwright-core.
   packages+=(chromium)
 fi
@@ -75,7 +73,6 @@ if [ -z "${1:-}" ]; then
   [ -n "${LAYERCAKE_SKIP_APP_BUILD:-}" ] || npx tsx scripts/build-app.ts
 fi
 
-if [ "${1:-}" = "--test" ]; then
-  # Downloaded once into sandbox-native/build/qemu, never installed into this host's /boot.
-  bash sandbox-native/test/cgroup-v2/fetch-kernel.sh > /dev/null
-fi
+# The guests' kernel (VMs, the cgroup v2 suite): Debian's package, downloaded once into
+# .data/guest-kernel, never installed into this host's /boot.
+bash scripts/guest-kernel.sh > /dev/null

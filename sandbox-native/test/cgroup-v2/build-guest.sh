@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build what the cgroup v2 guest boots with, into OUT:
-#   OUT/vmlinuz          Debian 12's kernel (from fetch-kernel.sh's cache)
+#   OUT/vmlinuz          Debian 12's kernel (from scripts/guest-kernel.sh's cache)
 #   OUT/initramfs.cpio   busybox, the static sandbox-native, the kernel modules, /init
 #   OUT/disk.img         ext4: a busybox rootfs, overlay layers, and the bundles in BUNDLES
 # Usage: build-guest.sh OUT BUNDLES
@@ -20,7 +20,7 @@ say() { printf '[cgroup-v2 guest] %s\n' "$*" >&2; }
 [ -x "$launcher" ] || { say "no $launcher: run make -C sandbox-native"; exit 1; }
 [ -x "$busybox" ] || { say "no $busybox: install busybox-static"; exit 1; }
 
-kernel="$(bash "$here/fetch-kernel.sh")"
+kernel="$(bash "$repo/scripts/guest-kernel.sh")"
 config="$kernel/config"
 
 # ---- which kernel features are modules ---------------------------------------------------
@@ -56,7 +56,7 @@ order=()
 add_module() {
   local name="${1//-/_}" dep
   [ -n "${loaded[$name]:-}" ] && return 0
-  [ -n "${path_of[$name]:-}" ] || { say "module $name is not in the unpacked kernel (fetch-kernel.sh's list)"; exit 1; }
+  [ -n "${path_of[$name]:-}" ] || { say "module $name is not in the unpacked kernel (scripts/guest-kernel.sh's list)"; exit 1; }
   loaded[$name]=1
   for dep in $(grep -a -o -m1 'depends=[A-Za-z0-9_,-]*' "${path_of[$name]}" | head -n1 | cut -d= -f2 | tr , ' '); do
     add_module "$dep"
