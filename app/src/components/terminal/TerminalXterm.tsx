@@ -11,6 +11,7 @@ import { useEffect, useRef, useState } from 'react';
 import { Terminal as Xterm } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
+import type { ErrorPayload } from '../../../../protocol/errors';
 import { getSocket } from '../../lib/socket';
 import { useErrorText, useT } from '../../lib/i18n/client';
 import { messages } from './messages';
@@ -42,11 +43,13 @@ export default function TerminalXterm({ containerId, label, onStatus, autoFocus,
   const errorText = useErrorText();
   const host = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState<TerminalStatus>({ state: 'connecting' });
+  const [notice, setNotice] = useState<ErrorPayload | null>(null);
   const statusListener = useRef(onStatus);
   statusListener.current = onStatus;
 
   useEffect(() => {
     const element = host.current!;
+    let noticeTimer: ReturnType<typeof setTimeout> | undefined;
     const term = new Xterm({
       cursorBlink: true,
       fontSize: 13,
@@ -65,6 +68,11 @@ export default function TerminalXterm({ containerId, label, onStatus, autoFocus,
         setStatus(next);
         statusListener.current?.(next);
         if (next.state === 'exited' || next.state === 'failed') term.options.cursorBlink = false;
+      },
+      notice: (error) => {
+        setNotice(error);
+        clearTimeout(noticeTimer);
+        noticeTimer = setTimeout(() => setNotice(null), 8_000);
       },
     });
 
@@ -118,6 +126,7 @@ export default function TerminalXterm({ containerId, label, onStatus, autoFocus,
       binary.dispose();
       resized.dispose();
       connection.dispose();
+      clearTimeout(noticeTimer);
       term.dispose();
     };
   }, [containerId, autoFocus]);
@@ -135,6 +144,11 @@ export default function TerminalXterm({ containerId, label, onStatus, autoFocus,
         <span className={styles.dot} aria-hidden="true" />
         {statusText}
       </p>
+      {notice && (
+        <p className={styles.notice} role="alert">
+          {errorText(notice)}
+        </p>
+      )}
       <div className={styles.screen} ref={host} title={t('terminal.copyHint')} />
     </section>
   );

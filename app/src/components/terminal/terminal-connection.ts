@@ -39,6 +39,8 @@ export interface TerminalScreen {
   /** Write these bytes, then call `rendered(offset)` once they are on screen. */
   write(data: Uint8Array, offset: number): void;
   status(status: TerminalStatus): void;
+  /** Something sent was refused (e.g. a paste larger than a terminal takes at once). */
+  notice?(error: ErrorPayload): void;
 }
 
 /** Ack once this much is rendered past the last ack, or after ACK_DELAY_MS otherwise. */
@@ -167,6 +169,7 @@ export class TerminalConnection {
     if (f.attachmentId !== undefined && f.attachmentId !== this.attachmentId) return;
     // The gateway no longer knows our attachment (e.g. it restarted): attach again.
     if (f.error.kind === 'learner' && f.error.key === 'terminal.notAttached') this.onClosed(f.attachmentId ?? '');
+    else this.screen.notice?.(f.error);
   }
 
   /** The screen rendered everything up to `offset`. */
