@@ -251,6 +251,8 @@ class Subscription {
           this.emitEvents(await readRunEvents(ctx.redis, ctx.prefix, this.runId, this.afterSeq, { count: 10_000 }));
           const outcome = place.state === 'ended' ? await jobOutcome(ctx.dispatcher, record, record.job) : null;
           if (outcome && !this.stopped) this.socket.emit('runs:done', { runId: this.runId, ...outcome });
+          // A build has nothing more to say once its job ended; a run's container goes on.
+          if (record.job === 'build') break;
           ended = true;
           continue;
         }
