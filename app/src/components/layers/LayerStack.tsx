@@ -95,7 +95,7 @@ function LayerRow({ step, selected, imageId, onSelect, onClose }: LayerRowProps)
     <>
       <span className={styles.top}>
         <span className={`${styles.badge} ${badge.cls}`}>{badge.text}</span>
-        <code className={styles.instruction} id={`layer-${step.seq}-instruction`}>{step.instruction}</code>
+        <code className={styles.instruction} id={`layer-${step.seq}-instruction`} title={step.instruction}>{step.instruction}</code>
         <span className={styles.line}>{t('layers.line', { line: step.line })}</span>
       </span>
       {facts}
