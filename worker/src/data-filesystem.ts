@@ -47,10 +47,15 @@ async function fsTypeOf(image: string): Promise<string> {
   return stdout.trim();
 }
 
+// Layers and writable layers hold what images and containers put there, landing on disk as
+// host uid 0 through the idmapped mounts: a setuid-root file or a device node among them must
+// be inert to anyone on the host who reaches it.
+export const DATA_MOUNT_OPTIONS = 'nodev,nosuid';
+
 async function mountImage(image: string, mountPoint: string, fsType: string): Promise<void> {
   await mkdir(mountPoint, { recursive: true });
   // `loop` attaches a free loop device and detaches it again at umount (autoclear).
-  await execFileP('mount', ['-o', fsType === 'ext4' ? 'loop,prjquota' : 'loop', image, mountPoint]);
+  await execFileP('mount', ['-o', `${fsType === 'ext4' ? 'loop,prjquota' : 'loop'},${DATA_MOUNT_OPTIONS}`, image, mountPoint]);
   if (fsType === 'btrfs') await execFileP('btrfs', ['quota', 'enable', mountPoint]);
 }
 
@@ -76,6 +81,8 @@ export async function ensureDataFilesystem(options: EnsureOptions): Promise<Data
       log.warn({ mountPoint }, 'the data dir is a mount without quotas: writable layers are unbounded');
       return null;
     }
+    // Mounted by an older checkout, perhaps without them; a remount only adds flags.
+    await execFileP('mount', ['-o', `remount,${DATA_MOUNT_OPTIONS}`, mountPoint]);
     return { image, mountPoint, kind: fs.kind, action: 'already-mounted' };
   }
   if (existsSync(image)) {
