@@ -19,7 +19,10 @@ static int idmapped_clone(const char *path, int userns_fd, bool recursive, bool 
 {
     int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
     if (fd < 0) return sn_fail(e, "rootfs", errno, "cloning the mount of %s", path);
-    struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP | (readonly ? MOUNT_ATTR_RDONLY : 0),
+    /* nodev, nosuid: a device node or setuid file that came with a layer is inert, whatever
+     * the device rules and no_new_privs already do. */
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID |
+                                           (readonly ? MOUNT_ATTR_RDONLY : 0),
                                .userns_fd = (uint64_t)userns_fd };
     if (mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0) {
         int saved = errno;
@@ -125,7 +128,7 @@ static int mount_overlay(const struct sn_spec *s, struct sources *src, struct sn
     }
     struct creds saved;
     int rc = become_mounter(spec_root_uid(s), spec_root_gid(s), &saved);
-    if (rc == 0) rc = mount("overlay", s->rootfs, "overlay", 0, opts);
+    if (rc == 0) rc = mount("overlay", s->rootfs, "overlay", MS_NODEV | MS_NOSUID, opts);
     int saved_errno = errno;
     restore_creds(&saved);
     if (rc < 0) return sn_fail(e, "rootfs", saved_errno, "mounting the overlay of %d layers", src->n);

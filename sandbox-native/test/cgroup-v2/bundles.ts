@@ -31,7 +31,19 @@ function afterGo(name: string, payload: string): string[] {
   return ['/bin/sh', '-c', `touch /tmp/${name}.ready; while [ ! -e /tmp/${name}.go ]; do sleep 0.05; done; ${payload}`];
 }
 
-type Scenario = Omit<HardenedSpecOptions, 'containerId' | 'rootfsPath' | 'idRange'> & { rootfsPath?: string };
+type Scenario = Omit<HardenedSpecOptions, 'containerId' | 'rootfsPath' | 'idRange'> & {
+  rootfsPath?: string;
+  /** Raw edits of config.json, for what hardenedSpec would not write. */
+  edit?: (spec: OciSpec) => void;
+};
+
+// The guest plants device nodes: in the image (image/vda: its own disk) and in a directory
+// bind-mounted at /nodes (vda, and null, 1:3), a mount without nodev. The container tries to
+// open each and to make one; busybox says why each failed.
+const DEVICE_ATTEMPTS =
+  'for n in /nodes/vda /nodes/null /image/vda; do head -c 16 $n > /dev/null && echo "$n opened"; done 2>&1; ' +
+  'mknod /tmp/devnode b 7 0 2>&1 && echo "mknod made"; true';
+const NODES_MOUNT = { destination: '/nodes', type: 'bind', source: '/disk/nodes', options: ['rbind'] };
 
 const scenarios: Record<string, Scenario> = {
   basic: { args: afterGo('basic', 'cat /proc/self/cgroup') },
@@ -63,6 +75,15 @@ const scenarios: Record<string, Scenario> = {
     // Written aside and renamed, so the guest never reads a half-written (empty) counter.
     args: ['/bin/sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /tmp/pause.tmp; mv /tmp/pause.tmp /tmp/pause.count; sleep 0.1; done'],
   },
+  // The device filter, from hardenedSpec's rules, and with none at all (the launcher's floor).
+  devices: { args: ['/bin/sh', '-c', DEVICE_ATTEMPTS], mounts: [NODES_MOUNT] },
+  devicesFloor: {
+    args: ['/bin/sh', '-c', DEVICE_ATTEMPTS],
+    mounts: [NODES_MOUNT],
+    edit: (spec) => {
+      spec.linux.resources.devices = [];
+    },
+  },
   overlay: {
     rootfsPath: `${GUEST_OVERLAY}/root`,
     layers: [`${GUEST_OVERLAY}/top`, GUEST_ROOTFS],
@@ -77,7 +98,7 @@ export const SCENARIOS = Object.keys(scenarios);
 export function writeBundles(dir: string): Record<string, OciSpec> {
   mkdirSync(dir, { recursive: true });
   const specs: Record<string, OciSpec> = {};
-  Object.entries(scenarios).forEach(([name, { rootfsPath, ...options }], i) => {
+  Object.entries(scenarios).forEach(([name, { rootfsPath, edit, ...options }], i) => {
     const spec = hardenedSpec({
       ...options,
       containerId: name,
@@ -86,6 +107,7 @@ export function writeBundles(dir: string): Record<string, OciSpec> {
       // cgroupsPath stays the builder's default (/layercake/<id>), what production asks for.
       idRange: { hostId: 100_000 + i * 65_536, size: 65_536 },
     });
+    edit?.(spec);
     writeBundle(join(dir, name), spec);
     specs[name] = spec;
   });

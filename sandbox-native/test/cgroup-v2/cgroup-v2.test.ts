@@ -210,6 +210,29 @@ describe('sandbox-native on a pure cgroup v2 kernel (Debian 12 under qemu)', () 
     expect(r.cgroupDirAfter).toBe(false);
   });
 
+  // Before the eBPF device filter, v2 applied no device rules: both containers read the
+  // guest's disk through the planted nodes.
+  it.each(['devices', 'devicesFloor'])(
+    '%s: a device node cannot be opened (the disk: refused by the filter; in the image: nodev), nor one made; null still opens',
+    (scenario) => {
+      const r = reading(scenario);
+      if (scenario === 'devicesFloor') expect(specs[scenario]!.linux.resources.devices).toEqual([]);
+      // The control: the same node, outside the container's cgroup.
+      expect(r.guestReadBytes).toBe(16);
+      const output = String(r.output);
+      expect(output).toMatch(/\/nodes\/vda: Operation not permitted/);
+      expect(output).not.toContain('/nodes/vda opened');
+      // The same mount opens a node the rules allow: the refusal is the filter, not the mount.
+      expect(output).toContain('/nodes/null opened');
+      // A node in the image: the rootfs is nodev.
+      expect(output).toMatch(/\/image\/vda: Permission denied/);
+      // The kernel refuses mknod in a user namespace before the filter is asked.
+      expect(output).toMatch(/mknod: \/tmp\/devnode: Operation not permitted/);
+      expect(output).not.toContain('mknod made');
+      expect(r.exitCode).toBe(0);
+    },
+  );
+
   // Linux 6.1 has no overlayfs "lowerdir+" (6.7), so this also takes the launcher's fallback
   // path. Known to fail at badaa8e: see README.md, "Launcher bugs this suite found".
   it('an overlay rootfs from the layer annotations works, and a file deleted in the container becomes a whiteout in upper/', () => {

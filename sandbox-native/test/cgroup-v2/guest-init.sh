@@ -324,7 +324,28 @@ scenario_overlay() {
     "$rc" "$(js "$kernel_log")" "$(jsfile $LOG/overlay.out)" "$whiteout" "$new_file" "$new_owner" "$layer_kept" $root_entries $overlay_mounts
 }
 
-for s in basic memory pids cpu timeout pause overlay; do
+# Device nodes: the guest's own disk (what a hostile image would plant) in the rootfs, and
+# the disk and null in /disk/nodes, which the container gets bind-mounted (no nodev there).
+# The guest, under no device filter, reads the disk through the planted node (the control);
+# the container, under its cgroup's eBPF filter, must not.
+scenario_devices_of() {
+  name=$1
+  vda="b $((0x$(stat -c %t /dev/vda))) $((0x$(stat -c %T /dev/vda)))"
+  mkdir -p "$R/image" /disk/nodes
+  [ -e "$R/image/vda" ] || mknod -m 666 "$R/image/vda" $vda
+  [ -e /disk/nodes/vda ] || mknod -m 666 /disk/nodes/vda $vda
+  [ -e /disk/nodes/null ] || mknod -m 666 /disk/nodes/null c 1 3
+  guest_bytes=$(head -c 16 /disk/nodes/vda | wc -c)
+  $SN run -b $B/$name $name > $LOG/$name.out 2>&1 &
+  sn=$!
+  wait_for $sn 30
+  printf 'RESULT {"scenario":"%s","exitCode":%s,"guestReadBytes":%s,"output":%s}\n' \
+    "$name" "$rc" "$guest_bytes" "$(jsfile $LOG/$name.out)"
+}
+scenario_devices() { scenario_devices_of devices; }
+scenario_devicesFloor() { scenario_devices_of devicesFloor; }
+
+for s in basic memory pids cpu timeout pause devices devicesFloor overlay; do
   selected $s || continue
   t=$(now_ms)
   scenario_$s
