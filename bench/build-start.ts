@@ -41,7 +41,7 @@ try {
   });
   const cookie = (await fetch(`${gateway.url}/api/session`)).headers.get('set-cookie')!.split(';')[0]!;
   const socket = connect(gateway.url, { transports: ['websocket'], extraHeaders: { cookie } });
-  await new Promise((r) => socket.once('connect', r));
+  await new Promise<void>((r) => socket.once('connect', () => r()));
   await socket.emitWithAck('files:write', { path: 'Dockerfile', content: 'FROM busybox\n' });
 
   const viaGateway: number[] = [];
