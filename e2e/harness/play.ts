@@ -1,0 +1,224 @@
+// The /play page as a learner works it, for the specs: everything is found by role and
+// accessible name in the page's language (NAMES), never by CSS class. Screenshots of each state
+// go to e2e/artifacts/shots/<spec>/<n>-<state>.png, to be looked at.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, type BrowserContext, type Locator, type Page } from '@playwright/test';
+
+export type Locale = 'en' | 'ko';
+
+/** The accessible names issue 12 promises, in each language (the components' message tables). */
+export const NAMES = {
+  en: {
+    build: 'Build', run: 'Run', stop: 'Stop', remove: 'Remove', commit: 'Commit',
+    layers: 'Layers', changes: 'Changes', images: 'Images', terminal: 'Terminal',
+    buildOutput: 'Build output', containersTab: 'Containers', imagesTab: 'Images', buildTab: 'Build',
+    commitTag: 'New image name', imageName: 'Image name',
+    built: /^Built .+ in .+: \d+ of \d+ steps came from the cache\.$/,
+    cached: 'CACHED', rebuilt: 'Built', base: 'Base image',
+    connected: 'Connected', removedNote: /This container was removed/, exited: /Exited with code/,
+    committed: /Committed as/, offline: /Not connected to the server/,
+  },
+  ko: {
+    build: '빌드', run: '실행', stop: '중지', remove: '삭제', commit: '커밋',
+    layers: '레이어', changes: '변경 사항', images: '이미지', terminal: '터미널',
+    buildOutput: '빌드 출력', containersTab: '컨테이너', imagesTab: '이미지', buildTab: '빌드',
+    commitTag: '새 이미지 이름', imageName: '이미지 이름',
+    built: /을\(를\) .+ 만에 빌드했어요\. \d+단계 중 \d+단계는 캐시를 썼어요\.$/,
+    cached: '캐시', rebuilt: '새로 빌드', base: '베이스 이미지',
+    connected: '연결됨', removedNote: /이 컨테이너는 삭제됐어요/, exited: /종료 코드 \d+로 끝났어요/,
+    committed: /커밋했어요/, offline: /서버에 연결되어 있지 않아요/,
+  },
+} as const;
+
+const SHOTS = join(import.meta.dirname, '..', 'artifacts', 'shots');
+
+export class Play {
+  readonly n: (typeof NAMES)[Locale];
+  private shots = 0;
+
+  constructor(
+    readonly page: Page,
+    readonly locale: Locale,
+    private readonly shotDir: string,
+  ) {
+    this.n = NAMES[locale];
+  }
+
+  /** A new tab on /play in `locale` (the language cookie the switch sets, and the browser's own). */
+  static async open(context: BrowserContext, baseUrl: string, locale: Locale, spec: string): Promise<Play> {
+    await context.addCookies([{ name: 'layercake-locale', value: locale, url: baseUrl }]);
+    const page = await context.newPage();
+    page.on('pageerror', (err) => console.log(`[${spec}] page error: ${err.message}`));
+    const play = new Play(page, locale, join(SHOTS, spec));
+    await play.goto(baseUrl);
+    return play;
+  }
+
+  async goto(baseUrl: string): Promise<void> {
+    await this.page.goto(new URL('/play', baseUrl).href);
+    await this.ready();
+  }
+
+  /** The editor takes typing and the Build button is enabled (socket connected, page hydrated). */
+  async ready(): Promise<void> {
+    await expect(this.editorInput()).toBeAttached({ timeout: 60_000 });
+    await expect(this.buildButton()).toBeEnabled({ timeout: 60_000 });
+  }
+
+  async reload(): Promise<void> {
+    await this.page.reload();
+    await this.ready();
+  }
+
+  async shot(state: string): Promise<void> {
+    mkdirSync(this.shotDir, { recursive: true });
+    this.shots += 1;
+    await this.page.screenshot({ path: join(this.shotDir, `${String(this.shots).padStart(2, '0')}-${state}.png`) });
+  }
+
+  // --- editor ---------------------------------------------------------------------------------
+
+  editorArea(): Locator {
+    // The section labelled by the open file's heading ("Editor: Dockerfile").
+    return this.page.getByRole('region', { name: this.locale === 'ko' ? /편집기/ : /Editor/ });
+  }
+
+  editorInput(): Locator {
+    return this.editorArea().getByRole('textbox').first();
+  }
+
+  /** What the editor holds (Monaco's own model: the text on screen is virtualised). */
+  editorText(): Promise<string> {
+    return this.page.evaluate(() => (window as unknown as { monaco: { editor: { getEditors(): { getValue(): string }[] } } }).monaco.editor.getEditors()[0]!.getValue());
+  }
+
+  /** Replaces the open file's text by typing it, as a learner does (completions dismissed before each Enter). */
+  async typeDockerfile(text: string): Promise<void> {
+    await this.editorInput().focus();
+    await this.page.keyboard.press('ControlOrMeta+A');
+    await this.page.keyboard.press('Delete');
+    const lines = text.replace(/\n$/, '').split('\n');
+    for (const [i, line] of lines.entries()) {
+      await this.page.keyboard.type(line, { delay: 5 });
+      await this.page.keyboard.press('Escape');
+      if (i < lines.length - 1) await this.page.keyboard.press('Enter');
+    }
+    // Monaco closes brackets and quotes as they are typed and types over them: what is there
+    // must be exactly what was typed.
+    await expect.poll(() => this.editorText()).toBe(lines.join('\n'));
+  }
+
+  /** Changes line `line` (1-based) to `text`, by keyboard. */
+  async replaceLine(line: number, text: string): Promise<void> {
+    await this.editorInput().focus();
+    await this.page.keyboard.press('ControlOrMeta+Home');
+    for (let i = 1; i < line; i++) await this.page.keyboard.press('ArrowDown');
+    await this.page.keyboard.press('Home');
+    await this.page.keyboard.press('Shift+End');
+    await this.page.keyboard.type(text, { delay: 5 });
+    await this.page.keyboard.press('Escape');
+  }
+
+  // --- build ----------------------------------------------------------------------------------
+
+  buildButton(): Locator {
+    return this.page.getByRole('button', { name: this.n.build, exact: true });
+  }
+
+  buildStatus(): Locator {
+    return this.page.getByRole('status').filter({ hasText: this.n.built });
+  }
+
+  layers(): Locator {
+    return this.page.getByRole('list', { name: this.n.layers, exact: true }).getByRole('listitem');
+  }
+
+  buildOutputText(): Promise<string> {
+    return this.page.getByRole('region', { name: this.n.buildOutput }).innerText();
+  }
+
+  async tab(name: 'buildTab' | 'containersTab' | 'imagesTab'): Promise<void> {
+    await this.page.getByRole('tab', { name: this.n[name], exact: true }).click();
+  }
+
+  /** Presses Build and waits for "Built … N of M steps came from the cache". */
+  async build(): Promise<void> {
+    await this.tab('buildTab');
+    await expect(this.buildButton()).toBeEnabled();
+    const before = await this.buildStatus().count();
+    await this.buildButton().click();
+    if (before > 0) await expect(this.buildStatus()).toHaveCount(0);
+    await expect(this.buildStatus()).toBeVisible({ timeout: 120_000 });
+  }
+
+  /** Each layer row's badge text (Base image / CACHED / Built), in Dockerfile order. */
+  async badges(): Promise<string[]> {
+    const rows = await this.layers().all();
+    const badges: string[] = [];
+    for (const row of rows) {
+      const text = (await row.innerText()).trim();
+      badges.push([this.n.base, this.n.cached, this.n.rebuilt].find((b) => text.startsWith(b)) ?? `? ${text.slice(0, 40)}`);
+    }
+    return badges;
+  }
+
+  // --- containers -----------------------------------------------------------------------------
+
+  runButton(): Locator {
+    return this.page.getByRole('button', { name: this.n.run, exact: true });
+  }
+
+  /** The container panes, in the order they were started. */
+  panes(): Locator {
+    return this.page.getByRole('region', { name: this.locale === 'ko' ? /^컨테이너 / : /^Container / });
+  }
+
+  /** Presses Run and waits for the new pane's terminal to say it is connected. */
+  async run(): Promise<Locator> {
+    await this.tab('containersTab');
+    const count = await this.panes().count();
+    await this.runButton().click();
+    await expect(this.panes()).toHaveCount(count + 1, { timeout: 60_000 });
+    const pane = this.panes().nth(count);
+    await expect(this.terminal(pane).getByRole('status')).toHaveText(this.n.connected, { timeout: 60_000 });
+    return pane;
+  }
+
+  terminal(pane: Locator): Locator {
+    return pane.getByRole('region', { name: this.n.terminal, exact: true });
+  }
+
+  /** Types into a pane's terminal (clicking it first, as a learner does). */
+  async typeInTerminal(pane: Locator, text: string): Promise<void> {
+    await this.terminal(pane).getByRole('textbox').focus();
+    await this.page.keyboard.type(text, { delay: 10 });
+  }
+
+  /** The terminal's screen as text: xterm's DOM rows (the screen, not the scrollback). */
+  terminalText(pane: Locator): Promise<string> {
+    return this.terminal(pane).locator('.xterm-rows').innerText();
+  }
+
+  /** Waits until the terminal's screen matches `pattern`, and returns the screen. */
+  async waitForTerminal(pane: Locator, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    let text = '';
+    await expect
+      .poll(async () => {
+        text = await this.terminalText(pane);
+        return pattern.test(text);
+      }, { timeout: timeoutMs, message: `terminal to show ${pattern}` })
+      .toBe(true);
+    return text;
+  }
+
+  changes(pane: Locator): Locator {
+    return pane.getByRole('list', { name: this.n.changes, exact: true });
+  }
+}
+
+/** How many times `needle` occurs in `haystack`. */
+export function occurrences(haystack: string, needle: string | RegExp): number {
+  const re = typeof needle === 'string' ? new RegExp(needle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g') : new RegExp(needle.source, 'g');
+  return haystack.match(re)?.length ?? 0;
+}

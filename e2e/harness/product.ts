@@ -1,0 +1,173 @@
+// The whole product for the e2e suite, started once per run with data of its own: a private
+// redis-server (scripts/redis.ts, in a temp dir), two worker hosts (worker/src/main.ts, each
+// with its own engine data dir, host id and uid window) and two app processes
+// (app/server/main.ts: Next's production build and the gateway, on random ports), all on one
+// Redis under a key prefix of the run's own, as `npm start` + `npm run worker` + `npm run app`
+// would run them. In front of the first app a TCP relay that a spec can cut (a dropped
+// connection). stop() ends every process it started, removes the containers the specs left, and
+// fails if anything is left behind.
+import { fork, execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startPrivateRedis, type PrivateRedis } from '../../scripts/redis.js';
+import { cleanupHost } from '../../worker/src/host-cleanup.js';
+import { startCuttableRelay, type CuttableRelay } from './cuttable-relay.js';
+
+const execFileP = promisify(execFile);
+const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+const LAUNCHER = join(ROOT, 'sandbox-native/build/sandbox-native');
+export const LOG_DIR = join(ROOT, 'e2e/artifacts/logs');
+/** Host uid windows of the suite's two engines: apart from the product's (200000…) and the vitest suites'. */
+const ID_RANGE_BASES = [2_400_000_000, 2_700_000_000];
+
+export interface Product {
+  /** The app processes' URLs (http://localhost:<port>). */
+  apps: string[];
+  /** The first app through a relay whose connections can be cut. */
+  relayUrl: string;
+  relayControlUrl: string;
+  redisUrl: string;
+  prefix: string;
+  hostIds: string[];
+  stop(): Promise<void>;
+}
+
+interface Child {
+  name: string;
+  process: ChildProcess;
+}
+
+function forkReady<T>(name: string, entry: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ child: Child; ready: T }> {
+  mkdirSync(LOG_DIR, { recursive: true });
+  const log = createWriteStream(join(LOG_DIR, `${name}.log`));
+  const child = fork(join(ROOT, entry), args, {
+    execArgv: ['--import', 'tsx'],
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} not ready in 240 s (see ${LOG_DIR}/${name}.log)`)), 240_000);
+    child.once('message', (m: T) => {
+      clearTimeout(timer);
+      resolve({ child: { name, process: child }, ready: m });
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${signal ?? code}) before it was ready: see ${LOG_DIR}/${name}.log`));
+    });
+  });
+}
+
+async function stopChild({ process: child }: Child, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(killer);
+}
+
+async function launcher(stateRoot: string, ...args: string[]): Promise<string> {
+  const { stdout } = await execFileP(LAUNCHER, ['--root', stateRoot, ...args]);
+  return stdout;
+}
+
+/** Containers outlive their worker (detached monitors): the suite's are killed and deleted here. */
+async function removeContainers(dataDir: string): Promise<void> {
+  const stateRoot = join(dataDir, 'state');
+  if (!existsSync(stateRoot)) return;
+  const ids = (await launcher(stateRoot, 'list').catch(() => '')).split('\n').filter(Boolean);
+  await Promise.all(ids.map((id) => launcher(stateRoot, 'delete', '--force', id).catch(() => '')));
+}
+
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((mountPoint) => mountPoint.startsWith(`${dir}/`));
+}
+
+export async function startProduct(options: { apps?: number; workers?: number } = {}): Promise<Product> {
+  const appCount = options.apps ?? 2;
+  const workerCount = options.workers ?? 2;
+  const run = randomBytes(3).toString('hex');
+  const prefix = `e2e-${run}`;
+  const scratch = mkdtempSync(`/tmp/lc-e2e-${run}-`);
+  const children: Child[] = [];
+  let redis: PrivateRedis | null = null;
+  let relay: CuttableRelay | null = null;
+  const dataDirs: string[] = [];
+  const hostIds: string[] = [];
+
+  const stop = async () => {
+    const problems: string[] = [];
+    await relay?.close();
+    // The order of scripts/start.ts: apps (no new jobs), then workers (which need Redis), then Redis.
+    for (const c of children.filter((c) => c.name.startsWith('app'))) await stopChild(c, 15_000);
+    await Promise.all(children.filter((c) => c.name.startsWith('worker')).map((c) => stopChild(c, 20_000)));
+    for (const dir of dataDirs) {
+      await removeContainers(dir);
+      await cleanupHost({ dataDir: dir, launcher: LAUNCHER });
+      const left = (await launcher(join(dir, 'state'), 'list').catch(() => '')).split('\n').filter(Boolean);
+      if (left.length) problems.push(`containers still in ${dir}: ${left.join(', ')}`);
+      const mounts = mountsUnder(dir);
+      if (mounts.length) problems.push(`mounts left under ${dir}: ${mounts.join(', ')}`);
+    }
+    await redis?.stop();
+    for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) problems.push(`${c.name} (pid ${c.process.pid}) still running`);
+    if (problems.length === 0) rmSync(scratch, { recursive: true, force: true });
+    if (problems.length) throw new Error(`the e2e product left things behind:\n  ${problems.join('\n  ')}`);
+  };
+
+  try {
+    if (!existsSync(join(ROOT, 'app/.next/BUILD_ID'))) {
+      throw new Error("no production build of the app (app/.next): run `npx tsx scripts/build-app.ts` (npm test's scripts/test.sh does)");
+    }
+    redis = await startPrivateRedis({ dir: join(scratch, 'redis'), appendOnly: false });
+    const common = { REDIS_URL: redis.url, LAYERCAKE_REDIS_PREFIX: prefix, LAYERCAKE_LOG_LEVEL: process.env.LAYERCAKE_E2E_LOG ?? 'info' };
+
+    const workers = Array.from({ length: workerCount }, (_, i) => {
+      const dataDir = join(scratch, `engine-${i}`);
+      mkdirSync(dataDir, { recursive: true });
+      dataDirs.push(dataDir);
+      const hostId = `e2e-${run}-${String.fromCharCode(97 + i)}`;
+      hostIds.push(hostId);
+      return forkReady(`worker-${i}`, 'worker/src/main.ts', {
+        ...common,
+        LAYERCAKE_DATA: dataDir,
+        LAYERCAKE_HOST_ID: hostId,
+        LAYERCAKE_ID_RANGE_BASE: String(ID_RANGE_BASES[i % ID_RANGE_BASES.length]! + Math.floor(i / 2) * 100_000_000),
+        LAYERCAKE_BASE_IMAGES: 'busybox',
+        LAYERCAKE_CONCURRENCY: '2',
+        LAYERCAKE_SHUTDOWN_GRACE_MS: '3000',
+      });
+    });
+    // One secret for every app process, as several hosts share LAYERCAKE_APP_SECRET.
+    const secret = randomBytes(32).toString('hex');
+    const apps = Array.from({ length: appCount }, (_, i) =>
+      forkReady<{ url: string; port: number }>(`app-${i}`, 'app/server/main.ts', {
+        ...common,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        NODE_ENV: 'production',
+        LAYERCAKE_APP_SECRET: secret,
+        LAYERCAKE_APP_SECRET_FILE: join(scratch, 'app-secret'),
+      }),
+    );
+    const settled = await Promise.allSettled([...workers, ...apps]);
+    for (const s of settled) if (s.status === 'fulfilled') children.push(s.value.child);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const appUrls = settled.slice(workerCount).map((s) => (s as PromiseFulfilledResult<{ ready: { port: number } }>).value.ready.port).map((port) => `http://localhost:${port}`);
+    relay = await startCuttableRelay(Number(new URL(appUrls[0]!).port));
+    return { apps: appUrls, relayUrl: relay.url, relayControlUrl: relay.controlUrl, redisUrl: redis.url, prefix, hostIds, stop };
+  } catch (err) {
+    await stop().catch((e: unknown) => console.error(e));
+    throw err;
+  }
+}
