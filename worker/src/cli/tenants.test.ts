@@ -3,7 +3,7 @@
 // another session's and to the base images'. Each attack has a control showing that the store's
 // plain primitives (what the verbs used before) would have let it through. Also: what the command
 // line prints cannot drive the terminal, and a killed `load`, `commit` or attached `run --rm`
-// leaves nothing behind.
+// leaves nothing behind. Each CLI call is a node process: the timeouts allow for a loaded host.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -63,7 +63,7 @@ beforeAll(async () => {
     expect((await cli(session, ['rm', 'maker'])).code).toBe(0);
     expect((await cli(session, ['save', '-o', join(work, `${name}.tar`), name])).code).toBe(0);
   }
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   for (const session of SESSIONS) {
@@ -73,7 +73,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-describe('load', () => {
+describe('load', { timeout: 240_000 }, () => {
   it('never writes another session’s name or a base image’s: such an archive is refused whole, before anything is written', async () => {
     const hostile = await withRepoTags(join(work, 'evil.tar'), join(work, 'hostile.tar'), ['local.layercake/victim/app:latest', 'busybox:latest']);
     // Control: the store's plain load writes exactly the names the archive carries.
@@ -154,10 +154,10 @@ describe('load', () => {
     // And the archive does load when let finish.
     expect((await cli('attacker', ['load', '-i', join(work, 'big.tar.gz')])).stdout).toBe('Loaded image: big:latest\n');
     expect((await cli('attacker', ['rmi', 'big'])).code).toBe(0);
-  }, 120_000);
+  });
 });
 
-describe('rmi', () => {
+describe('rmi', { timeout: 240_000 }, () => {
   it('-f in one session never touches another session’s image of the same content, and names nothing of it', async () => {
     // Both sessions hold the victim's image: the victim made it, the attacker loaded its archive.
     expect((await cli('attacker', ['load', '-i', join(work, 'app.tar')])).stdout).toBe('Loaded image: app:latest\n');
@@ -195,7 +195,7 @@ describe('rmi', () => {
   });
 });
 
-describe('rmi of a built image', () => {
+describe('rmi of a built image', { timeout: 240_000 }, () => {
   it('removes its untagged build steps with it, so they stop counting against the session', async () => {
     const dir = join(work, 'steps');
     await mkdir(dir, { recursive: true });
@@ -214,7 +214,7 @@ describe('rmi of a built image', () => {
   });
 });
 
-describe('history', () => {
+describe('history', { timeout: 240_000 }, () => {
   it('shows another session’s build steps as <missing>, not their ids', async () => {
     const dir = join(work, 'twostep');
     await mkdir(dir, { recursive: true });
@@ -236,7 +236,7 @@ describe('history', () => {
   });
 });
 
-describe('what the command line prints', () => {
+describe('what the command line prints', { timeout: 240_000 }, () => {
   it('carries no terminal escape from an image’s history, a container’s command or a file name', async () => {
     const osc52 = '\x1b]52;c;ZWNobyBwd25lZA==\x07';
     const title = '\x1b]0;pwned\x07';
@@ -259,7 +259,7 @@ describe('what the command line prints', () => {
   });
 });
 
-describe('a killed command leaves nothing', () => {
+describe('a killed command leaves nothing', { timeout: 240_000 }, () => {
   it('an attached run --rm ended by SIGHUP, or a second SIGTERM, removes its container', async () => {
     for (const [name, signals] of [['hup', ['SIGHUP']], ['term', ['SIGTERM', 'SIGTERM']]] as const) {
       const run = background('attacker', ['run', '--rm', '--name', name, 'busybox', 'sleep', '300']);
