@@ -1,4 +1,5 @@
 #include "devfilter.h"
+#include "trace.h"
 
 #include <fcntl.h>
 #include <linux/bpf.h>
@@ -115,6 +116,7 @@ static void build(struct prog *p, const struct sn_resources *res)
 int devfilter_attach(const char *cgroup_dir, const struct sn_resources *res, struct sn_error *e)
 {
     static struct prog p;
+    double t = sn_now_ms();
     build(&p, res);
     if (p.overflow) return sn_fail(e, "devices", E2BIG, "the device rules make too long a program");
 
@@ -125,11 +127,17 @@ int devfilter_attach(const char *cgroup_dir, const struct sn_resources *res, str
     load.insns = (uint64_t)(uintptr_t)p.insn;
     load.insn_cnt = (uint32_t)p.n;
     load.license = (uint64_t)(uintptr_t)"GPL";
-    load.log_buf = (uint64_t)(uintptr_t)log;
-    load.log_size = sizeof log;
-    load.log_level = 1;
     _cleanup_close_ int prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
-    if (prog < 0) return sn_fail(e, "devices", errno, "loading the device filter: %.200s", log);
+    if (prog < 0) {
+        /* Again with the verifier's log, which costs time, only to say why. */
+        int saved = errno;
+        load.log_buf = (uint64_t)(uintptr_t)log;
+        load.log_size = sizeof log;
+        load.log_level = 1;
+        syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
+        return sn_fail(e, "devices", saved, "loading the device filter: %.200s", log);
+    }
+    t = trace_step("devices_load", t);
 
     _cleanup_close_ int dir = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) return sn_fail(e, "devices", errno, "opening %s", cgroup_dir);
@@ -143,5 +151,6 @@ int devfilter_attach(const char *cgroup_dir, const struct sn_resources *res, str
     if (syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof attach) < 0)
         return sn_fail(e, "devices", errno, "attaching the device filter to %s", cgroup_dir);
     /* The attachment holds the program for as long as the cgroup lives. */
+    trace_step("devices_attach", t);
     return 0;
 }
