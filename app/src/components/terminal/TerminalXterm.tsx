@@ -61,6 +61,8 @@ export default function TerminalXterm({ containerId, label, onStatus, autoFocus,
     const fit = new FitAddon();
     term.loadAddon(fit);
     term.open(element);
+    // The e2e suite and bench/terminal-latency.ts read the buffer itself (the DOM shows only the screen).
+    (element as HTMLDivElement & { xterm?: Xterm }).xterm = term;
 
     const connection = new TerminalConnection(getSocket(), containerId, {
       write: (data, offset) => term.write(data, () => connection.rendered(offset)),
