@@ -18,11 +18,13 @@ import { Tabs } from './Tabs';
 import { messages } from './messages';
 import styles from './playground.module.css';
 
+const BUILT_PATH_KEY = 'layercake.play.builtPath';
+
 export function Playground() {
   const t = useT(messages);
   const errorText = useErrorText();
   const workspace = useWorkspace();
-  const { session, selectLine, containerRuns } = usePlaySession();
+  const { session, selectLine, containerRuns, buildRunId } = usePlaySession();
   const build = useBuildRun()?.build ?? null;
   const [tab, setTab] = useState('build');
   const [reveal, setReveal] = useState<{ line: number } | null>(null);
@@ -36,6 +38,21 @@ export function Playground() {
   const dockerfilePath =
     open && isDockerfilePath(open.path) ? open.path : (workspace.files.find((f) => isDockerfilePath(f.path))?.path ?? 'Dockerfile');
 
+  // Which Dockerfile the shown build was of, so its gutter marks stay on that file (kept across a
+  // reload with the run the session provider follows again).
+  const [builtPath, setBuiltPath] = useState<string | null>(null);
+  useEffect(() => setBuiltPath(sessionStorage.getItem(BUILT_PATH_KEY)), []);
+  const beforeBuild = async () => {
+    setBuiltPath(dockerfilePath);
+    try {
+      sessionStorage.setItem(BUILT_PATH_KEY, dockerfilePath);
+    } catch {
+      // Without storage the marks follow the open Dockerfile after a reload.
+    }
+    await workspace.flush();
+  };
+  const showsBuild = open?.path === (builtPath ?? dockerfilePath);
+
   // A new container pane: show the containers tab.
   const panes = useRef(containerRuns.length);
   useEffect(() => {
@@ -48,7 +65,7 @@ export function Playground() {
     error?.kind === 'learner' && error.line !== undefined
       ? { line: error.line, ...(error.column !== undefined ? { column: error.column } : {}), message: errorText(error) }
       : null;
-  const selectedStep = session.selection?.step ?? null;
+  const selectedStep = session.selection && session.selection.runId === buildRunId ? session.selection.step : null;
 
   return (
     <main id="main" className={styles.grid}>
@@ -72,13 +89,13 @@ export function Playground() {
               value={open.content}
               revision={open.revision}
               onChange={workspace.edit}
-              build={open.path === dockerfilePath ? build : null}
+              build={showsBuild ? build : null}
               selectedStep={selectedStep}
               onSelectLayer={(step) => {
                 const line = build?.steps.find((s) => s.step === step)?.line;
                 if (line !== undefined && selectLine(line)) setTab('build');
               }}
-              buildError={open.path === dockerfilePath ? buildError : null}
+              buildError={showsBuild ? buildError : null}
               reveal={reveal}
             />
           ) : open ? (
@@ -101,10 +118,11 @@ export function Playground() {
               label: t('playground.tab.build'),
               content: (
                 <BuildPanel
-                  beforeBuild={workspace.flush}
+                  beforeBuild={beforeBuild}
                   dockerfilePath={dockerfilePath}
-                  onShowLine={(line) => {
-                    if (open?.path !== dockerfilePath) void workspace.openFile(dockerfilePath);
+                  onShowLine={async (line) => {
+                    const path = builtPath ?? dockerfilePath;
+                    if (open?.path !== path) await workspace.openFile(path);
                     setReveal({ line });
                   }}
                 />
