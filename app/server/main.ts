@@ -2,7 +2,8 @@
 //   node --import tsx app/server/main.ts [--dev]
 // `--dev` runs Next's development server (npm run dev); otherwise the production build in
 // app/.next (made by setup). When started by scripts/start.ts it reports readiness over IPC.
-import nextModule from 'next';
+import { createRequire } from 'node:module';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { APP_DIR, loadAppConfig } from './config.js';
 import { startGateway } from './gateway.js';
@@ -15,9 +16,15 @@ export interface AppReady {
   dev: boolean;
 }
 
-// Node loads Next's CommonJS entry as the default export; its types describe the ESM shape.
-type NextFactory = typeof import('next').default;
-const next = ((nextModule as unknown as { default?: NextFactory }).default ?? nextModule) as NextFactory;
+// Next is loaded without its types: they declare process.env.NODE_ENV required for every file
+// of the root TypeScript project (the worker's included), which this file belongs to.
+interface NextApp {
+  prepare(): Promise<void>;
+  getRequestHandler(): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  close?(): Promise<void>;
+}
+type NextFactory = (options: { dev: boolean; dir: string; httpServer: Server; quiet: boolean }) => NextApp;
+const next = createRequire(import.meta.url)('next') as NextFactory;
 
 const dev = process.argv.includes('--dev');
 const config = loadAppConfig();
@@ -25,7 +32,7 @@ const log = pino({ name: 'app', level: config.logLevel });
 
 async function main(): Promise<void> {
   const secret = loadSecret(config.secretFile, config.secretFromEnv);
-  let nextApp: ReturnType<typeof next> | null = null;
+  let nextApp: NextApp | null = null;
   const gateway = await startGateway({
     redisUrl: config.redisUrl,
     prefix: config.prefix,
@@ -49,7 +56,7 @@ async function main(): Promise<void> {
     const killer = setTimeout(() => process.exit(1), 10_000);
     killer.unref();
     await gateway.close();
-    await (nextApp as { close?: () => Promise<void> } | null)?.close?.();
+    await (nextApp as NextApp | null)?.close?.();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
