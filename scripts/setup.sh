@@ -37,10 +37,9 @@ packages=(
 )
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   packages+=(hyperfine)
-fi
-if [ "${1:-}" = "--test" ]; then
-  # Browser tests and e2e drive Debian's Chromium through playwright-core.
-  packages+=(chromium)
+  # Browser tests, e2e and the browser benches drive Debian's Chromium through playwright-core;
+  # the CJK fonts draw the Korean pages (and their screenshots) in real glyphs, not boxes.
+  packages+=(chromium fonts-noto-cjk)
 fi
 
 missing=()
