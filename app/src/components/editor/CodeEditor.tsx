@@ -72,8 +72,8 @@ export function CodeEditor(props: CodeEditorProps) {
   const editorRef = useRef<Monaco.editor.IStandaloneCodeEditor | null>(null);
   const monacoRef = useRef<typeof Monaco | null>(null);
   const decorations = useRef<Monaco.editor.IEditorDecorationsCollection | null>(null);
-  const latest = useRef(props);
-  latest.current = props;
+  const latest = useRef({ ...props, locale });
+  latest.current = { ...props, locale };
   const dockerfile = isDockerfilePath(props.path);
 
   const onMount: OnMount = (editor, monaco) => {
@@ -85,7 +85,7 @@ export function CodeEditor(props: CodeEditorProps) {
     const relint = () => {
       const model = editor.getModel();
       if (!model) return;
-      const markers = model.getLanguageId() === DOCKERFILE_LANGUAGE ? lint(model.getValue()) : [];
+      const markers = model.getLanguageId() === DOCKERFILE_LANGUAGE ? lint(model.getValue(), latest.current.locale) : [];
       monaco.editor.setModelMarkers(model, LINT_OWNER, markers);
     };
     editor.onDidChangeModelContent(() => {

@@ -14,6 +14,24 @@ describe('Dockerfile diagnostics', () => {
   it('leave a correct Dockerfile unmarked', () => {
     expect(lint('FROM busybox\nWORKDIR /app\nCOPY hello.txt .\nCMD ["cat", "hello.txt"]\n')).toEqual([]);
   });
+  it('speak Korean to a Korean reader, keeping the facts (the misspelt word)', () => {
+    const [ko] = lint('FROM busybox\nRUNN echo hi\n', 'ko');
+    expect(ko?.message).toBe('알 수 없는 명령이에요: RUNN');
+    const [en] = lint('FROM busybox\nRUNN echo hi\n', 'en');
+    expect(en?.message).toBe('Unknown instruction: RUNN');
+    // Every Korean template still finds its English original in the linter (a renamed key would drop it).
+    expect(lint('FROM busybox\nWORKDIR app\nMAINTAINER me\n', 'ko').map((m) => m.message)).toEqual(
+      expect.arrayContaining(['WORKDIR 경로는 절대 경로로 쓰는 게 좋아요', 'MAINTAINER는 더 이상 쓰지 않아요(LABEL을 쓰세요)']),
+    );
+  });
+  it('have an English original for every Korean linter message', async () => {
+    const { Validator } = await import('dockerfile-utils/lib/dockerValidator');
+    const english = (Validator as unknown as { dockerProblems: Record<string, string> }).dockerProblems;
+    const source = (await import('node:fs')).readFileSync(new URL('./lint-korean.ts', import.meta.url), 'utf8');
+    const keys = [...source.matchAll(/^  (\w+): '/gm)].map((m) => m[1]!);
+    expect(keys.length).toBeGreaterThan(30);
+    expect(keys.filter((k) => !(k in english))).toEqual([]);
+  });
   it('report a missing FROM on the first line', () => {
     const markers = lint('RUN echo hi\n');
     expect(markers.map((m) => m.startLineNumber)).toContain(1);

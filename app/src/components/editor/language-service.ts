@@ -5,6 +5,7 @@
 import { DockerfileLanguageServiceFactory, type DockerfileLanguageService } from 'dockerfile-language-service';
 import type * as Monaco from 'monaco-editor';
 import type { CompletionItem, Diagnostic, Hover, MarkupContent, Range as LspRange } from 'vscode-languageserver-types';
+import { lintMessageInKorean } from './lint-korean';
 
 export const DOCKERFILE_LANGUAGE = 'dockerfile';
 export const LINT_OWNER = 'dockerfile-language-service';
@@ -56,8 +57,10 @@ export function toMarkers(diagnostics: readonly Diagnostic[]): MarkerData[] {
   }));
 }
 
-export function lint(content: string): MarkerData[] {
-  return toMarkers(languageService().validate(content));
+/** The linter's markers; for a Korean reader its messages in Korean where we have them. */
+export function lint(content: string, locale: 'en' | 'ko' = 'en'): MarkerData[] {
+  const markers = toMarkers(languageService().validate(content));
+  return locale === 'ko' ? markers.map((m) => ({ ...m, message: lintMessageInKorean(m.message) })) : markers;
 }
 
 function markdownOf(doc: string | MarkupContent | undefined): string | undefined {
