@@ -9,6 +9,16 @@ const GiB = 1024 * MiB;
 
 const bound = (min: number, max: number) => Object.freeze({ min, max });
 
+/**
+ * What one build's input may be: the engine refuses more (build.dockerfileTooLarge,
+ * build.contextTooLarge; worker/src/limits.ts buildLimits), and the site's workspace
+ * (protocol/socket/files.ts) stays inside it.
+ */
+export const buildInputLimits = Object.freeze({
+  dockerfileBytes: 256 * 1024,
+  contextBytes: 50 * MiB,
+});
+
 export const containerLimitBounds = Object.freeze({
   memoryBytes: bound(6 * MiB, 1 * GiB),
   pidsMax: bound(8, 1024),

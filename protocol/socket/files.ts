@@ -11,16 +11,19 @@
 // Larger or binary files: POST /api/files/upload?path=<path> with the raw bytes as the body
 // (answered with the same JSON reply as files:write).
 import { z } from 'zod';
+import { buildInputLimits } from '../limits.js';
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
+const MiB = 1024 * 1024;
 
-/** What one session's workspace may hold. The Dockerfile bound is the engine's (build.dockerfileTooLarge). */
+/**
+ * What one session's workspace may hold: inside what one build may carry (protocol/limits.ts),
+ * whose Dockerfile bound is the engine's own (build.dockerfileTooLarge).
+ */
 export const WORKSPACE_LIMITS = Object.freeze({
   fileBytes: 2 * MiB,
   totalBytes: 10 * MiB,
   files: 500,
-  dockerfileBytes: 256 * KiB,
+  dockerfileBytes: buildInputLimits.dockerfileBytes,
   pathChars: 1024,
 });
 

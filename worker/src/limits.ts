@@ -19,13 +19,14 @@ export const containerLimits = Object.freeze({
 
 /** What a learner may ask for per container: protocol/limits.ts, the one source the job schemas share. */
 export { containerLimitBounds } from '../../protocol/limits.js';
+import { buildInputLimits } from '../../protocol/limits.js';
 
 export const buildLimits = Object.freeze({
   stepTimeoutMs: 120_000,
   /** Turning one step's files into a layer (its tar and sha256), after the step ran. */
   layerTimeoutMs: 60_000,
-  contextBytes: 50 * MiB,
-  dockerfileBytes: 256 * 1024,
+  contextBytes: buildInputLimits.contextBytes,
+  dockerfileBytes: buildInputLimits.dockerfileBytes,
   steps: 200,
   /** Lines of a failed RUN's output shown in its error. */
   failedOutputLines: 20,
