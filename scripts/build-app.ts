@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const root = new URL('../', import.meta.url).pathname.replace(/\/$/, '');
 const inputs = ['app/src', 'app/scripts', 'app/next.config.ts', 'app/tsconfig.json', 'app/tsconfig.build.json', 'app/next-env.d.ts', 'protocol', 'package-lock.json'];
@@ -29,11 +30,23 @@ export function sourceHash(): string {
   return hash.digest('hex');
 }
 
-const want = sourceHash();
-const have = existsSync(stampFile) ? readFileSync(stampFile, 'utf8').trim() : '';
-if (!process.argv.includes('--force') && have === want && existsSync(join(root, 'app/.next/BUILD_ID'))) {
-  process.exit(0);
+const lockFile = join(root, 'app/.next/lock');
+const upToDate = (want: string) =>
+  !process.argv.includes('--force') && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === want && existsSync(join(root, 'app/.next/BUILD_ID'));
+
+/** Another `next build` of this checkout (npm test's, a second npm start) holds app/.next/lock: wait for it. */
+async function othersBuildDone(): Promise<void> {
+  const until = Date.now() + 10 * 60_000;
+  if (existsSync(lockFile)) process.stderr.write('[setup] waiting for another next build of this checkout\n');
+  while (existsSync(lockFile) && Date.now() < until) await sleep(1000);
 }
+
+let want = sourceHash();
+if (upToDate(want)) process.exit(0);
+await othersBuildDone();
+// It may just have built these very sources.
+want = sourceHash();
+if (upToDate(want)) process.exit(0);
 process.stderr.write('[setup] building the app (next build app)\n');
 const started = Date.now();
 const built = spawnSync(process.execPath, [join(root, 'node_modules/next/dist/bin/next'), 'build', 'app'], {
