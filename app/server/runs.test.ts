@@ -12,6 +12,7 @@ import { keysUnder, removeKeysUnder, testClient, testPrefix, testRedisUrl } from
 import * as files from './features/files.js';
 import * as runs from './features/runs.js';
 import type { Gateway } from './gateway.js';
+import { DEFAULT_RATE_LIMITS } from './rate-limit.js';
 import { browser, gatewayProcess, learner, testGateway, testSecret, type Browser } from './test-support/gateway.js';
 
 const redis = testClient();
@@ -175,7 +176,10 @@ describe('waiting in line', () => {
     const busyPrefix = testPrefix('gwqueue');
     const info = { hostId: 'busy', queue: hostQueueName('busy'), concurrency: 1, active: 1, pid: 1, startedAt: new Date().toISOString() };
     await redis.multi().set(hostKey(busyPrefix, 'busy'), JSON.stringify(info), 'EX', 60).sadd(hostsIndexKey(busyPrefix), 'busy').exec();
-    const queued = await testGateway({ redisUrl: url, prefix: busyPrefix, secret, features: [files, runs] });
+    const queued = await testGateway({
+      redisUrl: url, prefix: busyPrefix, secret, features: [files, runs],
+      rateLimits: { ...DEFAULT_RATE_LIMITS, builds: { burst: 3, perSecond: 0.1 } },
+    });
     try {
       const first = await track(learner(queued.url));
       const second = await track(learner(queued.url));
@@ -192,6 +196,16 @@ describe('waiting in line', () => {
       const firstSeen = first.next('runs:queued', (m: any) => m.runId === one.runId);
       await first.request('runs:subscribe', { runId: one.runId, afterSeq: -1 });
       expect(await firstSeen).toMatchObject({ position: 1 });
+
+      // Builds past the session's bucket: told how long to wait, in words, and no job is queued.
+      expect(await first.request('runs:build', {})).toMatchObject({ ok: true });
+      expect(await first.request('runs:build', {})).toMatchObject({ ok: true });
+      const limited = await first.request('runs:build', {});
+      expect(limited).toEqual({ ok: false, error: { kind: 'learner', key: 'rateLimited.builds', facts: { seconds: expect.any(Number) } } });
+      // One token back takes 10 s; some of it refilled while the line was watched above.
+      expect(limited.error.facts.seconds).toBeGreaterThanOrEqual(5);
+      expect(limited.error.facts.seconds).toBeLessThanOrEqual(10);
+      expect(await redis.llen(`${busyPrefix}:${hostQueueName('busy')}:wait`)).toBe(4);
 
       // The host goes away: a new session's build says the engine is starting, not a stack trace.
       await redis.multi().del(hostKey(busyPrefix, 'busy')).srem(hostsIndexKey(busyPrefix), 'busy').exec();
