@@ -17,7 +17,7 @@ export const NAMES = {
     built: /^Built .+ in .+: \d+ of \d+ steps came from the cache\.$/,
     cached: 'CACHED', rebuilt: 'Built', base: 'Base image',
     connected: 'Connected', removedNote: /This container was removed/, exited: /Exited with code/,
-    committed: /Committed as/, offline: /Not connected to the server/,
+    committed: /Committed as/, offline: /Not connected to the server/, panesList: 'Containers from this page',
   },
   ko: {
     build: '빌드', run: '실행', stop: '중지', remove: '삭제', commit: '커밋',
@@ -27,7 +27,7 @@ export const NAMES = {
     built: /을\(를\) .+ 만에 빌드했어요\. \d+단계 중 \d+단계는 캐시를 썼어요\.$/,
     cached: '캐시', rebuilt: '새로 빌드', base: '베이스 이미지',
     connected: '연결됨', removedNote: /이 컨테이너는 삭제됐어요/, exited: /종료 코드 \d+로 끝났어요/,
-    committed: /커밋했어요/, offline: /서버에 연결되어 있지 않아요/,
+    committed: /커밋했어요/, offline: /서버에 연결되어 있지 않아요/, panesList: '이 페이지의 컨테이너',
   },
 } as const;
 
@@ -169,18 +169,38 @@ export class Play {
     return this.page.getByRole('button', { name: this.n.run, exact: true });
   }
 
-  /** The container panes, in the order they were started. */
+  /** The container panes on screen: all of them side by side, or the chosen one when they are tabs. */
   panes(): Locator {
     return this.page.getByRole('region', { name: this.locale === 'ko' ? /^컨테이너 / : /^Container / });
+  }
+
+  /** The tabs that choose a pane when two do not fit side by side (1280×720: they do not). */
+  paneTabs(): Locator {
+    return this.page.getByRole('tablist', { name: this.n.panesList }).getByRole('tab');
+  }
+
+  /** How many containers this page shows, whether side by side or as tabs. */
+  async containerCount(): Promise<number> {
+    return Math.max(await this.panes().count(), await this.paneTabs().count());
+  }
+
+  /** The pane of the `index`th container started on this page (choosing its tab if there are tabs). */
+  async pane(index: number): Promise<Locator> {
+    if ((await this.paneTabs().count()) > 0) {
+      await this.paneTabs().nth(index).click();
+      await expect(this.paneTabs().nth(index)).toHaveAttribute('aria-selected', 'true');
+      return this.panes().first();
+    }
+    return this.panes().nth(index);
   }
 
   /** Presses Run and waits for the new pane's terminal to say it is connected. */
   async run(): Promise<Locator> {
     await this.tab('containersTab');
-    const count = await this.panes().count();
+    const count = await this.containerCount();
     await this.runButton().click();
-    await expect(this.panes()).toHaveCount(count + 1, { timeout: 60_000 });
-    const pane = this.panes().nth(count);
+    await expect.poll(() => this.containerCount(), { timeout: 60_000 }).toBe(count + 1);
+    const pane = await this.pane(count);
     await expect(this.terminal(pane).getByRole('status')).toHaveText(this.n.connected, { timeout: 60_000 });
     return pane;
   }
@@ -195,9 +215,25 @@ export class Play {
     await this.page.keyboard.type(text, { delay: 10 });
   }
 
-  /** The terminal's screen as text: xterm's DOM rows (the screen, not the scrollback). */
+  /**
+   * The terminal's text, scrollback included: xterm's buffer, which the widget hangs on its host
+   * element (no role reaches it); wrapped rows are joined back into their line.
+   */
   terminalText(pane: Locator): Promise<string> {
-    return this.terminal(pane).locator('.xterm-rows').innerText();
+    return this.terminal(pane).evaluate((region) => {
+      type Line = { isWrapped: boolean; translateToString(trim: boolean): string };
+      type Xterm = { buffer: { active: { length: number; getLine(i: number): Line | undefined } } };
+      const host = [...region.querySelectorAll('div')].find((d) => 'xterm' in d) as (HTMLDivElement & { xterm: Xterm }) | undefined;
+      if (!host) throw new Error('the terminal widget does not expose its xterm (TerminalXterm.tsx)');
+      const buffer = host.xterm.buffer.active;
+      let text = '';
+      for (let i = 0; i < buffer.length; i++) {
+        const line = buffer.getLine(i);
+        if (!line) continue;
+        text += (line.isWrapped || i === 0 ? '' : '\n') + line.translateToString(true);
+      }
+      return text.replace(/\n+$/, '');
+    });
   }
 
   /** Waits until the terminal's screen matches `pattern`, and returns the screen. */
@@ -215,10 +251,20 @@ export class Play {
   changes(pane: Locator): Locator {
     return pane.getByRole('list', { name: this.n.changes, exact: true });
   }
+
+  /** One row of a pane's Changes, as it reads: "added: /x" (the row's letter badge is aria-hidden). */
+  change(pane: Locator, kind: 'added' | 'changed' | 'deleted', path: string): Locator {
+    const word = this.locale === 'ko' ? { added: '추가', changed: '변경', deleted: '삭제' }[kind] : kind;
+    return this.changes(pane).getByRole('listitem').filter({ hasText: new RegExp(`${word}: ${escapeRegExp(path)}$`) });
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** How many times `needle` occurs in `haystack`. */
 export function occurrences(haystack: string, needle: string | RegExp): number {
-  const re = typeof needle === 'string' ? new RegExp(needle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g') : new RegExp(needle.source, 'g');
+  const re = typeof needle === 'string' ? new RegExp(escapeRegExp(needle), 'g') : new RegExp(needle.source, 'g');
   return haystack.match(re)?.length ?? 0;
 }
