@@ -4,6 +4,9 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { connectRedis } from '../../../../queue-client/connection.js';
+// The declaration of inject('redisUrl') travels with this module, for projects (app/) that
+// type-check it without the globalSetup file.
+import type {} from './redis-global-setup.js';
 
 export function testRedisUrl(): string {
   return inject('redisUrl');
