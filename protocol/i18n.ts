@@ -133,6 +133,17 @@ const en = {
   'http.methodNotAllowed': 'This address does not accept {method} requests.',
   'http.notFound': 'There is nothing at this address.',
   'http.crossOrigin': 'This request came from another site and was refused. Use the playground page itself.',
+  'registry.offline': 'No registry is reachable from here ({host}), so {image} cannot be pulled. Images available offline: {available}.',
+  'registry.unreachable': 'The registry {host} cannot be reached right now, so {image} was not sent or fetched. Try again in a moment.',
+  'registry.notFound': '{image} was not found in its registry. Check the name and the tag.',
+  'registry.denied': 'The registry refused access to {image}: {detail}. Push only to your own repositories (localhost:<port>/<your session>/<name>), or log in first.',
+  'registry.refused': 'The registry answered {status}: {detail}',
+  'registry.digestMismatch': 'A downloaded piece of the image did not match its digest ({digest}; got {actual}), so it was thrown away. The registry holds a damaged copy.',
+  'registry.badManifest': 'The registry sent an image this playground cannot read: {detail}',
+  'registry.noPlatform': '{image} has no linux/amd64 variant (it has: {platforms}).',
+  'registry.tooLarge': 'The registry sent a document larger than {limit} bytes; it was refused.',
+  'registry.loginNeedsUser': 'Give a user name and password to log in to {host} (-u and -p).',
+  'registry.loginFailed': 'Login to {host} as {username} failed: the user name or password is wrong.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -268,6 +279,17 @@ const ko: Record<MessageKey, string> = {
   'http.methodNotAllowed': '이 주소는 {method} 요청을 받지 않아요.',
   'http.notFound': '이 주소에는 아무것도 없어요.',
   'http.crossOrigin': '다른 사이트에서 온 요청이라서 거절했어요. 플레이그라운드 페이지에서 직접 해 주세요.',
+  'registry.offline': '여기서는 레지스트리({host})에 닿을 수 없어서 {image}을(를) 받아 올 수 없어요. 오프라인으로 쓸 수 있는 이미지: {available}.',
+  'registry.unreachable': '지금은 레지스트리 {host}에 닿을 수 없어서 {image}을(를) 보내거나 받지 못했어요. 잠시 뒤에 다시 해 보세요.',
+  'registry.notFound': '레지스트리에 {image}이(가) 없어요. 이름과 태그를 확인해 보세요.',
+  'registry.denied': '레지스트리가 {image}에 대한 접근을 거절했어요: {detail}. 내 저장소(localhost:<포트>/<내 세션>/<이름>)에만 push할 수 있어요. 먼저 로그인해 보세요.',
+  'registry.refused': '레지스트리가 {status}(으)로 답했어요: {detail}',
+  'registry.digestMismatch': '받은 이미지 조각이 다이제스트({digest})와 맞지 않아서(받은 값: {actual}) 버렸어요. 레지스트리에 있는 사본이 손상됐어요.',
+  'registry.badManifest': '레지스트리가 이 플레이그라운드가 읽을 수 없는 이미지를 보냈어요: {detail}',
+  'registry.noPlatform': '{image}에는 linux/amd64 버전이 없어요(있는 버전: {platforms}).',
+  'registry.tooLarge': '레지스트리가 {limit}바이트보다 큰 문서를 보내서 거절했어요.',
+  'registry.loginNeedsUser': '{host}에 로그인하려면 사용자 이름과 비밀번호를 주세요(-u와 -p).',
+  'registry.loginFailed': '{username}(으)로 {host}에 로그인하지 못했어요: 사용자 이름이나 비밀번호가 틀렸어요.',
 };
 
 export const messages = { en, ko } as const;

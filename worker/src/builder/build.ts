@@ -1,6 +1,7 @@
 // A Dockerfile build for one learner session: parse, plan, then each needed stage step by step,
 // each step a cache hit or a new image (with a new layer when the step changes files), every
 // decision reported as an event. The queue's build handler and the command line call this.
+import type { EgressService } from '../egress/index.js';
 import { posix } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
@@ -106,6 +107,8 @@ export interface BuilderOptions {
   writableLayer?: WritableLayerLimiter;
   /** The session's quotas (default limits.ts sessionQuotas): a build's images and steps count against them. */
   quotas?: Partial<SessionQuotas>;
+  /** The host's proxy to package archives: RUN steps reach them through it (absent: no network at all). */
+  egress?: EgressService;
 }
 
 /**
@@ -265,6 +268,7 @@ export class Builder {
       writableLayerBytes: stepBytes,
       writableLayer: this.writableLayer,
       tailLines: this.limits.failedOutputLines,
+      ...(this.options.egress ? { egress: await this.options.egress.forSession(req.session) } : {}),
       ...(signal ? { signal } : {}),
       log,
     };

@@ -10,6 +10,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { LearnerError } from '../../../protocol/errors.js';
+import { egressDefaults, type EgressSession, type Usage } from '../egress/index.js';
 import { RuntimeError, type ContainerRuntime, type ExitInfo } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
 import { hardenedSpec, writeBundle } from '../runtime/oci-spec.js';
@@ -49,6 +50,8 @@ export interface RunStepOptions {
   diskLimitBytes?: number;
   signal?: AbortSignal;
   log: Logger;
+  /** The way out to package archives (absent: loopback only, nothing listens there). */
+  egress?: EgressSession;
 }
 
 /** Keeps the last lines a stream produced, for the "command failed" error. */
@@ -108,7 +111,8 @@ export async function runStep(o: RunStepOptions): Promise<string> {
         containerId: id,
         rootfsPath: rootfs,
         args: o.args,
-        env: o.env,
+        // The proxy variables are the step's, not the image's (Docker treats them so too).
+        env: o.egress ? [...o.env, ...o.egress.env] : o.env,
         cwd: o.cwd,
         user: o.user,
         hostname: id,
@@ -122,6 +126,7 @@ export async function runStep(o: RunStepOptions): Promise<string> {
         upperDir: upperParent,
       }),
     );
+    const before = o.egress?.usage();
     const exit = await runContainer(o, id, bundle);
     if (o.signal?.aborted) throw new CancelledError();
     if (exit.timedOut) {
@@ -134,6 +139,7 @@ export async function runStep(o: RunStepOptions): Promise<string> {
     if (exit.exitCode !== 0 && o.diskLimitBytes !== undefined && exit.tail.some((line) => /quota exceeded/i.test(line))) {
       throw new LearnerError('build.stepDiskLimit', { line: o.where.line, limit: formatBytes(o.diskLimitBytes) }, o.where);
     }
+    if (exit.exitCode !== 0 && o.egress) refusedEgress(o, before!, exit.tail);
     if (exit.exitCode !== 0) {
       throw new LearnerError(
         'build.runFailed',
@@ -172,7 +178,7 @@ async function runContainer(o: RunStepOptions, id: string, bundleDir: string): P
   };
 
   const started = Date.now();
-  const proc = o.runtime.run({ id, bundleDir });
+  const proc = o.egress ? o.egress.run(o.runtime, { id, bundleDir, stepDir: o.stepDir }) : o.runtime.run({ id, bundleDir });
   relay(proc.stdout, 'stdout');
   // Without a terminal, stderr carries the container's stderr and, prefixed, the launcher's own
   // messages; the latter reach the learner through the RuntimeError instead.
@@ -245,5 +251,21 @@ async function dropLauncherMountPoints(upper: string, lowers: readonly string[])
     if (entries === null || entries.length > 0) continue;
     if ((await below.lookup([name])) !== null) continue;
     await rmdir(join(upper, name)).catch(() => undefined);
+  }
+}
+
+/** What a network tool prints when it had no route or no name: the step tried to go elsewhere. */
+const NO_ROUTE = /network is unreachable|could not resolve|temporary failure (in name resolution|resolving)|name or service not known|EAI_AGAIN|ENETUNREACH|ENOTFOUND|403 Forbidden|Failed to establish a new connection|no such host/i;
+
+/** A failed step that was refused a destination, or cut off at the session's limit, says so. */
+function refusedEgress(o: RunStepOptions, before: Usage, tail: string[]): void {
+  const now = o.egress!.usage();
+  if (now.limit && !before.limit) {
+    throw new LearnerError('egress.limit', { line: o.where.line, limit: now.limit === 'bytes' ? formatBytes(egressDefaults.session.bytes) : `${Math.round(egressDefaults.session.ms / 60_000)} min` }, o.where);
+  }
+  const refused = now.refused.slice(before.refused.length);
+  const said = tail.find((line) => NO_ROUTE.test(line));
+  if (refused.length > 0 || said !== undefined) {
+    throw new LearnerError('egress.refused', { line: o.where.line, target: refused[0] ?? said!.trim().slice(0, 120) }, o.where);
   }
 }

@@ -1,6 +1,7 @@
 // What every instruction handler works with: its instruction, the image it starts from, the
 // stage's bookkeeping, the build's shared parts; and what it returns: the step's history text,
 // cache key, run config and, for steps that make one, a function that writes the layer.
+import type { EgressSession } from '../egress/index.js';
 import type { Logger } from 'pino';
 import { LearnerError } from '../../../protocol/errors.js';
 import type { Digest, ImageStore, RunConfig } from '../image-store/index.js';
@@ -45,6 +46,8 @@ export interface BuildRuntime {
   writableLayerBytes: number;
   writableLayer: WritableLayerLimiter;
   tailLines: number;
+  /** RUN's way out to package archives, when the engine has one. */
+  egress?: EgressSession;
   signal?: AbortSignal;
   log: Logger;
 }

