@@ -23,6 +23,13 @@ const SESSION = /^[a-z0-9]{1,64}$/;
 /** A store name in some session's names (`local.layercake/<session>/<name>`). */
 const QUALIFIED = /^local\.layercake\/[a-z0-9]{1,64}\/(.+)$/;
 
+const HOST_MARK = 'host.';
+
+/** `host.localhost__5000/s1/app:v1` → `localhost:5000/s1/app:v1` (see qualify). */
+function unmarkHost(name: string): string {
+  return name.startsWith(HOST_MARK) && name.indexOf('/') > 0 ? name.slice(HOST_MARK.length).replace('__', ':') : name;
+}
+
 /** Every base image's names, as the store writes them: reserved whether built yet or not. */
 export function baseImageNames(): Set<string> {
   return new Set(availableBaseImages().flatMap((b) => b.tags.map((t) => formatReference(parseReference(t)))));
@@ -54,9 +61,14 @@ export class SessionImages {
   /** The store's name for a learner's image name, e.g. `app` → `local.layercake/s1/app:latest`. */
   qualify(name: string): string {
     const ref = parseReference(name);
-    if (ref.repository.includes('.') && ref.repository.split('/')[0]!.includes('.'))
-      throw new LearnerError('reference.invalid', { ref: name, reason: 'registry hosts are not available here' });
-    return formatReference({ repository: `${PREFIX}/${this.session}/${ref.repository}`, tag: ref.tag });
+    // A registry host (`localhost:5000/s1/app`, pulled or about to be pushed) is kept as one
+    // path component, `host.localhost__5000`, since `:` may not appear inside a repository.
+    const parts = ref.repository.split('/');
+    const first = parts[0]!;
+    if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+      parts[0] = `${HOST_MARK}${first.toLowerCase().replace(':', '__')}`;
+    }
+    return formatReference({ repository: `${PREFIX}/${this.session}/${parts.join('/')}`, tag: ref.tag });
   }
 
   /**
@@ -76,7 +88,7 @@ export class SessionImages {
    */
   loadedName(tag: ImageReference, imageId: Digest, baseIds: ReadonlySet<Digest>): ImageReference | null {
     const name = formatReference(tag);
-    const learnerName = QUALIFIED.exec(name)?.[1] ?? name;
+    const learnerName = unmarkHost(QUALIFIED.exec(name)?.[1] ?? name);
     if (isBaseName(learnerName) && baseIds.has(imageId)) return null;
     return parseReference(this.writableName(learnerName));
   }
@@ -84,7 +96,7 @@ export class SessionImages {
   /** The learner's name for a store name, or null when it is not this session's. */
   unqualify(storeName: string): string | null {
     const head = `${PREFIX}/${this.session}/`;
-    return storeName.startsWith(head) ? storeName.slice(head.length) : null;
+    return storeName.startsWith(head) ? unmarkHost(storeName.slice(head.length)) : null;
   }
 
   private baseNames(): Set<string> {

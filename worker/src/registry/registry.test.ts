@@ -1,0 +1,234 @@
+// Pull and push against the project's real registry (Debian's docker-registry behind the auth
+// front), one per suite on free loopback ports, with sessions on one host's data dir.
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImageStore, type Digest } from '../image-store/index.js';
+import { MediaType } from '../image-store/media-types.js';
+import { pinTimes, removeDir, tempDir } from '../image-store/test-support/fixtures.js';
+import { SessionImages } from '../session-images.js';
+import { DistributionClient, endpointFor } from './distribution-client.js';
+import { ProjectRegistry, publishProjectRegistry, Registries } from './index.js';
+import { putManifest } from './push.js';
+
+const MiB = 1024 * 1024;
+let work: string;
+let registry: ProjectRegistry;
+let dataDir: string;
+let store: ImageStore;
+
+/** A session on the shared host: its images and its registries. */
+function session(name: string, dir = dataDir, st = store): { images: SessionImages; registries: Registries } {
+  const images = new SessionImages(st, name, dir);
+  return { images, registries: new Registries({ dataDir: dir, store: st, images, projectDir: join(work, 'registry'), retryWindowMs: 20_000 }) };
+}
+
+/** Incompressible bytes, so a layer's gzip is as big as it is (the resume test needs a long blob). */
+function noise(bytes: number, seed: number): Buffer {
+  const out = Buffer.alloc(bytes);
+  let x = seed >>> 0;
+  for (let i = 0; i < bytes; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+/** An image of `count` layers in session `images`, named `name`. */
+async function makeImage(images: SessionImages, name: string, count: number, layerBytes: number, seed: number): Promise<Digest> {
+  const diffIds: Digest[] = [];
+  let parent: Digest | null = null;
+  for (let i = 0; i < count; i++) {
+    const dir = join(work, `layer-${seed}-${i}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, `file${i}`), noise(layerBytes, seed * 100 + i));
+    await pinTimes(dir);
+    const { layer } = await store.commitLayer(dir, parent);
+    diffIds.push(layer.diffId);
+    parent = layer.chainId;
+  }
+  const image = await store.createImage({
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Cmd: ['/bin/sh'] },
+    rootfs: { type: 'layers', diff_ids: diffIds },
+    history: diffIds.map((_, i) => ({ created_by: `ADD file${i} /` })),
+  });
+  await images.tag(image.id, name);
+  return image.id;
+}
+
+beforeAll(async () => {
+  work = await tempDir('registry');
+  registry = new ProjectRegistry({ dir: join(work, 'registry'), port: 0 });
+  await registry.start();
+  await publishProjectRegistry(registry);
+  dataDir = join(work, 'data');
+  store = await ImageStore.open(join(dataDir, 'store'));
+}, 60_000);
+
+afterAll(async () => {
+  await registry?.stop();
+  await removeDir(work);
+});
+
+describe('the project registry', () => {
+  it('a push from one session pulls in another with identical digests, and a third pull fetches no blob', async () => {
+    const s1 = session('s1');
+    const name = `${registry.host}/s1/app:v1`;
+    const id = await makeImage(s1.images, name, 3, 64 * 1024, 1);
+    const pushed = await s1.registries.push(name);
+
+    // Another host's data dir: nothing of s1's image is there.
+    const otherDir = join(work, 'other');
+    const otherStore = await ImageStore.open(join(otherDir, 'store'));
+    const s2 = session('s2', otherDir, otherStore);
+    const pulled = await s2.registries.pull(name);
+    expect(pulled.digest).toBe(pushed.digest);
+    expect(pulled.imageId).toBe(id);
+    expect(await s2.images.resolve(name)).toBe(id);
+    const original = await store.inspect(id);
+    const copy = await otherStore.inspect(id);
+    expect(copy.layers.map((l) => [l.diffId, l.size, l.changes])).toEqual(original.layers.map((l) => [l.diffId, l.size, l.changes]));
+    expect((await otherStore.history(id)).map((r) => [r.createdBy, r.size])).toEqual((await store.history(id)).map((r) => [r.createdBy, r.size]));
+    expect(pulled.layers.every((l) => l.stats.fetchedBytes === l.size)).toBe(true);
+
+    // A third session on that host: every blob comes from the host's cache.
+    const s3 = session('s3', otherDir, otherStore);
+    const again = await s3.registries.pull(name);
+    expect(again.digest).toBe(pushed.digest);
+    expect(again.layers.map((l) => l.stats.fetchedBytes)).toEqual([0, 0, 0]);
+  }, 60_000);
+
+  it('one session cannot push into another session’s repository, however it spells the path', async () => {
+    const s2 = session('s2');
+    const target = `${registry.host}/s1/stolen:v1`;
+    await makeImage(s2.images, target, 1, 1024, 2);
+    await expect(s2.registries.push(target)).rejects.toMatchObject({ key: 'registry.denied' });
+    // Control: the same image under s2's own repository is pushed.
+    const own = `${registry.host}/s2/mine:v1`;
+    await s2.images.tag(await s2.images.resolve(target), own);
+    await expect(s2.registries.push(own)).resolves.toMatchObject({ name: own });
+
+    const s2Auth = await s2.registries.credentialsFor(registry.host);
+    const s1Auth = await session('s1').registries.credentialsFor(registry.host);
+    const post = (path: string, auth: { username: string; password: string } | null) =>
+      new Promise<number>((resolve, reject) => {
+        const headers: Record<string, string> = auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : {};
+        const req = request({ host: '127.0.0.1', port: registry.port, method: 'POST', path, headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const path of ['/v2/s2/../s1/app/blobs/uploads/', '/v2/s2%2f..%2fs1/app/blobs/uploads/', '/v2/s1/app/blobs/uploads/', '/v2//s1/app/blobs/uploads/', '/v2/s2x/../s1/app/blobs/uploads/']) {
+      expect([403, 404]).toContain(await post(path, s2Auth));
+    }
+    // s1's name with s2's password, or no password at all, is no way in either.
+    expect(await post('/v2/s1/app/blobs/uploads/', { username: 's1', password: s2Auth!.password })).toBe(401);
+    expect(await post('/v2/s1/app/blobs/uploads/', null)).toBe(401);
+    // Control: s1's own credentials open an upload there.
+    expect(await post('/v2/s1/app/blobs/uploads/', s1Auth)).toBe(202);
+    // And the registry's private port refuses a request without the front's service password.
+    const backend = (registry as unknown as { backendPort: number }).backendPort;
+    const direct = await new Promise<number>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: backend, method: 'POST', path: '/v2/s1/app/blobs/uploads/' }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.end();
+    });
+    expect(direct).toBe(401);
+  }, 60_000);
+
+  it('a manifest list is resolved to its linux/amd64 image', async () => {
+    const s1 = session('s1');
+    const amd = `${registry.host}/s1/multi:amd64`;
+    const arm = `${registry.host}/s1/multi:arm64`;
+    const amdId = await makeImage(s1.images, amd, 1, 1024, 3);
+    await makeImage(s1.images, arm, 1, 1024, 4);
+    const amdPushed = await s1.registries.push(amd);
+    const armPushed = await s1.registries.push(arm);
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.ociIndex,
+        manifests: [
+          { mediaType: MediaType.ociManifest, digest: armPushed.digest, size: armPushed.size, platform: { os: 'linux', architecture: 'arm64' } },
+          { mediaType: MediaType.ociManifest, digest: amdPushed.digest, size: amdPushed.size, platform: { os: 'linux', architecture: 'amd64' } },
+        ],
+      }),
+    );
+    const client = new DistributionClient(endpointFor(registry.host), registry.credentialsFor('s1'));
+    await putManifest(client, 's1/multi', 'latest', MediaType.ociIndex, index);
+
+    const s5 = session('s5');
+    const pulled = await s5.registries.pull(`${registry.host}/s1/multi`);
+    expect(pulled.digest).toBe(`sha256:${createHash('sha256').update(index).digest('hex')}`);
+    expect(pulled.imageId).toBe(amdId);
+  }, 60_000);
+
+  it('a corrupted blob in the registry’s storage is refused, and nothing of it is kept', async () => {
+    const s1 = session('s1');
+    const name = `${registry.host}/s1/corrupt:v1`;
+    await makeImage(s1.images, name, 1, 256 * 1024, 5);
+    const pushed = await s1.registries.push(name);
+    const client = new DistributionClient(endpointFor(registry.host), null);
+    const res = await client.send('GET', `/v2/s1/corrupt/manifests/v1`, { headers: { accept: MediaType.ociManifest } });
+    const chunks: Buffer[] = [];
+    for await (const c of res.body) chunks.push(c as Buffer);
+    const manifest = JSON.parse(Buffer.concat(chunks).toString()) as { layers: { digest: string }[] };
+    expect(manifest).toBeTruthy();
+    const hex = manifest.layers[0]!.digest.slice(7);
+    const data = join(registry.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    const bytes = await readFile(data);
+    bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
+    await writeFile(data, bytes);
+
+    const freshDir = join(work, 'fresh');
+    const freshStore = await ImageStore.open(join(freshDir, 'store'));
+    const s6 = session('s6', freshDir, freshStore);
+    await expect(s6.registries.pull(name)).rejects.toMatchObject({ key: 'registry.digestMismatch', facts: { digest: `sha256:${hex}` } });
+    expect(await s6.registries.cache.has(`sha256:${hex}`)).toBe(false);
+    expect(await readdir(join(freshDir, 'registry-cache', 'partial'))).toEqual([]);
+    expect(await freshStore.images()).toEqual([]);
+    expect(pushed.digest).toMatch(/^sha256:/);
+  }, 60_000);
+
+  it('a pull resumes where it was when the registry is restarted mid-layer', async () => {
+    const s1 = session('s1');
+    const name = `${registry.host}/s1/big:v1`;
+    const id = await makeImage(s1.images, name, 1, 48 * MiB, 6);
+    await s1.registries.push(name);
+
+    const resumeDir = join(work, 'resume');
+    const resumeStore = await ImageStore.open(join(resumeDir, 'store'));
+    const s7 = session('s7', resumeDir, resumeStore);
+    let restart: Promise<void> | null = null;
+    let cutAt = 0;
+    const statuses: string[] = [];
+    const pulled = await s7.registries.pull(
+      name,
+      (p) => statuses.push(p.status),
+      (_digest, bytes) => {
+        if (restart === null && bytes > 4 * MiB) {
+          cutAt = bytes;
+          // SIGKILL: a crash, not a drained shutdown; it stays down for a second.
+          restart = registry.restartBackend(1000, 'SIGKILL');
+        }
+      },
+    );
+    await restart;
+    expect(cutAt, JSON.stringify({ statuses: statuses.slice(0, 5), layers: pulled.layers })).toBeGreaterThan(0);
+    expect(pulled.imageId).toBe(id);
+    const layer = pulled.layers[0]!;
+    expect(statuses).toContain('resumed');
+    expect(layer.stats.resumedFromBytes).toBeGreaterThanOrEqual(cutAt);
+    // Fewer bytes than the blob plus what was already there: nothing was fetched twice over.
+    expect(layer.stats.fetchedBytes).toBeLessThan(layer.size + MiB);
+    expect((await stat(resumeStore.layerDir((await resumeStore.inspect(id)).layers[0]!.chainId))).isDirectory()).toBe(true);
+  }, 90_000);
+});
