@@ -1,0 +1,116 @@
+// Click-to-build-start queue wait when idle, in the browser: from the Build button's click event
+// in /play to the build's first run event arriving on the page's socket (and, as a second figure,
+// to its first step drawn in the status line), for `FROM busybox` + `RUN sleep 0.3` without the cache, in Debian's Chromium against the whole product
+// (e2e's harness: one app process, one worker). The peer, in the same run on the same Redis: a
+// bare BullMQ add → processor start, which is the least any queued build can wait.
+// Target (issue 12): p50 ≤ 50 ms.   npx tsx bench/build-queue-wait.ts   (root)
+import { Queue, Worker } from 'bullmq';
+import type { BrowserContext, Page } from 'playwright-core';
+import { bullmqConnection } from '../queue-client/connection.js';
+import { startProduct } from '../e2e/harness/product.js';
+import { fmt, launchChromium, percentile, typeDockerfile } from './support/browser.js';
+
+const BUILDS = 30;
+/** The gateway's build limit is 10 at once, then one per 6 s: a fresh learner every 9 builds. */
+const PER_SESSION = 9;
+
+async function openPlay(context: BrowserContext, url: string): Promise<Page> {
+  await context.addCookies([{ name: 'layercake-locale', value: 'en', url }]);
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    const probe = { t0: 0, samples: [] as number[], screen: [] as number[], seen: false };
+    (window as unknown as { probe: typeof probe }).probe = probe;
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        this.addEventListener('message', (m) => {
+          // socket.io's event packet: 42[…], or 451-[…] when binary attachments follow.
+          if (probe.t0 && !probe.seen && typeof m.data === 'string' && /^4(5\d+-)?2\["runs:event"/.test(m.data)) {
+            probe.samples.push(performance.now() - probe.t0);
+            probe.seen = true;
+          }
+        });
+      }
+    };
+  });
+  await page.goto(new URL('/play', url).href);
+  await typeDockerfile(page, 'FROM busybox\nRUN sleep 0.3');
+  // Without the cache, so the RUN step runs each time and "Step 1 of 2" is on screen for a while.
+  await page.getByLabel('Without the cache').check();
+  await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor({ timeout: 30_000 });
+  // The probe: the Build click (capture) → the first `runs:event` frame on the page's socket
+  // (the worker took the job and its first event came through Redis and the gateway), stamped
+  // by a message listener on every WebSocket the page opens; and → the first step on screen.
+  await page.evaluate(() => {
+    const probe = (window as unknown as { probe: { t0: number; samples: number[]; screen: number[]; seen: boolean } }).probe;
+    const status = document.getElementById('build-status')!;
+    document.addEventListener('click', (e) => {
+      if ((e.target as HTMLElement).closest('button')?.textContent === 'Build') {
+        probe.t0 = performance.now();
+        probe.seen = false;
+      }
+    }, true);
+    new MutationObserver(() => {
+      if (probe.t0 && probe.seen && /^(Step \d+ of \d+|Built )/.test(status.textContent ?? '')) {
+        probe.screen.push(performance.now() - probe.t0);
+        probe.t0 = 0;
+      }
+    }).observe(status, { childList: true, subtree: true, characterData: true });
+  });
+  return page;
+}
+
+const product = await startProduct({ apps: 1, workers: 1 });
+const browser = await launchChromium();
+try {
+  const samples: number[] = [];
+  const screen: number[] = [];
+  let misses = 0;
+  for (let session = 0; samples.length + misses < BUILDS; session++) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const page = await openPlay(context, product.apps[0]!);
+    const build = page.getByRole('button', { name: 'Build', exact: true });
+    for (let i = 0; i < PER_SESSION && samples.length + misses < BUILDS; i++) {
+      await page.waitForFunction((el) => !(el as HTMLButtonElement).disabled, await build.elementHandle(), { timeout: 60_000 });
+      const before = await page.evaluate(() => (window as unknown as { probe: { samples: number[] } }).probe.samples.length);
+      await build.click();
+      await page.getByRole('status').filter({ hasText: /^Built / }).waitFor({ timeout: 60_000 });
+      const probe = await page.evaluate(() => (window as unknown as { probe: { samples: number[]; screen: number[] } }).probe);
+      if (probe.samples.length > before) samples.push(probe.samples.at(-1)!);
+      else misses += 1;
+      if (probe.screen.length > screen.length) screen.push(probe.screen.at(-1)!);
+      await page.waitForTimeout(300);
+    }
+    await context.close();
+  }
+
+  // Peer: bare BullMQ on the same Redis, a processor that does nothing.
+  const connection = bullmqConnection(product.redisUrl);
+  const queue = new Queue('bench-bare', { connection, prefix: `${product.prefix}-bare` });
+  let started: (() => void) | null = null;
+  const worker = new Worker('bench-bare', async () => started?.(), { connection, prefix: `${product.prefix}-bare` });
+  await worker.waitUntilReady();
+  const bare: number[] = [];
+  for (let i = 0; i < BUILDS; i++) {
+    const start = new Promise<void>((r) => (started = r));
+    const t0 = performance.now();
+    await queue.add('noop', { i }, { removeOnComplete: true });
+    await start;
+    bare.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+
+  const p50 = percentile(samples, 0.5);
+  console.log(`click → build start, idle, ${samples.length} builds${misses ? ` (${misses} without a runs:event frame seen)` : ''}, Chromium (headless):`);
+  console.log(`  layercake /play: first runs:event on the page's socket  p50 ${fmt(p50).padStart(6)} ms   p99 ${fmt(percentile(samples, 0.99)).padStart(6)} ms`);
+  console.log(`  layercake /play: first step on screen                  p50 ${fmt(percentile(screen, 0.5)).padStart(6)} ms   p99 ${fmt(percentile(screen, 0.99)).padStart(6)} ms   (n=${screen.length})`);
+  console.log(`  bare BullMQ: add → processor start (same Redis)        p50 ${fmt(percentile(bare, 0.5)).padStart(6)} ms   p99 ${fmt(percentile(bare, 0.99)).padStart(6)} ms`);
+  console.log(`  ratio p50 ${(p50 / percentile(bare, 0.5)).toFixed(1)}× bare BullMQ (target p50 ≤ 50 ms: ${p50 <= 50 ? 'met' : 'NOT met'})`);
+} finally {
+  await browser.close();
+  await product.stop();
+}
