@@ -9,15 +9,10 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-static int on_start(void *arg, char *reply, size_t size)
+static int on_start(void *arg, struct sn_error *reply)
 {
     struct sn_container *c = arg;
-    struct sn_error e;
-    if (container_start(c, &e) < 0) {
-        snprintf(reply, size, "error: %s: %s%s%s", e.step, e.message, e.err ? ": " : "", e.err ? strerror(e.err) : "");
-        return -1;
-    }
-    return 0;
+    return container_start(c, reply);
 }
 
 static int listen_ctl(const char *dir, struct sn_error *e)
@@ -97,7 +92,8 @@ static void monitor_main(const struct sn_globals *g, const struct sn_create_args
     int dn = open("/dev/null", O_RDWR | O_CLOEXEC);
     for (int fd = 0; fd < 3 && dn >= 0; fd++) dup2(dn, fd);
     if (dn > 2) close(dn);
-    sn_write_all(report, "ok", 2);
+    struct sn_error ok = { .step = "" };
+    sn_write_all(report, &ok, sizeof ok);
     close(report);
 
     struct sn_monitor m = { .pid = ct.st.pid, .cg = &ct.st.cg, .timeout_ms = ct.spec.timeout_ms, .pty_master = -1,
@@ -124,58 +120,64 @@ static void monitor_main(const struct sn_globals *g, const struct sn_create_args
     if (a->output) attach_deliver(&att);
     _exit(0);
 
-fail_early:;
-    char msg[sizeof e.message + 200];
-    int n = snprintf(msg, sizeof msg, "%d\n%s: %s%s%s", failure_status(&e), e.step, e.message, e.err ? ": " : "",
-                     e.err ? strerror(e.err) : "");
-    sn_write_all(report, msg, (size_t)n);
+fail_early:
+    sn_write_all(report, &e, sizeof e);
     _exit(1);
 }
 
+/* The control socket's reply is a struct sn_error, step "" when the container started. */
 int start_via_monitor(const char *state_dir, const char *id)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s/ctl.sock", state_dir);
+    struct sn_error e;
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
-        sn_log("container %s cannot be started: its monitor is not listening (%s)", id, strerror(errno));
+        sn_fail(&e, "start", errno, "container %s cannot be started: its monitor is not listening", id);
         if (s >= 0) close(s);
-        return SN_EXIT_FAILED;
+        sn_error_print(&e);
+        return sn_error_status(&e);
     }
-    char reply[512] = "";
     ssize_t n = -1;
-    if (send(s, "start", 5, MSG_NOSIGNAL) == 5) n = recv(s, reply, sizeof reply - 1, 0);
+    if (send(s, "start", 5, MSG_NOSIGNAL) == 5) {
+        do n = recv(s, &e, sizeof e, 0);
+        while (n < 0 && errno == EINTR);
+    }
     close(s);
-    if (n > 0) reply[n] = 0;
-    if (n > 0 && strcmp(reply, "ok") == 0) return 0;
-    sn_log("starting %s: %s", id, n > 0 ? reply : "no reply from its monitor");
-    return SN_EXIT_FAILED;
+    if (n != (ssize_t)sizeof e) sn_fail(&e, "start", 0, "starting %s: no reply from its monitor", id);
+    e.step[sizeof e.step - 1] = 0;
+    e.message[sizeof e.message - 1] = 0;
+    if (!e.step[0]) return 0;
+    sn_error_print(&e);
+    return sn_error_status(&e);
 }
 
+/* The monitor's report pipe carries one struct sn_error: step "" once the container exists. */
 int create_detached(const struct sn_globals *g, const struct sn_create_args *a)
 {
+    struct sn_error e;
     int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) { sn_log("pipe: %s", strerror(errno)); return SN_EXIT_FAILED; }
+    if (pipe2(p, O_CLOEXEC) < 0) { sn_fail(&e, "create", errno, "pipe"); sn_error_print(&e); return SN_EXIT_FAILED; }
     pid_t pid = fork();
-    if (pid < 0) { sn_log("fork: %s", strerror(errno)); return SN_EXIT_FAILED; }
+    if (pid < 0) { sn_fail(&e, "create", errno, "fork"); sn_error_print(&e); return SN_EXIT_FAILED; }
     if (pid == 0) {
         close(p[0]);
         monitor_main(g, a, p[1]);
     }
     close(p[1]);
-    char buf[1024];
     size_t len = 0;
     ssize_t n;
-    while (len < sizeof buf - 1 && (n = read(p[0], buf + len, sizeof buf - 1 - len)) != 0) {
+    while (len < sizeof e && (n = read(p[0], (char *)&e + len, sizeof e - len)) != 0) {
         if (n < 0) { if (errno == EINTR) continue; break; }
         len += (size_t)n;
     }
-    buf[len] = 0;
     close(p[0]);
-    if (strcmp(buf, "ok") != 0) {
-        char *nl = strchr(buf, '\n');
-        sn_log("%s", nl ? nl + 1 : "the monitor process died");
-        return nl ? atoi(buf) : SN_EXIT_FAILED;
+    if (len != sizeof e) sn_fail(&e, "create", 0, "the monitor process died");
+    e.step[sizeof e.step - 1] = 0;
+    e.message[sizeof e.message - 1] = 0;
+    if (e.step[0]) {
+        sn_error_print(&e);
+        return sn_error_status(&e);
     }
     if (!a->start) return 0;
     char dir[PATH_MAX];

@@ -190,7 +190,7 @@ int cmd_exec(const struct sn_globals *g, int argc, char **argv)
         struct sn_error err;
         join_and_exec(&st, &s, &bpf, pidfd, sv[1], !a.detach, &err);
         sync_send(sv[1], SYNC_ERROR, &err, -1);
-        _exit(failure_status(&err));
+        _exit(sn_error_status(&err));
     }
     close(sv[1]);
     close(pidfd);
@@ -205,7 +205,7 @@ int cmd_exec(const struct sn_globals *g, int argc, char **argv)
             waitpid(pid, NULL, 0);
             close(sv[0]);
             sn_error_print(&e);
-            rc = failure_status(&e);
+            rc = sn_error_status(&e);
             goto out;
         }
         if (msg.type == SYNC_PTY && fd >= 0) {

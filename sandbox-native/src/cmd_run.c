@@ -9,12 +9,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 
-int failure_status(const struct sn_error *e)
-{
-    if (strcmp(e->step, "exec") == 0) return e->err == ENOENT ? 127 : 126;
-    return SN_EXIT_FAILED;
-}
-
 /* Die with `parent`; -1 if it is already gone. */
 static int arm_parent_death(pid_t parent)
 {
@@ -67,7 +61,7 @@ int cmd_run(const struct sn_globals *g, int argc, char **argv)
     if (spec_load(a.bundle, &ct.spec, &e) < 0) {
         sn_error_print(&e);
         spec_free(&ct.spec);
-        return SN_EXIT_FAILED;
+        return sn_error_status(&e);
     }
     trace_step("spec", t0);
     int rc = container_create(&ct, &e);
@@ -79,7 +73,7 @@ int cmd_run(const struct sn_globals *g, int argc, char **argv)
         sn_error_print(&e);
         container_abort(&ct);
         spec_free(&ct.spec);
-        return failure_status(&e);
+        return sn_error_status(&e);
     }
     struct sn_monitor m = {
         .pid = ct.st.pid, .cg = &ct.st.cg, .timeout_ms = ct.spec.timeout_ms, .pty_master = ct.pty_master,

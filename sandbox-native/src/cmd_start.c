@@ -12,7 +12,8 @@ int cmd_start(const struct sn_globals *g, int argc, char **argv)
     const char *status = state_live_status(&st);
     int rc;
     if (strcmp(status, "created") != 0) {
-        sn_log("container %s is %s, not created: only a created container can be started", argv[1], status);
+        sn_fail(&e, "start", 0, "container %s is %s, not created: only a created container can be started", argv[1], status);
+        sn_error_print(&e);
         rc = SN_EXIT_FAILED;
     } else {
         rc = start_via_monitor(st.dir, argv[1]);

@@ -33,9 +33,6 @@ struct sn_create_args {
     bool start;
 };
 int create_detached(const struct sn_globals *g, const struct sn_create_args *a);
-/* Exit status for a failed create/start: 126/127 when execve itself failed. */
-struct sn_error;
-int failure_status(const struct sn_error *e);
 /* Ask a detached container's monitor to start it. */
 int start_via_monitor(const char *state_dir, const char *id);
 

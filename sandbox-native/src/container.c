@@ -157,7 +157,7 @@ int container_create(struct sn_container *c, struct sn_error *e)
         struct sn_error err;
         child_setup(c, sv[1], &err);
         sync_send(sv[1], SYNC_ERROR, &err, -1);
-        _exit(err.step[0] && strcmp(err.step, "exec") == 0 ? (err.err == ENOENT ? 127 : 126) : 125);
+        _exit(sn_error_status(&err));
     }
     close(sv[1]);
     c->sync = sv[0];

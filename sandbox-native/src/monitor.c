@@ -52,17 +52,19 @@ static void handle_start(struct sn_monitor *m)
 {
     int conn = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (conn < 0) return;
-    char req[32] = "", reply[512] = "ok";
+    char req[32] = "";
+    struct sn_error reply = { .step = "" };   /* step "" = started */
     ssize_t n = recv(conn, req, sizeof req - 1, 0);
     if (n > 0 && strncmp(req, "start", 5) == 0 && m->on_start) {
-        if (m->on_start(m->arg, reply, sizeof reply) == 0) {
+        if (m->on_start(m->arg, &reply) == 0) {
+            memset(&reply, 0, sizeof reply);
             close(m->listen_fd);
             m->listen_fd = -1;
         }
     } else {
-        snprintf(reply, sizeof reply, "error: unknown request");
+        sn_fail(&reply, "start", 0, "the monitor takes only \"start\"");
     }
-    send(conn, reply, strlen(reply), MSG_NOSIGNAL);
+    send(conn, &reply, sizeof reply, MSG_NOSIGNAL);
     close(conn);
 }
 

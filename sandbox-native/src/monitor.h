@@ -18,7 +18,7 @@ struct sn_monitor {
     int in_fd, out_fd;          /* relay ends: the launcher's stdin and stdout */
     int control_fd;             /* -1, or text lines "resize ROWS COLS" */
     int listen_fd;              /* -1, or the control socket waiting for `start` */
-    int (*on_start)(void *arg, char *reply, size_t size);
+    int (*on_start)(void *arg, struct sn_error *reply);   /* fills reply on failure */
     void *arg;
     struct sn_attach *attach;   /* detached stdio (--output), or NULL */
 };

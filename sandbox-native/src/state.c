@@ -90,6 +90,9 @@ json_object *state_public_json(const struct sn_state *st)
     json_object_object_add(o, "rootfs", json_object_new_string(st->rootfs));
     json_object_object_add(o, "created", json_object_new_string(st->created));
     json_object_object_add(o, "owner", json_object_new_string(""));
+    /* An extension to runc's fields: the monitor that holds the container (0 once it is gone,
+     * checked against its start time so a reused pid never shows), for the engine to watch. */
+    json_object_object_add(o, "monitorPid", json_object_new_int(pid_alive(st->monitor_pid, st->monitor_start) ? st->monitor_pid : 0));
     if (st->annotations) json_object_object_add(o, "annotations", json_object_get(st->annotations));
     if (strcmp(status, "stopped") == 0) {
         if (st->exit_code >= 0) json_object_object_add(o, "exitCode", json_object_new_int(st->exit_code));
@@ -159,7 +162,7 @@ int state_read(const char *root, const char *id, struct sn_state *st, struct sn_
     snprintf(path, sizeof path, "%s/state.json", st->dir);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        if (errno == ENOENT) return sn_fail(e, "state", 0, "container %s does not exist", id);
+        if (errno == ENOENT) return sn_fail(e, "state", ENOENT, "container %s does not exist", id);
         return sn_fail(e, "state", errno, "opening %s", path);
     }
     char *text = sn_read_all(fd, NULL, 1u << 20);

@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,15 +14,16 @@ void sn_set_log_fd(int fd) { log_fd = fd; }
 
 void sn_log(const char *fmt, ...)
 {
-    char buf[1024];
+    /* One write per line, so a reader sharing the pipe never sees it split. */
+    char buf[1040] = "sandbox-native: ";
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+    int n = vsnprintf(buf + 16, sizeof buf - 17, fmt, ap);
     va_end(ap);
     if (n < 0) return;
-    if ((size_t)n > sizeof buf - 2) n = sizeof buf - 2;
+    if ((size_t)n > sizeof buf - 18) n = sizeof buf - 18;
+    n += 16;
     buf[n++] = '\n';
-    sn_write_all(log_fd, "sandbox-native: ", 16);
     sn_write_all(log_fd, buf, (size_t)n);
 }
 
@@ -37,12 +39,31 @@ int sn_fail(struct sn_error *e, const char *step, int err, const char *fmt, ...)
     return -1;
 }
 
+int sn_error_status(const struct sn_error *e)
+{
+    if (strcmp(e->step, "exec") == 0 && e->err) return e->err == ENOENT ? 127 : 126;
+    if (strcmp(e->step, "cwd") == 0) return 126;
+    return 125;
+}
+
 void sn_error_print(const struct sn_error *e)
 {
     if (e->err)
         sn_log("%s: %s: %s", e->step, e->message, strerror(e->err));
     else
         sn_log("%s: %s", e->step, e->message);
+    /* The record goes to stderr even with --log: it is the engine's channel, the log a human's. */
+    json_object *r = json_object_new_object(), *o = json_object_new_object();
+    json_object_object_add(r, "step", json_object_new_string(e->step));
+    json_object_object_add(r, "errno", json_object_new_int(e->err));
+    json_object_object_add(r, "errnoName", json_object_new_string(e->err ? (strerrorname_np(e->err) ?: "") : ""));
+    json_object_object_add(r, "message", json_object_new_string(e->message));
+    json_object_object_add(r, "exitStatus", json_object_new_int(sn_error_status(e)));
+    json_object_object_add(o, "launcherError", r);
+    char *line = sn_strdup_printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    if (line) sn_write_all(STDERR_FILENO, line, strlen(line));
+    free(line);
+    json_object_put(o);
 }
 
 int sn_write_all(int fd, const void *buf, size_t len)

@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* An error as it crosses function and process boundaries (it is copied verbatim over the
- * parent/child sync socket, so it holds no pointers). */
+/* An error as it crosses function and process boundaries. It is the launcher's one failure
+ * record: copied verbatim over every channel (the setup sync socket, the detached monitor's
+ * report pipe, the control socket's reply), so it holds no pointers; step "" means success. */
 struct sn_error {
     char step[32];      /* setup step that failed, e.g. "pivot_root" */
     int err;            /* errno, or 0 when the failure is not a syscall's */
@@ -22,6 +23,11 @@ struct sn_error {
 /* Fill *e and return -1, so call sites read `return sn_fail(e, "mount", errno, "...")`. */
 int sn_fail(struct sn_error *e, const char *step, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The exit status a failure implies, as Docker's: 127 the command was not found, 126 it could
+ * not be invoked (not executable, or its working directory unusable), 125 the launcher failed. */
+int sn_error_status(const struct sn_error *e);
+/* Report a failure on stderr: runc's human line, then the record as one JSON line for the
+ * engine, {"launcherError":{"step","errno","errnoName","message","exitStatus"}}. */
 void sn_error_print(const struct sn_error *e);
 
 static inline void sn_closep(int *fd) { if (*fd >= 0) close(*fd); }

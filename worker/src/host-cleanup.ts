@@ -16,7 +16,7 @@ import { enginePaths } from './config.js';
 import { ImageStore } from './image-store/index.js';
 import { mountsBelow } from './image-store/mounts.js';
 import { processAlive, tmpOwnerPid } from './image-store/paths.js';
-import { IdRangeAllocator, processStartTime } from './runtime/id-ranges.js';
+import { IdRangeAllocator } from './runtime/id-ranges.js';
 
 const execFileP = promisify(execFile);
 
@@ -49,30 +49,27 @@ export interface HostCleanupReport {
   idRanges: string[];
 }
 
+/** What the launcher's `state` says (public fields and its monitorPid extension). */
 interface LauncherState {
   id: string;
   status?: string;
+  /** The live monitor's pid, checked by the launcher against its start time; 0 once it is gone. */
   monitorPid?: number;
-  monitorStart?: number;
   finished?: string;
   bundle?: string;
 }
 
-function processIsAlive(pid: number | undefined, start: number | undefined): boolean {
-  if (!pid || pid <= 0) return false;
-  const now = processStartTime(pid);
-  if (now === null) return false;
-  return start === undefined || start === 0 || now === String(start);
-}
+const monitorAlive = (state: LauncherState): boolean => !!state.monitorPid && state.monitorPid > 0;
 
-async function readStates(stateRoot: string): Promise<LauncherState[]> {
+async function readStates(launcher: string, stateRoot: string): Promise<LauncherState[]> {
   const states: LauncherState[] = [];
   for (const name of await readdir(stateRoot).catch(() => [] as string[])) {
     if (name.startsWith('.')) continue; // .seccomp-cache and the launcher's own files
     try {
-      states.push({ ...(JSON.parse(await readFile(join(stateRoot, name, 'state.json'), 'utf8')) as LauncherState), id: name });
+      const { stdout } = await execFileP(launcher, ['--root', stateRoot, 'state', name]);
+      states.push({ ...(JSON.parse(stdout) as LauncherState), id: name });
     } catch {
-      // No state.json yet: a `create` in progress writes it within milliseconds; a crashed one
+      // No state yet: a `create` in progress writes it within milliseconds; a crashed one
       // never will. `delete --force` copes with both, but only the second should be touched.
       const since = await stat(join(stateRoot, name)).then((s) => Date.now() - s.mtimeMs, () => 0);
       if (since > 60_000) states.push({ id: name });
@@ -92,7 +89,7 @@ function isCrashed(state: LauncherState, paths: ReturnType<typeof enginePaths>):
     const owner = tmpOwnerPid(state.bundle.slice(scratch.length).split('/')[0]!);
     if (owner !== null && !processAlive(owner)) return true;
   }
-  if (processIsAlive(state.monitorPid, state.monitorStart)) return false;
+  if (monitorAlive(state)) return false;
   const finished = state.status === 'stopped' && !!state.finished;
   return !finished || !existsSync(join(paths.containers, state.id));
 }
@@ -171,12 +168,12 @@ export async function cleanupHost(options: HostCleanupOptions): Promise<HostClea
 
   // 1. Launcher states. `delete --force` kills whatever is left of the container (its whole
   //    cgroup) and removes the cgroup and the state, as the dead monitor would have.
-  const states = await readStates(paths.launcherState);
+  const states = await readStates(options.launcher, paths.launcherState);
   const live = new Set<string>();
   const crashed = new Set<string>();
   for (const state of states) {
     if (!isCrashed(state, paths)) {
-      if (processIsAlive(state.monitorPid, state.monitorStart)) live.add(state.id);
+      if (monitorAlive(state)) live.add(state.id);
       continue;
     }
     crashed.add(state.id);

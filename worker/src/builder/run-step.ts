@@ -13,6 +13,7 @@ import { LearnerError } from '../../../protocol/errors.js';
 import { egressDefaults, type EgressSession, type Usage } from '../egress/index.js';
 import { RuntimeError, type ContainerRuntime, type ExitInfo } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
+import { describeFailure, isLauncherLine } from '../runtime/launcher-error.js';
 import { hardenedSpec, writeBundle } from '../runtime/oci-spec.js';
 import { formatBytes } from './format.js';
 import type { Where } from './parse.js';
@@ -198,11 +199,13 @@ async function runContainer(o: RunStepOptions, id: string, bundleDir: string): P
   } catch (err) {
     if (o.signal?.aborted) throw new CancelledError();
     if (err instanceof RuntimeError) {
+      // The launcher's record decides: 127 the command was not found, anything else it could not run.
       const command = o.args[0] ?? '';
-      if (/executable file not found|no such file or directory/i.test(err.message)) {
+      if (err.failure?.exitStatus === 127) {
         throw new LearnerError('container.commandNotFound', { command, line: o.where.line }, o.where);
       }
-      throw new LearnerError('container.cannotRun', { command, reason: err.message, line: o.where.line }, o.where);
+      const reason = err.failure ? describeFailure(err.failure) : err.message;
+      throw new LearnerError('container.cannotRun', { command, reason, line: o.where.line }, o.where);
     }
     throw err;
   } finally {
@@ -211,7 +214,7 @@ async function runContainer(o: RunStepOptions, id: string, bundleDir: string): P
   }
 }
 
-/** Drops the launcher's own `sandbox-native: …` lines from the stderr shown as build output. */
+/** Drops the launcher's own lines (its human line and its record) from the stderr shown as build output. */
 function filterLauncher(stderr: Readable): Readable {
   const out = new PassThrough();
   let pending = '';
@@ -219,11 +222,11 @@ function filterLauncher(stderr: Readable): Readable {
     pending += chunk.toString('latin1');
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
-    const kept = lines.filter((line) => !line.startsWith('sandbox-native: '));
+    const kept = lines.filter((line) => !isLauncherLine(line));
     if (kept.length > 0) out.write(Buffer.from(kept.map((l) => `${l}\n`).join(''), 'latin1'));
   });
   stderr.on('end', () => {
-    if (pending !== '' && !pending.startsWith('sandbox-native: ')) out.write(Buffer.from(pending, 'latin1'));
+    if (pending !== '' && !isLauncherLine(pending)) out.write(Buffer.from(pending, 'latin1'));
     out.end();
   });
   return out;

@@ -8,20 +8,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { z } from 'zod';
 import { LearnerError } from '../../../protocol/errors.js';
-import { enginePaths } from '../config.js';
 import { noEvents, type EventSink } from '../events.js';
 import { resolveUser } from '../image-files.js';
 import type { Change, Digest, ImageStore, LayerRecord } from '../image-store/index.js';
 import { TreeAccessError } from '../image-store/tree-beneath.js';
 import { sessionQuotas } from '../limits.js';
-import { RuntimeError, type Attachment, type ContainerProcess, type ContainerRuntime, type ExitInfo, type RuntimeState } from '../runtime/container-runtime.js';
+import { type Attachment, type ContainerProcess, type ContainerRuntime, type ExitInfo, type RuntimeState } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
 import { SessionImages } from '../session-images.js';
 import { ContainerAttachment } from './attachment.js';
 import { commitConfig } from './commit-config.js';
 import { cpusOf, defaultContainerLimits, limitRequestSchema, resolveLimits } from './container-limits.js';
 import { containerImageUsers } from './image-users.js';
-import { launch, launcherId, StartError, type LaunchContext } from './launch.js';
+import { launch, launcherId, StartError, startFailure, type LaunchContext } from './launch.js';
 import { readLogs, type LogChunk } from './logs.js';
 import { checkName, generateName, newContainerId, shortId } from './names.js';
 import { checkQuotas, checkRunningTotals, measureUsage, treeBytes, type RunningLimits, type SessionQuotas, type SessionUsage } from './quotas.js';
@@ -39,8 +38,6 @@ export interface ContainerEngine {
   runtime: ContainerRuntime;
   idRanges: IdRangeAllocator;
   log?: Logger;
-  /** The launcher's --root (default `<data>/state`). */
-  launcherStateDir?: string;
   /** Containers' cgroups are `/<cgroupParent>/<short id>` (default `layercake`). */
   cgroupParent?: string;
   /** Limits of new containers when the learner asks for none (default limits.ts containerLimits). */
@@ -213,7 +210,6 @@ export class Containers {
       store: options.store,
       runtime: options.runtime,
       idRanges: options.idRanges,
-      launcherStateDir: options.launcherStateDir ?? enginePaths(options.dataDir).launcherState,
       cgroupParent: options.cgroupParent ?? 'layercake',
       log: this.log,
     };
@@ -531,12 +527,7 @@ export class Containers {
       },
       (err: unknown) => {
         void this.touch(record.id);
-        if (err instanceof RuntimeError) {
-          const reason = err.message.replace(/^sandbox-native exec: /, '');
-          if (/executable file not found|no such file or directory/i.test(reason)) throw new StartError(127, command, reason);
-          if (/exec: /.test(err.stderr)) throw new StartError(126, command, reason);
-        }
-        throw err;
+        throw startFailure(err, command);
       },
     );
     return { process, exited };

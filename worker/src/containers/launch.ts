@@ -1,8 +1,7 @@
 // Starting a container: its launcher bundle (a hardened config.json over the image's layers and
 // the container's writable layer), a host id range, and a detached launcher monitor that holds
 // the container's stdio, logs its output and outlives the process that started it.
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { LearnerError } from '../../../protocol/errors.js';
 import { NotADirectoryError, SymlinkLoopError } from '../builder/tree.js';
@@ -10,6 +9,7 @@ import { UpperWriter } from '../builder/upper-writer.js';
 import { resolveUser } from '../image-files.js';
 import type { ImageStore } from '../image-store/index.js';
 import { RuntimeError, type ContainerRuntime } from '../runtime/container-runtime.js';
+import { describeFailure } from '../runtime/launcher-error.js';
 import { ContainerAttachment } from './attachment.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
 import { hardenedSpec, writeBundle } from '../runtime/oci-spec.js';
@@ -21,8 +21,6 @@ export interface LaunchContext {
   store: ImageStore;
   runtime: ContainerRuntime;
   idRanges: IdRangeAllocator;
-  /** The launcher's --root: its per-container state.json names the monitor's pid. */
-  launcherStateDir: string;
   /** Containers' cgroups are `/<cgroupParent>/<launcher id>`. */
   cgroupParent: string;
   log: Logger;
@@ -52,14 +50,10 @@ export class StartError extends LearnerError {
   }
 }
 
-/** The monitor's pid, from the launcher's own state file (its public `state` does not show it). */
-async function monitorPid(stateDir: string, id: string): Promise<number | null> {
-  try {
-    const state = JSON.parse(await readFile(join(stateDir, id, 'state.json'), 'utf8')) as { monitorPid?: unknown };
-    return typeof state.monitorPid === 'number' && state.monitorPid > 0 ? state.monitorPid : null;
-  } catch {
-    return null;
-  }
+/** The pid of the monitor holding the container, from the launcher's `state`. */
+async function monitorPid(runtime: ContainerRuntime, id: string): Promise<number | null> {
+  const state = await runtime.state(id).catch(() => null);
+  return state?.monitorPid && state.monitorPid > 0 ? state.monitorPid : null;
 }
 
 /** A missing working directory is created (owned by the container's root), as Docker does. */
@@ -78,14 +72,11 @@ async function ensureWorkingDir(upper: string, layers: readonly string[], workin
   }
 }
 
-/** What the launcher said about a start that failed, as Docker's 126/127 when it is the command's fault. */
-function startFailure(err: unknown, command: string): unknown {
-  if (!(err instanceof RuntimeError)) return err;
-  const exec = /error: exec: (.*)$/m.exec(err.stderr);
-  if (!exec) return err;
-  const reason = exec[1]!.replace(/^.*?: /, '');
-  if (/executable file not found|No such file or directory/.test(exec[1]!)) return new StartError(127, command, reason);
-  return new StartError(126, command, reason);
+/** A start that failed, as Docker's 126/127 when the launcher's record says it is the command's fault. */
+export function startFailure(err: unknown, command: string): unknown {
+  const failure = err instanceof RuntimeError ? err.failure : null;
+  if (failure?.exitStatus !== 126 && failure?.exitStatus !== 127) return err;
+  return new StartError(failure.exitStatus, command, describeFailure(failure));
 }
 
 /**
@@ -139,7 +130,7 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
     created = true;
     // The range is the monitor's from now on: it lives as long as the container, not as long as
     // this process (the command line exits right after `run -d`).
-    const monitor = await monitorPid(ctx.launcherStateDir, id);
+    const monitor = await monitorPid(ctx.runtime, id);
     if (monitor !== null) ctx.idRanges.transfer(lease, monitor);
     else ctx.log.warn({ container: id }, 'launcher state names no monitor pid: the id range stays with this process');
 

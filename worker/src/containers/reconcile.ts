@@ -3,19 +3,16 @@
 // limit, signal) is copied from the launcher's state into the record, the launcher's state is
 // deleted and the host id range given back. Any process may be the one that notices — the worker,
 // the command line, a worker restarted after a crash — so this runs on every access.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ContainerRuntime, RuntimeState } from '../runtime/container-runtime.js';
-import { processStartTime, type IdRangeAllocator } from '../runtime/id-ranges.js';
+import type { IdRangeAllocator } from '../runtime/id-ranges.js';
 import { launcherId } from './launch.js';
 import type { ContainerRecord } from './record.js';
 
 export interface ReconcileContext {
   runtime: ContainerRuntime;
   idRanges: IdRangeAllocator;
-  launcherStateDir: string;
   log: Logger;
 }
 
@@ -33,25 +30,15 @@ export interface ExitState {
 /** A monitor killed outright takes its container with it (PDEATHSIG=SIGKILL): a KILL exit. */
 const KILLED_WITH_MONITOR: Omit<ExitState, 'finishedAt'> = { exitCode: 137, signal: 'KILL', oomKilled: false, timedOut: false };
 
-async function monitorAlive(stateDir: string, id: string): Promise<boolean> {
-  try {
-    const state = JSON.parse(await readFile(join(stateDir, id, 'state.json'), 'utf8')) as { monitorPid?: number; monitorStart?: number };
-    if (!state.monitorPid) return false;
-    const started = processStartTime(state.monitorPid);
-    return started !== null && (!state.monitorStart || started === String(state.monitorStart));
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The launcher's state once it has settled: a live monitor writes the exit code (and the OOM
  * flag, which it reads from the cgroup) a moment after the container's init is gone.
  */
 async function settledState(ctx: ReconcileContext, id: string): Promise<RuntimeState | null> {
   let state = await ctx.runtime.state(id);
+  // `state` names the monitor while it lives (checked against its start time by the launcher).
   for (let i = 0; i < 100 && state?.status === 'stopped' && state.exitCode === undefined; i++) {
-    if (!(await monitorAlive(ctx.launcherStateDir, id))) break;
+    if (!state.monitorPid) break;
     await sleep(50);
     state = await ctx.runtime.state(id);
   }

@@ -2,16 +2,20 @@
 // implementation; runc speaks the same command line and stands in for comparison
 // (OCI runtime CLI: https://github.com/opencontainers/runtime-spec/blob/main/runtime.md).
 //
-// A container runs in the foreground of its launcher process: the launcher stays beside it
-// as its monitor (relays the terminal, enforces the time limit, records how it ended), and
-// dies with the worker (--die-with-parent), which takes the container with it.
+// Two ways to run: `run` keeps the container in the foreground of its launcher process (a build
+// step: the launcher stays beside it as its monitor and dies with the worker, --die-with-parent,
+// taking the container with it); `create` puts it under a detached monitor that outlives the
+// worker (a learner's container). Failures come back as the launcher's record
+// (launcher-error.ts), never as English to match.
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { connectAttachment } from './attachment.js';
+import { describeFailure, isNoSuchContainer, launcherFailure, type LauncherFailure } from './launcher-error.js';
 
 const execFileP = promisify(execFile);
 
@@ -63,6 +67,10 @@ export interface RuntimeState {
   oomKilled?: boolean;
   timedOut?: boolean;
   cgroup?: { version: number; paths: Record<string, string> };
+  /** sandbox-native's extension: the pid of the monitor holding the container, 0 once it is gone. */
+  monitorPid?: number;
+  /** When the monitor recorded the container's end (RFC 3339), once it has. */
+  finished?: string;
 }
 
 /** A connection to a detached container's stdio (sandbox-native's attach socket). */
@@ -116,6 +124,8 @@ export interface ContainerRuntime {
 }
 
 export class RuntimeError extends Error {
+  /** The launcher's failure record, when it wrote one (sandbox-native does; runc does not). */
+  readonly failure: LauncherFailure | null;
   constructor(
     message: string,
     readonly exitCode: number | null,
@@ -123,7 +133,15 @@ export class RuntimeError extends Error {
   ) {
     super(message);
     this.name = 'RuntimeError';
+    this.failure = launcherFailure(stderr);
   }
+}
+
+/** A RuntimeError from what a launcher process left: its record's words when it wrote one. */
+function launcherError(verb: string, code: number | null, stderr: string): RuntimeError {
+  const failure = launcherFailure(stderr);
+  const said = failure ? describeFailure(failure) : `the launcher failed (exit ${code})`;
+  return new RuntimeError(`${verb}: ${said}`, code, stderr);
 }
 
 interface CliFlavour {
@@ -153,8 +171,7 @@ export class OciCliRuntime implements ContainerRuntime {
       return stdout;
     } catch (err) {
       const e = err as { code?: number; stderr?: string };
-      const stderr = (e.stderr ?? '').trim();
-      throw new RuntimeError(`${this.name} ${rest[0]}: ${stderr || 'failed'}`, e.code ?? null, stderr);
+      throw launcherError(`${this.name} ${rest[0]}`, typeof e.code === 'number' ? e.code : null, e.stderr ?? '');
     }
   }
 
@@ -172,9 +189,8 @@ export class OciCliRuntime implements ContainerRuntime {
       if (!this.flavour.keep) return exitFromStatus(code, signal);
       const state = await this.state(options.id).catch(() => null);
       await this.delete(options.id).catch(() => {});
-      // No stopped state: the launcher never started the container (it exits 125, or 126/127
-      // when execve failed) and says why on stderr.
-      if (!state || state.exitCode === undefined) throw new RuntimeError(launcherMessage(stderr, code), code, stderr);
+      // No stopped state: the launcher never started the container; its record says why.
+      if (!state || state.exitCode === undefined) throw launcherError(`${this.name} run`, code, stderr);
       return {
         exitCode: state.exitCode,
         ...(state.signal ? { signal: state.signal } : {}),
@@ -210,8 +226,10 @@ export class OciCliRuntime implements ContainerRuntime {
       stdio: ['pipe', 'pipe', 'pipe', control ? 'pipe' : 'ignore'],
     });
     const proc = this.wrap(child, control ? (child.stdio[3] as Writable) : null, async (code, signal, stderr) => {
-      if (code !== null && code >= 125 && /^sandbox-native: /m.test(stderr))
-        throw new RuntimeError(launcherMessage(stderr, code), code, stderr);
+      // The exec'd process's status, unless the launcher's record says the launcher failed
+      // with exactly this status (the process then never ran).
+      const failure = launcherFailure(stderr);
+      if (code !== null && failure && failure.exitStatus === code) throw launcherError(`${this.name} exec`, code, stderr);
       return exitFromStatus(code, signal);
     });
     return proc;
@@ -255,7 +273,7 @@ export class OciCliRuntime implements ContainerRuntime {
     try {
       return JSON.parse(await this.cli('state', id)) as RuntimeState;
     } catch (err) {
-      if (err instanceof RuntimeError && /does not exist/.test(err.stderr)) return null;
+      if (err instanceof RuntimeError && this.missing(err, id)) return null;
       throw err;
     }
   }
@@ -276,20 +294,20 @@ export class OciCliRuntime implements ContainerRuntime {
     try {
       await this.cli('delete', ...(force ? ['--force'] : []), id);
     } catch (err) {
-      if (err instanceof RuntimeError && /does not exist/.test(err.stderr)) return;
+      if (err instanceof RuntimeError && this.missing(err, id)) return;
       throw err;
     }
+  }
+
+  /** The launcher's record says so; runc writes none, and then its state directory is gone. */
+  private missing(err: RuntimeError, id: string): boolean {
+    return err.failure ? isNoSuchContainer(err.failure) : !existsSync(join(this.stateRoot, id));
   }
 
   async list(): Promise<string[]> {
     const out = await this.cli('list');
     return out.split('\n').filter(Boolean);
   }
-}
-
-function launcherMessage(stderr: string, code: number | null): string {
-  const lines = stderr.split('\n').filter((l) => l.startsWith('sandbox-native: '));
-  return lines.length ? lines.map((l) => l.slice('sandbox-native: '.length)).join('; ') : `the launcher failed (exit ${code})`;
 }
 
 function exitFromStatus(code: number | null, signal: NodeJS.Signals | null): ExitInfo {

@@ -1,6 +1,7 @@
 // exec: another command in a running container, in the foreground, exiting with its status
 // (126/127 when it cannot be run, as Docker).
 import type { Readable } from 'node:stream';
+import { isLauncherLine } from '../../runtime/launcher-error.js';
 import type { CliContext } from '../context.js';
 import { collect, environment } from '../options.js';
 import { localConsoleSize, relayInput } from '../terminal.js';
@@ -14,10 +15,10 @@ interface ExecFlags {
   workdir?: string;
 }
 
-/** Copies a stream to ours, leaving out the launcher's own `sandbox-native: …` messages. */
+/** Copies a stream to ours, leaving out the launcher's own lines (each comes in one write). */
 function relayOutput(from: Readable, to: NodeJS.WriteStream): void {
   from.on('data', (chunk: Buffer) => {
-    if (!chunk.toString('latin1').startsWith('sandbox-native: ')) to.write(chunk);
+    if (!isLauncherLine(chunk.toString('latin1'))) to.write(chunk);
   });
 }
 
