@@ -34,6 +34,7 @@ packages=(
   e2fsprogs quota btrfs-progs                              # disk quotas of writable layers (worker/src/disk-quota.ts)
   runc buildah                                             # peers for comparison tests and bench
   qemu-system-x86 cpio sysbench iperf3                     # VMs (worker/src/vm/): qemu, the guest's initramfs, compare's host column
+  squid                                                    # the package-archive proxy of RUN steps (worker/src/egress/)
 )
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   packages+=(hyperfine)

@@ -4,6 +4,7 @@ import { cpus, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { hostIdPattern } from '../../queue-client/names.js';
+import { DEFAULT_ALLOW_LIST, parseAllowList } from './egress/allow-list.js';
 
 /** The checkout this file belongs to: defaults live under its .data/. */
 export const REPO_ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
@@ -63,6 +64,24 @@ const schema = z.object({
     .default('busybox,debian')
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(z.enum(['busybox', 'debian']))),
+  /** RUN steps reach package archives through the host's squid ("off": loopback only). */
+  LAYERCAKE_EGRESS: z.enum(['on', 'off']).default('on'),
+  /** squid's cache and config, and the sessions' sockets (default: egress/ in the data root, one squid per engine). */
+  LAYERCAKE_EGRESS_DIR: path.optional(),
+  /** The archives a step may reach: host names, or .domain for a domain and its subdomains. */
+  LAYERCAKE_EGRESS_ALLOW: z
+    .string()
+    .default(DEFAULT_ALLOW_LIST.join(','))
+    .transform((text, ctx) => {
+      try {
+        return parseAllowList(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** The proxy's disk cache bound. */
+  LAYERCAKE_EGRESS_CACHE_SIZE: byteSize.default(2 * GiB),
   LAYERCAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -81,6 +100,7 @@ export type EngineConfig = Readonly<{
   idRangeBase: number;
   baseImages: readonly ('busybox' | 'debian')[];
   logLevel: string;
+  egress: Readonly<{ enabled: boolean; dir: string; allow: readonly string[]; cacheBytes: number }>;
 }>;
 
 export class ConfigError extends Error {
@@ -112,6 +132,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     idRangeBase: c.LAYERCAKE_ID_RANGE_BASE,
     baseImages: Object.freeze([...c.LAYERCAKE_BASE_IMAGES]),
     logLevel: c.LAYERCAKE_LOG_LEVEL,
+    egress: Object.freeze({
+      enabled: c.LAYERCAKE_EGRESS === 'on',
+      dir: c.LAYERCAKE_EGRESS_DIR ?? join(c.LAYERCAKE_DATA, 'egress'),
+      allow: Object.freeze([...c.LAYERCAKE_EGRESS_ALLOW]),
+      cacheBytes: c.LAYERCAKE_EGRESS_CACHE_SIZE,
+    }),
   });
 }
 

@@ -7,6 +7,7 @@ import { ensureBaseImages } from './base-images/index.js';
 import { loadConfig, type EngineConfig } from './config.js';
 import { cleanupHost } from './host-cleanup.js';
 import { openEngine } from './queue/engine.js';
+import { EgressService } from './egress/index.js';
 import { HostWorker } from './queue/host-worker.js';
 import { TerminalRelays } from './terminals/relays.js';
 
@@ -32,12 +33,26 @@ async function main(): Promise<void> {
   const cleanup = await cleanupHost({ dataDir: config.dataDir, launcher: config.launcher, log });
   log.info({ step: 'host-cleanup', ms: Math.round(performance.now() - started), ...countsOf(cleanup) }, 'host cleaned up');
 
+  // The host's proxy to package archives; without squid (not set up) builds keep loopback only.
+  let egress: EgressService | undefined;
+  if (config.egress.enabled) {
+    const service = new EgressService({ dir: config.egress.dir, allow: config.egress.allow, cacheBytes: config.egress.cacheBytes });
+    try {
+      await service.start();
+      egress = service;
+      log.info({ step: 'egress', allow: config.egress.allow }, 'package-archive proxy started');
+    } catch (err) {
+      log.warn({ step: 'egress', err }, 'package-archive proxy did not start: RUN steps have no network (run scripts/setup.sh)');
+    }
+  }
+
   const engine = await openEngine({
     dataDir: config.dataDir,
     launcher: config.launcher,
     log,
     idRangeBase: config.idRangeBase,
     buildIdPrefix: `build-${config.hostId}`,
+    ...(egress ? { egress } : {}),
   });
   const images = await ensureBaseImages(engine.store, { only: config.baseImages, logger: log });
   log.info({ step: 'base-images', images: images.map((i) => i.id), ms: Math.round(performance.now() - started) }, 'base images ready');
@@ -72,7 +87,9 @@ async function main(): Promise<void> {
     }
     log.info({ signal }, 'shutting down');
     // Relays detach; the containers keep running and the next worker attaches again.
-    Promise.all([terminals.close(), worker.shutdown(config.shutdownGraceMs)]).then(
+    Promise.all([terminals.close(), worker.shutdown(config.shutdownGraceMs)])
+      .then(() => egress?.stop())
+      .then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');

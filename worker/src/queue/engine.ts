@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { Builder } from '../builder/index.js';
 import { enginePaths } from '../config.js';
+import type { EgressService } from '../egress/index.js';
 import { ImageStore } from '../image-store/index.js';
 import { sandboxNative, type ContainerRuntime } from '../runtime/container-runtime.js';
 import { IdRangeAllocator } from '../runtime/id-ranges.js';
@@ -25,6 +26,8 @@ export interface EngineOptions {
   idRangeBase?: number;
   /** RUN containers of builds are named `<prefix>-…` (and so are their cgroups). */
   buildIdPrefix?: string;
+  /** RUN steps' way out to package archives (absent: none). */
+  egress?: EgressService;
 }
 
 export async function openEngine(options: EngineOptions): Promise<Engine> {
@@ -40,6 +43,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     idRanges,
     logger: options.log.child({ part: 'builder' }),
     ...(options.buildIdPrefix ? { idPrefix: options.buildIdPrefix } : {}),
+    ...(options.egress ? { egress: options.egress } : {}),
   });
   return { dataDir: options.dataDir, store, runtime, idRanges, builder, log: options.log };
 }
