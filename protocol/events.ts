@@ -103,6 +103,19 @@ export const engineEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('container.paused'), containerId: z.string() }),
   z.object({ ...base, type: z.literal('container.unpaused'), containerId: z.string() }),
   z.object({ ...base, type: z.literal('container.removed'), containerId: z.string() }),
+  // A pull (worker/src/registry/): one event per layer as its bytes arrive, `resumed` when a
+  // download went on from where a cut connection left it, `verified` once its digest matched,
+  // `cached` when the host's pull-through cache already had it.
+  z.object({
+    ...base,
+    type: z.literal('pull.layer'),
+    image: z.string(),
+    digest,
+    status: z.enum(['cached', 'downloading', 'resumed', 'verified']),
+    bytes: z.number().int().nonnegative(),
+    totalBytes: z.number().int().nonnegative(),
+  }),
+  z.object({ ...base, type: z.literal('pull.finished'), image: z.string(), digest, imageId: digest, fetchedBytes: z.number().int().nonnegative() }),
 ]);
 
 export type EngineEvent = z.infer<typeof engineEvent>;

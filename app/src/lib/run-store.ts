@@ -291,6 +291,10 @@ function apply(state: RunState, event: EngineEvent): RunState {
       return withContainer(next, event.containerId, (c) => ({ ...c, status: c.status === 'paused' ? 'running' : c.status }));
     case 'container.removed':
       return withContainer(next, event.containerId, (c) => ({ ...c, status: 'removed' }));
+    // Pull progress (worker/src/registry/) is not drawn yet: its events only advance seq.
+    case 'pull.layer':
+    case 'pull.finished':
+      return next;
   }
 }
 

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerExec } from './commands/exec.js';
 import { registerImages } from './commands/images.js';
 import { registerManage } from './commands/manage.js';
+import { registerRegistry } from './commands/registry.js';
 import { registerRun } from './commands/run.js';
 import { createProgram } from './commands/shared.js';
 import type { CliContext } from './context.js';
@@ -39,6 +40,7 @@ export function layercakeProgram(t: HelpText, context: (globals: GlobalFlags) =>
   registerExec(program);
   registerManage(program);
   registerImages(program);
+  registerRegistry(program);
   return root;
 }
 

@@ -12,6 +12,7 @@ import { DistributionClient, endpointFor, isUnreachable, type Credentials } from
 import { pullImage, type PullProgress, type PullResult } from './pull.js';
 import { pushImage, type PushResult } from './push.js';
 import type { ProjectRegistry } from './project-registry.js';
+import type { EventSink } from '../events.js';
 
 export { ProjectRegistry } from './project-registry.js';
 export { BlobCache } from './blob-cache.js';
@@ -27,6 +28,8 @@ export interface RegistriesOptions {
   projectDir?: string;
   /** How long a download retries a registry that went away (ms). */
   retryWindowMs?: number;
+  /** Where pull progress goes (`pull.layer`, `pull.finished`) for the UI. */
+  events?: EventSink;
 }
 
 /** What a running project registry publishes for this host's other processes (the CLI). */
@@ -76,16 +79,29 @@ export class Registries {
     return { username: session, password: createHmac('sha256', secret).update(`session:${session}`).digest('hex') };
   }
 
-  pull(name: string, onProgress?: (p: PullProgress) => void, onChunk?: (digest: string, bytes: number) => void): Promise<PullResult> {
-    return pullImage(name, {
+  async pull(name: string, onProgress?: (p: PullProgress) => void, onChunk?: (digest: string, bytes: number) => void): Promise<PullResult> {
+    const events = this.options.events;
+    // Progress events at most every 1/20 of a layer, so a big layer is not thousands of events.
+    const lastShown = new Map<string, number>();
+    const result = await pullImage(name, {
       store: this.options.store,
       images: this.options.images,
       cache: this.cache,
       quota: this.options.quota,
       credentialsFor: (host) => this.credentialsFor(host),
-      onProgress,
+      onProgress: (p) => {
+        onProgress?.(p);
+        if (events === undefined) return;
+        const step = Math.max(1, Math.floor(p.totalBytes / 20));
+        if (p.status === 'downloading' && p.bytes < p.totalBytes && p.bytes - (lastShown.get(p.digest) ?? -step) < step) return;
+        lastShown.set(p.digest, p.bytes);
+        events.emit({ type: 'pull.layer', image: p.image, digest: p.digest, status: p.status, bytes: p.bytes, totalBytes: p.totalBytes });
+      },
       onChunk,
     });
+    const fetchedBytes = result.layers.reduce((sum, l) => sum + l.stats.fetchedBytes, 0);
+    events?.emit({ type: 'pull.finished', image: result.name, digest: result.digest, imageId: result.imageId, fetchedBytes });
+    return result;
   }
 
   push(name: string, options: { chunkBytes?: number } = {}): Promise<PushResult> {
