@@ -10,7 +10,7 @@ import { bullmqConnection } from '../queue-client/connection.js';
 import { startProduct } from '../e2e/harness/product.js';
 import { fmt, launchChromium, percentile, typeDockerfile } from './support/browser.js';
 
-const BUILDS = 30;
+const BUILDS = Number(process.env.BENCH_BUILDS ?? 30);
 /** The gateway's build limit is 10 at once, then one per 6 s: a fresh learner every 9 builds. */
 const PER_SESSION = 9;
 
@@ -18,15 +18,19 @@ async function openPlay(context: BrowserContext, url: string): Promise<Page> {
   await context.addCookies([{ name: 'layercake-locale', value: 'en', url }]);
   const page = await context.newPage();
   await page.addInitScript(() => {
-    const probe = { t0: 0, samples: [] as number[], screen: [] as number[], seen: false };
+    const probe = { t0: 0, samples: [] as number[], screen: [] as number[], seen: false, runId: '' };
     (window as unknown as { probe: typeof probe }).probe = probe;
     const Native = window.WebSocket;
     window.WebSocket = class extends Native {
       constructor(url: string | URL, protocols?: string | string[]) {
         super(url, protocols);
         this.addEventListener('message', (m) => {
-          // socket.io's event packet: 42[…], or 451-[…] when binary attachments follow.
-          if (probe.t0 && !probe.seen && typeof m.data === 'string' && /^4(5\d+-)?2\["runs:event"/.test(m.data)) {
+          if (!probe.t0 || probe.seen || typeof m.data !== 'string') return;
+          // The runs:build reply names the new run; only its events count (the previous build's
+          // last events can still be arriving). socket.io packets: 43<id>[…] an ack, 42[…] an event.
+          const ack = /^43\d+\[\{"ok":true,"runId":"([^"]+)"/.exec(m.data);
+          if (ack) probe.runId = ack[1]!;
+          if (probe.runId && m.data.startsWith(`42["runs:event",{"runId":"${probe.runId}"`)) {
             probe.samples.push(performance.now() - probe.t0);
             probe.seen = true;
           }
@@ -43,12 +47,13 @@ async function openPlay(context: BrowserContext, url: string): Promise<Page> {
   // (the worker took the job and its first event came through Redis and the gateway), stamped
   // by a message listener on every WebSocket the page opens; and → the first step on screen.
   await page.evaluate(() => {
-    const probe = (window as unknown as { probe: { t0: number; samples: number[]; screen: number[]; seen: boolean } }).probe;
+    const probe = (window as unknown as { probe: { t0: number; samples: number[]; screen: number[]; seen: boolean; runId: string } }).probe;
     const status = document.getElementById('build-status')!;
     document.addEventListener('click', (e) => {
       if ((e.target as HTMLElement).closest('button')?.textContent === 'Build') {
         probe.t0 = performance.now();
         probe.seen = false;
+        probe.runId = '';
       }
     }, true);
     new MutationObserver(() => {
@@ -73,13 +78,19 @@ try {
     const build = page.getByRole('button', { name: 'Build', exact: true });
     for (let i = 0; i < PER_SESSION && samples.length + misses < BUILDS; i++) {
       await page.waitForFunction((el) => !(el as HTMLButtonElement).disabled, await build.elementHandle(), { timeout: 60_000 });
-      const before = await page.evaluate(() => (window as unknown as { probe: { samples: number[] } }).probe.samples.length);
+      const [before, beforeScreen] = await page.evaluate(() => {
+        const p = (window as unknown as { probe: { samples: number[]; screen: number[] } }).probe;
+        return [p.samples.length, p.screen.length] as const;
+      });
       await build.click();
+      // This build's first event (not the last build's "Built" still on screen), then its end.
+      await page.waitForFunction((n) => (window as unknown as { probe: { samples: number[] } }).probe.samples.length > n, before, { timeout: 60_000 }).catch(() => undefined);
+      await page.waitForFunction((el) => !(el as HTMLButtonElement).disabled, await build.elementHandle(), { timeout: 60_000 });
       await page.getByRole('status').filter({ hasText: /^Built / }).waitFor({ timeout: 60_000 });
       const probe = await page.evaluate(() => (window as unknown as { probe: { samples: number[]; screen: number[] } }).probe);
       if (probe.samples.length > before) samples.push(probe.samples.at(-1)!);
       else misses += 1;
-      if (probe.screen.length > screen.length) screen.push(probe.screen.at(-1)!);
+      if (probe.screen.length > beforeScreen) screen.push(probe.screen.at(-1)!);
       await page.waitForTimeout(300);
     }
     await context.close();

@@ -64,12 +64,13 @@ async function load(browser: Browser, url: string, cookieUrl?: string): Promise<
     if (isScript) bodies.push(response.body().catch(() => null));
   });
   await page.goto(url, { waitUntil: 'commit' });
-  // Poll in the page each frame: the first moment an editor exists whose textarea takes a key.
+  // Poll in the page each frame: the first moment an editor exists with its input element.
   await page.waitForFunction(() => {
     const m = (window as unknown as { monaco?: { editor: { getEditors(): { getModel(): unknown }[] } } }).monaco;
-    return !!m && m.editor.getEditors().some((e) => e.getModel()) && !!document.querySelector('.monaco-editor textarea');
+    return !!m && m.editor.getEditors().some((e) => e.getModel()) && !!document.querySelector('.monaco-editor [role="textbox"]');
   }, undefined, { timeout: 120_000, polling: 'raf' });
-  await page.locator('.monaco-editor textarea').first().focus();
+  // Monaco's input (a textarea, or an EditContext element where Chromium has it).
+  await page.locator('.monaco-editor [role="textbox"]').first().focus();
   await page.keyboard.press('Control+End');
   await page.keyboard.type('#');
   await page.waitForFunction(() => {
