@@ -42,6 +42,8 @@ export const engineEvent = z.discriminatedUnion('type', [
   }),
   z.object({ ...base, type: z.literal('build.cache'), step: z.number().int().positive(), cacheHit: z.boolean(), reason: cacheReason }),
   z.object({ ...base, type: z.literal('build.log'), step: z.number().int().positive(), stream: z.enum(['stdout', 'stderr']), text: z.string() }),
+  /** A RUN step's way out: the package hosts it reached, bytes both ways each, and what was refused (worker/src/egress/). */
+  z.object({ ...base, type: z.literal('build.egress'), step: z.number().int().positive(), hosts: z.array(z.object({ host: z.string(), bytes: z.number().int().nonnegative() })), refused: z.array(z.string()) }),
   z.object({
     ...base,
     type: z.literal('build.finished'),

@@ -363,6 +363,7 @@ export class Builder {
     try {
       const upper = await prepared.layer(stepDir, {
         emitLog: (stream, text) => events.emit({ type: 'build.log', step, stream, text }),
+        emitEgress: (hosts, refused) => events.emit({ type: 'build.egress', step, hosts, refused }),
         ...(signal ? { signal } : {}),
       });
       signal?.throwIfAborted();

@@ -53,6 +53,8 @@ export interface RunStepOptions {
   log: Logger;
   /** The way out to package archives (absent: loopback only, nothing listens there). */
   egress?: EgressSession;
+  /** After the command: the hosts it reached (bytes each) and what it was refused, when it tried any. */
+  onEgress?: (hosts: { host: string; bytes: number }[], refused: string[]) => void;
 }
 
 /** Keeps the last lines a stream produced, for the "command failed" error. */
@@ -129,6 +131,7 @@ export async function runStep(o: RunStepOptions): Promise<string> {
     );
     const before = o.egress?.usage();
     const exit = await runContainer(o, id, bundle);
+    if (before) reportEgress(o, before);
     if (o.signal?.aborted) throw new CancelledError();
     if (exit.timedOut) {
       throw new LearnerError('build.stepTimeout', { line: o.where.line, seconds: Math.round(o.resources.timeoutMs / 1000) }, o.where);
@@ -271,4 +274,13 @@ function refusedEgress(o: RunStepOptions, before: Usage, tail: string[]): void {
   if (refused.length > 0 || said !== undefined) {
     throw new LearnerError('egress.refused', { line: o.where.line, target: refused[0] ?? said!.trim().slice(0, 120) }, o.where);
   }
+}
+
+function reportEgress(o: RunStepOptions, before: Usage): void {
+  const now = o.egress!.usage();
+  const hosts = Object.entries(now.hosts)
+    .map(([host, bytes]) => ({ host, bytes: bytes - (before.hosts[host] ?? 0) }))
+    .filter((h) => h.bytes > 0);
+  const refused = now.refused.slice(before.refused.length);
+  if (hosts.length > 0 || refused.length > 0) o.onEgress?.(hosts, refused);
 }

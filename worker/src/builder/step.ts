@@ -61,6 +61,8 @@ export interface StepInput {
 
 export interface StepIO {
   emitLog(stream: 'stdout' | 'stderr', text: string): void;
+  /** What a RUN step reached through the package-archive proxy. */
+  emitEgress?(hosts: { host: string; bytes: number }[], refused: string[]): void;
   signal?: AbortSignal;
 }
 

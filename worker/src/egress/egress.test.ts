@@ -57,6 +57,9 @@ describe.skipIf(!online)('egress to package archives', () => {
     });
     curlImage = first.imageId;
     expect(await h.inImage(first.imageId, 'test -x "$ROOT/usr/bin/curl" && echo yes')).toContain('yes');
+    const reached = first.events.events.filter((e) => e.type === 'build.egress');
+    expect(reached.length).toBe(1);
+    expect(JSON.stringify(reached[0])).toContain('deb.debian.org');
     const afterFirst = await egress.counters();
     expect(afterFirst.requests).toBeGreaterThan(5);
 

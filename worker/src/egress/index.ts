@@ -53,6 +53,11 @@ export class EgressService {
     await this.squid.stop();
   }
 
+  /** squid's own port on the host's loopback (for a peer on the host's network, as the bench's Docker). */
+  get proxyPort(): number {
+    return this.squid.port;
+  }
+
   counters(): Promise<CacheCounters> {
     return this.squid.counters();
   }

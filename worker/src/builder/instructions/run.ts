@@ -85,6 +85,7 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
       where: instruction.where,
       command: instruction.json ? JSON.stringify(instruction.json) : instruction.args,
       onOutput: io.emitLog,
+      ...(io.emitEgress ? { onEgress: io.emitEgress } : {}),
       tailLines: build.tailLines,
       ...(enforced ? { diskLimitBytes: build.writableLayerBytes } : {}),
       // --network=none keeps a step on loopback alone, as in Docker.
