@@ -8,6 +8,7 @@ import { loadConfig, type EngineConfig } from './config.js';
 import { cleanupHost } from './host-cleanup.js';
 import { openEngine } from './queue/engine.js';
 import { EgressService } from './egress/index.js';
+import { PROJECT_REGISTRY_DIR, PROJECT_REGISTRY_PORT, ProjectRegistry, publishProjectRegistry } from './registry/index.js';
 import { HostWorker } from './queue/host-worker.js';
 import { TerminalRelays } from './terminals/relays.js';
 
@@ -44,6 +45,20 @@ async function main(): Promise<void> {
     } catch (err) {
       log.warn({ step: 'egress', err }, 'package-archive proxy did not start: RUN steps have no network (run scripts/setup.sh)');
     }
+  }
+
+  // The learners' registry (push from one session, pull in another); without docker-registry
+  // (not set up) pulls from other registries still work.
+  let registry: ProjectRegistry | undefined;
+  const projectRegistry = new ProjectRegistry({ dir: PROJECT_REGISTRY_DIR, port: PROJECT_REGISTRY_PORT });
+  try {
+    await projectRegistry.start();
+    await publishProjectRegistry(projectRegistry);
+    registry = projectRegistry;
+    log.info({ step: 'registry', host: projectRegistry.host }, 'project registry started');
+  } catch (err) {
+    await projectRegistry.stop().catch(() => {});
+    log.warn({ step: 'registry', err }, 'project registry did not start (run scripts/setup.sh)');
   }
 
   const engine = await openEngine({
@@ -89,6 +104,7 @@ async function main(): Promise<void> {
     // Relays detach; the containers keep running and the next worker attaches again.
     Promise.all([terminals.close(), worker.shutdown(config.shutdownGraceMs)])
       .then(() => egress?.stop())
+      .then(() => registry?.stop())
       .then(
       () => process.exit(0),
       (err: unknown) => {

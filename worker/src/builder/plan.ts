@@ -7,8 +7,10 @@ import { LearnerError } from '../../../protocol/errors.js';
 import { availableBaseImages, baseImageFor, ensureBaseImage } from '../base-images/index.js';
 import { ImageStoreError, type Digest, type ImageStore } from '../image-store/index.js';
 import type { SessionImages } from '../session-images.js';
+import { PROJECT_REGISTRY_DIR, Registries } from '../registry/index.js';
 import { ArgScope, type BuildArgs } from './args.js';
-import type { ImageState } from './image-config.js';
+import { ociArchitecture, type ImageState } from './image-config.js';
+import { checkDockerfile, FLAGS } from './check.js';
 import type { ImageStates } from './image-states.js';
 import { checkFlags, parseTrigger, type Instruction, type ParsedDockerfile } from './parse.js';
 import { learnerError, parsePairs, StepVars } from './step.js';
@@ -74,6 +76,8 @@ export async function resolveImage(
 
 export async function planBuild(parsed: ParsedDockerfile, options: PlanOptions): Promise<BuildPlan> {
   const { instructions, escape } = parsed;
+  // Docker checks the whole file first; so a mistake anywhere stops the build before step 1.
+  checkDockerfile(instructions);
   const globals = new ArgScope(options.buildArgs, null);
   let i = 0;
   for (; i < instructions.length && instructions[i]!.keyword === 'ARG'; i++) {
@@ -110,10 +114,12 @@ export async function planBuild(parsed: ParsedDockerfile, options: PlanOptions):
 }
 
 async function planStage(from: Instruction, earlier: StagePlan[], globals: ArgScope, escape: string, options: PlanOptions): Promise<StagePlan> {
-  const flags = checkFlags(from, ['platform']);
-  const platform = flags.get('platform');
+  const platform = checkFlags(from, FLAGS.FROM).get('platform');
   if (platform !== undefined) {
-    throw learnerError('build.platformUnsupported', platform.where, { platform: platform.value ?? '' });
+    // This machine's platform (often written $BUILDPLATFORM) is what a build makes anyway.
+    const host = `linux/${ociArchitecture()}`;
+    const value = new StepVars({}, globals, escape, platform.where).expand(platform.value ?? '');
+    if (value !== host) throw learnerError('build.platformUnsupported', platform.where, { platform: value, host });
   }
   const words = splitWhitespace(from.args);
   if (words.length === 0) throw learnerError('build.missingArguments', from.where, { instruction: 'FROM' });
@@ -162,9 +168,28 @@ async function resolveBase(stage: StagePlan, options: PlanOptions): Promise<void
     if (err instanceof LearnerError && err.where === undefined) throw new LearnerError(err.key, { ...err.facts, line: from.where.line }, from.where);
     throw err;
   });
-  if (state === null) throw await baseImageMissing(stage.base.ref, options.session, from);
-  stage.base.state = state;
-  stage.triggers = (state.config.config?.OnBuild ?? []).map((text) => parseTrigger(text, from.where));
+  // Not here: pulled from its registry (`docker build` pulls a FROM image it lacks too).
+  const pulled = state ?? (await pullBase(stage.base.ref, options, from));
+  if (pulled === null) throw await baseImageMissing(stage.base.ref, options.session, from);
+  stage.base.state = pulled;
+  stage.triggers = (pulled.config.config?.OnBuild ?? []).map((text) => parseTrigger(text, from.where));
+}
+
+/** FROM an image that is not local: pull it; null when no registry has it. */
+async function pullBase(ref: string, options: PlanOptions, from: Instruction): Promise<(ImageState & { imageId: Digest }) | null> {
+  const { session, store } = options;
+  const registries = new Registries({ dataDir: session.dataDir, store, images: session, projectDir: PROJECT_REGISTRY_DIR });
+  try {
+    await registries.pull(ref);
+  } catch (err) {
+    // Offline (no registry reachable) or not in the registry: build.baseImageMissing, which
+    // lists the images available here.
+    const missing = ['registry.offline', 'registry.notFound', 'reference.invalid', 'image.baseNameReserved'];
+    if (err instanceof LearnerError && missing.includes(err.key)) return null;
+    if (err instanceof LearnerError) throw new LearnerError(err.key, { ...err.facts, line: from.where.line }, from.argsWhere);
+    throw err;
+  }
+  return resolveImage(ref, session, store, options.images);
 }
 
 async function baseImageMissing(image: string, session: SessionImages, from: Instruction): Promise<LearnerError> {

@@ -3,6 +3,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LearnerError } from '../../../protocol/errors.js';
+import { REPO_ROOT } from '../config.js';
 import type { ImageStore } from '../image-store/index.js';
 import type { QuotaSource } from '../session-image-ops.js';
 import type { SessionImages } from '../session-images.js';
@@ -15,6 +16,11 @@ import type { ProjectRegistry } from './project-registry.js';
 import type { EventSink } from '../events.js';
 
 export { ProjectRegistry } from './project-registry.js';
+
+/** Where the worker's start-up runs the project registry (config, htpasswd, secret, storage/). */
+export const PROJECT_REGISTRY_DIR = join(REPO_ROOT, '.data/registry');
+/** The learners' port of the project registry: `localhost:5000/<session>/<name>`. */
+export const PROJECT_REGISTRY_PORT = 5000;
 export { BlobCache } from './blob-cache.js';
 export type { PullProgress, PullResult } from './pull.js';
 export type { PushResult } from './push.js';

@@ -1,14 +1,9 @@
 // pull, push, login, logout: the session's images and a registry (worker/src/registry/).
-import { join } from 'node:path';
-import { REPO_ROOT } from '../../config.js';
-import { Registries } from '../../registry/index.js';
+import { PROJECT_REGISTRY_DIR, Registries } from '../../registry/index.js';
 import { remoteReference } from '../../registry/remote-reference.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
 import type { Program } from './shared.js';
-
-/** Where the worker's start-up runs the project registry (worker/src/registry/README.md). */
-export const PROJECT_REGISTRY_DIR = join(REPO_ROOT, '.data/registry');
 
 export async function sessionRegistries(ctx: CliContext): Promise<Registries> {
   const { store, images, containers } = await ctx.engine();
