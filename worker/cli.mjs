@@ -1,7 +1,17 @@
 #!/usr/bin/env node
-// `layercake` (the package's bin): the command line is TypeScript, run through tsx so a checkout
-// needs no build step — `npx layercake ps` works right after `npm install`.
-import { register } from 'tsx/esm/api';
+// `layercake` (the package's bin, also /usr/local/bin/layercake after setup): runs the compiled
+// command line (scripts/build-cli.mjs, built in setup into the gitignored worker/dist/), and
+// rebuilds it first when a source file changed since, so a checkout never runs stale code.
+// Without esbuild's build (it failed, or the tree is read-only) it runs the TypeScript through tsx.
+import { buildCli, freshBuild } from '../scripts/build-cli.mjs';
+import { pathToFileURL } from 'node:url';
 
-register();
-await import('./src/cli/main.ts');
+let entry = freshBuild();
+if (!entry) entry = await buildCli().catch(() => null);
+if (entry) {
+  await import(pathToFileURL(entry).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('./src/cli/main.ts');
+}

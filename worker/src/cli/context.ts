@@ -1,18 +1,22 @@
 // What every verb works with: the engine over the data dir (image store, launcher, id ranges),
 // the session's containers and images, the learner's language, and where output goes. Opened
-// lazily, so `layercake --help` touches nothing.
+// lazily, and its modules loaded only then (dynamic imports), so `layercake --help` loads none of
+// the engine and a verb pays only for what it opens.
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Locale } from '../../../protocol/errors.js';
-import { baseImageFor, ensureBaseImage } from '../base-images/index.js';
-import { Builder } from '../builder/index.js';
-import { enginePaths, type EngineConfig } from '../config.js';
-import { Containers } from '../containers/index.js';
-import { ImageStore, isImageStoreError, type Digest } from '../image-store/index.js';
-import { sandboxNative, type ContainerRuntime } from '../runtime/container-runtime.js';
-import { IdRangeAllocator } from '../runtime/id-ranges.js';
-import { SessionImages } from '../session-images.js';
+import type { Builder } from '../builder/index.js';
+import type { EngineConfig } from '../config.js';
+import type { Containers } from '../containers/index.js';
+import type { Digest, ImageStore } from '../image-store/index.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { IdRangeAllocator } from '../runtime/id-ranges.js';
+import type { SessionImages } from '../session-images.js';
+
+// pino is CommonJS: required synchronously, and only when something is logged.
+const requirePino = (): typeof import('pino') => createRequire(import.meta.url)('pino') as typeof import('pino');
 
 export interface Engine {
   store: ImageStore;
@@ -24,22 +28,35 @@ export interface Engine {
 
 export class CliContext {
   private opened: Promise<Engine> | null = null;
-  readonly log: Logger;
+  private logger: Logger | null = null;
 
   constructor(
     readonly config: EngineConfig,
     readonly dataDir: string,
     readonly session: string,
     readonly locale: Locale,
-  ) {
-    // Details of internal errors go to a file: the terminal shows an apology with an id.
-    const logDir = join(dataDir, 'logs');
-    mkdirSync(logDir, { recursive: true });
-    this.log = pino({ name: 'layercake-cli', level: config.logLevel }, pino.destination({ dest: join(logDir, 'cli.log'), sync: true }));
+  ) {}
+
+  /** Details of internal errors go to a file: the terminal shows an apology with an id. */
+  get log(): Logger {
+    if (!this.logger) {
+      const logDir = join(this.dataDir, 'logs');
+      mkdirSync(logDir, { recursive: true });
+      const { pino } = requirePino();
+      this.logger = pino({ name: 'layercake-cli', level: this.config.logLevel }, pino.destination({ dest: join(logDir, 'cli.log'), sync: true }));
+    }
+    return this.logger;
   }
 
   engine(): Promise<Engine> {
     this.opened ??= (async () => {
+      const [{ enginePaths }, { ImageStore }, { sandboxNative }, { IdRangeAllocator }, { Containers }] = await Promise.all([
+        import('../config.js'),
+        import('../image-store/index.js'),
+        import('../runtime/container-runtime.js'),
+        import('../runtime/id-ranges.js'),
+        import('../containers/index.js'),
+      ]);
       const paths = enginePaths(this.dataDir);
       const store = await ImageStore.open(paths.store, { logger: this.log.child({ part: 'image-store' }) });
       const runtime = sandboxNative(this.config.launcher, paths.launcherState);
@@ -57,6 +74,7 @@ export class CliContext {
 
   async builder(): Promise<Builder> {
     const { store, runtime, idRanges } = await this.engine();
+    const { Builder } = await import('../builder/index.js');
     return new Builder({ store, dataDir: this.dataDir, runtime, idRanges, logger: this.log.child({ part: 'builder' }) });
   }
 
@@ -66,6 +84,10 @@ export class CliContext {
    */
   async image(ref: string): Promise<Digest> {
     const { store, images } = await this.engine();
+    const [{ baseImageFor, ensureBaseImage }, { isImageStoreError }] = await Promise.all([
+      import('../base-images/index.js'),
+      import('../image-store/index.js'),
+    ]);
     try {
       return await images.resolve(ref);
     } catch (err) {

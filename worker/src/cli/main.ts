@@ -7,7 +7,6 @@
 import { resolve } from 'node:path';
 import { CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
-import { StartError } from '../containers/index.js';
 import { VerbFailure } from './commands/shared.js';
 import { CliContext } from './context.js';
 import { describeError, localeFrom } from './errors.js';
@@ -64,7 +63,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     const ctx = context as CliContext | null;
     const log = ctx?.log ?? (await import('pino')).pino({ level: 'silent' });
     process.stderr.write(`${describeError(failure.error, locale, log)}\n`);
-    // Docker's statuses for a command that could not be run (126) or found (127).
+    // Docker's statuses for a command that could not be run (126) or found (127); the engine's
+    // modules are loaded only on this path, so a quick verb never pays for them.
+    const { StartError } = await import('../containers/index.js');
     if (failure.error instanceof StartError) return failure.error.exitCode;
     return failure.exitCode;
   }

@@ -170,8 +170,10 @@ export class OciCliRuntime implements ContainerRuntime {
       const { stdout } = await execFileP(this.binary, this.args(...rest), { maxBuffer: 4 << 20 });
       return stdout;
     } catch (err) {
-      const e = err as { code?: number; stderr?: string };
-      throw launcherError(`${this.name} ${rest[0]}`, typeof e.code === 'number' ? e.code : null, e.stderr ?? '');
+      const e = err as { code?: number | string; stderr?: string };
+      // A string code is spawn's own failure (ENOENT: no launcher at that path).
+      if (typeof e.code === 'string') throw new RuntimeError(`${this.name} ${rest[0]}: cannot start ${this.binary} (${e.code})`, null, '');
+      throw launcherError(`${this.name} ${rest[0]}`, e.code ?? null, e.stderr ?? '');
     }
   }
 
