@@ -146,9 +146,24 @@ export class Play {
   async build(): Promise<void> {
     await this.tab('buildTab');
     await expect(this.buildButton()).toBeEnabled();
-    const before = await this.buildStatus().count();
+    // A cached rebuild can leave "Built …" and come back between two polls: the status line is
+    // watched for leaving the last build's "Built …" instead.
+    const last = this.buildStatus();
+    const hadOne = (await last.count()) > 0;
+    if (hadOne) {
+      await last.evaluate((el, source) => {
+        const built = new RegExp(source);
+        const w = window as unknown as { leftBuilt: boolean };
+        w.leftBuilt = false;
+        new MutationObserver((_, observer) => {
+          if (built.test(el.textContent ?? '')) return;
+          w.leftBuilt = true;
+          observer.disconnect();
+        }).observe(el, { childList: true, subtree: true, characterData: true });
+      }, this.n.built.source);
+    }
     await this.buildButton().click();
-    if (before > 0) await expect(this.buildStatus()).toHaveCount(0);
+    if (hadOne) await this.page.waitForFunction(() => (window as unknown as { leftBuilt: boolean }).leftBuilt, undefined, { timeout: 60_000 });
     await expect(this.buildStatus()).toBeVisible({ timeout: 120_000 });
   }
 
