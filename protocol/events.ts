@@ -118,6 +118,16 @@ export const engineEvent = z.discriminatedUnion('type', [
     totalBytes: z.number().int().nonnegative(),
   }),
   z.object({ ...base, type: z.literal('pull.finished'), image: z.string(), digest, imageId: digest, fetchedBytes: z.number().int().nonnegative() }),
+  // A VM (worker/src/vm/): the image booted with its own kernel. `accel` says whether qemu ran
+  // it on KVM or emulated every instruction (TCG).
+  z.object({ ...base, type: z.literal('vm.booting'), vmId: z.string(), image: z.string(), accel: z.enum(['kvm', 'tcg']), vcpus: z.number().int().positive(), memoryBytes: z.number().int().positive(), kernelPackage: z.string() }),
+  /** The guest kernel's release, beside the host's: they differ, a container's would not. */
+  z.object({ ...base, type: z.literal('vm.kernel'), vmId: z.string(), release: z.string(), hostRelease: z.string() }),
+  /** Start to the command: qemu and the kernel's loading, the kernel's boot, init's mounts. */
+  z.object({ ...base, type: z.literal('vm.ready'), vmId: z.string(), firmwareMs: z.number().nonnegative(), kernelMs: z.number().nonnegative(), initMs: z.number().nonnegative(), totalMs: z.number().nonnegative() }),
+  /** qemu's resident memory (the guest's RAM it touched, its own code and TCG's cache). */
+  z.object({ ...base, type: z.literal('vm.stats'), vmId: z.string(), qemuRssBytes: z.number().int().nonnegative(), memoryLimitBytes: z.number().int().nonnegative(), containerMemoryBytes: z.number().int().nonnegative().nullable() }),
+  z.object({ ...base, type: z.literal('vm.exited'), vmId: z.string(), exitCode: z.number().int(), reason: z.enum(['exited', 'timeout', 'boot-timeout', 'killed', 'crashed']) }),
 ]);
 
 export type EngineEvent = z.infer<typeof engineEvent>;

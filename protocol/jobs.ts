@@ -58,6 +58,24 @@ export const runJob = z.object({
 });
 export type RunJob = z.infer<typeof runJob>;
 
+/**
+ * `vm run`: the image booted as a virtual machine with Debian's kernel (worker/src/vm/): its
+ * command runs on the guest's serial console, and the job ends when the guest powers off.
+ */
+export const vmJob = z.object({
+  sessionId,
+  runId,
+  image: imageRef,
+  cmd: z.array(z.string()).optional(),
+  /** The guest's RAM. */
+  memoryBytes: z.number().int().min(64 * 1024 * 1024).max(1024 * 1024 * 1024).optional(),
+  cpus: z.number().int().min(1).max(2).optional(),
+  timeoutMs: z.number().int().min(5_000).max(30 * 60_000).optional(),
+  /** What the learner types, sent once the command runs (the page's terminal relay is for containers only so far). */
+  input: z.string().max(64 * 1024).optional(),
+});
+export type VmJob = z.infer<typeof vmJob>;
+
 const base = { sessionId, runId };
 const onContainer = { ...base, container: containerRef };
 
@@ -127,7 +145,7 @@ export function limitErrorOf(input: unknown): LearnerError | null {
   return null;
 }
 
-export const jobSchemas = { build: buildJob, run: runJob, 'container-op': containerOpJob, 'image-op': imageOpJob } as const;
+export const jobSchemas = { build: buildJob, run: runJob, 'container-op': containerOpJob, 'image-op': imageOpJob, vm: vmJob } as const;
 export type JobName = keyof typeof jobSchemas;
 /** A job as the gateway may write it (defaults not yet filled in). */
 export type JobRequest<N extends JobName> = z.input<(typeof jobSchemas)[N]>;

@@ -211,6 +211,24 @@ export const imageOpResult = z.discriminatedUnion('op', [
 ]);
 export type ImageOpResult = z.infer<typeof imageOpResult>;
 
+// ---- vm -------------------------------------------------------------------------------------
+
+export const vmEndReason = z.enum(['exited', 'timeout', 'boot-timeout', 'killed', 'crashed']);
+
+export const vmResult = z.object({
+  /** The command's status as the guest reported it (124 at a time limit, 137 killed). */
+  exitCode: z.number().int(),
+  reason: vmEndReason,
+  /** KVM, or TCG: every guest instruction translated by qemu (emulation, many times slower). */
+  accel: z.enum(['kvm', 'tcg']),
+  /** The guest kernel's release (`uname -r` inside), null if it never said. */
+  kernel: z.string().nullable(),
+  boot: z.object({ firmwareMs: z.number(), kernelMs: z.number(), initMs: z.number(), totalMs: z.number() }).nullable(),
+  /** The serial console's last 64 KiB. */
+  output: z.string(),
+});
+export type VmResult = z.infer<typeof vmResult>;
+
 // ---- every job ------------------------------------------------------------------------------
 
 export const jobResultSchemas = {
@@ -218,6 +236,7 @@ export const jobResultSchemas = {
   run: runResult,
   'container-op': containerOpResult,
   'image-op': imageOpResult,
+  vm: vmResult,
 } as const satisfies Record<JobName, z.ZodType>;
 export type JobResult<N extends JobName> = z.infer<(typeof jobResultSchemas)[N]>;
 

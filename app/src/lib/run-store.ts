@@ -291,7 +291,13 @@ function apply(state: RunState, event: EngineEvent): RunState {
       return withContainer(next, event.containerId, (c) => ({ ...c, status: c.status === 'paused' ? 'running' : c.status }));
     case 'container.removed':
       return withContainer(next, event.containerId, (c) => ({ ...c, status: 'removed' }));
-    // Pull progress (worker/src/registry/) is not drawn yet: its events only advance seq.
+    // VMs (worker/src/vm/) are not drawn by the playground yet: their events only advance seq.
+    case 'vm.booting':
+    case 'vm.kernel':
+    case 'vm.ready':
+    case 'vm.stats':
+    case 'vm.exited':
+    // Pull progress (worker/src/registry/) is not drawn yet either.
     case 'pull.layer':
     case 'pull.finished':
       return next;

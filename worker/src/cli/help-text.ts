@@ -85,6 +85,11 @@ const en = {
 
   'images': 'List images',
   'images.quiet': 'only ids',
+  'vm': 'Virtual machines: an image booted with its own kernel',
+  'vm.run': 'Boot an image as a VM (Debian’s kernel under qemu) and run a command on its serial console',
+  'vm.memory': 'the guest’s memory (e.g. 256m)',
+  'vm.cpus': 'virtual CPUs (1 or 2)',
+  'vm.timeout': 'wall-clock limit in seconds, after which the VM is killed',
   'images.noTrunc': 'full ids',
   'history': 'The layers of an image, newest first, with the step that made each',
   'history.noTrunc': 'do not truncate output',
@@ -192,6 +197,11 @@ const ko: Record<HelpKey, string> = {
 
   'images': '이미지 목록을 보여 줘요',
   'images.quiet': 'ID만 출력해요',
+  'vm': '가상 머신: 자기 커널로 부팅한 이미지',
+  'vm.run': '이미지를 가상 머신으로 부팅해요 (qemu 위의 데비안 커널). 명령은 시리얼 콘솔에서 실행돼요',
+  'vm.memory': '게스트 메모리 (예: 256m)',
+  'vm.cpus': '가상 CPU 수 (1 또는 2)',
+  'vm.timeout': '벽시계 제한(초): 지나면 가상 머신을 강제로 끝내요',
   'images.noTrunc': 'ID를 자르지 않고 전부 보여 줘요',
   'history': '이미지의 레이어를 최신 것부터, 각각을 만든 단계와 함께 보여 줘요',
   'history.noTrunc': '출력을 자르지 않아요',

@@ -6,6 +6,7 @@ import { registerImages } from './commands/images.js';
 import { registerManage } from './commands/manage.js';
 import { registerRegistry } from './commands/registry.js';
 import { registerRun } from './commands/run.js';
+import { registerVm } from './commands/vm.js';
 import { createProgram } from './commands/shared.js';
 import type { CliContext } from './context.js';
 import { helpLayout, usageError, type HelpText } from './help-text.js';
@@ -40,6 +41,7 @@ export function layercakeProgram(t: HelpText, context: (globals: GlobalFlags) =>
   registerExec(program);
   registerManage(program);
   registerImages(program);
+  registerVm(program);
   registerRegistry(program);
   return root;
 }

@@ -15,6 +15,7 @@ import { handleBuild } from './handlers/build.js';
 import { handleContainerOp } from './handlers/container-op.js';
 import { handleImageOp } from './handlers/image-op.js';
 import { handleRun } from './handlers/run.js';
+import { handleVm } from './handlers/vm.js';
 import type { HandlerContext } from './handlers/types.js';
 import { recordJobDuration } from './durations.js';
 import { HostHeartbeat } from './heartbeat.js';
@@ -30,6 +31,7 @@ const handlers: { [N in JobName]: (input: never, ctx: HandlerContext) => Promise
   run: handleRun,
   'container-op': handleContainerOp,
   'image-op': handleImageOp,
+  vm: handleVm,
 };
 
 export interface HostWorkerOptions {

@@ -71,7 +71,7 @@ export interface BootTimes {
 }
 
 export interface VmListener {
-  booting?(info: { accel: Accel; vcpus: number; memoryBytes: number; kernelPackage: string }): void;
+  booting?(info: { id: string; accel: Accel; vcpus: number; memoryBytes: number; kernelPackage: string }): void;
   kernel?(release: string): void;
   ready?(times: BootTimes): void;
 }
@@ -190,7 +190,7 @@ async function bootVm(
     );
     // qemu holds the disk open now; the engine's copy of the descriptor is not needed.
     await closeDisk();
-    listener.booting?.({ accel, vcpus: Math.max(1, Math.ceil(limits.cpus)), memoryBytes: limits.memoryBytes, kernelPackage: kernel.packageName });
+    listener.booting?.({ id, accel, vcpus: Math.max(1, Math.ceil(limits.cpus)), memoryBytes: limits.memoryBytes, kernelPackage: kernel.packageName });
 
     let status: number | null = null;
     let fatal: string | null = null;

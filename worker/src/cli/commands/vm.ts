@@ -1,0 +1,67 @@
+// vm run: the image booted as a virtual machine with Debian's kernel (worker/src/vm/), its
+// serial console joined to this terminal like `run -it` joins a container's. The VM lives as
+// long as this process: Ctrl-C is a key for the guest; `exit` in the guest ends it with its status.
+import { readFileSync } from 'node:fs';
+import type { HelpText } from '../help-text.js';
+import { parseBytes, parsePositive } from '../options.js';
+import { relayInput, relayOutput } from '../terminal.js';
+import type { Program } from './shared.js';
+
+interface VmFlags {
+  interactive?: boolean;
+  tty?: boolean;
+  memory?: string;
+  cpus?: string;
+  timeout?: string;
+}
+
+export function registerVm(program: Program): void {
+  const t: HelpText = program.t;
+  const vm = program.command('vm').description(t('vm'));
+  vm.command('run')
+    .description(t('vm.run'))
+    .option('-i, --interactive', t('run.interactive'))
+    .option('-t, --tty', t('run.tty'))
+    .option('-m, --memory <bytes>', t('vm.memory'))
+    .option('--cpus <n>', t('vm.cpus'))
+    .option('--timeout <seconds>', t('vm.timeout'))
+    .argument('<image>')
+    .argument('[command...]')
+    .passThroughOptions()
+    .action(
+      program.verb(async (ctx, image: string, command: string[], f: VmFlags) => {
+        const { store, images, idRanges } = await ctx.engine();
+        const { vmOfImage } = await import('../../vm/image-run.js');
+        const { defaultVmLimits, startVm } = await import('../../vm/vm.js');
+        const { image: vmImage, settings } = await vmOfImage(store, await images.resolve(image), command);
+        const tty = Boolean(f.tty && process.stdout.isTTY);
+        const size = tty ? { rows: process.stdout.rows, cols: process.stdout.columns } : {};
+        const say = (text: string) => process.stderr.write(`\x1b[2m${text}\x1b[0m\n`);
+        const limits = {
+          memoryBytes: f.memory ? parseBytes('--memory', f.memory) : defaultVmLimits.memoryBytes,
+          cpus: f.cpus ? Math.min(2, Math.ceil(parsePositive('--cpus', f.cpus, false))) : defaultVmLimits.cpus,
+          timeoutMs: f.timeout ? parsePositive('--timeout', f.timeout) * 1000 : defaultVmLimits.timeoutMs,
+        };
+        const running = await startVm({ dataDir: ctx.dataDir, idRanges, log: ctx.log }, vmImage, { ...settings, ...size }, limits, {
+          booting: (b) =>
+            say(
+              b.accel === 'kvm'
+                ? `[vm] booting ${image} with ${b.kernelPackage} on KVM`
+                : `[vm] booting ${image} with ${b.kernelPackage} on TCG: qemu emulates every instruction (no usable KVM here), so it is much slower than a KVM guest`,
+            ),
+          kernel: (release) => say(`[vm] guest kernel ${release} (this host runs ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()})`),
+          ready: (b) => say(`[vm] ready in ${b.totalMs} ms: firmware and loading ${b.firmwareMs} ms, kernel ${b.kernelMs} ms, init ${b.initMs} ms`),
+        });
+        relayOutput(running.terminal);
+        const input = relayInput(
+          { write: (d) => running.terminal.write(d), resize: (r, c) => running.terminal.resize(r, c), endInput: () => running.terminal.closeInput() },
+          { tty, interactive: Boolean(f.interactive) },
+        );
+        const end = await running.ended;
+        input.stop();
+        if (end.detail) say(`[vm] ${end.detail}`);
+        return end.exitCode;
+      }),
+    );
+}
+
