@@ -34,10 +34,13 @@ packages=(
   e2fsprogs quota btrfs-progs                              # disk quotas of writable layers (worker/src/disk-quota.ts)
   runc buildah                                             # peers for comparison tests and bench
   qemu-system-x86 cpio sysbench iperf3                     # VMs (worker/src/vm/): qemu, the guest's initramfs, compare's host column
+  docker-registry apache2-utils zstd                      # the project registry (htpasswd -B for its service user), zstd layers (worker/src/registry/)
   squid                                                    # the package-archive proxy of RUN steps (worker/src/egress/)
 )
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   packages+=(hyperfine)
+  # Docker fidelity and registry tests, the pull bench: Debian's Docker on a private socket.
+  packages+=(docker.io)
   # Browser tests, e2e and the browser benches drive Debian's Chromium through playwright-core;
   # the CJK fonts draw the Korean pages (and their screenshots) in real glyphs, not boxes.
   packages+=(chromium fonts-noto-cjk)
