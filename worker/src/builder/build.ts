@@ -252,6 +252,7 @@ export class Builder {
       }
     });
     const finished = new Map<number, FinishedStage>();
+    const stageArgs = new Map<number, ArgScope>();
     const steps: StepResult[] = [];
     let stepNo = 0;
     let currentStage = 0;
@@ -260,6 +261,7 @@ export class Builder {
       store,
       context,
       escape: parsed.escape,
+      buildArgs,
       copySource: (name, where) => this.copySource(plan, finished, currentStage, name, where, session),
       runtime: this.options.runtime,
       idRanges: this.options.idRanges,
@@ -289,7 +291,10 @@ export class Builder {
         // Triggers run once, here; the image being built does not pass them on.
         state = { ...state, config: { ...state.config, config: { ...state.config.config, OnBuild: null } } };
       }
-      const stageRuntime: StageRuntime = { name: stageName, index, args: ArgScope.forStage(buildArgs, plan.globals), cmdSet: false };
+      // A stage built FROM an earlier stage sees its ARGs, as in BuildKit.
+      const baseArgs = stage.base.kind === 'stage' ? (stageArgs.get(stage.base.stage) ?? null) : null;
+      const stageRuntime: StageRuntime = { name: stageName, index, args: ArgScope.forStage(buildArgs, plan.globals, baseArgs), cmdSet: false };
+      stageArgs.set(index, stageRuntime.args);
 
       for (const instruction of [...stage.triggers, ...stage.instructions]) {
         signal?.throwIfAborted();

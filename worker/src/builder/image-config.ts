@@ -2,6 +2,7 @@
 // fields), its layers, and the history a step appends to. Each step starts from its parent's
 // state and produces a new image; this module holds the pure parts of that.
 import type { Digest, ImageConfig, LayerRecord, RunConfig } from '../image-store/index.js';
+import { HISTORY_COMMENT } from './created-by.js';
 
 export const DEFAULT_SHELL: readonly string[] = Object.freeze(['/bin/sh', '-c']);
 /** What Docker puts in a RUN's environment when the image sets no PATH. */
@@ -83,7 +84,7 @@ export interface StepOutcome {
 /** The config of the image a step produces. */
 export function nextConfig(parent: ImageState, outcome: StepOutcome, now: string): ImageConfig {
   const history = historyOf(parent);
-  history.push({ created: now, created_by: outcome.createdBy, ...(outcome.layer ? {} : { empty_layer: true }) });
+  history.push({ created: now, created_by: outcome.createdBy, comment: HISTORY_COMMENT, ...(outcome.layer ? {} : { empty_layer: true }) });
   const config: ImageConfig = {
     ...parent.config,
     created: now,
@@ -93,11 +94,6 @@ export function nextConfig(parent: ImageState, outcome: StepOutcome, now: string
   };
   if (outcome.author !== undefined) config.author = outcome.author;
   return config;
-}
-
-/** `/bin/sh -c #(nop) ` — how Docker's classic builder marks a step that ran nothing. */
-export function nopPrefix(config: RunConfig): string {
-  return `${shellOf(config).join(' ')} #(nop) `;
 }
 
 /** Host paths of a state's layers, topmost first (overlayfs's lowerdir order). */

@@ -147,6 +147,7 @@ export function parseDockerfile(content: string): ParsedDockerfile {
   const document = DockerfileParser.parse(content);
   const escape = document.getEscapeCharacter();
   const source = content.split('\n');
+  checkSyntaxDirective(document);
   const instructions: Instruction[] = [];
   for (const node of document.getInstructions()) {
     const range = node.getRange();
@@ -161,12 +162,36 @@ export function parseDockerfile(content: string): ParsedDockerfile {
       }
       throw new LearnerError('build.unknownInstruction', { line: where.line, instruction: word, suggestion: '' }, where);
     }
-    instructions.push(
-      buildInstruction(keyword as Keyword, source, range.start.line, keywordRange.start.character, range.end.line, escape, where),
-    );
+    const instruction = buildInstruction(keyword as Keyword, source, range.start.line, keywordRange.start.character, range.end.line, escape, where);
+    // Refused here, before the here-document's body lines are read as instructions.
+    if (HEREDOC_KEYWORDS.has(instruction.keyword) && instruction.json === null && HEREDOC.test(instruction.args)) {
+      throw new LearnerError('build.heredocUnsupported', { line: where.line, instruction: instruction.keyword }, instruction.argsWhere);
+    }
+    instructions.push(instruction);
   }
   if (instructions.length === 0) throw new LearnerError('build.emptyDockerfile', {});
   return { escape, instructions };
+}
+
+const HEREDOC_KEYWORDS = new Set<Keyword>(['RUN', 'COPY', 'ADD']);
+/** `<<EOF`, `<<-EOF`, `<<"EOF"` as a word of its own (not `a<<b` arithmetic or `<<<`). */
+const HEREDOC = /(?:^|\s)<<-?(["']?)[A-Za-z_][A-Za-z0-9_]*\1(?=\s|$)/;
+
+/**
+ * `# syntax=` picks the frontend. This builder is the frontend, and it implements
+ * docker/dockerfile:1 (what the docs put on line 1); another one (labs, a custom image) would
+ * bring features it does not have, so it is refused rather than ignored.
+ */
+const OWN_FRONTEND = /^(?:docker\.io\/)?docker\/dockerfile:1(?:\.\d+){0,2}(?:@sha256:[0-9a-f]{64})?$/;
+
+function checkSyntaxDirective(document: ReturnType<typeof DockerfileParser.parse>): void {
+  for (const directive of document.getDirectives()) {
+    if (directive.getName().toLowerCase() !== 'syntax') continue;
+    const frontend = directive.getValue().trim();
+    if (OWN_FRONTEND.test(frontend)) continue;
+    const line = directive.getRange().start.line + 1;
+    throw new LearnerError('build.syntaxUnsupported', { line, frontend }, { line, column: 1 });
+  }
 }
 
 function buildInstruction(

@@ -114,7 +114,7 @@ export async function planBuild(parsed: ParsedDockerfile, options: PlanOptions):
 }
 
 async function planStage(from: Instruction, earlier: StagePlan[], globals: ArgScope, escape: string, options: PlanOptions): Promise<StagePlan> {
-  const platform = checkFlags(from, FLAGS.FROM).get('platform');
+  const platform = checkFlags(from, FLAGS.FROM ?? []).get('platform');
   if (platform !== undefined) {
     // This machine's platform (often written $BUILDPLATFORM) is what a build makes anyway.
     const host = `linux/${ociArchitecture()}`;

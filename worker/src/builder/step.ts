@@ -7,7 +7,7 @@ import { LearnerError } from '../../../protocol/errors.js';
 import type { Digest, ImageStore, RunConfig } from '../image-store/index.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
-import type { ArgScope } from './args.js';
+import type { ArgScope, BuildArgs } from './args.js';
 import type { CacheKey } from './cache.js';
 import type { BuildContext } from './context.js';
 import { envMap, type ImageState } from './image-config.js';
@@ -36,6 +36,8 @@ export interface BuildRuntime {
   store: ImageStore;
   context: BuildContext;
   escape: string;
+  /** This build's --build-arg values (RUN takes the proxy ones from here). */
+  buildArgs: BuildArgs;
   /** `COPY --from=<name>`: a stage built earlier in this build, or an image the session sees. */
   copySource(name: string, where: Where): Promise<CopySource>;
   runtime: ContainerRuntime;
@@ -134,6 +136,11 @@ export class StepVars {
   /** Declared ARGs with a value that no ENV shadows: what RUN gets in its environment. */
   runArgs(): [string, string][] {
     return this.args.entries().filter(([name]) => !this.env.has(name));
+  }
+
+  /** The stage's own ARGs that no ENV shadows, a missing value as '': RUN's `|N K=V` in history. */
+  historyArgs(): [string, string][] {
+    return this.args.declared().filter(([name]) => !this.env.has(name));
   }
 }
 

@@ -11,7 +11,8 @@ import { readImageFile } from '../../image-files.js';
 import { ArchiveTooLargeError, detectArchive, extractArchive } from '../archive.js';
 import { formatBytes } from '../format.js';
 import { fileDigest } from '../context.js';
-import { layerDirsOf, nopPrefix, runConfigOf } from '../image-config.js';
+import { layerDirsOf, runConfigOf } from '../image-config.js';
+import { LAYER_SUFFIX } from '../created-by.js';
 import { checkFlags, type Instruction } from '../parse.js';
 import { atLine, learnerError, StepVars, type InstructionHandler, type StepInput } from '../step.js';
 import { splitWhitespace } from '../substitution.js';
@@ -159,12 +160,11 @@ function copyLike(kind: 'COPY' | 'ADD'): InstructionHandler {
     if (sources.length > 1 && !destNamesDir) throw learnerError('build.copyDestNotDir', instruction.argsWhere, { instruction: kind });
 
     const files = from === null ? await digestSources(tree, sources, build.signal) : createHash('sha256').update(JSON.stringify([from.id, sources.map((s) => s.parts)])).digest('hex');
-    const what = sources.length > 1 ? 'multi' : sources[0]!.entry.kind === 'dir' ? 'dir' : 'file';
-    const options = [chown ? `--chown=${chown} ` : '', chmodText ? `--chmod=${chmodText} ` : '', fromName ? `--from=${fromName} ` : ''].join('');
     const layers = layerDirsOf(parent, (id) => build.store.layerDir(id));
 
     return {
-      createdBy: `${nopPrefix(config)}${kind} ${options}${what}:${files} in ${destPath} `,
+      // BuildKit's words: the sources and destination as substituted, no flags.
+      createdBy: `${kind} ${[...expanded, dest].join(' ')}${LAYER_SUFFIX}`,
       cache: {
         instruction: JSON.stringify({ kind, from: from?.id ?? null, sources: expanded, dest: destPath, chown, chmod }),
         files,

@@ -1,7 +1,8 @@
 // Instructions that only change the image's config: no layer, an `empty_layer` history entry
-// in the classic builder's words (`/bin/sh -c #(nop)  ENV A=b`).
+// in BuildKit's words (`ENV A=b`, see created-by.ts).
 import type { RunConfig } from '../../image-store/index.js';
-import { nopPrefix, runConfigOf, setEnv, shellOf } from '../image-config.js';
+import { runConfigOf, setEnv, shellOf } from '../image-config.js';
+import { exposeText, goList, goQuotedList, healthcheckText } from '../created-by.js';
 import { checkFlags, parseTrigger, type Instruction } from '../parse.js';
 import { splitWhitespace } from '../substitution.js';
 import { parseDuration } from '../durations.js';
@@ -23,9 +24,9 @@ function start(input: StepInput, flags: readonly string[] = []): { config: RunCo
   return { config, vars: new StepVars(config, stage.args, build.escape, instruction.argsWhere), instruction };
 }
 
-function metadataStep(input: StepInput, config: RunConfig, summary: string, vars: StepVars, extra: Partial<PreparedStep> = {}): PreparedStep {
+function metadataStep(input: StepInput, config: RunConfig, summary: string, vars: StepVars, extra: Partial<PreparedStep> = {}, createdBy = summary): PreparedStep {
   return {
-    createdBy: `${nopPrefix(runConfigOf(input.parent))} ${summary}`,
+    createdBy,
     cache: { instruction: summary, args: vars.usedArgs, source: input.instruction.text },
     runConfig: config,
     ...extra,
@@ -91,7 +92,7 @@ export const expose: InstructionHandler = async (input) => {
     }
   }
   config.ExposedPorts = ports;
-  return metadataStep(input, config, `EXPOSE ${added.join(' ')}`, vars);
+  return metadataStep(input, config, `EXPOSE ${added.join(' ')}`, vars, {}, exposeText(added));
 };
 
 export const user: InstructionHandler = async (input) => {
@@ -115,7 +116,7 @@ export const cmd: InstructionHandler = async (input) => {
   const { config, vars, instruction } = start(input);
   config.Cmd = commandOf(instruction, config);
   input.stage.cmdSet = true;
-  return metadataStep(input, config, `CMD ${JSON.stringify(config.Cmd)}`, vars);
+  return metadataStep(input, config, `CMD ${JSON.stringify(config.Cmd)}`, vars, {}, `CMD ${goQuotedList(config.Cmd)}`);
 };
 
 export const entrypoint: InstructionHandler = async (input) => {
@@ -123,7 +124,7 @@ export const entrypoint: InstructionHandler = async (input) => {
   config.Entrypoint = commandOf(instruction, config);
   // An inherited CMD was meant for the old entrypoint; one set in this stage stays.
   if (!input.stage.cmdSet) config.Cmd = null;
-  return metadataStep(input, config, `ENTRYPOINT ${JSON.stringify(config.Entrypoint)}`, vars);
+  return metadataStep(input, config, `ENTRYPOINT ${JSON.stringify(config.Entrypoint)}`, vars, {}, `ENTRYPOINT ${goQuotedList(config.Entrypoint)}`);
 };
 
 export const shell: InstructionHandler = async (input) => {
@@ -131,7 +132,7 @@ export const shell: InstructionHandler = async (input) => {
   const words = requireJson(instruction, '["/bin/bash", "-c"]');
   if (words.length === 0) throw learnerError('build.missingArguments', instruction.where, { instruction: 'SHELL' });
   config.Shell = words;
-  return metadataStep(input, config, `SHELL ${JSON.stringify(words)}`, vars);
+  return metadataStep(input, config, `SHELL ${JSON.stringify(words)}`, vars, {}, `SHELL ${goList(words)}`);
 };
 
 export const volume: InstructionHandler = async (input) => {
@@ -141,7 +142,7 @@ export const volume: InstructionHandler = async (input) => {
   if (paths.length === 0 || paths.some((p) => p === '')) throw learnerError('build.emptyVolume', instruction.argsWhere, {});
   config.Volumes = { ...(config.Volumes ?? {}) };
   for (const path of paths) config.Volumes[path] = {};
-  return metadataStep(input, config, `VOLUME ${JSON.stringify(paths)}`, vars);
+  return metadataStep(input, config, `VOLUME ${JSON.stringify(paths)}`, vars, {}, `VOLUME ${goList(paths)}`);
 };
 
 const SIGNAL_NAMES = new Set([
@@ -175,7 +176,7 @@ export const healthcheck: InstructionHandler = async (input) => {
   if (upper === 'NONE') {
     if (rest.length > 0 || instruction.flags.length > 0) throw learnerError('build.healthcheckNone', instruction.argsWhere, {});
     config.Healthcheck = { Test: ['NONE'] };
-    return metadataStep(input, config, 'HEALTHCHECK NONE', vars);
+    return metadataStep(input, config, 'HEALTHCHECK NONE', vars, {}, healthcheckText(config.Healthcheck));
   }
   if (upper !== 'CMD') throw learnerError('build.healthcheckCmd', instruction.argsWhere, { word: subcommand });
   const commandText = instruction.args.slice(subcommand.length).trim();
@@ -202,7 +203,7 @@ export const healthcheck: InstructionHandler = async (input) => {
     else check.StartInterval = nanos;
   }
   config.Healthcheck = check;
-  return metadataStep(input, config, `HEALTHCHECK ${JSON.stringify(check)}`, vars);
+  return metadataStep(input, config, `HEALTHCHECK ${JSON.stringify(check)}`, vars, {}, healthcheckText(check));
 };
 
 function parseJsonList(text: string): string[] | null {

@@ -2,7 +2,8 @@
 // in the image rather than copying them in.
 import { posix } from 'node:path';
 import { resolveUser } from '../../image-files.js';
-import { DEFAULT_PATH, envMap, layerDirsOf, nopPrefix, runConfigOf, shellOf } from '../image-config.js';
+import { DEFAULT_PATH, envMap, layerDirsOf, runConfigOf, shellOf } from '../image-config.js';
+import { runText } from '../created-by.js';
 import { checkFlags } from '../parse.js';
 import { runStep } from '../run-step.js';
 import { atLine, learnerError, requireArgs, StepVars, type InstructionHandler, type StepIO } from '../step.js';
@@ -12,26 +13,21 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const run: InstructionHandler = async ({ instruction, parent, stage, build }) => {
-  // --mount and --security need BuildKit's features (caches, secrets); a network there is none.
+  // --mount, --security and here-documents are refused before the build starts (check.ts, parse.ts).
   const network = checkFlags(instruction, ['network']).get('network');
   if (network !== undefined && network.value !== 'none' && network.value !== 'default') {
     throw learnerError('build.invalidFlagValue', network.where, { flag: 'network', value: network.value ?? '' });
   }
   requireArgs(instruction);
-  if (instruction.json === null && /^<<-?["']?[A-Za-z_]/.test(instruction.args)) {
-    throw learnerError('build.heredocUnsupported', instruction.argsWhere, { instruction: 'RUN' });
-  }
   const config = structuredClone(runConfigOf(parent));
   const vars = new StepVars(config, stage.args, build.escape, instruction.argsWhere);
   const args = instruction.json ?? [...shellOf(config), instruction.args];
   if (args.length === 0) throw learnerError('build.missingArguments', instruction.where, { instruction: 'RUN' });
   // Every declared build argument is in the command's environment, so all of them are part of
-  // its identity; the classic builder writes them in front: `|2 A=1 B=2 /bin/sh -c make`.
+  // its identity; BuildKit writes them in front: `RUN |2 A=1 B=2 /bin/sh -c make # buildkit`.
   const runArgs = vars.runArgs();
-  const prefix = runArgs.length > 0 ? `|${runArgs.length} ${runArgs.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
-  const command = args.join(' ');
   return {
-    createdBy: `${prefix}${command}`,
+    createdBy: runText(vars.historyArgs(), args),
     cache: { instruction: `RUN ${JSON.stringify(args)}`, args: Object.fromEntries(runArgs), source: instruction.text },
     runConfig: config,
     layer: async (stepDir, io) => {
@@ -62,6 +58,8 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
     if (!names.has('PATH')) env.unshift(DEFAULT_PATH);
     if (!names.has('HOME')) env.push(`HOME=${user.home ?? '/'}`);
     for (const [name, value] of runArgs) env.push(`${name}=${value}`);
+    // Proxy arguments pass without an ARG, and (as in Docker) outside the cache key and history.
+    for (const [name, value] of build.buildArgs.proxies()) if (!names.has(name) && !stage.args.has(name)) env.push(`${name}=${value}`);
     const cwd = config.WorkingDir || '/';
     // Docker creates a missing working directory when the container starts; so does this,
     // in the step's upper, so the launcher finds it.
@@ -112,7 +110,7 @@ export const workdir: InstructionHandler = async ({ instruction, parent, stage, 
   });
   if (existing.entry !== null && existing.entry.kind !== 'dir') throw learnerError('build.notADirectory', instruction.argsWhere, { path: dir });
   const step = {
-    createdBy: `${nopPrefix(runConfigOf(parent))}WORKDIR ${dir}`,
+    createdBy: `WORKDIR ${dir}`,
     cache: { instruction: `WORKDIR ${dir}`, args: vars.usedArgs, source: instruction.text },
     runConfig: config,
   };
