@@ -61,7 +61,11 @@ export class ProjectRegistry {
     this.backendPort = await freePort();
     await this.startBackend();
     this.front = createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.front!.listen(this.options.port, '127.0.0.1', resolve));
+    // A port in use (another worker of this host runs the registry already) fails start().
+    await new Promise<void>((resolve, reject) => {
+      this.front!.once('error', reject);
+      this.front!.listen(this.options.port, '127.0.0.1', resolve);
+    });
     this.port = (this.front.address() as AddressInfo).port;
   }
 
@@ -79,7 +83,7 @@ export class ProjectRegistry {
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => (this.front ? this.front.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (this.front?.listening ? this.front.close(() => resolve()) : resolve()));
     this.front?.closeAllConnections();
     this.front = null;
     await this.stopBackend();
