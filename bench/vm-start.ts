@@ -6,6 +6,7 @@
 // (TCG where KVM does not work, as here: the line says which).
 //
 // Run: npx tsx bench/vm-start.ts [runs]     (as root; default 20 each)
+import { rmdir } from 'node:fs/promises';
 import { pino } from 'pino';
 import { createHarness } from '../worker/src/containers/test-support/harness.js';
 import { vmOfImage } from '../worker/src/vm/image-run.js';
@@ -53,4 +54,5 @@ try {
   console.log(`  ratio VM / container          ${(v / c).toFixed(1)}×${accel === 'tcg' ? '  (TCG emulates every guest instruction; a KVM guest boots several times faster)' : ''}`);
 } finally {
   await h.close();
+  for (const c of ['memory', 'pids', 'cpu', '']) await rmdir(`/sys/fs/cgroup/${c}/layercake-bench-vm`.replace('//', '/')).catch(() => {});
 }
