@@ -5,7 +5,7 @@
 // images, ps and --help; a cached rebuild ≤ 0.5× buildah's.
 //
 // Run: npx tsx bench/cli.ts [runs]     (as root, after setup put `layercake` on the PATH)
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +32,7 @@ pair('ps -a: layercake (A) vs buildah containers (B)', [layercake, 'ps', '-a'], 
 const dir = mkdtempSync(join(tmpdir(), 'layercake-bench-cli-'));
 const context = join(dir, 'context');
 const buildahArgs = ['--root', join(dir, 'buildah/root'), '--runroot', join(dir, 'buildah/run'), '--storage-driver', 'overlay'];
-const quiet = { stdio: ['ignore', 'ignore', 'inherit'] } as const;
+const quiet: ExecFileSyncOptions = { stdio: ['ignore', 'ignore', 'inherit'] };
 try {
   mkdirSync(context);
   writeFileSync(join(context, 'Dockerfile'), 'FROM busybox\nRUN echo one > /one\nRUN echo two > /two\nCOPY hello.txt /hello.txt\n');

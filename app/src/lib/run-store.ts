@@ -297,7 +297,8 @@ function apply(state: RunState, event: EngineEvent): RunState {
     case 'vm.ready':
     case 'vm.stats':
     case 'vm.exited':
-    // Pull progress (worker/src/registry/) is not drawn yet either.
+    // Pull progress (worker/src/registry/) and package-archive use are not drawn yet either.
+    case 'build.egress':
     case 'pull.layer':
     case 'pull.finished':
       return next;

@@ -18,6 +18,9 @@ import { Containers, type ContainerAttachment, type ContainerEngine } from '../c
 import { newErrorId } from '../queue/outcome.js';
 import { Relay, type RelayLimits } from './relay.js';
 
+/** How long a terminal request waits for a created container's start (inside the gateway's 10 s request timeout). */
+const CREATED_WAIT_MS = 8_000;
+
 export interface TerminalRelaysOptions {
   engine: ContainerEngine;
   redisUrl: string;
@@ -97,11 +100,19 @@ export class TerminalRelays {
     const { log } = this.options;
     try {
       const containers = this.containersOf(session);
-      const info = await containers.inspect(ref).catch(async (err: unknown) => {
-        // A removed (--rm) container's terminal stays readable for its session for a while.
-        if (err instanceof LearnerError && err.key === 'container.notFound' && (await this.keptFor(ref, session))) return null;
-        throw err;
-      });
+      const look = () =>
+        containers.inspect(ref).catch(async (err: unknown) => {
+          // A removed (--rm) container's terminal stays readable for its session for a while.
+          if (err instanceof LearnerError && err.key === 'container.notFound' && (await this.keptFor(ref, session))) return null;
+          throw err;
+        });
+      let info = await look();
+      // The page shows a terminal as soon as the run job has created the container; the job
+      // starts it a moment later. Wait for that start instead of refusing a container about to run.
+      for (const until = Date.now() + CREATED_WAIT_MS; info?.status === 'created' && Date.now() < until; ) {
+        await new Promise((r) => setTimeout(r, 100));
+        info = await look();
+      }
       if (!info) return { ok: true, containerId: ref };
       if (info.status === 'running' || info.status === 'paused') {
         const relay = await this.relayFor(info.id, session, false);
