@@ -7,8 +7,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostKey, hostQueueName, hostsIndexKey } from '../../queue-client/index.js';
 import { HostWorker } from '../../worker/src/queue/host-worker.js';
-import { testEngine, type TestEngine } from '../../worker/src/queue/test-support/engine.js';
-import { keysUnder, removeKeysUnder, testClient, testPrefix, testRedisUrl } from '../../worker/src/queue/test-support/redis.js';
+import { testEngine, type TestEngine, closeAndCheck } from '../../worker/src/queue/test-support/engine.js';
+import { removeKeysUnder, testClient, testPrefix, testRedisUrl } from '../../worker/src/queue/test-support/redis.js';
 import * as files from './features/files.js';
 import * as runs from './features/runs.js';
 import type { Gateway } from './gateway.js';
@@ -60,12 +60,7 @@ afterAll(async () => {
   for (const b of open) b.close();
   await gateway?.close();
   await worker?.shutdown(5_000);
-  const leftovers = await engine.leftovers();
-  await engine.close();
-  await removeKeysUnder(redis, prefix);
-  expect(await keysUnder(redis, prefix)).toEqual([]);
-  await redis.quit();
-  expect(leftovers).toEqual([]);
+  await closeAndCheck(engine, redis, prefix);
 });
 
 describe('runs through the gateway', () => {

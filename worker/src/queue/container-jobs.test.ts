@@ -11,8 +11,8 @@ import { waitForOutcome } from '../../../queue-client/outcome.js';
 import type { JobName } from '../../../protocol/jobs.js';
 import { HostWorker } from './host-worker.js';
 import { readRunEvents } from '../../../queue-client/run-events.js';
-import { testEngine, type TestEngine } from './test-support/engine.js';
-import { keysUnder, removeKeysUnder, testClient, testPrefix, testRedisUrl } from './test-support/redis.js';
+import { testEngine, type TestEngine, closeAndCheck } from './test-support/engine.js';
+import { testClient, testPrefix, testRedisUrl } from './test-support/redis.js';
 
 const redis = testClient();
 const url = testRedisUrl();
@@ -49,12 +49,7 @@ afterAll(async () => {
   await worker.shutdown(5_000);
   await dispatcher.close();
   for (const c of await new Containers({ ...engine, session: 'cj' }).list({ all: true })) await new Containers({ ...engine, session: 'cj' }).remove(c.id, { force: true });
-  const leftovers = await engine.leftovers();
-  await engine.close();
-  await removeKeysUnder(redis, prefix);
-  expect(await keysUnder(redis, prefix)).toEqual([]);
-  await redis.quit();
-  expect(leftovers).toEqual([]);
+  await closeAndCheck(engine, redis, prefix);
 });
 
 describe('run and container-op jobs', () => {

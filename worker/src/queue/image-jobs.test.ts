@@ -11,8 +11,8 @@ import { JobDispatcher } from '../../../queue-client/dispatcher.js';
 import { waitForOutcome } from '../../../queue-client/outcome.js';
 import { Containers } from '../containers/index.js';
 import { HostWorker } from './host-worker.js';
-import { testEngine, type TestEngine } from './test-support/engine.js';
-import { keysUnder, removeKeysUnder, testClient, testPrefix, testRedisUrl } from './test-support/redis.js';
+import { testEngine, type TestEngine, closeAndCheck } from './test-support/engine.js';
+import { testClient, testPrefix, testRedisUrl } from './test-support/redis.js';
 
 const redis = testClient();
 const url = testRedisUrl();
@@ -68,12 +68,7 @@ afterAll(async () => {
     const c = new Containers({ ...engine, session });
     for (const x of await c.list({ all: true })) await c.remove(x.id, { force: true });
   }
-  const leftovers = await engine.leftovers();
-  await engine.close();
-  await removeKeysUnder(redis, prefix);
-  expect(await keysUnder(redis, prefix)).toEqual([]);
-  await redis.quit();
-  expect(leftovers).toEqual([]);
+  await closeAndCheck(engine, redis, prefix);
 });
 
 describe('image-op', () => {

@@ -9,8 +9,8 @@ import { OutcomeTimeoutError, readOutcome, waitForOutcome } from '../../../queue
 import { queuePosition } from '../../../queue-client/queue-position.js';
 import { recordJobDuration } from './durations.js';
 import { HostWorker } from './host-worker.js';
-import { testEngine, type TestEngine } from './test-support/engine.js';
-import { keysUnder, removeKeysUnder, testClient, testPrefix, testRedisUrl } from './test-support/redis.js';
+import { testEngine, type TestEngine, closeAndCheck } from './test-support/engine.js';
+import { testClient, testPrefix, testRedisUrl } from './test-support/redis.js';
 
 const redis = testClient();
 const url = testRedisUrl();
@@ -28,12 +28,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.shutdown(5_000);
   await dispatcher.close();
-  const leftovers = await engine.leftovers();
-  await engine.close();
-  await removeKeysUnder(redis, prefix);
-  expect(await keysUnder(redis, prefix)).toEqual([]);
-  await redis.quit();
-  expect(leftovers).toEqual([]);
+  await closeAndCheck(engine, redis, prefix);
 });
 
 describe('queue position', () => {

@@ -8,6 +8,9 @@ import { pino } from 'pino';
 import { ensureBaseImage } from '../../base-images/index.js';
 import { enginePaths, REPO_ROOT } from '../../config.js';
 import { openEngine, type Engine } from '../engine.js';
+import type { Redis } from 'ioredis';
+import { expect } from 'vitest';
+import { keysUnder, removeKeysUnder } from './redis.js';
 
 export const LAUNCHER = join(REPO_ROOT, 'sandbox-native/build/sandbox-native');
 /** Queue tests' host uid window: apart from the product's (200000…) and the builder tests'. */
@@ -58,4 +61,14 @@ export async function leftoversIn(dataDir: string, containerPrefix: string): Pro
     if (mountPoint?.startsWith(`${dataDir}/`)) found.push(`mount ${mountPoint}`);
   }
   return found;
+}
+
+/** A queue test's last step: the engine left nothing behind and the test's Redis keys are gone. */
+export async function closeAndCheck(engine: TestEngine, redis: Redis, prefix: string): Promise<void> {
+  const leftovers = await engine.leftovers();
+  await engine.close();
+  await removeKeysUnder(redis, prefix);
+  expect(await keysUnder(redis, prefix)).toEqual([]);
+  await redis.quit();
+  expect(leftovers).toEqual([]);
 }
