@@ -63,6 +63,8 @@ export class Play {
   /** The editor takes typing and the Build button is enabled (socket connected, page hydrated). */
   async ready(): Promise<void> {
     await expect(this.editorInput()).toBeAttached({ timeout: 60_000 });
+    // A reloaded page comes back on the tab it was left on; Build lives on the Build tab.
+    await this.tab('buildTab');
     await expect(this.buildButton()).toBeEnabled({ timeout: 60_000 });
   }
 
