@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageStore, type Digest } from '../worker/src/image-store/index.js';
 import { ProjectRegistry, publishProjectRegistry, Registries } from '../worker/src/registry/index.js';
-import { SessionImages } from '../worker/src/session-images.js';
+import { SessionImages } from '../worker/src/sessions/images.js';
 
 const runs = Number(process.argv[2] ?? 5);
 const MiB = 1024 * 1024;

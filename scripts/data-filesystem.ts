@@ -2,7 +2,7 @@
 // created on the first run and mounted again on later ones (after a reboot the loop mount is gone).
 import { pino } from 'pino';
 import { loadConfig } from '../worker/src/config.js';
-import { ensureDataFilesystem } from '../worker/src/data-filesystem.js';
+import { ensureDataFilesystem } from '../worker/src/disk/data-filesystem.js';
 
 const config = loadConfig();
 const log = pino({ name: 'setup', level: config.logLevel });

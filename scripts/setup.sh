@@ -31,7 +31,7 @@ packages=(
   build-essential pkg-config libseccomp-dev libjson-c-dev   # sandbox-native
   busybox-static mmdebstrap                                # offline base images
   redis-server                                             # BullMQ's store
-  e2fsprogs quota btrfs-progs                              # disk quotas of writable layers (worker/src/disk-quota.ts)
+  e2fsprogs quota btrfs-progs                              # disk quotas of writable layers (worker/src/disk/disk-quota.ts)
   runc buildah                                             # peers for comparison tests and bench
   qemu-system-x86 cpio sysbench iperf3                     # VMs (worker/src/vm/): qemu, the guest's initramfs, compare's host column
   docker-registry apache2-utils zstd                      # the project registry (htpasswd -B for its service user), zstd layers (worker/src/registry/)

@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, REPO_ROOT } from '../worker/src/config.js';
-import { quotaFilesystemOf } from '../worker/src/disk-quota.js';
+import { quotaFilesystemOf } from '../worker/src/disk/disk-quota.js';
 import type { WorkerReady } from '../worker/src/main.js';
 import type { AppReady } from '../app/server/main.js';
 import { startPrivateRedis, type PrivateRedis } from './redis.js';

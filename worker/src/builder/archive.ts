@@ -11,8 +11,8 @@ import { posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import tarStream from 'tar-stream';
-import type { Attrs, UpperWriter } from './upper-writer.js';
-import { pathParts } from './tree.js';
+import type { Attrs, UpperWriter } from '../image-store/upper-writer.js';
+import { pathParts } from '../image-store/layered-tree.js';
 
 export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
 

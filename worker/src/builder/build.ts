@@ -11,10 +11,10 @@ import type { CacheReason } from '../../../protocol/events.js';
 import { noEvents, type EventSink } from '../events.js';
 import { chainIdsOf, formatReference, parseReference, type Digest, type ImageConfig, type ImageStore, type LayerRecord } from '../image-store/index.js';
 import { buildLimits, containerLimits, sessionQuotas } from '../limits.js';
-import type { SessionQuotas } from '../containers/quotas.js';
+import type { SessionQuotas } from '../sessions/quotas.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
-import { SessionImages } from '../session-images.js';
+import { SessionImages } from '../sessions/images.js';
 import { ArgScope, BuildArgs } from './args.js';
 import { BuildCache, type CacheLookup } from './cache.js';
 import { BuildContext, ContextFileTooLarge, readContextFile } from './context.js';
@@ -27,7 +27,7 @@ import { planBuild, resolveImage, stageNamed, type BuildPlan } from './plan.js';
 import { CancelledError, type StepResources } from './run-step.js';
 import { StepBudget } from './step-budget.js';
 import { atLine, learnerError, type BuildRuntime, type CopySource, type PreparedStep, type StageRuntime } from './step.js';
-import { diskQuotaLimiter, type WritableLayerLimiter } from '../containers/writable-layer.js';
+import { diskQuotaLimiter, type WritableLayerLimiter } from '../disk/writable-layer.js';
 
 const relativePath = z
   .string()

@@ -11,7 +11,7 @@ import type { Ignore } from '@balena/dockerignore';
 import { LearnerError } from '../../../protocol/errors.js';
 import { TreeAccessError, readFileBeneath } from '../image-store/tree-beneath.js';
 import { formatBytes } from './format.js';
-import { entryFromStats, type SourceTree, type TreeEntry } from './tree.js';
+import { entryFromStats, type SourceTree, type TreeEntry } from '../image-store/layered-tree.js';
 
 // The package is CommonJS with only `exports.default`: under Node's ESM interop the default
 // import is the exports object, under a bundler's it is the function.

@@ -4,8 +4,8 @@
 // filesystem this test creates and unmounts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LearnerError } from '../../../protocol/errors.js';
-import type { QuotaKind } from '../disk-quota.js';
-import { mountQuotaFilesystem, quotaKinds, type QuotaFilesystem } from '../test-support/quota-filesystem.js';
+import type { QuotaKind } from '../disk/disk-quota.js';
+import { mountQuotaFilesystem, quotaKinds, type QuotaFilesystem } from '../disk/test-support/quota-filesystem.js';
 import { createHarness, type Harness } from './test-support/harness.js';
 
 const MiB = 1024 * 1024;

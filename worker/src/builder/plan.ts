@@ -6,7 +6,7 @@
 import { LearnerError } from '../../../protocol/errors.js';
 import { availableBaseImages, baseImageFor, ensureBaseImage } from '../base-images/index.js';
 import { ImageStoreError, type Digest, type ImageStore } from '../image-store/index.js';
-import type { SessionImages } from '../session-images.js';
+import type { SessionImages } from '../sessions/images.js';
 import { PROJECT_REGISTRY_DIR, Registries } from '../registry/index.js';
 import { ArgScope, type BuildArgs } from './args.js';
 import { ociArchitecture, type ImageState } from './image-config.js';

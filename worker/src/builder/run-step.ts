@@ -17,7 +17,7 @@ import { describeFailure, isLauncherLine } from '../runtime/launcher-error.js';
 import { hardenedSpec, writeBundle } from '../runtime/oci-spec.js';
 import { formatBytes } from './format.js';
 import type { Where } from './parse.js';
-import { LayeredTree } from './tree.js';
+import { LayeredTree } from '../image-store/layered-tree.js';
 
 export interface StepResources {
   memoryBytes: number;

@@ -6,10 +6,10 @@
 // refused early: beyond one step's bound (build.stepTooLarge), or beyond what the session's disk
 // quota has left for the whole build, its intermediate images included (quota.layerBytesAdding).
 import { LearnerError } from '../../../protocol/errors.js';
-import { checkQuotas, measureUsage, treeBytes, type SessionQuotas, type SessionUsage } from '../containers/quotas.js';
+import { checkQuotas, measureUsage, treeBytes, type SessionQuotas, type SessionUsage } from '../sessions/quotas.js';
 import { containerPaths, readAllRecords } from '../containers/record.js';
 import type { ImageStore } from '../image-store/index.js';
-import type { SessionImages } from '../session-images.js';
+import type { SessionImages } from '../sessions/images.js';
 import { formatBytes } from './format.js';
 
 export class StepBudget {

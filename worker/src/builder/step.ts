@@ -14,7 +14,7 @@ import { envMap, type ImageState } from './image-config.js';
 import type { Instruction, Where } from './parse.js';
 import type { StepResources } from './run-step.js';
 import { expandWord, splitWords, SubstitutionError, type Lookup } from './substitution.js';
-import type { WritableLayerLimiter } from '../containers/writable-layer.js';
+import type { WritableLayerLimiter } from '../disk/writable-layer.js';
 
 export interface StageRuntime {
   /** The stage's name, or its index when it has none (as Docker numbers stages). */

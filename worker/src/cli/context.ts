@@ -13,7 +13,7 @@ import type { Containers } from '../containers/index.js';
 import type { Digest, ImageStore } from '../image-store/index.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
-import type { SessionImages } from '../session-images.js';
+import type { SessionImages } from '../sessions/images.js';
 
 // pino is CommonJS: required synchronously, and only when something is logged.
 const requirePino = (): typeof import('pino') => createRequire(import.meta.url)('pino') as typeof import('pino');

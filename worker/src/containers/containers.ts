@@ -9,13 +9,13 @@ import { pino, type Logger } from 'pino';
 import { z } from 'zod';
 import { LearnerError } from '../../../protocol/errors.js';
 import { noEvents, type EventSink } from '../events.js';
-import { resolveUser } from '../image-files.js';
+import { resolveUser } from '../image-store/image-files.js';
 import type { Change, Digest, ImageStore, LayerRecord } from '../image-store/index.js';
 import { TreeAccessError } from '../image-store/tree-beneath.js';
 import { sessionQuotas } from '../limits.js';
 import { type Attachment, type ContainerProcess, type ContainerRuntime, type ExitInfo, type RuntimeState } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
-import { SessionImages } from '../session-images.js';
+import { SessionImages } from '../sessions/images.js';
 import { ContainerAttachment } from './attachment.js';
 import { commitConfig } from './commit-config.js';
 import { cpusOf, defaultContainerLimits, limitRequestSchema, resolveLimits } from './container-limits.js';
@@ -23,13 +23,13 @@ import { containerImageUsers } from './image-users.js';
 import { launch, launcherId, StartError, startFailure, type LaunchContext } from './launch.js';
 import { readLogs, type LogChunk } from './logs.js';
 import { checkName, generateName, newContainerId, shortId } from './names.js';
-import { checkQuotas, checkRunningTotals, measureUsage, treeBytes, type RunningLimits, type SessionQuotas, type SessionUsage } from './quotas.js';
+import { checkQuotas, checkRunningTotals, measureUsage, treeBytes, type RunningLimits, type SessionQuotas, type SessionUsage } from '../sessions/quotas.js';
 import { exitStateOf, isLive, settleExit, type ExitState, type LiveStatus, type ReconcileContext } from './reconcile.js';
 import { containerPaths, listIds, readAllRecords, readRecord, writeRecord, type ContainerLimits, type ContainerRecord } from './record.js';
 import { composeRun, mergeEnv } from './run-config.js';
 import { normaliseSignal } from './signals.js';
 import { measure } from './stats.js';
-import { diskQuotaLimiter, removeLayerDir, type WritableLayerLimiter } from './writable-layer.js';
+import { diskQuotaLimiter, removeLayerDir, type WritableLayerLimiter } from '../disk/writable-layer.js';
 
 /** The host's engine parts containers are made of (the queue's Engine has them all). */
 export interface ContainerEngine {

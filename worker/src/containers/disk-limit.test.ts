@@ -2,8 +2,8 @@
 // the kernel stops a container writing past its limit, neighbours write on, and commit and rm
 // work on the limited directory. Made on a small loop filesystem this test creates and unmounts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { QuotaKind } from '../disk-quota.js';
-import { mountQuotaFilesystem, quotaKinds, type QuotaFilesystem } from '../test-support/quota-filesystem.js';
+import type { QuotaKind } from '../disk/disk-quota.js';
+import { mountQuotaFilesystem, quotaKinds, type QuotaFilesystem } from '../disk/test-support/quota-filesystem.js';
 import { createHarness, logsOf, type Harness } from './test-support/harness.js';
 
 const MiB = 1024 * 1024;

@@ -19,10 +19,10 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../config.js';
 import { diffUpper } from '../image-store/upper-diff.js';
-import { SessionImages } from '../session-images.js';
+import { SessionImages } from '../sessions/images.js';
 import type { Containers } from './containers.js';
 import { containerPaths } from './record.js';
-import { removeLayerDir } from './writable-layer.js';
+import { removeLayerDir } from '../disk/writable-layer.js';
 import { createHarness, eventually, type Harness } from './test-support/harness.js';
 
 const execFileP = promisify(execFile);

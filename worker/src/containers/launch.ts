@@ -4,9 +4,9 @@
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { LearnerError } from '../../../protocol/errors.js';
-import { NotADirectoryError, SymlinkLoopError } from '../builder/tree.js';
-import { UpperWriter } from '../builder/upper-writer.js';
-import { resolveUser } from '../image-files.js';
+import { NotADirectoryError, SymlinkLoopError } from '../image-store/layered-tree.js';
+import { UpperWriter } from '../image-store/upper-writer.js';
+import { resolveUser } from '../image-store/image-files.js';
 import type { ImageStore } from '../image-store/index.js';
 import { RuntimeError, type ContainerRuntime } from '../runtime/container-runtime.js';
 import { describeFailure } from '../runtime/launcher-error.js';

@@ -16,7 +16,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mountQuotaFilesystem, type QuotaFilesystem } from '../test-support/quota-filesystem.js';
+import { mountQuotaFilesystem, type QuotaFilesystem } from '../disk/test-support/quota-filesystem.js';
 import { isImageStoreError } from './errors.js';
 import { parseReference } from './references.js';
 import { ImageStore, type Image } from './store.js';

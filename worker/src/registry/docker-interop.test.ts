@@ -11,7 +11,7 @@ import { ensureBaseImage } from '../base-images/index.js';
 import { spawnCli } from '../cli/test-support/spawn-cli.js';
 import { ImageStore } from '../image-store/index.js';
 import { pinTimes, removeDir, tempDir } from '../image-store/test-support/fixtures.js';
-import { SessionImages } from '../session-images.js';
+import { SessionImages } from '../sessions/images.js';
 import { ProjectRegistry, publishProjectRegistry, Registries } from './index.js';
 
 const DOCKERD = '/usr/sbin/dockerd';

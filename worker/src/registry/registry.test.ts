@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageStore, type Digest } from '../image-store/index.js';
 import { MediaType } from '../image-store/media-types.js';
 import { pinTimes, removeDir, tempDir } from '../image-store/test-support/fixtures.js';
-import { SessionImages } from '../session-images.js';
+import { SessionImages } from '../sessions/images.js';
 import { DistributionClient, endpointFor } from './distribution-client.js';
 import { ProjectRegistry, publishProjectRegistry, Registries } from './index.js';
 import { putManifest } from './push.js';

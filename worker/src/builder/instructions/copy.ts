@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { readImageFile } from '../../image-files.js';
+import { readImageFile } from '../../image-store/image-files.js';
 import { ArchiveTooLargeError, detectArchive, extractArchive } from '../archive.js';
 import { formatBytes } from '../format.js';
 import { fileDigest } from '../context.js';
@@ -25,8 +25,8 @@ import {
   SymlinkLoopError,
   type SourceTree,
   type TreeEntry,
-} from '../tree.js';
-import { UpperWriter, type Attrs } from '../upper-writer.js';
+} from '../../image-store/layered-tree.js';
+import { UpperWriter, type Attrs } from '../../image-store/upper-writer.js';
 
 /** The largest id a container can represent (its mapped range is 65536 ids). */
 const MAX_ID = 65535;

@@ -1,14 +1,14 @@
 // RUN (shell and exec form) and WORKDIR, the two steps whose layer is made by creating things
 // in the image rather than copying them in.
 import { posix } from 'node:path';
-import { resolveUser } from '../../image-files.js';
+import { resolveUser } from '../../image-store/image-files.js';
 import { DEFAULT_PATH, envMap, layerDirsOf, runConfigOf, shellOf } from '../image-config.js';
 import { runText } from '../created-by.js';
 import { checkFlags } from '../parse.js';
 import { runStep } from '../run-step.js';
 import { atLine, learnerError, requireArgs, StepVars, type InstructionHandler, type StepIO } from '../step.js';
-import { LayeredTree, NotADirectoryError, resolveInTree, SymlinkLoopError } from '../tree.js';
-import { UpperWriter } from '../upper-writer.js';
+import { LayeredTree, NotADirectoryError, resolveInTree, SymlinkLoopError } from '../../image-store/layered-tree.js';
+import { UpperWriter } from '../../image-store/upper-writer.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 

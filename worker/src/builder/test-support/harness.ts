@@ -13,7 +13,7 @@ import { CollectedEvents } from '../../events.js';
 import { chainIdsOf, ImageStore, type Digest } from '../../image-store/index.js';
 import { sandboxNative, type ContainerRuntime } from '../../runtime/container-runtime.js';
 import { IdRangeAllocator } from '../../runtime/id-ranges.js';
-import { SessionImages } from '../../session-images.js';
+import { SessionImages } from '../../sessions/images.js';
 import { Builder, type BuilderOptions, type BuildRequest, type BuildResult } from '../build.js';
 
 const execFileP = promisify(execFile);

@@ -6,12 +6,12 @@ import type { EngineEvent } from '../../../../protocol/events.js';
 import { baseImageFor, ensureBaseImage } from '../../base-images/index.js';
 import { CollectedEvents } from '../../events.js';
 import type { Digest, ImageStore } from '../../image-store/index.js';
-import type { SessionImages } from '../../session-images.js';
+import type { SessionImages } from '../../sessions/images.js';
 import type { CliContext } from '../context.js';
 import { ago, ellipsis, humanSize, shortImageId, table } from '../format.js';
 import { collect } from '../options.js';
 import { printable } from '../printable.js';
-import { listImages, loadImages, removeImage, storeRefFor } from '../../session-image-ops.js';
+import { listImages, loadImages, removeImage, storeRefFor } from '../../sessions/image-ops.js';
 import { each, type Program } from './shared.js';
 
 /** `docker inspect`'s shape for an image, in the session's names. */

@@ -13,7 +13,7 @@ import { ensureBaseImage } from '../../base-images/index.js';
 import { enginePaths, REPO_ROOT } from '../../config.js';
 import { CollectedEvents } from '../../events.js';
 import { ImageStore, type Digest, type RunConfig } from '../../image-store/index.js';
-import { SessionImages } from '../../session-images.js';
+import { SessionImages } from '../../sessions/images.js';
 import { sandboxNative, type ContainerRuntime } from '../../runtime/container-runtime.js';
 import { IdRangeAllocator } from '../../runtime/id-ranges.js';
 import { Containers, type ContainerEngine, type ContainersOptions, type CreateRequest } from '../containers.js';

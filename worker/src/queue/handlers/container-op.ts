@@ -4,7 +4,7 @@
 import type { ContainerOpResult } from '../../../../protocol/results.js';
 import { isLearnerError } from '../../../../protocol/errors.js';
 import { Containers } from '../../containers/index.js';
-import { treeBytes } from '../../containers/quotas.js';
+import { treeBytes } from '../../sessions/quotas.js';
 import { containerSummaryOf } from './container-views.js';
 import type { JobHandler } from './types.js';
 

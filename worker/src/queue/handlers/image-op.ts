@@ -6,11 +6,11 @@ import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LearnerError } from '../../../../protocol/errors.js';
 import type { HistoryRow, ImageOpResult, ImageSummary } from '../../../../protocol/results.js';
-import { removeImage } from '../../session-image-ops.js';
+import { removeImage } from '../../sessions/image-ops.js';
 import { Containers } from '../../containers/index.js';
-import { sessionImages } from '../../containers/quotas.js';
+import { sessionImages } from '../../sessions/quotas.js';
 import { diffUpper, type Digest, type Image } from '../../image-store/index.js';
-import { isBaseName } from '../../session-images.js';
+import { isBaseName } from '../../sessions/images.js';
 import { stepLine } from '../dockerfile-lines.js';
 import type { HandlerContext, JobHandler, JobInput } from './types.js';
 

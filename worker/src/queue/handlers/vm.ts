@@ -3,7 +3,7 @@
 // and dies with it. The serial console's output comes back in the result; the page's live
 // terminal relay (worker/src/terminals/) speaks to containers only so far.
 import { readFileSync } from 'node:fs';
-import { SessionImages } from '../../session-images.js';
+import { SessionImages } from '../../sessions/images.js';
 import { vmOfImage, residentBytes } from '../../vm/image-run.js';
 import { defaultVmLimits, startVm } from '../../vm/vm.js';
 import type { JobHandler } from './types.js';

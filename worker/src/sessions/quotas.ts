@@ -7,7 +7,7 @@ import { availableBaseImages } from '../base-images/index.js';
 import { formatBytes } from '../image-store/errors.js';
 import { chainIdsOf, formatReference, parseReference, type Digest, type Image, type ImageStore } from '../image-store/index.js';
 import { TreeAccessError, treeBytesBeneath } from '../image-store/tree-beneath.js';
-import type { SessionImages } from '../session-images.js';
+import type { SessionImages } from './images.js';
 
 export interface SessionQuotas {
   images: number;

@@ -13,7 +13,7 @@
 import { constants } from 'node:fs';
 import { chmod, copyFile, lchown, lutimes, mkdir, rm, symlink, link, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LayeredTree, resolveInTree, type Resolved } from './tree.js';
+import { LayeredTree, resolveInTree, type Resolved } from './layered-tree.js';
 
 export interface Attrs {
   mode: number;

@@ -3,9 +3,9 @@
 // the image's /etc/passwd and /etc/group, for RUN, COPY --chown and containers alike.
 import { lstat, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { LearnerError } from '../../protocol/errors.js';
-import { isOpaqueDir, isWhiteout } from './image-store/overlay.js';
-import { TreeAccessError, readFileBeneath } from './image-store/tree-beneath.js';
+import { LearnerError } from '../../../protocol/errors.js';
+import { isOpaqueDir, isWhiteout } from './overlay.js';
+import { TreeAccessError, readFileBeneath } from './tree-beneath.js';
 
 const MAX_SYMLINKS = 16;
 

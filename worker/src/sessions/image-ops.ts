@@ -3,13 +3,13 @@
 // the learner inside their own names: `images` lists theirs (and the base images), `rmi` removes
 // theirs and never a base image everyone uses nor what another session holds, `load` writes an
 // archive's tags only as the session's own names.
-import { LearnerError } from '../../protocol/errors.js';
-import { checkQuotas, sessionImages, type SessionQuotas, type SessionUsage } from './containers/quotas.js';
-import { shortId as shortContainerId } from './containers/names.js';
-import { readAllRecords } from './containers/record.js';
-import { isDerivedFrom } from './image-store/context.js';
-import { formatReference, ImageStoreError, parseReference, type Digest, type Image, type ImageStore } from './image-store/index.js';
-import { isBaseName, type SessionImages } from './session-images.js';
+import { LearnerError } from '../../../protocol/errors.js';
+import { checkQuotas, sessionImages, type SessionQuotas, type SessionUsage } from './quotas.js';
+import { shortId as shortContainerId } from '../containers/names.js';
+import { readAllRecords } from '../containers/record.js';
+import { isDerivedFrom } from '../image-store/context.js';
+import { formatReference, ImageStoreError, parseReference, type Digest, type Image, type ImageStore } from '../image-store/index.js';
+import { isBaseName, type SessionImages } from './images.js';
 
 export interface ImageRow {
   repository: string;

@@ -6,8 +6,8 @@
 // whether that base image is built on this host yet or not.
 import { access, mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LearnerError } from '../../protocol/errors.js';
-import { availableBaseImages } from './base-images/index.js';
+import { LearnerError } from '../../../protocol/errors.js';
+import { availableBaseImages } from '../base-images/index.js';
 import {
   formatReference,
   ImageStoreError,
@@ -16,7 +16,7 @@ import {
   type ImageReference,
   type ImageStore,
   type ImageSummary,
-} from './image-store/index.js';
+} from '../image-store/index.js';
 
 const PREFIX = 'local.layercake';
 const SESSION = /^[a-z0-9]{1,64}$/;

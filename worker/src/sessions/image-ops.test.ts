@@ -4,13 +4,13 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SessionQuotas, SessionUsage } from './containers/quotas.js';
-import { ImageStore } from './image-store/index.js';
-import { removeDir, tempDir, writeTree } from './image-store/test-support/fixtures.js';
-import { sessionQuotas } from './limits.js';
-import { SessionImages } from './session-images.js';
-import { ensureBaseImage } from './base-images/index.js';
-import { loadImages, removeImage } from './session-image-ops.js';
+import type { SessionQuotas, SessionUsage } from './quotas.js';
+import { ImageStore } from '../image-store/index.js';
+import { removeDir, tempDir, writeTree } from '../image-store/test-support/fixtures.js';
+import { sessionQuotas } from '../limits.js';
+import { SessionImages } from './images.js';
+import { ensureBaseImage } from '../base-images/index.js';
+import { loadImages, removeImage } from './image-ops.js';
 
 const MiB = 1024 * 1024;
 let work: string;

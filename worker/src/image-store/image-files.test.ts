@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { markOpaque } from './image-store/overlay.js';
+import { markOpaque } from './overlay.js';
 import { readImageFile, resolveUser } from './image-files.js';
 
 const root = mkdtempSync('/tmp/lc-image-files-');

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import { limitDir, releaseDir } from '../disk-quota.js';
+import { limitDir, releaseDir } from './disk-quota.js';
 import { removeTree } from '../image-store/mounts.js';
 
 const execFileP = promisify(execFile);

@@ -7,7 +7,7 @@
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, posix } from 'node:path';
-import { LowerView } from '../image-store/index.js';
+import { LowerView } from './index.js';
 
 /** overlayfs's whiteout: a character device 0/0 (kernel docs, filesystems/overlayfs.rst). */
 function isWhiteout(st: Stats): boolean {
