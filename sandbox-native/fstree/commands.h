@@ -3,6 +3,7 @@
 
 int cmd_copy(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_lookup(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 
 int usage(void);

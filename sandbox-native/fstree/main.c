@@ -16,12 +16,13 @@ static const struct {
 } commands[] = {
     { "copy", cmd_copy }, /* copy [--max-bytes N] SRC DST */
     { "list", cmd_list }, /* list SRC */
+    { "lookup", cmd_lookup }, /* lookup ROOT PATH */
     { "read", cmd_read }, /* read [--max BYTES] [--no-symlinks] ROOT PATH */
 };
 
 int usage(void)
 {
-    fprintf(stderr, "usage: fstree copy [--max-bytes N] SRC DST | list SRC | read [--max BYTES] [--no-symlinks] ROOT PATH\n");
+    fprintf(stderr, "usage: fstree copy [--max-bytes N] SRC DST | list SRC | lookup ROOT PATH | read [--max BYTES] [--no-symlinks] ROOT PATH\n");
     return 2;
 }
 
