@@ -21,9 +21,11 @@ int idmap_write(pid_t pid, const struct sn_idmap *uids, int nu, const struct sn_
     snprintf(path, sizeof path, "/proc/%d", (int)pid);
     int procfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (procfd < 0) return sn_fail(e, "idmap", errno, "opening %s", path);
-    int rc = 0;
-    if (sn_write_file_at(procfd, "setgroups", "deny") < 0) rc = sn_fail(e, "idmap", errno, "writing setgroups");
-    if (rc == 0) rc = write_map(procfd, "uid_map", uids, nu, e);
+    /* setgroups stays allowed (the kernel's default): we write gid_map holding CAP_SETGID in
+     * the parent namespace, so the kernel does not require "deny", and apt (and every image's
+     * su, sudo, setpriv) drops to its own user with setgroups(2). The process holds no
+     * supplementary group by then (process_become_ns_root), so none can be shed. */
+    int rc = write_map(procfd, "uid_map", uids, nu, e);
     if (rc == 0) rc = write_map(procfd, "gid_map", gids, ng, e);
     close(procfd);
     return rc;

@@ -5,8 +5,8 @@
 #include <sys/types.h>
 #include "spec.h"
 
-/* setgroups "deny" first: the kernel requires it before an unprivileged gid_map, and it keeps
- * the container from dropping supplementary groups that deny it access on the host. */
+/* Written by the privileged parent, so setgroups stays allowed: the container starts with no
+ * supplementary groups (process.c) and can set only gids of its own range. */
 int idmap_write(pid_t pid, const struct sn_idmap *uids, int nu, const struct sn_idmap *gids, int ng,
                 struct sn_error *e);
 

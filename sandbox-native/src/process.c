@@ -17,6 +17,12 @@ int process_become_ns_root(struct sn_error *e)
 {
     if (setresgid(0, 0, 0) < 0) return sn_fail(e, "user", errno, "setresgid(0) in the user namespace");
     if (setresuid(0, 0, 0) < 0) return sn_fail(e, "user", errno, "setresuid(0) in the user namespace");
+    /* The launcher's supplementary groups (host root's) are dropped before any container code
+     * runs: setgroups is allowed in the namespace (idmap.c), so what a learner could drop must
+     * be nothing, and what it can take is only gids mapped into its own range.
+     * EPERM: an exec into a container started by an older launcher, whose namespace denies
+     * setgroups (and so lets nothing be dropped either). */
+    if (setgroups(0, NULL) < 0 && errno != EPERM) return sn_fail(e, "user", errno, "setgroups([]) in the user namespace");
     return 0;
 }
 

@@ -123,7 +123,7 @@ int spec_parse_process(json_object *p, struct sn_process *proc, const struct sn_
     proc->gid = (uint32_t)gid;
     json_object *extra = obj_field(user, "additionalGids", json_type_array);
     if (extra && json_object_array_length(extra) > 0)
-        return sn_fail(e, "spec", 0, "process.user.additionalGids is not supported: setgroups is denied in Layercake containers");
+        return sn_fail(e, "spec", 0, "process.user.additionalGids is not supported: Layercake containers start with no supplementary groups");
     if (s && spec_map_id(s->uid_maps, s->n_uid_maps, proc->uid) < 0)
         return sn_fail(e, "spec", 0, "process.user.uid %u is not mapped by linux.uidMappings", proc->uid);
     if (s && spec_map_id(s->gid_maps, s->n_gid_maps, proc->gid) < 0)

@@ -72,7 +72,7 @@ describe.each(runtimes())('launcher contract — $name', (rt) => {
     expect(String(r.probe().data).trim().split(/\s+/).map(Number)).toEqual([0, 0, 65536]);
   });
 
-  test(native ? 'additional groups are refused (setgroups is denied)' : 'runc: sets additional groups', async () => {
+  test(native ? 'additional groups are refused (containers start with none)' : 'runc: sets additional groups', async () => {
     const r = await runWith(sandbox(), ['/probe', 'status'], (spec) => {
       spec.process.user.additionalGids = [5];
     });

@@ -282,6 +282,11 @@ static long try_setgroups(void) {
 	gid_t g = getgid();
 	return setgroups(1, &g);
 }
+/* A gid far outside any container's mapped range: the kernel must refuse it (EINVAL). */
+static long try_setgroups_unmapped(void) {
+	gid_t g = 4000000000u;
+	return setgroups(1, &g);
+}
 static long try_socket_raw(void) {
 	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
 	if (fd >= 0) close(fd);
@@ -372,6 +377,7 @@ static const struct { const char *name; attempt_fn fn; } attempts[] = {
 	{ "personality-linux", try_personality_linux },
 	{ "personality-bad", try_personality_bad },
 	{ "setgroups", try_setgroups },
+	{ "setgroups-unmapped", try_setgroups_unmapped },
 	{ "socket-raw", try_socket_raw },
 	{ "socket-packet", try_socket_packet },
 	{ "socket-inet", try_socket_inet },

@@ -75,22 +75,29 @@ describe.each(runtimes())('user namespace — $name', (rt) => {
       expect(r.stderr).toContain(first.id);
     });
 
-    test('setgroups is denied: /proc/self/setgroups says deny and setgroups(2) fails', async () => {
+    // apt, su and setpriv drop to a user with setgroups(2), so it is allowed; what keeps it
+    // harmless: the container starts with no supplementary group (host root's are dropped
+    // before its first instruction) and the kernel lets it take only gids of its own range.
+    test('setgroups is allowed, the container starts with no supplementary groups, and an unmapped gid is refused', async () => {
+      // The control: the launcher runs with host root's groups; without the drop the container
+      // would start holding them (shown as the overflow gid) and could shed them.
+      expect(process.getgroups().length).toBeGreaterThan(0);
       const sb = sandbox();
-      const bundle = sb.bundle({ args: ['/bin/sh', '-c', '/probe read /proc/self/setgroups; /probe syscall setgroups'] });
-      const [file, call] = (await sb.run(bundle)).lines;
-      expect(String(file?.data).trim()).toBe('deny');
-      expect(call).toMatchObject({ ok: false, error: 'EPERM' });
+      const bundle = sb.bundle({ args: ['/bin/sh', '-c', '/probe read /proc/self/setgroups; /probe status; /probe syscall setgroups; /probe syscall setgroups-unmapped'] });
+      const [file, status, call, unmapped] = (await sb.run(bundle)).lines;
+      expect(String(file?.data).trim()).toBe('allow');
+      expect(String(status?.Groups).trim()).toBe('');
+      expect(call).toMatchObject({ ok: true });
+      expect(unmapped).toMatchObject({ ok: false, error: 'EINVAL' });
     });
   } else {
-    // runc writes the gid map itself as host root, so the kernel leaves setgroups allowed.
-    // Harmless within the mapped range, but a difference: see RUNC-DIFFERENCES.md.
-    test('runc: setgroups stays allowed (differs from sandbox-native)', async () => {
+    test('runc: setgroups is allowed too, and an unmapped gid is refused', async () => {
       const sb = sandbox();
-      const bundle = sb.bundle({ args: ['/bin/sh', '-c', '/probe read /proc/self/setgroups; /probe syscall setgroups'] });
-      const [file, call] = (await sb.run(bundle)).lines;
+      const bundle = sb.bundle({ args: ['/bin/sh', '-c', '/probe read /proc/self/setgroups; /probe syscall setgroups; /probe syscall setgroups-unmapped'] });
+      const [file, call, unmapped] = (await sb.run(bundle)).lines;
       expect(String(file?.data).trim()).toBe('allow');
       expect(call).toMatchObject({ ok: true });
+      expect(unmapped).toMatchObject({ ok: false, error: 'EINVAL' });
     });
 
     test('runc: a second container on the same range is accepted (differs from sandbox-native)', async () => {
