@@ -144,8 +144,8 @@ function layerSummary(layer: LayerRecord): StepLayer {
 
 interface FinishedStage {
   state: ImageState;
-  /** The first step of this stage's chain that was not a cache hit, if any. */
-  changedAt: number | null;
+  /** Why the steps after this stage's first cache miss missed (null: every step was a hit). */
+  after: CacheReason | null;
 }
 
 export class Builder {
@@ -282,9 +282,9 @@ export class Builder {
       progress.step = ++stepNo;
       events.emit({ type: 'build.step', step: stepNo, total: plan.totalSteps, stage: stageName, instruction: stage.from.text, line: stage.from.where.line });
       let state: ImageState;
-      let changedAt: number | null = null;
+      let after: CacheReason | null = null;
       if (stage.base.kind === 'scratch') state = scratchState();
-      else if (stage.base.kind === 'stage') ({ state, changedAt } = finished.get(stage.base.stage)!);
+      else if (stage.base.kind === 'stage') ({ state, after } = finished.get(stage.base.stage)!);
       else state = stage.base.state!;
       steps.push({ step: stepNo, stage: stageName, instruction: stage.from.text, line: stage.from.where.line, cacheHit: null, imageId: state.imageId });
       if (stage.triggers.length > 0) {
@@ -305,7 +305,7 @@ export class Builder {
         const parentKey = state.imageId ?? `scratch:${ociArchitecture()}`;
         let lookup: CacheLookup;
         if (req.noCache) lookup = { hit: null, reason: { key: 'cache.miss.noCache', facts: {} } };
-        else if (changedAt !== null) lookup = { hit: null, reason: { key: 'cache.miss.parentChanged', facts: { step: changedAt } } };
+        else if (after !== null) lookup = { hit: null, reason: after };
         else lookup = await cache.lookup(parentKey, prepared.cache);
 
         const base = { step, stage: stageName, instruction: instruction.text, line: instruction.where.line };
@@ -330,10 +330,12 @@ export class Builder {
         await cache.record(parentKey, prepared.cache, image.id, image.config);
         state = { imageId: image.id, config: image.config, layers: image.layers };
         this.images.remember({ imageId: image.id, config: image.config, layers: image.layers });
-        changedAt ??= step;
+        // Every later step misses too, for the reason this one gives them: after a step nothing
+        // was cached for (a first build, a line added), theirs is the same first time, not a change.
+        after ??= lookup.reason.key === 'cache.miss.firstTime' ? lookup.reason : { key: 'cache.miss.parentChanged', facts: { step } };
         steps.push({ ...base, cacheHit: false, reason: lookup.reason, imageId: image.id, ...(layer ? { layer: layerSummary(layer) } : {}) });
       }
-      finished.set(index, { state, changedAt });
+      finished.set(index, { state, after });
     }
 
     let final = finished.get(plan.target)!.state;

@@ -27,8 +27,8 @@ describe('build cache', () => {
   it('the first build runs every step, a rebuild takes every step from the cache', async () => {
     const context = await h.context({ 'app.txt': 'v1' });
     const first = await h.build(SIX_STEPS('hello'), { context });
-    expect(reasons(first)).toEqual(['cache.miss.firstTime', ...Array(5).fill('cache.miss.parentChanged')]);
-    expect(first.events.ofType('build.cache')[1]!.reason.facts).toEqual({ step: 2 });
+    // Nothing was cached for any step yet: each says so, none claims an earlier step "changed".
+    expect(reasons(first)).toEqual(Array(6).fill('cache.miss.firstTime'));
     const second = await h.build(SIX_STEPS('hello'), { context });
     expect(reasons(second)).toEqual(Array(6).fill('cache.hit'));
     expect(second.steps.map((s) => s.cacheHit)).toEqual([null, true, true, true, true, true, true]);
