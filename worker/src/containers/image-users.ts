@@ -8,5 +8,5 @@ export function containerImageUsers(dataDir: string): ImageUsersHook {
   return async (imageId: Digest) =>
     (await readAllRecords(dataDir))
       .filter((record) => record.imageId === imageId)
-      .map((record) => ({ containerId: shortId(record.id), running: record.state.status === 'running' }));
+      .map((record) => ({ containerId: shortId(record.id), running: record.state.status === 'running', session: record.session }));
 }

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
+import { readMounts } from '../image-store/mounts.js';
 import { isMountPoint, quotaFilesystemOf, type QuotaKind } from './disk-quota.js';
 
 const execFileP = promisify(execFile);
@@ -114,12 +115,9 @@ export async function ensureDataFilesystem(options: EnsureOptions): Promise<Data
  * device still attached after 10 s is detached here.
  */
 export async function unmountDataFilesystem(mountPoint: string): Promise<void> {
-  const source = (await readFile('/proc/self/mountinfo', 'utf8'))
-    .split('\n')
-    .map((line) => line.split(' '))
-    .find((f) => f[4] === mountPoint);
-  if (!source) return;
-  const device = source[source.indexOf('-') + 2] ?? '';
+  const mount = (await readMounts()).find((m) => m.mountPoint === mountPoint);
+  if (!mount) return;
+  const device = mount.source;
   const loop = /^\/dev\/(loop\d+)$/.exec(device)?.[1];
   const backing = loop ? `/sys/block/${loop}/loop/backing_file` : null;
   const image = backing ? await readFile(backing, 'utf8').catch(() => null) : null;

@@ -13,10 +13,11 @@
 // On any other filesystem (tests in /tmp) limitDir logs a warning and does nothing, so callers
 // can always call it.
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, rename, rm, rmdir, stat, chmod, chown } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, stat, chmod, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino, type Logger } from 'pino';
+import { readMounts, type MountEntry } from '../image-store/mounts.js';
 
 const execFileP = promisify(execFile);
 
@@ -27,37 +28,14 @@ export interface QuotaFilesystem {
   mountPoint: string;
 }
 
-interface MountEntry {
-  /** Mount id and device, which with the mount point name one mounted filesystem. */
-  mountId: string;
-  device: string;
-  mountPoint: string;
-  fsType: string;
-  superOptions: string[];
-}
-
-const unescape = (field: string): string => field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-async function mounts(): Promise<MountEntry[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const fields = line.split(' ');
-      const dash = fields.indexOf('-');
-      return { mountId: fields[0]!, device: fields[2]!, mountPoint: unescape(fields[4]!), fsType: fields[dash + 1]!, superOptions: (fields[dash + 3] ?? '').split(',') };
-    });
-}
-
 /** The mount a path lives on (the deepest mount point above it). */
 async function mountOf(path: string): Promise<MountEntry | undefined> {
-  const within = (await mounts()).filter((m) => m.mountPoint === '/' || path === m.mountPoint || path.startsWith(`${m.mountPoint}/`));
+  const within = (await readMounts()).filter((m) => m.mountPoint === '/' || path === m.mountPoint || path.startsWith(`${m.mountPoint}/`));
   return within.sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
 }
 
 export async function isMountPoint(path: string): Promise<boolean> {
-  return (await mounts()).some((m) => m.mountPoint === path);
+  return (await readMounts()).some((m) => m.mountPoint === path);
 }
 
 /**
@@ -72,7 +50,7 @@ export async function quotaFilesystemOf(dir: string): Promise<QuotaFilesystem | 
   if (!m) return null;
   if (m.fsType === 'ext4' && m.superOptions.includes('prjquota')) return { kind: 'ext4-prjquota', mountPoint: m.mountPoint };
   if (m.fsType === 'btrfs') {
-    const key = `${m.mountId} ${m.device} ${m.mountPoint}`;
+    const key = `${m.mountId} ${m.devNumbers} ${m.mountPoint}`;
     // `btrfs qgroup show` fails unless quotas were enabled on this filesystem.
     if (!btrfsWithQuotas.has(key) && (await execFileP('btrfs', ['qgroup', 'show', m.mountPoint]).then(() => true, () => false)))
       btrfsWithQuotas.add(key);

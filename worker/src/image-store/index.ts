@@ -15,7 +15,7 @@ export {
 export type { CommitOptions, StagedLayer } from './layer-store.js';
 export { chainIdOf, chainIdsOf, isDigest, sha256, type Digest } from './digest.js';
 export { ImageStoreError, isImageStoreError, type ImageStoreErrorKey } from './errors.js';
-export { diffUpper, LowerView, type Change, type ChangeCounts, type ChangeKind } from './upper-diff.js';
+export { diffUpper, type Change, type ChangeCounts, type ChangeKind } from './upper-diff.js';
 export { digestLayerDir, layerTar, type LayerTarSummary } from './layer-tar.js';
 export { formatReference, parseReference, type ImageReference } from './references.js';
 export { imageStoreLimits, type ImageStoreLimits } from './limits.js';

@@ -1,18 +1,17 @@
-// File trees a build reads from and resolves paths in: the build context, an image's merged
+// Reading merged layers, the one place that knows how overlay layers stack (with overlay.ts's
+// whiteout and opaque tests, and one symlink limit): LowerView for the diff's lower layers, and
+// the file trees a build reads from and resolves paths in: the build context, an image's merged
 // layers (COPY --from), and a step's layers plus the upper dir it is writing (COPY's
 // destination). Paths are resolved one component at a time, following symlinks *inside* the
 // tree: an absolute target or a `..` stops at the tree's root, as in a chroot, so no symlink in
 // an image or a context can lead a host-side copy anywhere else. The host path of an entry is
-// only ever built from components already seen to be real directories.
+// only ever built from components already seen to be real directories. These read by path:
+// store layers and an upper nothing runs in. image-files.ts reads a live container's upper
+// fd-relative, with the same rules.
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, posix } from 'node:path';
-import { LowerView } from './index.js';
-
-/** overlayfs's whiteout: a character device 0/0 (kernel docs, filesystems/overlayfs.rst). */
-function isWhiteout(st: Stats): boolean {
-  return st.isCharacterDevice() && st.rdev === 0;
-}
+import { isOpaqueDir, isWhiteout } from './overlay.js';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
 
@@ -89,7 +88,8 @@ export class SymlinkLoopError extends Error {
   }
 }
 
-const MAX_SYMLINKS = 40;
+/** Symlinks followed in one resolution: Linux's MAXSYMLINKS, so a path resolves here as in the container. */
+export const MAX_SYMLINKS = 40;
 
 export interface Resolved {
   /** Symlink-free components from the root. */
@@ -217,6 +217,76 @@ export class DirectoryTree implements SourceTree {
   async children(parts: readonly string[]): Promise<string[]> {
     return (await readdir(join(this.dir, ...parts))).sort();
   }
+}
+
+/**
+ * The merged view of a stack of read-only layers, resolved the way overlayfs resolves a lookup:
+ * the topmost layer holding a name wins; a whiteout or a non-directory ends the search; an
+ * opaque directory stops merging with the layers below it.
+ */
+export class LowerView {
+  private readonly dirCache = new Map<string, Promise<string[] | null>>();
+
+  /** @param layers layer directories, topmost first */
+  constructor(private readonly layers: readonly string[]) {}
+
+  /** The layers whose copies of directory `rel` are merged, topmost first; null if not a directory. */
+  contributors(rel: string): Promise<string[] | null> {
+    let cached = this.dirCache.get(rel);
+    if (cached === undefined) {
+      cached = this.resolveDir(rel);
+      this.dirCache.set(rel, cached);
+    }
+    return cached;
+  }
+
+  private async resolveDir(rel: string): Promise<string[] | null> {
+    if (rel === '') return [...this.layers];
+    const parent = await this.contributors(parentOf(rel));
+    if (parent === null) return null;
+    const merged: string[] = [];
+    for (const layer of parent) {
+      const st = await lstatOrNull(join(layer, rel));
+      if (st === null) continue;
+      if (isWhiteout(st) || !st.isDirectory()) break;
+      merged.push(layer);
+      if (await isOpaqueDir(join(layer, rel))) break;
+    }
+    return merged.length > 0 ? merged : null;
+  }
+
+  async exists(rel: string): Promise<boolean> {
+    const parent = await this.contributors(parentOf(rel));
+    if (parent === null) return false;
+    for (const layer of parent) {
+      const st = await lstatOrNull(join(layer, rel));
+      if (st === null) continue;
+      return !isWhiteout(st);
+    }
+    return false;
+  }
+
+  /** Names visible in directory `rel` of the merged lower view. */
+  async children(rel: string): Promise<string[]> {
+    const layers = await this.contributors(rel);
+    if (layers === null) return [];
+    const decided = new Set<string>();
+    const visible: string[] = [];
+    for (const layer of layers) {
+      for (const name of await readdir(join(layer, rel))) {
+        if (decided.has(name)) continue;
+        decided.add(name);
+        const st = await lstat(join(layer, rel, name));
+        if (!isWhiteout(st)) visible.push(name);
+      }
+    }
+    return visible.sort();
+  }
+}
+
+function parentOf(rel: string): string {
+  const parent = posix.dirname(rel);
+  return parent === '.' ? '' : parent;
 }
 
 /**

@@ -41,6 +41,15 @@ export function deviceNumbers(rdev: bigint | number): { major: number; minor: nu
   return { major: Number(major), minor: Number(minor) };
 }
 
+/** The same two tests on an entry fstree listed or looked up (tree-beneath.ts), not on lstat's. */
+export function isWhiteoutEntry(entry: { type: string; rdev: number }): boolean {
+  return entry.type === 'c' && entry.rdev === 0;
+}
+
+export function hasOpaqueXattr(xattrs: ReadonlyMap<string, Buffer> | undefined): boolean {
+  return [OPAQUE_XATTR, USER_OPAQUE_XATTR].some((name) => xattrs?.get(name)?.toString('latin1') === 'y');
+}
+
 /**
  * Whether a directory is opaque. Only call on real directories: @napi-rs/xattr uses the
  * l*xattr calls (it does not follow a final symlink; see its test), but a path through a

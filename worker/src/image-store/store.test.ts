@@ -260,7 +260,7 @@ describe('image store', () => {
       const layer = await layerOf(null, { used: 'u' });
       const image = await store.createImage(configOf([{ createdBy: 'COPY', layer }]), { tags: ['in-use'] });
       // Stand-in for worker/src/runtime's container list, which does not exist yet.
-      store.setImageUsers((id) => (id === image.id ? [{ containerId: 'c0ffee', running: true }] : []));
+      store.setImageUsers((id) => (id === image.id ? [{ containerId: 'c0ffee', running: true, session: 's1' }] : []));
       try {
         await expect(store.remove(image.id)).rejects.toThrow(/being used by running container c0ffee/);
         await expect(store.remove('in-use')).rejects.toThrow(/container c0ffee is using/);

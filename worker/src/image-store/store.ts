@@ -38,11 +38,13 @@ export type { LoadAdmission, LoadOptions, LoadResult } from './archive-load.js';
 export interface ImageUser {
   containerId: string;
   running: boolean;
+  /** The session the container belongs to: a session's `rmi` speaks only of its own. */
+  session: string;
 }
 
 /**
- * Asked before an image is removed: which containers still use it. The runtime wires this up
- * (containers live in worker/src/runtime/); until it does, no container blocks a removal.
+ * Asked before an image is removed: which containers still use it. Containers wire this up
+ * (worker/src/containers/image-users.ts); until they do, no container blocks a removal.
  */
 export type ImageUsersHook = (imageId: Digest) => Promise<ImageUser[]> | ImageUser[];
 
@@ -128,6 +130,11 @@ export class ImageStore {
   /** Installs the runtime's "which containers use this image" check. */
   setImageUsers(hook: ImageUsersHook): void {
     this.imageUsers = hook;
+  }
+
+  /** The containers (of every session) that use `id`, as the hook reports them. */
+  async usersOf(id: Digest): Promise<ImageUser[]> {
+    return this.imageUsers(id);
   }
 
   // ---- layers ------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LowerView, diffUpper } from './upper-diff.js';
+import { LowerView } from './layered-tree.js';
+import { diffUpper } from './upper-diff.js';
 import { exists, makeOpaque, makeWhiteout, mountedBelow, removeDir, tempDir, withOverlay, writeTree } from './test-support/fixtures.js';
 
 describe('diff of an overlay upper dir (docker diff)', () => {

@@ -9,12 +9,12 @@
  * of its tar, and a `userxattr` mount writes `user.overlay.opaque` where the launcher reads the
  * trusted one.
  */
-import { lstat, readdir } from 'node:fs/promises';
-import type { BigIntStats } from 'node:fs';
-import { join, posix } from 'node:path';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { listAttributes, removeAttribute } from '@napi-rs/xattr';
 import { ImageStoreError } from './errors.js';
-import { OPAQUE_XATTR, USER_OPAQUE_XATTR, isOpaqueDir, isWhiteout, markOpaque } from './overlay.js';
+import { LowerView } from './layered-tree.js';
+import { OPAQUE_XATTR, USER_OPAQUE_XATTR, hasOpaqueXattr, isOpaqueDir, isWhiteout, isWhiteoutEntry, markOpaque } from './overlay.js';
 import { sortedNames } from './layer-tar.js';
 import type { ListedEntry } from './tree-beneath.js';
 
@@ -30,85 +30,6 @@ export interface ChangeCounts {
   added: number;
   changed: number;
   deleted: number;
-}
-
-async function lstatOrNull(path: string): Promise<BigIntStats | null> {
-  try {
-    return await lstat(path, { bigint: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
-    throw err;
-  }
-}
-
-/**
- * The merged view of a stack of read-only layers, resolved the way overlayfs resolves a lookup:
- * the topmost layer holding a name wins; a whiteout or a non-directory ends the search; an
- * opaque directory stops merging with the layers below it.
- */
-export class LowerView {
-  private readonly dirCache = new Map<string, Promise<string[] | null>>();
-
-  /** @param layers layer directories, topmost first */
-  constructor(private readonly layers: readonly string[]) {}
-
-  /** The layers whose copies of directory `rel` are merged, topmost first; null if not a directory. */
-  contributors(rel: string): Promise<string[] | null> {
-    let cached = this.dirCache.get(rel);
-    if (cached === undefined) {
-      cached = this.resolveDir(rel);
-      this.dirCache.set(rel, cached);
-    }
-    return cached;
-  }
-
-  private async resolveDir(rel: string): Promise<string[] | null> {
-    if (rel === '') return [...this.layers];
-    const parent = await this.contributors(parentOf(rel));
-    if (parent === null) return null;
-    const merged: string[] = [];
-    for (const layer of parent) {
-      const st = await lstatOrNull(join(layer, rel));
-      if (st === null) continue;
-      if (isWhiteout(st) || !st.isDirectory()) break;
-      merged.push(layer);
-      if (await isOpaqueDir(join(layer, rel))) break;
-    }
-    return merged.length > 0 ? merged : null;
-  }
-
-  async exists(rel: string): Promise<boolean> {
-    const parent = await this.contributors(parentOf(rel));
-    if (parent === null) return false;
-    for (const layer of parent) {
-      const st = await lstatOrNull(join(layer, rel));
-      if (st === null) continue;
-      return !isWhiteout(st);
-    }
-    return false;
-  }
-
-  /** Names visible in directory `rel` of the merged lower view. */
-  async children(rel: string): Promise<string[]> {
-    const layers = await this.contributors(rel);
-    if (layers === null) return [];
-    const decided = new Set<string>();
-    const visible: string[] = [];
-    for (const layer of layers) {
-      for (const name of await readdir(join(layer, rel))) {
-        if (decided.has(name)) continue;
-        decided.add(name);
-        const st = await lstat(join(layer, rel, name), { bigint: true });
-        if (!isWhiteout(st)) visible.push(name);
-      }
-    }
-    return visible.sort();
-  }
-}
-
-function parentOf(rel: string): string {
-  const parent = posix.dirname(rel);
-  return parent === '.' ? '' : parent;
 }
 
 /** Strips overlay bookkeeping and refuses features whose meaning would not survive export. */
@@ -185,10 +106,10 @@ export function listingSource(entries: readonly ListedEntry[]): UpperSource {
     const siblings = byDir.get(relDir);
     if (siblings === undefined) continue; // its directory changed kind while listed
     const directory = entry.type === 'd';
-    siblings.push({ name, rel, whiteout: entry.type === 'c' && entry.rdev === 0, directory });
+    siblings.push({ name, rel, whiteout: isWhiteoutEntry(entry), directory });
     if (directory) {
       byDir.set(rel, []);
-      if ([OPAQUE_XATTR, USER_OPAQUE_XATTR].some((xattr) => entry.xattrs?.get(xattr)?.toString('latin1') === 'y')) opaque.add(rel);
+      if (hasOpaqueXattr(entry.xattrs)) opaque.add(rel);
     }
   }
   return {

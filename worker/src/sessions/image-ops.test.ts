@@ -79,3 +79,27 @@ describe('rmi of a learner’s own name for a base image', () => {
     await expect(removeImage(store, images, 'busybox', true)).rejects.toMatchObject({ key: 'image.baseImageShared' });
   });
 });
+
+describe('rmi while containers use the image', () => {
+  // The hook is the one Containers installs (containers/image-users.ts, through the CLI in
+  // cli.test.ts); here it is set directly, to put another session's container beside ours.
+  it('names only the session’s own containers, and another session’s container alone does not block it', async () => {
+    const dataDir = join(work, 'data-users');
+    const store = await ImageStore.open(join(dataDir, 'store'));
+    const source = await loadImages(store, new SessionImages(store, 's1', dataDir), archive);
+    expect(source).toEqual(['Loaded image: three:mib']);
+    const mine = new SessionImages(store, 's1', dataDir);
+    const id = await mine.resolve('three:mib');
+    let users = [
+      { containerId: 'aaaaaaaaaaaa', running: true, session: 's2' },
+      { containerId: 'bbbbbbbbbbbb', running: false, session: 's1' },
+    ];
+    store.setImageUsers((image) => (image === id ? users : []));
+    const refused = await removeImage(store, mine, 'three:mib', false).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ facts: { users: ['container bbbbbbbbbbbb'] } });
+    expect(JSON.stringify(refused)).not.toContain('aaaaaaaaaaaa');
+
+    users = users.filter((u) => u.session === 's2');
+    expect(await removeImage(store, mine, 'three:mib', false)).toMatchObject({ untagged: ['three:mib'] });
+  });
+});

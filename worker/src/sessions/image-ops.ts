@@ -5,10 +5,8 @@
 // archive's tags only as the session's own names.
 import { LearnerError } from '../../../protocol/errors.js';
 import { checkQuotas, sessionImages, type SessionQuotas, type SessionUsage } from './quotas.js';
-import { shortId as shortContainerId } from '../containers/names.js';
-import { readAllRecords } from '../containers/record.js';
 import { isDerivedFrom } from '../image-store/context.js';
-import { formatReference, ImageStoreError, parseReference, type Digest, type Image, type ImageStore } from '../image-store/index.js';
+import { formatReference, ImageStoreError, parseReference, type Digest, type Image, type ImageStore, type ImageUser } from '../image-store/index.js';
 import { isBaseName, type SessionImages } from './images.js';
 
 export interface ImageRow {
@@ -30,11 +28,12 @@ export async function listImages(store: ImageStore, images: SessionImages): Prom
   return rows.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));
 }
 
-/** The session's containers that use `id` (containers of other sessions are not its business). */
-async function usersInSession(images: SessionImages, id: Digest): Promise<{ containerId: string; running: boolean }[]> {
-  return (await readAllRecords(images.dataDir))
-    .filter((r) => r.session === images.session && r.imageId === id)
-    .map((r) => ({ containerId: shortContainerId(r.id), running: r.state.status === 'running' }));
+/**
+ * The session's containers that use `id` (containers of other sessions are not its business), as
+ * the store's image-users hook reports them: containers/ wires it, so sessions/ needs no import of it.
+ */
+async function usersInSession(store: ImageStore, images: SessionImages, id: Digest): Promise<ImageUser[]> {
+  return (await store.usersOf(id)).filter((user) => user.session === images.session);
 }
 
 /**
@@ -64,7 +63,7 @@ export async function removeImage(store: ImageStore, images: SessionImages, ref:
   const image = await store.inspect(id);
   const ownTags = image.tags.filter((t) => images.unqualify(t) !== null);
   const shortId = id.slice(7, 19);
-  const users = await usersInSession(images, id);
+  const users = await usersInSession(store, images, id);
   const children = owned.filter((other) => other.id !== id && isDerivedFrom(other.config, image.config));
   const removed: RemovedImages = { untagged: [], deleted: [] };
   const untag = async (name: string): Promise<void> => {
@@ -115,7 +114,7 @@ export async function removeImage(store: ImageStore, images: SessionImages, ref:
     const below = parentStep(current, remaining);
     if (below === null || below.tags.some((t) => images.unqualify(t) !== null) || baseIds.has(below.id)) break;
     remaining = remaining.filter((o) => o.id !== below.id);
-    if (remaining.some((o) => isDerivedFrom(o.config, below.config)) || (await usersInSession(images, below.id)).length > 0) break;
+    if (remaining.some((o) => isDerivedFrom(o.config, below.config)) || (await usersInSession(store, images, below.id)).length > 0) break;
     current = below;
   }
   return removed;
