@@ -386,6 +386,24 @@ int cgroup_destroy(const struct sn_cgroup *cg, int wait_ms)
     return rc;
 }
 
+int cgroup_host(struct sn_cg_host *out, struct sn_error *e)
+{
+    struct hierarchy h[CG_N];
+    if (find_hierarchies(h, &out->pure_v2) < 0) return sn_fail(e, "cgroup", errno, "reading mountinfo");
+    out->unified = h[CG_UNIFIED].found;
+    return 0;
+}
+
+bool cgroup_v1_is_own(const char *ctrls)
+{
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s", ctrls);
+    for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        for (int c = 0; c < CG_UNIFIED; c++)
+            if (strcmp(t, ctrl_names[c]) == 0) return true;
+    return false;
+}
+
 json_object *cgroup_to_json(const struct sn_cgroup *cg)
 {
     json_object *o = json_object_new_object();

@@ -35,6 +35,15 @@ bool cgroup_is_empty(const struct sn_cgroup *cg);
 /* Remove the directories, waiting up to `wait_ms` for the last processes to go. */
 int cgroup_destroy(const struct sn_cgroup *cg, int wait_ms);
 
+/* What kind of host this is, for the container's view of its cgroup (cgroupfs.c): pure v2, or
+ * v1 controllers with (hybrid) or without a cgroup2 mount. cgroup_create() makes the container
+ * a cgroup of its own in exactly the hierarchies this names. */
+struct sn_cg_host { bool pure_v2, unified; };
+int cgroup_host(struct sn_cg_host *h, struct sn_error *e);
+/* Does the v1 hierarchy holding `ctrls` ("cpu,cpuacct", "name=systemd") give the container a
+ * cgroup of its own? Only those may be shown to it: in the others it sits in the launcher's. */
+bool cgroup_v1_is_own(const char *ctrls);
+
 json_object *cgroup_to_json(const struct sn_cgroup *cg);
 int cgroup_from_json(struct sn_cgroup *cg, json_object *o);
 

@@ -1,4 +1,5 @@
 #include "container.h"
+#include "cgroupfs.h"
 #include "idmap.h"
 #include "mount.h"
 #include "ns.h"
@@ -57,6 +58,9 @@ static int child_setup(struct sn_container *c, int sync, struct sn_error *e)
         return sn_fail(e, "sync", 0, "the launcher did not finish the cgroup");
     if (unshare(CLONE_NEWCGROUP) < 0) return sn_fail(e, "cgroup_ns", errno, "unshare(CLONE_NEWCGROUP)");
     t = trace_step("cgroup_ns", t);
+    /* 7b. The spec's cgroup view: only now, in the namespace, is its root our own cgroup. */
+    if (s->has_cgroup_mount && cgroupfs_mount(s, &c->cg_host, e) < 0) return -1;
+    t = sn_now_ms();
     /* 8. Terminal: allocated in our devpts (after pivot_root), master sent to the parent. */
     if (s->process.terminal) {
         int master = pty_open_in_container(s->process.rows, s->process.cols, e);
@@ -117,6 +121,8 @@ int container_create(struct sn_container *c, struct sn_error *e)
     bool hit;
     if (seccomp_prepare(s->seccomp, cache, &c->bpf, &hit, e) < 0) return -1;
     t = trace_step_kv("seccomp_prepare", t, hit ? "\"cache\":\"hit\"" : "\"cache\":\"miss\"");
+    /* Read before the clone, so the child knows how to lay out its cgroup view. */
+    if (s->has_cgroup_mount && cgroup_host(&c->cg_host, e) < 0) return -1;
 
     /* Claim the id and check id ranges under one lock, so two launchers cannot both take
      * overlapping ranges. The lock is held until our state (with our ranges) is written,

@@ -4,6 +4,7 @@
 #define SN_CONTAINER_H
 
 #include <stdbool.h>
+#include "cgroup.h"
 #include "seccomp.h"
 #include "spec.h"
 #include "state.h"
@@ -19,6 +20,7 @@ struct sn_container {
     bool created_dir;      /* we own <root>/<id> and must remove it on failure */
     const char *console_socket, *pid_file;
     bool foreground;       /* `run` without --detach: started at once by this process */
+    struct sn_cg_host cg_host;  /* the host's cgroup kind, when the spec mounts a cgroup view */
 };
 
 /* Everything up to "created": the process waits just before execve. */

@@ -144,8 +144,22 @@ static unsigned long locked_flags(const char *path)
     return f;
 }
 
+int mount_resolve_dir(int rootfd, const char *destination, char out[PATH_MAX], struct sn_error *e)
+{
+    if (resolve_in_root(rootfd, destination, out, e) < 0 || make_in_root(rootfd, out, false, e) < 0) return -1;
+    _cleanup_close_ int fd = open_in_root(rootfd, out, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+    if (fd < 0) return sn_fail(e, "mounts", errno, "opening mount point %s", destination);
+    return 0;
+}
+
 static int mount_one(int rootfd, const struct sn_mount *m, int bind_fd, struct sn_error *e)
 {
+    /* A cgroup view needs the container's cgroup namespace, which comes later (cgroupfs.c);
+     * only its mount point is made now, while the root may still be writable. */
+    if (m->cgroup) {
+        char dir[PATH_MAX];
+        return mount_resolve_dir(rootfd, m->destination, dir, e);
+    }
     bool file = false;
     if (m->bind) {
         struct stat st;

@@ -10,4 +10,8 @@
  * when it is a bind mount, else -1. */
 int mount_container_fs(const struct sn_spec *s, int rootfd, const int *bind_fds, struct sn_error *e);
 
+/* The directory `destination` names inside the root, symlinks followed inside it only, as a
+ * path without symlinks (`out`), created if missing. */
+int mount_resolve_dir(int rootfd, const char *destination, char out[4096], struct sn_error *e);
+
 #endif

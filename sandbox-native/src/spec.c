@@ -65,7 +65,9 @@ static bool under(const char *p, const char *dir)
     return strncmp(p, dir, n) == 0 && (p[n] == 0 || p[n] == '/');
 }
 
-static int parse_caps(json_object *caps, const char *set, uint64_t *out, struct sn_error *e)
+/* `checked`: a set the container may get, so only the short list; the others are dropped
+ * whole and need only name real capabilities. */
+static int parse_caps(json_object *caps, const char *set, bool checked, uint64_t *out, struct sn_error *e)
 {
     *out = 0;
     json_object *arr = obj_field(caps, set, json_type_array);
@@ -74,7 +76,7 @@ static int parse_caps(json_object *caps, const char *set, uint64_t *out, struct 
         const char *name = json_object_get_string(json_object_array_get_idx(arr, i));
         int c = name ? caps_from_name(name) : -1;
         if (c < 0) return sn_fail(e, "spec", 0, "process.capabilities.%s: unknown capability %s", set, name ? name : "?");
-        if (!(caps_allowed & (1ULL << c)))
+        if (checked && !(caps_allowed & (1ULL << c)))
             return sn_fail(e, "spec", 0, "process.capabilities.%s: %s is not allowed in a Layercake container", set, name);
         *out |= 1ULL << c;
     }
@@ -121,9 +123,19 @@ int spec_parse_process(json_object *p, struct sn_process *proc, const struct sn_
     if (uid < 0 || uid > UINT32_MAX || gid < 0 || gid > UINT32_MAX) return sn_fail(e, "spec", 0, "process.user is out of range");
     proc->uid = (uint32_t)uid;
     proc->gid = (uint32_t)gid;
+    /* Supplementary groups (the image's /etc/group, looked up by the engine): each must be
+     * mapped, so a container can only ever hold gids of its own range. */
     json_object *extra = obj_field(user, "additionalGids", json_type_array);
-    if (extra && json_object_array_length(extra) > 0)
-        return sn_fail(e, "spec", 0, "process.user.additionalGids is not supported: Layercake containers start with no supplementary groups");
+    size_t n_extra = extra ? json_object_array_length(extra) : 0;
+    if (n_extra > SN_MAX_GROUPS) return sn_fail(e, "spec", 0, "process.user.additionalGids: at most %d groups", SN_MAX_GROUPS);
+    for (size_t i = 0; i < n_extra; i++) {
+        json_object *g = json_object_array_get_idx(extra, i);
+        int64_t id = json_object_is_type(g, json_type_int) ? json_object_get_int64(g) : -1;
+        if (id < 0 || id > UINT32_MAX) return sn_fail(e, "spec", 0, "process.user.additionalGids[%zu] is not a group id", i);
+        if (s && spec_map_id(s->gid_maps, s->n_gid_maps, (uint32_t)id) < 0)
+            return sn_fail(e, "spec", 0, "process.user.additionalGids: gid %lld is not mapped by linux.gidMappings", (long long)id);
+        proc->additional_gids[proc->n_additional_gids++] = (uint32_t)id;
+    }
     if (s && spec_map_id(s->uid_maps, s->n_uid_maps, proc->uid) < 0)
         return sn_fail(e, "spec", 0, "process.user.uid %u is not mapped by linux.uidMappings", proc->uid);
     if (s && spec_map_id(s->gid_maps, s->n_gid_maps, proc->gid) < 0)
@@ -138,14 +150,18 @@ int spec_parse_process(json_object *p, struct sn_process *proc, const struct sn_
 
     json_object *caps = obj_field(p, "capabilities", json_type_object);
     uint64_t inh = 0, amb = 0;
-    if (parse_caps(caps, "bounding", &proc->cap_bounding, e) < 0 ||
-        parse_caps(caps, "effective", &proc->cap_effective, e) < 0 ||
-        parse_caps(caps, "permitted", &proc->cap_permitted, e) < 0 ||
-        parse_caps(caps, "inheritable", &inh, e) < 0 || parse_caps(caps, "ambient", &amb, e) < 0)
+    if (parse_caps(caps, "bounding", true, &proc->cap_bounding, e) < 0 ||
+        parse_caps(caps, "effective", true, &proc->cap_effective, e) < 0 ||
+        parse_caps(caps, "permitted", true, &proc->cap_permitted, e) < 0 ||
+        parse_caps(caps, "inheritable", false, &inh, e) < 0 || parse_caps(caps, "ambient", false, &amb, e) < 0)
         return -1;
     /* Inheritable and ambient stay empty: they would carry capabilities across execve of
-     * programs the learner controls. */
-    if (inh || amb) return sn_fail(e, "spec", 0, "process.capabilities: inheritable and ambient must be empty");
+     * programs the learner controls (CVE-2022-24769: Docker and runc stopped filling the
+     * inheritable set). Dropping them is safe, so a spec that asks (runc spec's default does)
+     * runs, with a note. */
+    if (inh | amb)
+        sn_log("note: process.capabilities: the inheritable and ambient sets are dropped; a container gets neither "
+               "(as Docker since CVE-2022-24769)");
     proc->cap_permitted &= proc->cap_bounding;
     proc->cap_effective &= proc->cap_permitted;
 
@@ -213,7 +229,7 @@ static int parse_mount(json_object *m, size_t i, struct sn_mount *out, struct sn
     if (out->type && strcmp(out->type, "bind") == 0) out->bind = true;
     if (!out->type && !out->bind) return sn_fail(e, "spec", 0, "mounts[%zu] (%s) has no type", i, out->destination);
 
-    static const char *const allowed[] = { "proc", "sysfs", "tmpfs", "devpts", "mqueue" };
+    static const char *const allowed[] = { "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2" };
     if (out->bind) {
         if (!path_ok(out->source))
             return sn_fail(e, "spec", 0, "mounts[%zu] (%s): bind source must be an absolute path", i, out->destination);
@@ -238,6 +254,10 @@ static int parse_mount(json_object *m, size_t i, struct sn_mount *out, struct sn
     if (strcmp(out->destination, "/sys") == 0 && (out->bind || strcmp(out->type, "sysfs") != 0))
         return sn_fail(e, "spec", 0, "mounts[%zu]: /sys must be a sysfs mount", i);
     if (!out->bind && strcmp(out->type, "sysfs") == 0) out->flags |= MS_RDONLY;   /* /sys is read-only, always */
+    /* A cgroup mount is the container's own cgroup, read-only whatever the options say: a
+     * writable one would let it raise its own limits. Either type gets the host's kind. */
+    out->cgroup = !out->bind && (strcmp(out->type, "cgroup") == 0 || strcmp(out->type, "cgroup2") == 0);
+    if (out->cgroup) out->flags |= MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
     return 0;
 }
 
@@ -375,6 +395,7 @@ int spec_load(const char *bundle, struct sn_spec *s, struct sn_error *e)
     s->mounts = calloc(s->n_mounts + 1, sizeof *s->mounts);
     for (size_t i = 0; i < s->n_mounts; i++)
         if (parse_mount(json_object_array_get_idx(mounts, i), i, &s->mounts[i], e) < 0) return -1;
+        else if (s->mounts[i].cgroup) s->has_cgroup_mount = true;
 
     if (parse_paths(obj_field(linux_, "maskedPaths", json_type_array), &s->masked_paths, &s->n_masked, "maskedPaths", e) < 0 ||
         parse_paths(obj_field(linux_, "readonlyPaths", json_type_array), &s->readonly_paths, &s->n_readonly, "readonlyPaths", e) < 0)

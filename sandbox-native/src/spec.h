@@ -11,6 +11,7 @@
 
 #define SN_MAX_IDMAPS 5
 #define SN_MAX_RLIMITS 16
+#define SN_MAX_GROUPS 32
 #define SN_MAX_DEVICE_RULES 64
 
 struct sn_idmap { uint32_t container, host, size; };
@@ -21,6 +22,7 @@ struct sn_mount {
     unsigned long flags;       /* MS_* */
     unsigned long clear_flags; /* flags an option turned off explicitly (rw, dev, exec...) */
     bool bind, recursive;
+    bool cgroup;               /* type cgroup or cgroup2: the container's own cgroup, read-only (cgroupfs.c) */
 };
 
 struct sn_rlimit { int resource; uint64_t soft, hard; };
@@ -29,6 +31,8 @@ struct sn_process {
     bool terminal;
     unsigned short rows, cols;
     uint32_t uid, gid;
+    uint32_t additional_gids[SN_MAX_GROUPS]; /* supplementary groups, container ids */
+    int n_additional_gids;
     char **args, **env;        /* NULL-terminated; pointers into the JSON, array malloc'd */
     const char *cwd;
     uint64_t cap_bounding, cap_effective, cap_permitted;
@@ -67,6 +71,7 @@ struct sn_spec {
     /* Layercake extensions, from annotations */
     uint64_t timeout_ms;
     const char *layers, *upper;
+    bool has_cgroup_mount;
 };
 
 int spec_load(const char *bundle, struct sn_spec *s, struct sn_error *e);

@@ -439,6 +439,33 @@ static int case_write(int argc, char **argv) {
 	return 0;
 }
 
+/* mount-at FSTYPE TARGET [DATA]: a new mount of FSTYPE (e.g. a cgroup hierarchy). */
+static int case_mount_at(int argc, char **argv) {
+	if (argc < 2) return 2;
+	field_str("path", argv[1]);
+	long r = mount(argv[0], argv[1], argv[0], 0, argc > 2 ? argv[2] : NULL);
+	field_result(r, errno);
+	return 0;
+}
+
+/* remount-rw PATH: make a read-only mount writable again (a bind remount without MS_RDONLY). */
+static int case_remount_rw(int argc, char **argv) {
+	if (argc < 1) return 2;
+	field_str("path", argv[0]);
+	long r = mount(NULL, argv[0], NULL, MS_REMOUNT | MS_BIND, NULL);
+	field_result(r, errno);
+	return 0;
+}
+
+/* umount-at PATH: detach what is mounted there. */
+static int case_umount_at(int argc, char **argv) {
+	if (argc < 1) return 2;
+	field_str("path", argv[0]);
+	long r = umount2(argv[0], MNT_DETACH);
+	field_result(r, errno);
+	return 0;
+}
+
 /* create PATH: a new file (O_CREAT|O_EXCL). */
 static int case_create(int argc, char **argv) {
 	if (argc < 1) return 2;
@@ -1168,6 +1195,9 @@ static const struct { const char *name; int (*fn)(int, char **); int host_safe; 
 	{ "write", case_write, 0 },
 	{ "create", case_create, 0 },
 	{ "mkdir", case_mkdir, 0 },
+	{ "mount-at", case_mount_at, 0 },
+	{ "remount-rw", case_remount_rw, 0 },
+	{ "umount-at", case_umount_at, 0 },
 	{ "stat", case_stat, 1 },
 	{ "ls", case_ls, 1 },
 	{ "fsize", case_fsize, 0 },
