@@ -1,4 +1,4 @@
-// Setup step: the engine's data dir as its own quota-capable filesystem (worker/src/data-filesystem.ts),
+// Setup step: the engine's data dir as its own quota-capable filesystem (worker/src/disk/data-filesystem.ts),
 // created on the first run and mounted again on later ones (after a reboot the loop mount is gone).
 import { pino } from 'pino';
 import { loadConfig } from '../worker/src/config.js';

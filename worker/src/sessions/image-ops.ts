@@ -1,5 +1,5 @@
 // Image verbs in a session's names (the command line's and the queue's image-op). The store is shared by every session on the host; a learner's
-// `app:latest` is `local.layercake/<session>/app:latest` in it (session-images.ts). These keep
+// `app:latest` is `local.layercake/<session>/app:latest` in it (images.ts). These keep
 // the learner inside their own names: `images` lists theirs (and the base images), `rmi` removes
 // theirs and never a base image everyone uses nor what another session holds, `load` writes an
 // archive's tags only as the session's own names.
