@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 /* The devices a container may use whatever its spec says: the nodes its /dev holds. */
-static const struct sn_device_rule floor_rules[] = {
+const struct sn_device_rule devfilter_floor[] = {
     { true, 'c', 1, 3, "rwm" },   /* null */
     { true, 'c', 1, 5, "rwm" },   /* zero */
     { true, 'c', 1, 7, "rwm" },   /* full */
@@ -19,6 +19,7 @@ static const struct sn_device_rule floor_rules[] = {
     { true, 'c', 5, 2, "rwm" },   /* ptmx */
     { true, 'c', 136, -1, "rwm" },/* pts/N */
 };
+const int devfilter_floor_n = sizeof devfilter_floor / sizeof devfilter_floor[0];
 
 /* The program is straight-line code: one block per rule, each falling through to the next
  * when its device does not match. Registers after the prologue: r2 device type, r3 access
@@ -97,7 +98,7 @@ static void build(struct prog *p, const struct sn_resources *res)
     emit(p, LDX_W(4, 1, 4));   /* major */
     emit(p, LDX_W(5, 1, 8));   /* minor */
     /* The floor: a device outside it is refused, whatever the spec allows. */
-    for (size_t i = 0; i < sizeof floor_rules / sizeof floor_rules[0]; i++) emit_rule(p, &floor_rules[i], true);
+    for (size_t i = 0; i < sizeof devfilter_floor / sizeof devfilter_floor[0]; i++) emit_rule(p, &devfilter_floor[i], true);
     emit(p, MOV_IMM(0, 0));
     emit(p, EXIT());
     int spec_rules = p->n;

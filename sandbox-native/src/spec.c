@@ -1,5 +1,6 @@
 #include "spec.h"
 #include "caps.h"
+#include "devfilter.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -328,6 +329,13 @@ static int parse_resources(json_object *r, struct sn_resources *res, struct sn_e
         rule->minor = int_field(d, "minor", &v) ? v : -1;
         const char *acc = str_field(d, "access");
         snprintf(rule->access, sizeof rule->access, "%s", acc && strspn(acc, "rwm") == strlen(acc) && acc[0] ? acc : "rwm");
+    }
+    /* runc appends its default devices after the spec's rules (the last match wins), so a
+     * spec that denies everything, as runc spec's does, still has /dev/null and a terminal.
+     * The floor, what /dev holds, is appended the same way. */
+    for (int i = 0; res->n_devices > 0 && i < devfilter_floor_n; i++) {
+        if (res->n_devices >= SN_MAX_DEVICE_RULES) return sn_fail(e, "spec", 0, "linux.resources.devices: too many rules");
+        res->devices[res->n_devices++] = devfilter_floor[i];
     }
     return 0;
 }

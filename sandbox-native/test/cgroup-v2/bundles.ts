@@ -84,6 +84,20 @@ const scenarios: Record<string, Scenario> = {
       spec.linux.resources.devices = [];
     },
   },
+  // The container's own cgroup at /sys/fs/cgroup (hardenedSpec's cgroup mount: cgroup2 here).
+  // It reads its limits, tries to raise one, make a child, and find the guest's bait cgroup
+  // (a sibling of its own); busybox says why each write failed.
+  cgroupView: {
+    memoryBytes: LIMITS.memoryBytes,
+    pidsMax: LIMITS.pidsMax,
+    args: [
+      '/bin/sh',
+      '-c',
+      'echo "memory.max=$(cat /sys/fs/cgroup/memory.max) pids.max=$(cat /sys/fs/cgroup/pids.max)"; ' +
+        'echo max > /sys/fs/cgroup/memory.max; mkdir /sys/fs/cgroup/escape; ' +
+        'find /sys/fs/cgroup/ /sys/fs/cgroup/.. -maxdepth 2 -name "lc-bait*"; grep " /sys/fs/cgroup " /proc/self/mountinfo; true',
+    ],
+  },
   overlay: {
     rootfsPath: `${GUEST_OVERLAY}/root`,
     layers: [`${GUEST_OVERLAY}/top`, GUEST_ROOTFS],

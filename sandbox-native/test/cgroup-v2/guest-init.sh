@@ -342,10 +342,29 @@ scenario_devices_of() {
   printf 'RESULT {"scenario":"%s","exitCode":%s,"guestReadBytes":%s,"output":%s}\n' \
     "$name" "$rc" "$guest_bytes" "$(jsfile $LOG/$name.out)"
 }
+# The container's view of its own cgroup: the guest makes a bait cgroup beside the
+# container's (under the same parent) and shows, as the control, that its limits are
+# writable from outside; the container must not see the bait nor write its own limits.
+scenario_cgroupView() {
+  cg=$(cgroup_of cgroupView)
+  bait="$CG$(dirname "$cg")/lc-bait"
+  mkdir -p "$bait"
+  # memory.max exists in the bait once its ancestors delegate memory (as the launcher does).
+  echo +memory > $CG/cgroup.subtree_control
+  echo +memory > "$(dirname "$bait")/cgroup.subtree_control"
+  guest_write=false; echo 1048576 > "$bait/memory.max" 2>/dev/null && [ "$(cat "$bait/memory.max")" = 1048576 ] && guest_write=true
+  $SN run -b $B/cgroupView cgroupView > $LOG/cgroupView.out 2>&1 &
+  sn=$!
+  wait_for $sn 30
+  rmdir "$bait"
+  printf 'RESULT {"scenario":"cgroupView","exitCode":%s,"guestWrite":%s,"output":%s}\n' \
+    "$rc" $guest_write "$(jsfile $LOG/cgroupView.out)"
+}
+
 scenario_devices() { scenario_devices_of devices; }
 scenario_devicesFloor() { scenario_devices_of devicesFloor; }
 
-for s in basic memory pids cpu timeout pause devices devicesFloor overlay; do
+for s in basic memory pids cpu timeout pause devices devicesFloor cgroupView overlay; do
   selected $s || continue
   t=$(now_ms)
   scenario_$s
