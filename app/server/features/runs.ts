@@ -135,35 +135,25 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
       { rate: 'runs' },
     );
 
-    ctx.handle(
-      socket,
-      'runs:container',
-      runsRequests['runs:container'],
-      async (request, sessionId) => {
-        const runId = newRunId('op');
-        const job = fullJob(containerOpJob, request, sessionId, runId);
-        const enqueued = await enqueue('container-op', sessionId, runId, job);
-        const outcome = await awaitOutcome(ctx.dispatcher, enqueued, 'container-op', OP_TIMEOUT_MS);
-        if (!outcome.ok) throw new SortedError(outcome.error);
-        return { runId, result: outcome.result };
-      },
-      { rate: 'operations' },
-    );
-
-    ctx.handle(
-      socket,
-      'runs:image',
-      runsRequests['runs:image'],
-      async (request, sessionId) => {
-        const runId = newRunId('op');
-        const job = fullJob(imageOpJob, request, sessionId, runId);
-        const enqueued = await enqueue('image-op', sessionId, runId, job);
-        const outcome = await awaitOutcome(ctx.dispatcher, enqueued, 'image-op', OP_TIMEOUT_MS);
-        if (!outcome.ok) throw new SortedError(outcome.error);
-        return { runId, result: outcome.result };
-      },
-      { rate: 'operations' },
-    );
+    // Container and image operations: the job's outcome is the reply.
+    for (const [event, job, schema] of [
+      ['runs:container', 'container-op', containerOpJob],
+      ['runs:image', 'image-op', imageOpJob],
+    ] as const) {
+      ctx.handle(
+        socket,
+        event,
+        runsRequests[event],
+        async (request, sessionId) => {
+          const runId = newRunId('op');
+          const enqueued = await enqueue(job, sessionId, runId, fullJob(schema, request, sessionId, runId));
+          const outcome = await awaitOutcome(ctx.dispatcher, enqueued, job, OP_TIMEOUT_MS);
+          if (!outcome.ok) throw new SortedError(outcome.error);
+          return { runId, result: outcome.result };
+        },
+        { rate: 'operations' },
+      );
+    }
 
     ctx.handle(socket, 'runs:subscribe', runsRequests['runs:subscribe'], async ({ runId, afterSeq }, sessionId) => {
       const record = await ownRun(sessionId, runId);
