@@ -32,13 +32,13 @@ describe('gutter annotations', () => {
       [3, 2, 'cached'],
       [5, 3, 'failed'],
     ]);
-    expect(lines[1]!.note).toBe('12.3 kB · CACHED');
+    expect(lines[1]!.note).toBe('12.3\u00a0kB · CACHED');
     expect(lines[1]!.hover).toContain('1 added');
   });
 
   it('speak Korean to a Korean reader', () => {
     const lines = lineAnnotations(build, 2, 'ko');
-    expect(lines[1]!.note).toBe('12.3 kB · 캐시됨');
+    expect(lines[1]!.note).toBe('12.3\u00a0kB · 캐시됨');
     expect(lines[1]!.selected).toBe(true);
     expect(lines[2]!.note).toContain('실패');
   });
