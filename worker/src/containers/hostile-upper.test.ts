@@ -11,14 +11,16 @@
 // (median 3.8 s, 1–45 copies), the passwd read at the first or second read, Node's recursive rm
 // after 1–35 racing containers (0.6–26 s). Each fixed verb runs for about twice the slowest of
 // those, or at least as many attempts as the slowest took.
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../config.js';
 import { diffUpper } from '../image-store/upper-diff.js';
+import { resolveUser } from '../image-store/image-files.js';
 import { SessionImages } from '../sessions/images.js';
 import type { Containers } from './containers.js';
 import { containerPaths } from './record.js';
@@ -198,47 +200,105 @@ describe('the verbs read a racing container’s upper only beneath it', () => {
   }, 120_000);
 });
 
-describe('exec resolves its user from a racing container’s own /etc only', () => {
+describe('exec’s user lookup never reads a host file, whatever the container swaps', () => {
   // The container makes /etc its own (a directory of the upper only), with `learner` as uid
-  // 1000, then swaps it with a symlink to a host directory whose passwd says 4242.
+  // 1000, then attacks the lookup three ways; the host's canary passwd says 4242 with home
+  // /host-home-<token>. An inotify watch on that host file (test-support/open-watch.c) sees
+  // every open of it, by whatever path: the engine's lookup must cause none. The lookup walks
+  // each layer with fstree lookup (nothing followed) and reads with fstree read --no-symlinks;
+  // what it did before, lstat/readlink of host paths, followed the swapped /etc to the host
+  // file (the second control).
   const prepare = [
     'rm -rf /etc && mkdir /etc',
     'echo "learner:x:1000:1000::/home/learner:/bin/sh" > /etc/passwd',
     'echo "learner:x:1000:" > /etc/group',
   ].join(' && ');
+  const attacks = [
+    { name: '/etc swapped (RENAME_EXCHANGE) with a link to the host directory', script: () => `${prepare} && exec /racer --swap /etc ${canary.dir}`, ready: 'etc.l', races: true },
+    { name: '/etc/passwd swapped (RENAME_EXCHANGE) with a link to the host file', script: () => `${prepare} && exec /racer --swap /etc/passwd ${canary.dir}/passwd`, ready: 'etc/passwd.l', races: true },
+    { name: '/etc/passwd a link to the host file', script: () => `${prepare} && ln -sf ${canary.dir}/passwd /etc/passwd && touch /etc/ready && exec sleep 1000`, ready: 'etc/ready', races: false },
+  ];
 
-  async function racingEtc(c: Containers): Promise<{ id: string; upper: string }> {
-    const { container } = await c.run({ image: 'racer', cmd: ['sh', '-c', `${prepare} && exec /racer --swap /etc ${canary.dir}`] });
+  let watcher: ChildProcess;
+  let opens = 0;
+  beforeAll(async () => {
+    const binary = join(h.work, 'open-watch');
+    await execFileP('cc', ['-O2', '-o', binary, join(REPO_ROOT, 'worker/src/containers/test-support/open-watch.c')]);
+    watcher = spawn(binary, [join(canary.dir, 'passwd')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let ready = false;
+    createInterface({ input: watcher.stdout! }).on('line', (line) => (line === 'ready' ? (ready = true) : opens++));
+    await eventually(() => ready);
+  });
+  afterAll(() => {
+    watcher?.kill('SIGKILL');
+  });
+
+  async function attacked(c: Containers, script: string, ready: string): Promise<{ id: string; upper: string }> {
+    const { container } = await c.run({ image: 'racer', cmd: ['sh', '-c', script] });
     const upper = containerPaths(h.dataDir, container.id).upper;
-    await eventually(() => existsSync(join(upper, 'etc.l')));
+    await eventually(() => existsSync(join(upper, ready)));
     return { id: container.id, upper };
   }
 
-  it('control: reading /etc/passwd by path gets the host’s file', async () => {
-    const { upper } = await racingEtc(containers());
-    const leak = await untilLeak(30_000, async () => (await readFile(join(upper, 'etc/passwd'), 'utf8')).includes(canary.token));
-    console.log(`control: read by path leaked after ${leak?.ms} ms (${leak?.attempts} reads)`);
+  it('control: a path-based read of the container’s /etc/passwd opens the host’s file', async () => {
+    for (const attack of attacks) {
+      const { id, upper } = await attacked(containers(), attack.script(), attack.ready);
+      opens = 0;
+      const leak = await untilLeak(30_000, async () => (await readFile(join(upper, 'etc/passwd'), 'utf8')).includes(canary.token));
+      console.log(`control (${attack.name}): read by path leaked after ${leak?.ms} ms (${leak?.attempts} reads), ${opens} opens of the host file`);
+      expect(leak).not.toBeNull();
+      await eventually(() => opens > 0);
+      await containers().remove(id, { force: true });
+    }
+  }, 120_000);
+
+  it('control: the old lookup’s lstat of host paths meets the host’s file under the /etc swap', async () => {
+    const { id, upper } = await attacked(containers(), attacks[0]!.script(), attacks[0]!.ready);
+    const host = await lstat(join(canary.dir, 'passwd'));
+    const leak = await untilLeak(30_000, async () => {
+      const st = await lstat(join(upper, 'etc/passwd'));
+      return st.ino === host.ino && st.dev === host.dev;
+    });
+    console.log(`control: lstat by path met the host file after ${leak?.ms} ms (${leak?.attempts} lstats)`);
     expect(leak).not.toBeNull();
+    await containers().remove(id, { force: true });
   }, 60_000);
 
-  it('exec --user learner never runs with the host’s uid or home', async () => {
-    const c = containers();
-    const { id } = await racingEtc(c);
-    const seen = new Set<string>();
-    let ran = 0;
-    const runs = await repeatFor(8_000, 40, async () => {
-      const session = await c.exec(id, { cmd: ['sh', '-c', 'echo "$(id -u) $HOME"'], user: 'learner' }).catch(() => null);
-      if (session === null) return; // the user was not found while /etc was the link: refused, not leaked
-      let out = '';
-      session.process.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      await session.exited.catch(() => undefined);
-      if (out !== '') ran++;
-      seen.add(out.trim());
-    });
-    console.log(`exec: ${runs} execs as learner in a racing container; saw ${[...seen].join(' | ')}`);
-    expect([...seen].filter((line) => line.includes('4242') || line.includes('host-home'))).toEqual([]);
-    expect(ran).toBeGreaterThan(0);
-  }, 60_000);
+  for (const attack of attacks) {
+    it(`resolves only the container’s own user: ${attack.name}`, async () => {
+      const c = containers();
+      const { id, upper } = await attacked(c, attack.script(), attack.ready);
+      opens = 0;
+      const seen = new Map<string, number>();
+      const note = (what: string): void => void seen.set(what, (seen.get(what) ?? 0) + 1);
+      // The lookup itself, as fast as it goes, for as long as the slowest control took to leak and more.
+      const lookups = await repeatFor(6_000, 100, async () => {
+        const user = await resolveUser([upper, ...lowers], 'learner').catch((err: unknown) => (err as { key?: string }).key ?? String(err));
+        note(typeof user === 'string' ? user : `${user.uid} ${user.home}`);
+      });
+      // And through exec, which runs it in the container.
+      const execs = await repeatFor(3_000, 15, async () => {
+        const session = await c.exec(id, { cmd: ['sh', '-c', 'echo "$(id -u) $HOME"'], user: 'learner' }).catch(() => null);
+        if (session === null) return note('exec refused'); // not found while /etc was the link: refused, not leaked
+        let out = '';
+        session.process.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        await session.exited.catch(() => undefined);
+        note(`exec: ${out.trim()}`);
+      });
+      console.log(`exec lookup (${attack.name}): ${lookups} lookups, ${execs} execs; saw ${[...seen].map(([k, n]) => `${k} ×${n}`).join(' | ')}`);
+      expect([...seen.keys()].filter((line) => line.includes('4242') || line.includes('host-home'))).toEqual([]);
+      expect(opens).toBe(0);
+      if (attack.races) {
+        // The lookup did find the container's own file between swaps (it could not pass by never looking).
+        expect(seen.get('1000 /home/learner')).toBeGreaterThan(0);
+        expect(seen.get('exec: 1000 /home/learner')).toBeGreaterThan(0);
+      } else {
+        // The link leads to /tmp/... inside the image, which has none: unknown, as Docker says.
+        expect([...seen.keys()].sort()).toEqual(['container.unknownUser', 'exec refused']);
+      }
+      await c.remove(id, { force: true });
+    }, 60_000);
+  }
 });
 
 describe('removing a racing container’s writable layer deletes nothing outside it', () => {

@@ -24,7 +24,7 @@ function layer(name: string, files: Record<string, string | { link: string } | '
 
 const base = layer('base', {
   'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www:/var/www:/bin/false\napp:x:1000:1001::/home/app:/bin/sh\n',
-  'etc/group': 'root:x:0:\nwww-data:x:33:\nstaff:x:50:\n',
+  'etc/group': 'root:x:0:\nwheel:x:10:root\nwww-data:x:33:\nstaff:x:50:app,www-data\ndev:x:60:nobody,app\nhuge:x:70000:app\n',
   'etc/motd': 'base motd',
   'opt/old/file': 'old',
   'var/secret': 'below',
@@ -61,14 +61,19 @@ describe('reading files from an image', () => {
 });
 
 describe('resolving users like Docker', () => {
-  it('names, numbers and groups', async () => {
-    expect(await resolveUser([base], '')).toEqual({ uid: 0, gid: 0 });
-    expect(await resolveUser([base], 'www-data')).toEqual({ uid: 33, gid: 33, home: '/var/www' });
-    expect(await resolveUser([base], 'app')).toEqual({ uid: 1000, gid: 1001, home: '/home/app' });
-    expect(await resolveUser([base], 'app:staff')).toMatchObject({ uid: 1000, gid: 50 });
-    expect(await resolveUser([base], '1000')).toMatchObject({ uid: 1000, gid: 1001 });
-    expect(await resolveUser([base], '4242')).toEqual({ uid: 4242, gid: 0 });
-    expect(await resolveUser([base], '4242:7')).toEqual({ uid: 4242, gid: 7 });
+  it('names, numbers and groups, with home and supplementary groups as runc finds them', async () => {
+    // No user is root, looked up like any other (HOME=/root, and root is in wheel).
+    expect(await resolveUser([base], '')).toEqual({ uid: 0, gid: 0, home: '/root', additionalGids: [10] });
+    expect(await resolveUser([base], 'www-data')).toEqual({ uid: 33, gid: 33, home: '/var/www', additionalGids: [50] });
+    // Groups that list the name, in file order; one outside the mapped range is left out.
+    expect(await resolveUser([base], 'app')).toEqual({ uid: 1000, gid: 1001, home: '/home/app', additionalGids: [50, 60] });
+    // An explicit group means no supplementary groups (runc's rule).
+    expect(await resolveUser([base], 'app:staff')).toEqual({ uid: 1000, gid: 50, home: '/home/app', additionalGids: [] });
+    expect(await resolveUser([base], '1000')).toMatchObject({ uid: 1000, gid: 1001, additionalGids: [50, 60] });
+    expect(await resolveUser([base], '4242')).toEqual({ uid: 4242, gid: 0, home: '/', additionalGids: [] });
+    expect(await resolveUser([base], '4242:7')).toEqual({ uid: 4242, gid: 7, home: '/', additionalGids: [] });
+    // An image with no /etc/passwd (FROM scratch): root with home /.
+    expect(await resolveUser([layer('empty', {})], '')).toEqual({ uid: 0, gid: 0, home: '/', additionalGids: [] });
   });
 
   it('refuses unknown names and ids outside the mapped range', async () => {

@@ -1,43 +1,53 @@
 // Reading files out of an image without mounting it: the merged view of its layer
 // directories (topmost first), as overlayfs would show it. Used to resolve `USER name` from
 // the image's /etc/passwd and /etc/group, for RUN, COPY --chown and containers alike.
-import { lstat, readlink } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { posix } from 'node:path';
 import { LearnerError } from '../../../protocol/errors.js';
-import { isOpaqueDir, isWhiteout } from './overlay.js';
-import { TreeAccessError, readFileBeneath } from './tree-beneath.js';
+import { OPAQUE_XATTR, USER_OPAQUE_XATTR } from './overlay.js';
+import { TreeAccessError, lookupBeneath, readFileBeneath, type LookedUpComponent } from './tree-beneath.js';
 
 const MAX_SYMLINKS = 16;
 
 interface Entry {
-  hostPath: string;
-  /** The layer it is in, and its path there (symlink-free: each component was just lstat'ed). */
+  /** The layer it is in, and its path there (symlink-free: no component of it was a link). */
   layer: string;
   rel: string;
   kind: 'file' | 'dir' | 'symlink' | 'other';
+  /** Symlinks: the target. */
+  link?: string;
   /** How many leading path components this entry covers (less than all when a symlink interrupts). */
   depth: number;
 }
 
+const isOpaque = (c: LookedUpComponent): boolean =>
+  [OPAQUE_XATTR, USER_OPAQUE_XATTR].some((name) => c.xattrs?.get(name)?.toString('latin1') === 'y');
+
 /**
  * The topmost entry for `parts`, stopping at the first symlink on the way. A whiteout hides
  * the path; an opaque directory or a non-directory in a layer hides everything below it.
+ * Each layer is asked through fstree lookup (fd-relative, nothing followed): the topmost layer
+ * may be a running container's upper that swaps a directory for a link to a host path while
+ * we look, and a path walk from the host (lstat, readlink) would then look at host files.
  */
 async function lookup(layers: readonly string[], parts: readonly string[]): Promise<Entry | null> {
   for (const layer of layers) {
+    const components = await lookupBeneath(layer, parts.join('/')).catch((err: unknown) => {
+      if (!(err instanceof TreeAccessError)) throw err;
+      return err.code === 'notfound' ? [] : 'refused'; // no such layer dir yet; or it kept changing
+    });
+    if (components === 'refused') return null;
     let lowerHidden = false;
-    for (let depth = 1; depth <= parts.length; depth++) {
+    for (const [i, c] of components.entries()) {
+      const depth = i + 1;
       const rel = parts.slice(0, depth).join('/');
-      const hostPath = join(layer, rel);
-      const st = await lstat(hostPath).catch(() => null);
-      if (!st) break; // absent here: look in the next layer down, unless this one hides them
-      if (isWhiteout(st)) return null;
-      if (st.isSymbolicLink()) return { hostPath, layer, rel, kind: 'symlink', depth };
-      if (depth === parts.length) return { hostPath, layer, rel, kind: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other', depth };
-      if (!st.isDirectory()) return null;
+      if (c.type === 'c' && c.rdev === 0) return null; // a whiteout
+      if (c.type === 'l') return { layer, rel, kind: 'symlink', link: c.link!.toString('utf8'), depth };
+      if (depth === parts.length) return { layer, rel, kind: c.type === 'f' ? 'file' : c.type === 'd' ? 'dir' : 'other', depth };
+      if (c.type !== 'd') return null;
       // Nothing below an opaque directory shows through from lower layers.
-      if (await isOpaqueDir(hostPath)) lowerHidden = true;
+      if (isOpaque(c)) lowerHidden = true;
     }
+    // Absent here: look in the next layer down, unless this one hides them.
     if (lowerHidden) return null;
   }
   return null;
@@ -49,7 +59,7 @@ async function resolve(layers: readonly string[], path: string): Promise<Entry |
   for (let hops = 0; hops <= MAX_SYMLINKS; hops++) {
     const entry = await lookup(layers, parts);
     if (!entry || entry.kind !== 'symlink') return entry;
-    const target = await readlink(entry.hostPath);
+    const target = entry.link!;
     const dir = parts.slice(0, entry.depth - 1);
     // posix.normalize of an absolute path never climbs above "/": the image's root.
     const joined = posix.normalize(target.startsWith('/') ? target : `/${[...dir, target].join('/')}`);
@@ -75,7 +85,10 @@ export async function readImageFile(layers: readonly string[], path: string, max
 export interface ResolvedUser {
   uid: number;
   gid: number;
-  home?: string;
+  /** From /etc/passwd; `/` for a user it does not list (runc's default, so Docker's). */
+  home: string;
+  /** Supplementary groups: those of /etc/group that list the user by name (none with an explicit group). */
+  additionalGids: number[];
 }
 
 function records(text: string | undefined): string[][] {
@@ -84,30 +97,50 @@ function records(text: string | undefined): string[][] {
 
 /** The largest id a container may use: the size of its mapped host range. */
 const MAX_ID = 65535;
+/** Supplementary groups a process may hold (the kernel's NGROUPS_MAX is larger; no lesson needs more). */
+export const MAX_ADDITIONAL_GIDS = 32;
 
 /**
- * A user as `USER`/`--user` write it (`name`, `uid`, `name:group`, `uid:gid`), as numbers from
- * the image's /etc/passwd and /etc/group, with Docker's rules: a numeric uid need not exist,
- * and a user without a passwd entry runs with group 0.
+ * A user as `USER`/`--user` write it (`name`, `uid`, `name:group`, `uid:gid`, or nothing for
+ * root), as numbers from the image's /etc/passwd and /etc/group, with runc's rules (which are
+ * Docker's): a numeric uid need not exist, a user without a passwd entry runs with group 0 and
+ * home `/`, supplementary groups are the groups that list the user's name unless a group was
+ * given, and a numeric group need not exist.
  */
 export async function resolveUser(layers: readonly string[], spec: string): Promise<ResolvedUser> {
   const [userPart = '', groupPart = ''] = spec.split(':', 2);
-  if (!userPart) return { uid: 0, gid: 0 };
   const passwd = records((await readImageFile(layers, '/etc/passwd'))?.toString());
-  const numeric = /^\d+$/.test(userPart) ? Number(userPart) : null;
-  const entry = passwd.find((f) => f[0] === userPart) ?? (numeric !== null ? passwd.find((f) => Number(f[2]) === numeric) : undefined);
+  const numeric = userPart === '' ? 0 : /^\d+$/.test(userPart) ? Number(userPart) : null;
+  const entry = passwd.find((f) => f[0] === userPart && userPart !== '') ?? (numeric !== null ? passwd.find((f) => Number(f[2]) === numeric) : undefined);
   if (!entry && numeric === null) throw new LearnerError('container.unknownUser', { user: userPart });
   const user: ResolvedUser = entry
-    ? { uid: Number(entry[2]), gid: Number(entry[3]), ...(entry[5] ? { home: entry[5] } : {}) }
-    : { uid: numeric!, gid: 0 };
+    ? { uid: Number(entry[2]), gid: Number(entry[3]), home: entry[5] || '/', additionalGids: [] }
+    : { uid: numeric!, gid: 0, home: '/', additionalGids: [] };
+  const groups = async (): Promise<string[][]> => records((await readImageFile(layers, '/etc/group'))?.toString());
   if (groupPart) {
     if (/^\d+$/.test(groupPart)) user.gid = Number(groupPart);
     else {
-      const group = records((await readImageFile(layers, '/etc/group'))?.toString()).find((f) => f[0] === groupPart);
+      const group = (await groups()).find((f) => f[0] === groupPart);
       if (!group) throw new LearnerError('container.unknownGroup', { group: groupPart });
       user.gid = Number(group[2]);
     }
+  } else if (entry?.[0]) {
+    const name = entry[0];
+    // A group id outside the mapped range could not be set here: left out, not fatal.
+    user.additionalGids = (await groups())
+      .filter((f) => (f[3] ?? '').split(',').includes(name) && /^\d+$/.test(f[2] ?? '') && Number(f[2]) <= MAX_ID)
+      .map((f) => Number(f[2]))
+      .slice(0, MAX_ADDITIONAL_GIDS);
   }
   if (!(user.uid <= MAX_ID && user.gid <= MAX_ID)) throw new LearnerError('container.userOutOfRange', { user: spec, max: MAX_ID });
   return user;
+}
+
+/**
+ * The supplementary groups `docker run` and `docker exec` give a process: its primary group
+ * first, then those /etc/group lists it in (`id` says `groups=0(root),10(wheel)` for busybox's
+ * root). A BuildKit RUN step holds none.
+ */
+export function containerGroups(user: ResolvedUser): number[] {
+  return [user.gid, ...user.additionalGids.filter((gid) => gid !== user.gid)].slice(0, MAX_ADDITIONAL_GIDS);
 }

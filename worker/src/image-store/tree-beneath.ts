@@ -138,6 +138,39 @@ export async function readFileBeneath(root: string, path: string, maxBytes: numb
   return Buffer.concat(chunks);
 }
 
+/** One component of a path as `lookupBeneath` met it. */
+export interface LookedUpComponent {
+  type: ListedEntry['type'];
+  rdev: number;
+  /** Symlinks: the target, as raw bytes, for the caller to resolve in its own view. */
+  link?: Buffer;
+  /** Directories: their xattrs (names latin1). */
+  xattrs?: Map<string, Buffer>;
+}
+
+/**
+ * What each component of the relative `path` is beneath `root`, first to last, stopping after
+ * one that is absent (not in the result), not a directory, or the last. Nothing is followed: a
+ * symlink comes back with its target, and a tree swapping a directory for a link meanwhile is
+ * seen holding that link (fstree lookup).
+ */
+export async function lookupBeneath(root: string, path: string): Promise<LookedUpComponent[]> {
+  const found: LookedUpComponent[] = [];
+  await fstree(['lookup', root, path], async (child) => {
+    for await (const line of createInterface({ input: child.stdout!, crlfDelay: Infinity })) {
+      if (line === '') continue;
+      const raw = JSON.parse(line) as { type: ListedEntry['type']; rdev: number; link?: string; xattrs?: Record<string, string> };
+      const component: LookedUpComponent = { type: raw.type, rdev: raw.rdev };
+      if (raw.link !== undefined) component.link = Buffer.from(raw.link, 'hex');
+      if (raw.xattrs !== undefined) {
+        component.xattrs = new Map(Object.entries(raw.xattrs).map(([name, value]) => [Buffer.from(name, 'hex').toString('latin1'), Buffer.from(value, 'hex')]));
+      }
+      found.push(component);
+    }
+  });
+  return found;
+}
+
 /** Apparent bytes of a tree: every non-directory inode once (what a commit would store). */
 export async function treeBytesBeneath(root: string): Promise<number> {
   const seen = new Set<string>();
