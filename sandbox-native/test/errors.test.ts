@@ -3,6 +3,8 @@
 // `start`, and `exec`'s own sync pipe), ends as the same record on stderr — one JSON line
 // {"launcherError":{step, errno, errnoName, message, exitStatus}} beside runc's human line — and
 // the launcher exits with the status the record names. runc writes no record: native only.
+// The failure paths: a bad spec, a missing binary, one not executable, a working directory
+// outside the root or unusable, refused limits, no id mapping, a bind source that is not there.
 
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -86,6 +88,34 @@ const cases: Case[] = [
     want: { step: 'cwd', errnoName: 'ENOTDIR', exitStatus: 126 },
   },
   {
+    // CVE-2024-21626: every descriptor above 2 is closed before the chdir, so the leaked host
+    // directory a runtime fd would have named is not there to enter.
+    name: 'a working directory /proc/self/fd/N (CVE-2024-21626)',
+    bundle: (sb) => sb.bundle({ args: ['/probe', 'status'], spec: { cwd: '/proc/self/fd/3' } }),
+    want: { step: 'cwd', exitStatus: 126 },
+  },
+  {
+    name: 'no user namespace mapping (runc spec’s default)',
+    bundle: (sb) =>
+      sb.bundle({
+        args: ['/probe', 'status'],
+        edit: (spec: OciSpec) => {
+          spec.linux.uidMappings = [];
+          spec.linux.gidMappings = [];
+        },
+      }),
+    want: { step: 'spec', errno: 0, exitStatus: 125 },
+  },
+  {
+    name: 'a bind mount whose source is missing',
+    bundle: (sb) =>
+      sb.bundle({
+        args: ['/probe', 'status'],
+        spec: { mounts: [{ destination: '/data', type: 'bind', source: '/run/layercake-test/no-such-source', options: ['rbind', 'ro'] }] },
+      }),
+    want: { step: 'mounts', errnoName: 'ENOENT', exitStatus: 125 },
+  },
+  {
     name: 'limits the kernel refuses (NOFILE above fs.nr_open)',
     bundle: (sb) =>
       sb.bundle({
@@ -129,6 +159,8 @@ describe.runIf(native)('the launcher’s failure record', () => {
     for (let i = 0; i < 100 && (await sb.state(b.id).catch(() => null))?.status !== 'running'; i++) await new Promise((r) => setTimeout(r, 50));
     expect(record(await sb.command(['exec', b.id, '/no/such/binary']))).toMatchObject({ step: 'exec', errnoName: 'ENOENT', exitStatus: 127 });
     expect(record(await sb.command(['exec', b.id, '/plain']))).toMatchObject({ step: 'exec', errnoName: 'EACCES', exitStatus: 126 });
+    expect(record(await sb.command(['exec', '--cwd', '/probe', b.id, '/probe', 'status']))).toMatchObject({ step: 'cwd', errnoName: 'ENOTDIR', exitStatus: 126 });
+    expect(record(await sb.command(['exec', '--cwd', '/proc/self/fd/3', b.id, '/probe', 'status']))).toMatchObject({ step: 'cwd', exitStatus: 126 });
   });
 
   test('a container that does not exist: step state, ENOENT, for state, start, kill and delete', async () => {
