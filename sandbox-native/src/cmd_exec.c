@@ -26,6 +26,8 @@ struct exec_args {
     const char *cwd, *user, *process_file, *console_socket, *pid_file, *console_size;
     const char *env[MAX_EXTRA_ENV];
     int n_env, control_fd;
+    uint32_t gids[SN_MAX_GROUPS]; /* --additional-gids, as runc's -g */
+    int n_gids;
 };
 
 /* Replace or add K=V entries in a NULL-terminated env array (which we own). */
@@ -89,6 +91,15 @@ static int build_process(const struct exec_args *a, struct sn_spec *s, int argc,
         p->gid = n == 2 ? gid : uid;
         if (spec_map_id(s->uid_maps, s->n_uid_maps, p->uid) < 0 || spec_map_id(s->gid_maps, s->n_gid_maps, p->gid) < 0)
             return sn_fail(e, "exec", 0, "user %u:%u is not mapped in the container", p->uid, p->gid);
+        /* Another user: the container's own supplementary groups are not theirs. */
+        p->n_additional_gids = 0;
+    }
+    if (a->n_gids > 0) {
+        for (int i = 0; i < a->n_gids; i++)
+            if (spec_map_id(s->gid_maps, s->n_gid_maps, a->gids[i]) < 0)
+                return sn_fail(e, "exec", 0, "group %u is not mapped in the container", a->gids[i]);
+        memcpy(p->additional_gids, a->gids, (size_t)a->n_gids * sizeof *a->gids);
+        p->n_additional_gids = a->n_gids;
     }
     return 0;
 }
@@ -125,10 +136,11 @@ int cmd_exec(const struct sn_globals *g, int argc, char **argv)
         { "user", required_argument, NULL, 'u' }, { "process", required_argument, NULL, 'p' },
         { "console-socket", required_argument, NULL, 'c' }, { "pid-file", required_argument, NULL, 'P' },
         { "control-fd", required_argument, NULL, 'C' }, { "console-size", required_argument, NULL, 'S' },
+        { "additional-gids", required_argument, NULL, 'g' },
         { NULL, 0, NULL, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "+tde:u:p:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+tde:u:p:g:", opts, NULL)) != -1) {
         switch (c) {
         case 't': a.tty = true; break;
         case 'd': a.detach = true; break;
@@ -138,6 +150,16 @@ int cmd_exec(const struct sn_globals *g, int argc, char **argv)
             a.env[a.n_env++] = optarg;
             break;
         case 'u': a.user = optarg; break;
+        case 'g': {
+            char *end;
+            unsigned long gid = strtoul(optarg, &end, 10);
+            if (a.n_gids == SN_MAX_GROUPS || *end || end == optarg || gid > UINT32_MAX) {
+                sn_log("--additional-gids takes one group id (at most %d of them)", SN_MAX_GROUPS);
+                return SN_EXIT_FAILED;
+            }
+            a.gids[a.n_gids++] = (uint32_t)gid;
+            break;
+        }
         case 'p': a.process_file = optarg; break;
         case 'c': a.console_socket = optarg; break;
         case 'P': a.pid_file = optarg; break;

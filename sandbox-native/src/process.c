@@ -49,6 +49,12 @@ static int switch_user(const struct sn_process *p, struct sn_error *e)
      * the uid change (KEEPCAPS), then set to exactly what the spec lists. */
     if (caps_drop_bounding(p->cap_bounding, e) < 0) return -1;
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return sn_fail(e, "user", errno, "PR_SET_KEEPCAPS");
+    /* Supplementary groups while we are still the namespace's root (CAP_SETGID); none unless
+     * listed (process_become_ns_root dropped the launcher's). */
+    gid_t groups[SN_MAX_GROUPS];
+    for (int i = 0; i < p->n_additional_gids; i++) groups[i] = (gid_t)p->additional_gids[i];
+    if (p->n_additional_gids > 0 && setgroups((size_t)p->n_additional_gids, groups) < 0)
+        return sn_fail(e, "user", errno, "setgroups (%d supplementary groups)", p->n_additional_gids);
     if (setresgid(p->gid, p->gid, p->gid) < 0) return sn_fail(e, "user", errno, "setresgid(%u)", p->gid);
     if (setresuid(p->uid, p->uid, p->uid) < 0) return sn_fail(e, "user", errno, "setresuid(%u)", p->uid);
     if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return sn_fail(e, "user", errno, "PR_SET_KEEPCAPS");

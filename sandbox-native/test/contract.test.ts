@@ -72,13 +72,21 @@ describe.each(runtimes())('launcher contract — $name', (rt) => {
     expect(String(r.probe().data).trim().split(/\s+/).map(Number)).toEqual([0, 0, 65536]);
   });
 
-  test(native ? 'additional groups are refused (containers start with none)' : 'runc: sets additional groups', async () => {
+  test(native ? 'sets additional groups, as runc does' : 'runc: sets additional groups', async () => {
     const r = await runWith(sandbox(), ['/probe', 'status'], (spec) => {
-      spec.process.user.additionalGids = [5];
+      spec.process.user.additionalGids = [5, 10];
     });
-    if (native) return expectRefused(r);
-    expect(String(r.probe().Groups).trim()).toBe('5');
+    expect(String(r.probe().Groups).trim()).toBe('5 10');
   });
+
+  if (native) {
+    test('an additional group outside the mapping is refused', async () => {
+      const r = await runWith(sandbox(), ['/probe', 'status'], (spec) => {
+        spec.process.user.additionalGids = [5, 70000];
+      });
+      expectRefused(r);
+    });
+  }
 
   test(native ? 'a spec without a network namespace still gets only loopback' : 'runc: without a network namespace the container shares the host’s interfaces', async () => {
     const r = await runWith(sandbox(), ['/probe', 'ifaces'], (spec) => {
