@@ -4,7 +4,7 @@
 // mounts the overlay inside the container's own mount namespace, so nothing is mounted on the
 // host and nothing can be left mounted.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rmdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { PassThrough, type Readable } from 'node:stream';
@@ -14,10 +14,10 @@ import { egressDefaults, type EgressSession, type Usage } from '../egress/index.
 import { RuntimeError, type ContainerRuntime, type ExitInfo } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
 import { describeFailure, isLauncherLine } from '../runtime/launcher-error.js';
+import { BUILD_HOSTNAME, writeEtcFiles } from '../runtime/etc-files.js';
 import { hardenedSpec, writeBundle } from '../runtime/oci-spec.js';
 import { formatBytes } from './format.js';
 import type { Where } from './parse.js';
-import { LayeredTree } from '../image-store/layered-tree.js';
 
 export interface StepResources {
   memoryBytes: number;
@@ -80,9 +80,6 @@ class Tail {
 /** Output beyond this per step is dropped from the event stream (the command still runs). */
 const MAX_LOG_BYTES = 1 << 20;
 
-/** Mount points the launcher creates in a root that lacks them; not part of the step's work. */
-const MOUNT_POINTS = ['proc', 'sys', 'dev'];
-
 export class CancelledError extends LearnerError {
   constructor() {
     super('build.cancelled', {});
@@ -98,16 +95,13 @@ export async function runStep(o: RunStepOptions): Promise<string> {
   await mkdir(join(upperParent, 'upper'), { recursive: true });
   await mkdir(join(upperParent, 'work'));
   await mkdir(rootfs);
-  let layers = [...o.layers];
-  if (layers.length === 0) {
-    // overlayfs needs a lower layer; FROM scratch has none.
-    const empty = join(o.stepDir, 'empty');
-    await mkdir(empty);
-    layers = [empty];
-  }
   const id = `${o.idPrefix}-${randomBytes(6).toString('hex')}`;
   const lease = o.idRanges.allocate(id);
   try {
+    // BuildKit's /etc/hosts and resolv.conf (read-only binds), over an init layer of mount
+    // points (/etc's files, /proc, /sys, /dev) that keeps them out of the step's layer; it is
+    // also the lower layer overlayfs needs when FROM scratch has none.
+    const etc = await writeEtcFiles({ dir: o.stepDir, hostname: BUILD_HOSTNAME, owner: lease.hostId, flavour: 'build' });
     writeBundle(
       bundle,
       hardenedSpec({
@@ -118,15 +112,16 @@ export async function runStep(o: RunStepOptions): Promise<string> {
         env: o.egress ? [...o.env, ...o.egress.env] : o.env,
         cwd: o.cwd,
         user: o.user,
-        hostname: id,
+        hostname: BUILD_HOSTNAME,
         idRange: { hostId: lease.hostId, size: lease.size },
         memoryBytes: o.resources.memoryBytes,
         pidsMax: o.resources.pidsMax,
         cpuQuotaMicros: o.resources.cpuQuotaMicros,
         cpuPeriodMicros: o.resources.cpuPeriodMicros,
         timeoutMs: o.resources.timeoutMs,
-        layers,
+        layers: [etc.initLayer, ...o.layers],
         upperDir: upperParent,
+        mounts: etc.mounts,
       }),
     );
     const before = o.egress?.usage();
@@ -154,9 +149,7 @@ export async function runStep(o: RunStepOptions): Promise<string> {
   } finally {
     o.idRanges.release(lease);
   }
-  const upper = join(upperParent, 'upper');
-  await dropLauncherMountPoints(upper, o.layers);
-  return upper;
+  return join(upperParent, 'upper');
 }
 
 async function runContainer(o: RunStepOptions, id: string, bundleDir: string): Promise<ExitInfo & { tail: string[] }> {
@@ -242,21 +235,6 @@ async function killUntilGone(runtime: ContainerRuntime, id: string, exited: Prom
   for (let attempt = 0; attempt < 200 && !done; attempt++) {
     await runtime.kill(id, 'SIGKILL', true).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-/**
- * The launcher creates /proc, /sys and /dev in a root that lacks them, to mount over. In a
- * step's upper they are noise (Docker's builder keeps them out of layers too): removed when
- * empty and absent below.
- */
-async function dropLauncherMountPoints(upper: string, lowers: readonly string[]): Promise<void> {
-  const below = new LayeredTree(null, lowers);
-  for (const name of MOUNT_POINTS) {
-    const entries = await readdir(join(upper, name)).catch(() => null);
-    if (entries === null || entries.length > 0) continue;
-    if ((await below.lookup([name])) !== null) continue;
-    await rmdir(join(upper, name)).catch(() => undefined);
   }
 }
 

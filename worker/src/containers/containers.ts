@@ -9,7 +9,7 @@ import { pino, type Logger } from 'pino';
 import { z } from 'zod';
 import { LearnerError } from '../../../protocol/errors.js';
 import { noEvents, type EventSink } from '../events.js';
-import { resolveUser } from '../image-store/image-files.js';
+import { containerGroups, resolveUser } from '../image-store/image-files.js';
 import type { Change, Digest, ImageStore, LayerRecord } from '../image-store/index.js';
 import { TreeAccessError } from '../image-store/tree-beneath.js';
 import { sessionQuotas } from '../limits.js';
@@ -516,7 +516,7 @@ export class Containers {
       args: req.cmd,
       env,
       cwd: req.workingDir ?? record.config.workingDir,
-      user: { uid: user.uid, gid: user.gid },
+      user: { uid: user.uid, gid: user.gid, additionalGids: containerGroups(user) },
       ...(req.tty ? { tty: req.tty } : {}),
     });
     const command = req.cmd[0]!;

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { LearnerError } from '../../../protocol/errors.js';
 import { NotADirectoryError, SymlinkLoopError } from '../image-store/layered-tree.js';
 import { UpperWriter } from '../image-store/upper-writer.js';
-import { resolveUser } from '../image-store/image-files.js';
+import { containerGroups, resolveUser } from '../image-store/image-files.js';
+import { writeEtcFiles } from '../runtime/etc-files.js';
 import type { ImageStore } from '../image-store/index.js';
 import { RuntimeError, type ContainerRuntime } from '../runtime/container-runtime.js';
 import { describeFailure } from '../runtime/launcher-error.js';
@@ -102,6 +103,8 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
   let created = false;
   let attachment: ContainerAttachment | null = null;
   try {
+    // /etc/hosts, hostname, resolv.conf: Docker's, bind-mounted, never part of the writable layer.
+    const etc = await writeEtcFiles({ dir: paths.layer, hostname: record.config.hostname, owner: lease.hostId, flavour: 'container' });
     writeBundle(
       paths.bundle,
       hardenedSpec({
@@ -114,15 +117,16 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
         ...(record.config.tty && options.consoleSize && options.consoleSize.rows > 0 && options.consoleSize.cols > 0
           ? { consoleSize: options.consoleSize }
           : {}),
-        user: { uid: user.uid, gid: user.gid },
+        user: { uid: user.uid, gid: user.gid, additionalGids: containerGroups(user) },
         hostname: record.config.hostname,
         idRange: { hostId: lease.hostId, size: lease.size },
         memoryBytes: record.limits.memoryBytes,
         pidsMax: record.limits.pidsMax,
         cpuQuotaMicros: record.limits.cpuQuotaMicros,
         cpuPeriodMicros: record.limits.cpuPeriodMicros,
-        layers,
+        layers: [etc.initLayer, ...layers],
         upperDir: paths.layer,
+        mounts: etc.mounts,
         cgroupsPath: `/${ctx.cgroupParent}/${id}`,
       }),
     );

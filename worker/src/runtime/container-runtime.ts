@@ -53,7 +53,8 @@ export interface ExecOptions {
   args: string[];
   env?: string[];
   cwd?: string;
-  user?: { uid: number; gid: number };
+  /** additionalGids: supplementary groups (runc's `exec --additional-gids`). */
+  user?: { uid: number; gid: number; additionalGids?: number[] };
   tty?: { rows: number; cols: number };
 }
 
@@ -221,6 +222,7 @@ export class OciCliRuntime implements ContainerRuntime {
     if (options.cwd) args.push('--cwd', options.cwd);
     for (const e of options.env ?? []) args.push('--env', e);
     if (options.user) args.push('--user', `${options.user.uid}:${options.user.gid}`);
+    for (const gid of options.user?.additionalGids ?? []) args.push('--additional-gids', String(gid));
     const control = !!options.tty && this.flavour.controlFd;
     if (control) args.push('--control-fd', '3', '--console-size', `${options.tty!.rows},${options.tty!.cols}`);
     args.push(options.id, ...options.args);

@@ -230,7 +230,9 @@ export const hardenedSpecOptions = z
     cwd: containerPath.default('/'),
     terminal: z.boolean().default(false),
     consoleSize: z.object({ rows: positiveInt, cols: positiveInt }).optional(),
-    user: z.object({ uid: z.number().int().nonnegative(), gid: z.number().int().nonnegative() }).default({ uid: 0, gid: 0 }),
+    user: z
+      .object({ uid: z.number().int().nonnegative(), gid: z.number().int().nonnegative(), additionalGids: z.array(z.number().int().nonnegative()).max(32).optional() })
+      .default({ uid: 0, gid: 0 }),
     hostname: z.string().min(1).max(64).default('layercake'),
     readonlyRootfs: z.boolean().default(false),
     // Container uid/gid 0 → hostId. Host id 0 would make container root the host's root.
@@ -249,7 +251,7 @@ export const hardenedSpecOptions = z
       .default([]),
     seccomp: z.custom<OciSeccomp>().optional(),
   })
-  .refine((o) => o.idRange.size > o.user.uid && o.idRange.size > o.user.gid, {
+  .refine((o) => o.idRange.size > o.user.uid && o.idRange.size > o.user.gid && (o.user.additionalGids ?? []).every((g) => o.idRange.size > g), {
     message: 'the process user must lie inside the mapped id range',
   })
   .refine((o) => !o.upperDir || o.layers, { message: 'upperDir needs layers' });
@@ -319,7 +321,7 @@ export function hardenedSpec(input: HardenedSpecOptions): OciSpec {
     process: {
       terminal: o.terminal,
       ...(o.consoleSize ? { consoleSize: { height: o.consoleSize.rows, width: o.consoleSize.cols } } : {}),
-      user: { uid: o.user.uid, gid: o.user.gid },
+      user: { uid: o.user.uid, gid: o.user.gid, ...(o.user.additionalGids?.length ? { additionalGids: o.user.additionalGids } : {}) },
       args: o.args,
       env,
       cwd: o.cwd,
