@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { jobSchemas, limitErrorOf, type JobName } from '../protocol/jobs.js';
 import { bullmqConnection } from './connection.js';
 import { hostForSession, type PinOptions, type SessionHost } from './hosts.js';
-import { runRoom } from './names.js';
+import { queueOfJob, runRoom } from './names.js';
 
 export interface Enqueued extends SessionHost {
   jobId: string;
@@ -52,8 +52,10 @@ export class JobDispatcher {
     if (!parsed.success) throw limitErrorOf(input) ?? parsed.error;
     const data = parsed.data;
     const host = await hostForSession(this.redis, this.prefix, data.sessionId, this.pinOptions);
-    const job = await this.queue(host.queue).add(name, data);
-    return { ...host, jobId: job.id!, runId: data.runId, room: runRoom(data.runId) };
+    // Operations go to the host's own lane for them (names.ts), builds and runs to its queue.
+    const queue = queueOfJob(host.hostId, name);
+    const job = await this.queue(queue).add(name, data);
+    return { ...host, queue, jobId: job.id!, runId: data.runId, room: runRoom(data.runId) };
   }
 
   /** The queue of one host, e.g. for its waiting count (the learner's queue position). */

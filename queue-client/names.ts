@@ -11,6 +11,24 @@ export function hostQueueName(hostId: string): string {
   return `host.${hostId}`;
 }
 
+/**
+ * Container and image operations (stop, rm, commit, list, diff, stats…) have a lane of their own on
+ * each host, `host-ops.<id>`, with its own concurrency: a learner's Stop never waits behind
+ * another learner's long build. (Not `host.<id>.ops`: host ids may hold dots.)
+ */
+export function hostOpsQueueName(hostId: string): string {
+  if (!hostIdPattern.test(hostId)) throw new Error(`invalid host id: ${hostId}`);
+  return `host-ops.${hostId}`;
+}
+
+/** Job names that go to the operations lane; everything else (build, run, vm…) to the host queue. */
+export const OPERATION_JOBS: ReadonlySet<string> = new Set(['container-op', 'image-op']);
+
+/** The queue a job of `name` goes to on its host. */
+export function queueOfJob(hostId: string, name: string): string {
+  return OPERATION_JOBS.has(name) ? hostOpsQueueName(hostId) : hostQueueName(hostId);
+}
+
 /** The socket.io room of a run (STYLE.md): the gateway relays the run's stream into it. */
 export function runRoom(runId: string): string {
   return `run:${runId}`;

@@ -2,6 +2,11 @@
 // hosts), validates each with its protocol schema, runs its handler with the run's events going
 // to Redis, and on shutdown stops taking jobs, lets running ones finish within a grace period,
 // and puts the rest back on the queue for the next worker of this host.
+//
+// Two lanes, each a BullMQ queue with its own concurrency: builds, runs and VMs on the host queue
+// (`concurrency` slots: they are the CPU-heavy work), and container and image operations (stop,
+// rm, commit, list…) on the host's operations queue, so a Stop is served while every build slot
+// is busy (queue-client/names.ts queueOfJob says which job goes where).
 import { Worker, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -19,7 +24,7 @@ import { handleVm } from './handlers/vm.js';
 import type { HandlerContext } from './handlers/types.js';
 import { recordJobDuration } from './durations.js';
 import { HostHeartbeat } from './heartbeat.js';
-import { hostQueueName } from '../../../queue-client/names.js';
+import { hostOpsQueueName, hostQueueName } from '../../../queue-client/names.js';
 import { InternalJobError, newErrorId, toOutcome, type JobOutcome } from './outcome.js';
 import { RedisRunEvents } from './run-events.js';
 import { ContainerWatch } from './container-watch.js';
@@ -42,6 +47,8 @@ export interface HostWorkerOptions {
   heartbeatMs: number;
   engine: Engine;
   log: Logger;
+  /** Container and image operations at once, on their own lane (default OPERATIONS_CONCURRENCY). */
+  operationsConcurrency?: number;
   /** BullMQ's lock on a running job; a worker that dies loses its jobs after this long (default 30 s). */
   lockDurationMs?: number;
   /** How often idle containers are looked for (default 60 s). */
@@ -57,13 +64,17 @@ export interface ShutdownReport {
   requeued: string[];
 }
 
+/** Operations at once on the operations lane: short jobs, mostly reads of one container or image. */
+export const OPERATIONS_CONCURRENCY = 4;
+
 /** Marks the abort that means "put the job back", not "the learner cancelled". */
 const SHUTDOWN = 'worker shutting down';
 
 export class HostWorker {
   private readonly redis: Redis;
   private readonly heartbeat: HostHeartbeat;
-  private readonly worker: Worker;
+  /** The host queue's worker and the operations lane's. */
+  private readonly workers: Worker[];
   private active = 0;
   private finishedDuringShutdown = 0;
   private shuttingDown = false;
@@ -75,14 +86,21 @@ export class HostWorker {
   private constructor(private readonly options: HostWorkerOptions) {
     this.redis = connectRedis(options.redisUrl, `layercake-worker-${options.hostId}`);
     this.heartbeat = new HostHeartbeat(this.redis, options.prefix, options.hostId, options.concurrency, options.heartbeatMs, options.log);
-    this.worker = new Worker(hostQueueName(options.hostId), (job, token, signal) => this.process(job, token, signal), {
-      connection: bullmqConnection(options.redisUrl),
-      prefix: options.prefix,
-      concurrency: options.concurrency,
-      autorun: false,
-      ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs } : {}),
-    });
-    this.worker.on('error', (err) => options.log.error({ err }, 'queue worker error'));
+    const lane = (queue: string, concurrency: number) => {
+      const worker = new Worker(queue, (job, token, signal) => this.process(job, token, signal), {
+        connection: bullmqConnection(options.redisUrl),
+        prefix: options.prefix,
+        concurrency,
+        autorun: false,
+        ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs } : {}),
+      });
+      worker.on('error', (err) => options.log.error({ err, queue }, 'queue worker error'));
+      return worker;
+    };
+    this.workers = [
+      lane(hostQueueName(options.hostId), options.concurrency),
+      lane(hostOpsQueueName(options.hostId), options.operationsConcurrency ?? OPERATIONS_CONCURRENCY),
+    ];
     this.watch = new ContainerWatch(options.engine, this.redis, options.prefix, options.hostId, options.log.child({ part: 'container-watch' }));
   }
 
@@ -99,13 +117,16 @@ export class HostWorker {
   /** Connects, registers the host, and starts taking jobs. */
   static async start(options: HostWorkerOptions): Promise<HostWorker> {
     const w = new HostWorker(options);
-    await w.worker.waitUntilReady();
+    await Promise.all(w.workers.map((worker) => worker.waitUntilReady()));
     await w.heartbeat.start();
     await w.watch.resume();
     w.reaper = setInterval(() => void w.reapIdle(), options.reapIntervalMs ?? 60_000);
     w.reaper.unref();
-    void w.worker.run().catch((err: unknown) => options.log.error({ err }, 'queue worker stopped'));
-    options.log.info({ hostId: options.hostId, queue: hostQueueName(options.hostId), concurrency: options.concurrency }, 'worker taking jobs');
+    for (const worker of w.workers) void worker.run().catch((err: unknown) => options.log.error({ err }, 'queue worker stopped'));
+    options.log.info(
+      { hostId: options.hostId, queue: hostQueueName(options.hostId), concurrency: options.concurrency, operationsQueue: hostOpsQueueName(options.hostId) },
+      'worker taking jobs',
+    );
     return w;
   }
 
@@ -201,7 +222,7 @@ export class HostWorker {
       this.watch.close();
       log.info({ step: 'shutdown', active: this.active, graceMs }, 'stopping: no new jobs');
       await this.heartbeat.stop().catch((err: unknown) => log.warn({ err }, 'could not leave the host registry'));
-      const closed = this.worker.close();
+      const closed = Promise.all(this.workers.map((worker) => worker.close()));
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         closed.then(() => false),
@@ -210,7 +231,7 @@ export class HostWorker {
       clearTimeout(timer);
       if (timedOut) {
         log.warn({ step: 'shutdown', active: this.active }, 'grace period over: re-queueing running jobs');
-        this.worker.cancelAllJobs(SHUTDOWN);
+        for (const worker of this.workers) worker.cancelAllJobs(SHUTDOWN);
         await closed;
       }
       await this.redis.quit().catch(() => this.redis.disconnect());

@@ -1,5 +1,5 @@
 // A learner's place in the queue and the wait before their job starts, on a real Redis with a
-// real worker whose queue is paused (so jobs wait), then resumed: the estimate plays the jobs
+// real worker whose host queue is paused (so builds and runs wait), then resumed: the estimate plays the jobs
 // ahead on the host's slots with each job name's recent durations, which the worker records.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { JobDispatcher, type Enqueued } from '../../../queue-client/dispatcher.j
 import { jobDurationsKey } from '../../../queue-client/names.js';
 import { OutcomeTimeoutError, readOutcome, waitForOutcome } from '../../../queue-client/outcome.js';
 import { queuePosition } from '../../../queue-client/queue-position.js';
+import { Containers } from '../containers/index.js';
 import { recordJobDuration } from './durations.js';
 import { HostWorker } from './host-worker.js';
 import { testEngine, type TestEngine, closeAndCheck } from './test-support/engine.js';
@@ -27,19 +28,29 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await worker?.shutdown(5_000);
+  // The runs' containers remove themselves on exit; one still exiting is removed here.
+  const containers = new Containers({ ...engine, session: 'qp' });
+  for (const c of await containers.list({ all: true }).catch(() => [])) await containers.remove(c.id, { force: true }).catch(() => undefined);
   await dispatcher.close();
   await closeAndCheck(engine, redis, prefix);
 });
 
 describe('queue position', () => {
   it('counts the jobs ahead, and estimates the wait from their names’ recent durations on the host’s slots', async () => {
-    for (let i = 0; i < 3; i++) await recordJobDuration(redis, prefix, 'wp', 'image-op', 300);
-    await recordJobDuration(redis, prefix, 'wp', 'container-op', 1500);
-    await recordJobDuration(redis, prefix, 'wp', 'container-op', 2500); // averages 2000
+    for (let i = 0; i < 3; i++) await recordJobDuration(redis, prefix, 'wp', 'run', 300);
+    await recordJobDuration(redis, prefix, 'wp', 'build', 1500);
+    await recordJobDuration(redis, prefix, 'wp', 'build', 2500); // averages 2000
 
-    const names = ['image-op', 'image-op', 'image-op', 'container-op', 'image-op'] as const;
+    // Builds and runs wait in the host queue (operations have a lane of their own: operations-lane.test.ts).
+    const names = ['run', 'run', 'run', 'build', 'run'] as const;
     const jobs: Enqueued[] = [];
-    for (const [i, name] of names.entries()) jobs.push(await dispatcher.enqueue(name, { sessionId: 'qp', runId: `qp-${i}`, op: 'list' }));
+    for (const [i, name] of names.entries()) {
+      const runId = `qp-${i}`;
+      const data = name === 'run'
+        ? { sessionId: 'qp', runId, image: 'busybox', cmd: ['true'], tty: false, removeOnExit: true }
+        : { sessionId: 'qp', runId, dockerfile: 'FROM busybox\n', context: [] };
+      jobs.push(await dispatcher.enqueue(name, data));
+    }
     const positions = [];
     for (const job of jobs) positions.push(await queuePosition(dispatcher, job));
     // Two slots: the first two start at once; then each waits for the earliest slot to free.
@@ -52,20 +63,20 @@ describe('queue position', () => {
     ]);
 
     // While it waits there is no outcome yet, and a wait gives up at its deadline (the job stays queued).
-    expect(await readOutcome(dispatcher, jobs[0]!, 'image-op')).toBeNull();
-    await expect(waitForOutcome(dispatcher, jobs[0]!, 'image-op', { timeoutMs: 300 })).rejects.toBeInstanceOf(OutcomeTimeoutError);
+    expect(await readOutcome(dispatcher, jobs[0]!, 'run')).toBeNull();
+    await expect(waitForOutcome(dispatcher, jobs[0]!, 'run', { timeoutMs: 300 })).rejects.toBeInstanceOf(OutcomeTimeoutError);
     expect((await queuePosition(dispatcher, jobs[0]!)).position).toBe(1);
 
     await dispatcher.hostQueue(worker.queueName).resume();
-    for (const [i, job] of jobs.entries()) expect(await waitForOutcome(dispatcher, job, names[i]!, { timeoutMs: 60_000 })).toMatchObject({ ok: true, result: { op: 'list' } });
+    for (const [i, job] of jobs.entries()) expect(await waitForOutcome(dispatcher, job, names[i]!, { timeoutMs: 60_000 })).toMatchObject({ ok: true });
     for (const job of jobs) expect(await queuePosition(dispatcher, job)).toEqual({ position: 0, etaMs: 0 });
 
     // Each finished job's duration was recorded, newest first, beside the seeded ones.
-    const imageOps = (await redis.lrange(jobDurationsKey(prefix, 'wp', 'image-op'), 0, -1)).map(Number);
-    expect(imageOps).toHaveLength(3 + 4);
-    expect(imageOps.slice(4)).toEqual([300, 300, 300]);
-    expect(imageOps.slice(0, 4).every((ms) => ms >= 0 && ms < 30_000)).toBe(true);
-    expect(await redis.llen(jobDurationsKey(prefix, 'wp', 'container-op'))).toBe(3);
+    const runs = (await redis.lrange(jobDurationsKey(prefix, 'wp', 'run'), 0, -1)).map(Number);
+    expect(runs).toHaveLength(3 + 4);
+    expect(runs.slice(4)).toEqual([300, 300, 300]);
+    expect(runs.slice(0, 4).every((ms) => ms >= 0 && ms < 30_000)).toBe(true);
+    expect(await redis.llen(jobDurationsKey(prefix, 'wp', 'build'))).toBe(3);
   });
 
   it('an outcome that is an internal error reads as its id only; one the schema refuses throws', async () => {
