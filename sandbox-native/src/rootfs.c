@@ -1,7 +1,6 @@
 #include "rootfs.h"
 
 #include <fcntl.h>
-#include <limits.h>
 #include <sched.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -66,8 +65,6 @@ struct sources {
     int n;
     int upper;   /* -1 without a writable layer */
     int root;    /* root.path itself when there are no layers */
-    int parent;  /* root.path's parent, to show a plain root without its path; -1 if not */
-    char name[NAME_MAX + 1], work[NAME_MAX + 1];   /* root.path and its work dir in the parent */
 };
 
 static void close_sources(struct sources *src)
@@ -75,62 +72,17 @@ static void close_sources(struct sources *src)
     for (int i = 0; i < src->n; i++) close(src->layers[i]);
     if (src->upper >= 0) close(src->upper);
     if (src->root >= 0) close(src->root);
-    if (src->parent >= 0) close(src->parent);
     src->n = 0;
-    src->upper = src->root = src->parent = -1;
-}
-
-/* Is anything mounted at or under `dir`? An overlay would show what is beneath those mounts. */
-static bool has_mounts_under(const char *dir)
-{
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f) return true;
-    char line[4096], mnt[4096];
-    size_t n = strlen(dir);
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        if (sscanf(line, "%*d %*d %*s %*s %4095s", mnt) == 1 && strncmp(mnt, dir, n) == 0 && (mnt[n] == 0 || mnt[n] == '/'))
-            found = true;
-    fclose(f);
-    return found;
-}
-
-/* A plain-directory rootfs, bind-mounted, shows its host path: the kernel prints the
- * directory's path within its filesystem as the root field of "/" in mountinfo. Shown instead
- * as the upper layer of an overlay with an empty lower one, the container sees the directory
- * itself (its writes land in it) and mountinfo names only "overlay". overlayfs wants the work
- * directory on the upper's mount, so it is `.NAME.overlay-work` beside the rootfs, kept for
- * the next start. With nothing below the upper layer, overlayfs writes no whiteouts; uuid=off
- * keeps it from marking the directory (README: "What it enforces"). Where that cannot be (a rootfs that is or holds a mount point, an odd name,
- * a parent we cannot write), the bind mount stays: -1, never an error. */
-static int clone_plain_parent(const struct sn_spec *s, int userns_fd, struct sources *src)
-{
-    const char *slash = strrchr(s->rootfs, '/');
-    if (!slash || slash == s->rootfs || strpbrk(s->rootfs, " \t\n\\,:=") || strlen(slash + 1) + 16 > NAME_MAX ||
-        has_mounts_under(s->rootfs))
-        return -1;
-    char parent[PATH_MAX];
-    snprintf(parent, sizeof parent, "%.*s", (int)(slash - s->rootfs), s->rootfs);
-    snprintf(src->name, sizeof src->name, "%s", slash + 1);
-    snprintf(src->work, sizeof src->work, ".%s.overlay-work", slash + 1);
-    _cleanup_close_ int dir = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    struct stat st;
-    if (dir < 0 || (mkdirat(dir, src->work, 0700) < 0 && errno != EEXIST) ||
-        fstatat(dir, src->work, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0)
-        return -1;
-    struct sn_error ignored;
-    return idmapped_clone(parent, userns_fd, false, false, &ignored);
+    src->upper = src->root = -1;
 }
 
 static int clone_sources(const struct sn_spec *s, int userns_fd, struct sources *src, struct sn_error *e)
 {
     src->n = 0;
-    src->upper = src->root = src->parent = -1;
+    src->upper = src->root = -1;
     if (!s->layers) {
         src->root = idmapped_clone(s->rootfs, userns_fd, true, false, e);
-        if (src->root < 0) return -1;
-        src->parent = clone_plain_parent(s, userns_fd, src);
-        return 0;
+        return src->root < 0 ? -1 : 0;
     }
     char *list = strdup(s->layers);
     if (!list) return sn_fail(e, "rootfs", ENOMEM, "layers");
@@ -183,30 +135,6 @@ static int mount_overlay(const struct sn_spec *s, struct sources *src, struct sn
     return 0;
 }
 
-/* The plain rootfs as the upper layer of an overlay (see clone_plain_parent), staged like the
- * layers above. On failure the staging is undone and the caller attaches the bind mount. */
-static int mount_plain_overlay(const struct sn_spec *s, struct sources *src)
-{
-    if (mount("tmpfs", s->rootfs, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=700,size=64k") < 0) return -1;
-    _cleanup_close_ int staging = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    char opts[3 * NAME_MAX + 128];
-    snprintf(opts, sizeof opts, "lowerdir=e,upperdir=p/%s,workdir=p/%s,redirect_dir=off,index=off,metacopy=off,uuid=off", src->name,
-             src->work);
-    int rc = staging < 0 || fchdir(staging) < 0 || mkdir("e", 0700) < 0 || mkdir("p", 0700) < 0 ||
-                     move_mount(src->parent, "", staging, "p", MOVE_MOUNT_F_EMPTY_PATH) < 0
-                 ? -1 : 0;
-    struct creds saved;
-    if (rc == 0 && (rc = become_mounter(spec_root_uid(s), spec_root_gid(s), &saved)) == 0) {
-        rc = mount("overlay", s->rootfs, "overlay", MS_NODEV | MS_NOSUID, opts);
-        restore_creds(&saved);
-    }
-    if (rc < 0) {
-        sn_log("%s: showing the plain rootfs as an overlay failed (%s); bind-mounting it", s->rootfs, strerror(errno));
-        if (chdir("/") < 0 || umount2(s->rootfs, MNT_DETACH) < 0) return -2;
-    }
-    return rc;
-}
-
 static int attach(int mount_fd, const char *at, struct sn_error *e)
 {
     if (move_mount(mount_fd, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -233,11 +161,7 @@ int rootfs_build(const struct sn_spec *s, pid_t pid, struct sn_error *e)
     /* rslave first: nothing mounted in the container's namespace may propagate back to the
      * host, while host unmounts still reach it. pivot_root also refuses a shared parent. */
     if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) rc = sn_fail(e, "rootfs", errno, "making / rslave");
-    else if (src.root >= 0) {
-        rc = src.parent >= 0 ? mount_plain_overlay(s, &src) : -1;
-        if (rc == -2) rc = sn_fail(e, "rootfs", errno, "undoing the staging tmpfs at %s", s->rootfs);
-        else if (rc < 0) rc = attach(src.root, s->rootfs, e);
-    }
+    else if (src.root >= 0) rc = attach(src.root, s->rootfs, e);
     /* One read-only layer is its own mount: overlayfs wants two lower layers without an upper. */
     else if (src.n == 1 && src.upper < 0) rc = attach(src.layers[0], s->rootfs, e);
     else rc = mount_overlay(s, &src, e);
