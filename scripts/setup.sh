@@ -71,8 +71,8 @@ make -s -C sandbox-native
 
 # The command line as compiled JavaScript (gitignored worker/dist/, rebuilt only when a source
 # changed), and `layercake` on the PATH.
-node scripts/build-cli.mjs
-ln -sfn "$PWD/worker/cli.mjs" /usr/local/bin/layercake
+node scripts/build-cli.cjs
+ln -sfn "$PWD/worker/cli.cjs" /usr/local/bin/layercake
 
 if [ -z "${1:-}" ]; then
   # A sparse image loop-mounted at the data dir, with quotas; created once, remounted after a reboot.

@@ -10,18 +10,16 @@ import type { Locale } from '../../../protocol/errors.js';
 import type { Builder } from '../builder/index.js';
 import type { EngineConfig } from '../config.js';
 import type { Containers } from '../containers/index.js';
-import type { Digest, ImageStore } from '../image-store/index.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import type { IdRangeAllocator } from '../runtime/id-ranges.js';
+import type { Digest } from '../image-store/index.js';
+import type { EngineCore } from '../queue/engine.js';
+import { lazyLogger } from './lazy-log.js';
 import type { SessionImages } from '../sessions/images.js';
 
 // pino is CommonJS: required synchronously, and only when something is logged.
 const requirePino = (): typeof import('pino') => createRequire(import.meta.url)('pino') as typeof import('pino');
 
-export interface Engine {
-  store: ImageStore;
-  runtime: ContainerRuntime;
-  idRanges: IdRangeAllocator;
+/** The engine as a verb uses it: the shared core (queue/engine.ts) and the session's containers. */
+export interface Engine extends EngineCore {
   containers: Containers;
   images: SessionImages;
 }
@@ -39,30 +37,21 @@ export class CliContext {
 
   /** Details of internal errors go to a file: the terminal shows an apology with an id. */
   get log(): Logger {
-    if (!this.logger) {
+    this.logger ??= lazyLogger(this.config.logLevel, () => {
       const logDir = join(this.dataDir, 'logs');
       mkdirSync(logDir, { recursive: true });
       const { pino } = requirePino();
-      this.logger = pino({ name: 'layercake-cli', level: this.config.logLevel }, pino.destination({ dest: join(logDir, 'cli.log'), sync: true }));
-    }
+      return pino({ name: 'layercake-cli', level: this.config.logLevel }, pino.destination({ dest: join(logDir, 'cli.log'), sync: true }));
+    });
     return this.logger;
   }
 
   engine(): Promise<Engine> {
     this.opened ??= (async () => {
-      const [{ enginePaths }, { ImageStore }, { sandboxNative }, { IdRangeAllocator }, { Containers }] = await Promise.all([
-        import('../config.js'),
-        import('../image-store/index.js'),
-        import('../runtime/container-runtime.js'),
-        import('../runtime/id-ranges.js'),
-        import('../containers/index.js'),
-      ]);
-      const paths = enginePaths(this.dataDir);
-      const store = await ImageStore.open(paths.store, { logger: this.log.child({ part: 'image-store' }) });
-      const runtime = sandboxNative(this.config.launcher, paths.launcherState);
-      const idRanges = new IdRangeAllocator({ dir: paths.idRanges, baseId: this.config.idRangeBase });
-      const containers = new Containers({ dataDir: this.dataDir, store, runtime, idRanges, session: this.session, log: this.log });
-      return { store, runtime, idRanges, containers, images: containers.images };
+      const [{ openEngineCore }, { Containers }] = await Promise.all([import('../queue/engine.js'), import('../containers/index.js')]);
+      const core = await openEngineCore({ dataDir: this.dataDir, launcher: this.config.launcher, log: this.log, idRangeBase: this.config.idRangeBase });
+      const containers = new Containers({ ...core, session: this.session });
+      return { ...core, containers, images: containers.images };
     })();
     return this.opened;
   }
@@ -73,9 +62,8 @@ export class CliContext {
   }
 
   async builder(): Promise<Builder> {
-    const { store, runtime, idRanges } = await this.engine();
-    const { Builder } = await import('../builder/index.js');
-    return new Builder({ store, dataDir: this.dataDir, runtime, idRanges, logger: this.log.child({ part: 'builder' }) });
+    const [core, { withBuilder }] = await Promise.all([this.engine(), import('../queue/engine.js')]);
+    return (await withBuilder(core)).builder;
   }
 
   /**

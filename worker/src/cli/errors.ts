@@ -21,11 +21,6 @@ export class ReportedFailure extends Error {
   }
 }
 
-export function localeFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): Locale {
-  const wanted = option ?? env.LC_ALL ?? env.LC_MESSAGES ?? env.LANG ?? '';
-  return wanted.toLowerCase().startsWith('ko') ? 'ko' : 'en';
-}
-
 const prefix: Record<Locale, string> = { en: 'Error', ko: '오류' };
 
 /** The line a learner reads for `err`. English keeps the store's Docker wording where it has one. */

@@ -4,9 +4,12 @@
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import type { Locale } from '../../../protocol/errors.js';
+import { pageAt, pageName } from './help-fast.js';
+import { helpPages } from './help-pages.js';
 import { helpText } from './help-text.js';
-import { langFlag, layercakeProgram } from './program.js';
-import { spawnCli, type Result } from './test-support/spawn-cli.js';
+import { helpRequest, langFlag } from './invocation.js';
+import { layercakeProgram, VERBS, verbFilesFor } from './program.js';
+import { BIN, spawnCli, type Result } from './test-support/spawn-cli.js';
 
 const en = helpText('en');
 const ko = helpText('ko');
@@ -20,14 +23,20 @@ function cli(args: readonly string[], lang = 'C.UTF-8'): Promise<Result> {
   return spawnCli(args, { env });
 }
 
-function tree(locale: Locale): Command {
+function tree(locale: Locale, files?: string[]): Promise<Command> {
   return layercakeProgram(
     helpText(locale),
     () => {
       throw new Error('no verb runs here');
     },
     () => undefined,
+    files,
   );
+}
+
+/** Every command of the tree with its path of names. */
+function commandsOf(root: Command, path: string[] = []): [string[], Command][] {
+  return [[path, root], ...root.commands.flatMap((c) => commandsOf(c, [...path, c.name()]))];
 }
 
 describe('layercake --help', () => {
@@ -73,8 +82,8 @@ describe('layercake --help', () => {
     expect((await cli(['--lang', 'ko', 'ps', 'x'])).stderr).toContain("오류: 'ps'에 인자가 너무 많아요. 0개를 받는데 1개를 줬어요.");
   });
 
-  it('has a description for every command and option in both languages, Korean ones in Korean', () => {
-    const trees = { en: tree('en'), ko: tree('ko') };
+  it('has a description for every command and option in both languages, Korean ones in Korean', async () => {
+    const trees = { en: await tree('en'), ko: await tree('ko') };
     const shape = (root: Command) => [root, ...root.commands].map((c) => [c.name(), c.options.map((o) => o.flags)]);
     expect(shape(trees.ko)).toEqual(shape(trees.en));
     expect(trees.en.commands.length).toBeGreaterThan(20);
@@ -102,5 +111,69 @@ describe('layercake --help', () => {
     // The value of --session is not a verb, and not a --lang either.
     expect(langFlag(['--session', '--lang', 'ps'])).toBeUndefined();
     expect(langFlag([])).toBeUndefined();
+  });
+});
+
+describe('help without loading the command line', () => {
+  it('prints the page commander prints, at the width of the terminal or 80 when piped', async () => {
+    const root = await tree('ko');
+    const ps = root.commands.find((c) => c.name() === 'ps')!;
+    const piped = await cli(['--lang', 'ko', 'ps', '--help']);
+    expect(piped).toMatchObject({ code: 0, stderr: '' });
+    expect(piped.stdout).toBe(ps.helpInformation()); // piped: commander's 80 columns
+
+    // A terminal 61 columns wide: `script` gives the command a pseudo-terminal of that size.
+    const narrow = await spawnCli([], { command: ['script', '-qec', `stty cols 61; ${process.execPath} ${BIN} --lang ko --help`, '/dev/null'], env: { ...process.env, LANG: 'C.UTF-8' } });
+    root.configureHelp({ ...root.configureHelp(), helpWidth: 61 });
+    expect(narrow.stdout.replace(/\r\n/g, '\n')).toBe(root.helpInformation());
+  });
+
+  it('has every page at every width as commander renders it', async () => {
+    for (const locale of ['en', 'ko'] as const) {
+      const pages = await helpPages(locale);
+      const root = await tree(locale);
+      for (const [path, command] of commandsOf(root)) {
+        const page = pages[pageName(path)]!;
+        expect(page, pageName(path)).toBeDefined();
+        for (let width = 0; width <= 200; width++) {
+          command.configureHelp({ ...command.configureHelp(), helpWidth: width });
+          expect(pageAt(page, width), `${locale} ${pageName(path)} at ${width}`).toBe(command.helpInformation());
+        }
+      }
+      expect(Object.keys(pages).sort()).toEqual(commandsOf(root).map(([path]) => pageName(path)).sort());
+    }
+  });
+
+  it('takes only plain requests for help, and leaves the rest to commander', () => {
+    expect(helpRequest(['--help'])).toEqual([]);
+    expect(helpRequest(['--lang', 'ko', '-h'])).toEqual([]);
+    expect(helpRequest(['help'])).toEqual([]);
+    expect(helpRequest(['help', 'vm', 'run'])).toEqual(['vm', 'run']);
+    expect(helpRequest(['--session', 'x', 'ps', '--help'])).toEqual(['ps']);
+    expect(helpRequest(['vm', 'run', '-h'])).toEqual(['vm', 'run']);
+    // --help after an image belongs to the container's command; these are commander's to judge.
+    expect(helpRequest(['run', 'busybox', 'ls', '--help'])).toEqual(['run', 'busybox', 'ls']); // no such page: commander
+    expect(helpRequest(['run', '--rm', 'busybox', '--help'])).toBeNull();
+    expect(helpRequest(['help', '../etc'])).toBeNull();
+    expect(helpRequest(['--bogus', '--help'])).toBeNull();
+    expect(helpRequest([])).toBeNull();
+    expect(helpRequest(['ps'])).toBeNull();
+  });
+
+  it('leaves a command it has no page of to commander, which shows the root page', async () => {
+    const unknown = await cli(['nope', '--help']);
+    expect(unknown).toMatchObject({ code: 0, stdout: (await tree('en')).helpInformation() });
+  });
+});
+
+describe('a verb loads only its own file', () => {
+  it('lists in VERBS exactly the verbs each file adds', async () => {
+    for (const file of new Set(Object.values(VERBS))) {
+      const root = await tree('en', [file]);
+      const expected = Object.entries(VERBS).filter(([, f]) => f === file).map(([verb]) => verb);
+      expect(root.commands.map((c) => c.name()).sort(), file).toEqual(expected.sort());
+    }
+    expect(verbFilesFor('nope')).toEqual(verbFilesFor(undefined));
+    expect(verbFilesFor('ps')).toEqual(['manage']);
   });
 });

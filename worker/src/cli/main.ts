@@ -9,15 +9,16 @@ import { CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { VerbFailure } from './commands/shared.js';
 import { CliContext } from './context.js';
-import { describeError, localeFrom } from './errors.js';
+import { describeError } from './errors.js';
 import { helpText } from './help-text.js';
-import { langFlag, layercakeProgram } from './program.js';
+import { langFlag, localeFrom, verbOf } from './invocation.js';
+import { layercakeProgram, verbFilesFor } from './program.js';
 import { installTermination } from './termination.js';
 
 const SESSION = /^[a-z0-9]{1,64}$/;
 
 /** Writes everything still buffered, then ends the process (stdin listeners would keep it alive). */
-function exit(code: number): never {
+export function exit(code: number): never {
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
   // Unreachable once the writes flush; typed `never` for callers.
   return undefined as never;
@@ -32,7 +33,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   // Decided once, before commander parses: help, usage hints and errors all speak it.
   const locale = localeFrom(langFlag(argv.slice(2)));
   const t = helpText(locale);
-  const root = layercakeProgram(
+  const args = argv.slice(2);
+  const root = await layercakeProgram(
     t,
     (globals) => {
       if (context) return context;
@@ -42,6 +44,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return context;
     },
     (code) => (status = code),
+    verbFilesFor(verbOf(args)),
   );
 
   try {
@@ -71,4 +74,3 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-exit(await main(process.argv));

@@ -1,15 +1,38 @@
 // The `layercake` command tree: the global flags and every verb, with its help in one language.
 // Apart from main.ts (which parses and exits) so a test can walk every command and option.
 import { Command } from 'commander';
-import { registerExec } from './commands/exec.js';
-import { registerImages } from './commands/images.js';
-import { registerManage } from './commands/manage.js';
-import { registerRegistry } from './commands/registry.js';
-import { registerRun } from './commands/run.js';
-import { registerVm } from './commands/vm.js';
-import { createProgram } from './commands/shared.js';
+import { createProgram, type Program } from './commands/shared.js';
 import type { CliContext } from './context.js';
 import { helpLayout, usageError, type HelpText } from './help-text.js';
+
+type Register = (program: Program) => void;
+
+// Each verb's file, loaded only when its verb runs (a dynamic import is where the bundle splits
+// off what the verb needs). help.test.ts checks that every file adds exactly the verbs listed.
+const verbFiles: Record<string, () => Promise<Register>> = {
+  run: async () => (await import('./commands/run.js')).registerRun,
+  exec: async () => (await import('./commands/exec.js')).registerExec,
+  manage: async () => (await import('./commands/manage.js')).registerManage,
+  images: async () => (await import('./commands/images.js')).registerImages,
+  vm: async () => (await import('./commands/vm.js')).registerVm,
+  registry: async () => (await import('./commands/registry.js')).registerRegistry,
+};
+
+export const VERBS: Readonly<Record<string, keyof typeof verbFiles>> = {
+  run: 'run', create: 'run', start: 'run', attach: 'run',
+  exec: 'exec',
+  ps: 'manage', stop: 'manage', kill: 'manage', rm: 'manage', pause: 'manage', unpause: 'manage',
+  wait: 'manage', logs: 'manage', diff: 'manage', commit: 'manage', stats: 'manage', inspect: 'manage',
+  images: 'images', history: 'images', tag: 'images', rmi: 'images', save: 'images', load: 'images', build: 'images',
+  vm: 'vm',
+  pull: 'registry', push: 'registry', login: 'registry', logout: 'registry',
+};
+
+/** The files that add `verb` (all of them for help, a mistyped verb, or none). */
+export function verbFilesFor(verb: string | undefined): string[] {
+  const file = verb === undefined ? undefined : VERBS[verb];
+  return file ? [file] : Object.keys(verbFiles);
+}
 
 export interface GlobalFlags {
   data?: string;
@@ -17,7 +40,16 @@ export interface GlobalFlags {
   lang?: string;
 }
 
-export function layercakeProgram(t: HelpText, context: (globals: GlobalFlags) => CliContext, setStatus: (code: number) => void): Command {
+/**
+ * The command tree with the verbs of `files` (verbFilesFor: the one verb about to run, so a start
+ * loads only its file; all by default).
+ */
+export async function layercakeProgram(
+  t: HelpText,
+  context: (globals: GlobalFlags) => CliContext,
+  setStatus: (code: number) => void,
+  files: readonly string[] = Object.keys(verbFiles),
+): Promise<Command> {
   const root = new Command('layercake')
     .description(t('layercake'))
     .option('--data <dir>', t('layercake.data'))
@@ -37,32 +69,7 @@ export function layercakeProgram(t: HelpText, context: (globals: GlobalFlags) =>
     });
 
   const program = createProgram(root, t, () => context(root.opts<GlobalFlags>()), setStatus);
-  registerRun(program);
-  registerExec(program);
-  registerManage(program);
-  registerImages(program);
-  registerVm(program);
-  registerRegistry(program);
+  const registers = await Promise.all(files.map((file) => verbFiles[file]!()));
+  for (const register of registers) register(program);
   return root;
-}
-
-/** Global flags followed by a value, which is not the verb even when it does not start with `-`. */
-const WITH_VALUE = new Set(['--data', '--session', '--lang']);
-
-/**
- * The `--lang` before the verb (the last one, as commander keeps), read from the raw arguments
- * (without node and the script): the help texts are picked before commander parses anything.
- */
-export function langFlag(args: readonly string[]): string | undefined {
-  let lang: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (!arg.startsWith('-') || arg === '--') break;
-    if (arg.startsWith('--lang=')) lang = arg.slice('--lang='.length);
-    else if (WITH_VALUE.has(arg)) {
-      if (arg === '--lang') lang = args[i + 1];
-      i++;
-    }
-  }
-  return lang;
 }

@@ -1,49 +1,70 @@
-// The engine of this host as the job handlers see it: one image store, one launcher, one id-range
-// allocator and one builder, opened once per worker process from the data root.
+// The engine of this host, constructed in one place for the worker and the command line: the
+// image store, the launcher and the id-range allocator over the data root (openEngineCore), and
+// the builder over them (withBuilder). Each opens only what it needs: the worker everything at
+// start-up (openEngine); a `layercake` verb the core, and the builder only for `build`, whose
+// modules are loaded then. Containers are per session: each user makes them over the core.
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { Builder } from '../builder/index.js';
+import type { Builder } from '../builder/index.js';
 import { enginePaths } from '../config.js';
 import type { EgressService } from '../egress/index.js';
 import { ImageStore } from '../image-store/index.js';
 import { sandboxNative, type ContainerRuntime } from '../runtime/container-runtime.js';
 import { IdRangeAllocator } from '../runtime/id-ranges.js';
 
-export interface Engine {
+export interface EngineCore {
   dataDir: string;
   store: ImageStore;
   runtime: ContainerRuntime;
   idRanges: IdRangeAllocator;
-  builder: Builder;
   log: Logger;
 }
 
-export interface EngineOptions {
+export interface Engine extends EngineCore {
+  builder: Builder;
+}
+
+export interface CoreOptions {
   dataDir: string;
   launcher: string;
   log: Logger;
   /** Id ranges: the product's defaults unless a test keeps to its own window. */
   idRangeBase?: number;
+}
+
+export interface BuilderOptions {
   /** RUN containers of builds are named `<prefix>-…` (and so are their cgroups). */
   buildIdPrefix?: string;
   /** RUN steps' way out to package archives (absent: none). */
   egress?: EgressService;
 }
 
-export async function openEngine(options: EngineOptions): Promise<Engine> {
+export type EngineOptions = CoreOptions & BuilderOptions;
+
+export async function openEngineCore(options: CoreOptions): Promise<EngineCore> {
   const paths = enginePaths(options.dataDir);
   await mkdir(paths.launcherState, { recursive: true, mode: 0o700 });
   const store = await ImageStore.open(paths.store, { logger: options.log.child({ part: 'image-store' }) });
   const runtime = sandboxNative(options.launcher, paths.launcherState);
   const idRanges = new IdRangeAllocator({ dir: paths.idRanges, ...(options.idRangeBase ? { baseId: options.idRangeBase } : {}) });
+  return { dataDir: options.dataDir, store, runtime, idRanges, log: options.log };
+}
+
+export async function withBuilder(core: EngineCore, options: BuilderOptions = {}): Promise<Engine> {
+  const { Builder } = await import('../builder/index.js');
   const builder = new Builder({
-    store,
-    dataDir: options.dataDir,
-    runtime,
-    idRanges,
-    logger: options.log.child({ part: 'builder' }),
+    store: core.store,
+    dataDir: core.dataDir,
+    runtime: core.runtime,
+    idRanges: core.idRanges,
+    logger: core.log.child({ part: 'builder' }),
     ...(options.buildIdPrefix ? { idPrefix: options.buildIdPrefix } : {}),
     ...(options.egress ? { egress: options.egress } : {}),
   });
-  return { dataDir: options.dataDir, store, runtime, idRanges, builder, log: options.log };
+  return { ...core, builder };
+}
+
+/** Everything, for the worker: its handlers build as well as run. */
+export async function openEngine(options: EngineOptions): Promise<Engine> {
+  return withBuilder(await openEngineCore(options), options);
 }

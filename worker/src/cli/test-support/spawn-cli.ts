@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../config.js';
 
-export const BIN = join(REPO_ROOT, 'worker/cli.mjs');
+export const BIN = join(REPO_ROOT, 'worker/cli.cjs');
 
 export interface Result {
   code: number | null;
@@ -17,7 +17,7 @@ export interface SpawnOptions {
   cwd?: string;
   /** What stdin reads (then end-of-file). */
   input?: string;
-  /** Run this instead of `node worker/cli.mjs`, with `args` after it (e.g. under `script`). */
+  /** Run this instead of `node worker/cli.cjs`, with `args` after it (e.g. under `script`). */
   command?: string[];
 }
 

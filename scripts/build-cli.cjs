@@ -1,0 +1,124 @@
+// Compiles the `layercake` command line into JavaScript under worker/dist/ (gitignored, never
+// committed), so a start pays neither for tsx compiling TypeScript nor for resolving hundreds of
+// module files. Three outputs per build:
+//   cli.cjs        the whole command line (worker/src/cli/entry.ts), one CommonJS file: each
+//                  dynamic import becomes a module initialised on first use, so a verb runs only
+//                  the modules its action imports; one file, so V8 can cache its compiled code
+//                  (worker/cli.cjs keeps that cache beside it, cli.cjs.cache).
+//   help-fast.cjs  what prints a help page without the rest (worker/src/cli/help-fast.ts).
+//   help/<ko|en>/<command>.json  every --help page, rendered by commander from program.ts at
+//                  every terminal width (worker/src/cli/help-pages.ts).
+// CommonJS because node 20 has no compile cache for ES modules (module.enableCompileCache is
+// node 22) and starts a CommonJS main file quicker.
+//
+// Each build goes to its own folder, worker/dist/cli-<time>-<pid>/, and worker/dist/cli.json names
+// the current one with the source files it was built from and their newest mtime; it is replaced
+// by a rename, so a concurrent `layercake` sees the old build or the new, never half of one.
+// worker/cli.cjs rebuilds (through this module) when a source is newer than the build.
+//
+//   node scripts/build-cli.cjs          build if stale
+//   node scripts/build-cli.cjs --force  build anyway
+'use strict';
+const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
+const { join, resolve } = require('node:path');
+const { pathToFileURL } = require('node:url');
+
+const repo = resolve(__dirname, '..');
+const dist = join(repo, 'worker', 'dist');
+const pointer = join(dist, 'cli.json');
+
+/** The current build's folder, or null when there is none or a source changed since. */
+function freshBuild() {
+  let current;
+  try {
+    current = JSON.parse(readFileSync(pointer, 'utf8'));
+  } catch {
+    return null;
+  }
+  if (current.repo !== repo) return null; // the checkout moved: its source paths are baked in
+  for (const input of current.inputs) {
+    try {
+      if (statSync(join(repo, input)).mtimeMs > current.newestMtimeMs) return null;
+    } catch {
+      return null; // a source was removed or renamed
+    }
+  }
+  return join(dist, current.dir);
+}
+
+/**
+ * Modules find files beside them through import.meta.url (the seccomp profile, fstree, the egress
+ * forwarder, the repository root): in the bundle each keeps its source file's URL.
+ */
+const sourceUrls = {
+  name: 'source-urls',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, (args) => {
+      if (args.path.includes('/node_modules/')) return undefined;
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes('import.meta.url')) return undefined;
+      return { contents: text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: 'ts' };
+    });
+  },
+};
+
+const common = {
+  absWorkingDir: repo,
+  bundle: true,
+  minify: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  metafile: true,
+  logLevel: 'error',
+  // import() becomes a lazily initialised module of the same file (node builtins and the packages
+  // below a require()), so nothing needs an ES module loader at run time.
+  supported: { 'dynamic-import': false },
+  // The native addon stays a package. pino too (its transports load files by path), behind a
+  // stand-in that loads it only when a line is written (worker/src/cli/pino-lazy.ts).
+  external: ['@napi-rs/xattr'],
+  alias: { pino: './worker/src/cli/pino-lazy.ts' },
+  plugins: [sourceUrls],
+};
+
+async function buildCli() {
+  const { build } = require('esbuild');
+  const dir = `cli-${Date.now()}-${process.pid}`;
+  const out = join(dist, dir);
+  mkdirSync(out, { recursive: true });
+  const entry = (name) => join(repo, 'worker/src/cli', name);
+  const results = await Promise.all([
+    build({ ...common, entryPoints: [entry('entry.ts')], outfile: join(out, 'cli.cjs') }),
+    build({ ...common, entryPoints: [entry('help-fast.ts')], outfile: join(out, 'help-fast.cjs') }),
+    build({ ...common, entryPoints: [entry('help-pages.ts')], outfile: join(out, 'help-pages.cjs') }),
+  ]);
+  // The help pages are rendered by commander over the real command tree, then only the text stays.
+  const { helpPages } = require(join(out, 'help-pages.cjs'));
+  for (const locale of ['en', 'ko']) {
+    mkdirSync(join(out, 'help', locale), { recursive: true });
+    for (const [name, page] of Object.entries(await helpPages(locale))) writeFileSync(join(out, 'help', locale, `${name}.json`), JSON.stringify(page));
+  }
+  rmSync(join(out, 'help-pages.cjs'));
+
+  const inputs = [...new Set(results.flatMap((r) => Object.keys(r.metafile.inputs)))].filter((p) => !p.startsWith('node_modules/'));
+  inputs.push('scripts/build-cli.cjs');
+  const newestMtimeMs = Math.max(...inputs.map((p) => statSync(join(repo, p)).mtimeMs));
+  const tmp = `${pointer}.${process.pid}`;
+  writeFileSync(tmp, JSON.stringify({ repo, dir, newestMtimeMs, inputs }));
+  renameSync(tmp, pointer);
+  // Older builds go, except the one before (a process may still be loading its files).
+  const builds = readdirSync(dist).filter((d) => d.startsWith('cli-') && d !== dir).sort();
+  for (const old of builds.slice(0, -1)) rmSync(join(dist, old), { recursive: true, force: true });
+  return out;
+}
+
+module.exports = { buildCli, freshBuild };
+
+if (require.main === module) {
+  if (process.argv.includes('--force') || !freshBuild()) {
+    buildCli().catch((err) => {
+      process.stderr.write(`${err.stack ?? err}\n`);
+      process.exit(1);
+    });
+  }
+}
