@@ -8,7 +8,7 @@ import { loadConfig, type EngineConfig } from './config.js';
 import { cleanupHost } from './host-cleanup.js';
 import { openEngine } from './queue/engine.js';
 import { EgressService } from './egress/index.js';
-import { PROJECT_REGISTRY_DIR, PROJECT_REGISTRY_PORT, ProjectRegistry, publishProjectRegistry } from './registry/index.js';
+import { PROJECT_REGISTRY_PORT, ProjectRegistry, projectRegistryDir, publishProjectRegistry } from './registry/index.js';
 import { HostWorker } from './queue/host-worker.js';
 import { TerminalRelays } from './terminals/relays.js';
 
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   // The learners' registry (push from one session, pull in another); without docker-registry
   // (not set up) pulls from other registries still work.
   let registry: ProjectRegistry | undefined;
-  const projectRegistry = new ProjectRegistry({ dir: PROJECT_REGISTRY_DIR, port: PROJECT_REGISTRY_PORT });
+  const projectRegistry = new ProjectRegistry({ dir: projectRegistryDir(config.dataDir), port: PROJECT_REGISTRY_PORT });
   try {
     await projectRegistry.start();
     await publishProjectRegistry(projectRegistry);

@@ -240,7 +240,8 @@ export class Builder {
     }
     const context = await BuildContext.load(req.contextDir, this.limits);
     const buildArgs = new BuildArgs(req.buildArgs);
-    const plan = await planBuild(parsed, { buildArgs, target: req.target, session, store, images: this.images });
+    // A FROM that pulls shows its layers' progress and counts against the session's quota, as `pull` does.
+    const plan = await planBuild(parsed, { buildArgs, target: req.target, session, store, images: this.images, events, quota: budget.quotaSource() });
     events.emit({ type: 'build.started', steps: plan.totalSteps, stages: plan.needed.length, tags });
 
     const cache = new BuildCache(this.options.dataDir, req.session, async (id) => {

@@ -7,7 +7,9 @@ import { LearnerError } from '../../../protocol/errors.js';
 import { availableBaseImages, baseImageFor, ensureBaseImage } from '../base-images/index.js';
 import { ImageStoreError, type Digest, type ImageStore } from '../image-store/index.js';
 import type { SessionImages } from '../sessions/images.js';
-import { PROJECT_REGISTRY_DIR, Registries } from '../registry/index.js';
+import { Registries } from '../registry/index.js';
+import type { EventSink } from '../events.js';
+import type { QuotaSource } from '../sessions/image-ops.js';
 import { ArgScope, type BuildArgs } from './args.js';
 import { ociArchitecture, type ImageState } from './image-config.js';
 import { checkDockerfile, FLAGS } from './check.js';
@@ -53,6 +55,10 @@ export interface PlanOptions {
   session: SessionImages;
   store: ImageStore;
   images: ImageStates;
+  /** Where a FROM's pull reports its layers (`pull.layer`, `pull.finished`). */
+  events?: EventSink;
+  /** The session's quota a FROM's pull counts against. */
+  quota?: QuotaSource;
 }
 
 /** Resolves an image name the way FROM and COPY --from do, building a missing base image. */
@@ -178,7 +184,13 @@ async function resolveBase(stage: StagePlan, options: PlanOptions): Promise<void
 /** FROM an image that is not local: pull it; null when no registry has it. */
 async function pullBase(ref: string, options: PlanOptions, from: Instruction): Promise<(ImageState & { imageId: Digest }) | null> {
   const { session, store } = options;
-  const registries = new Registries({ dataDir: session.dataDir, store, images: session, projectDir: PROJECT_REGISTRY_DIR });
+  const registries = new Registries({
+    dataDir: session.dataDir,
+    store,
+    images: session,
+    ...(options.quota ? { quota: options.quota } : {}),
+    ...(options.events ? { events: options.events } : {}),
+  });
   try {
     await registries.pull(ref);
   } catch (err) {

@@ -10,6 +10,7 @@ import { checkQuotas, measureUsage, treeBytes, type SessionQuotas, type SessionU
 import { containerPaths, readAllRecords } from '../containers/record.js';
 import type { ImageStore } from '../image-store/index.js';
 import type { SessionImages } from '../sessions/images.js';
+import type { QuotaSource } from '../sessions/image-ops.js';
 import { formatBytes } from './format.js';
 
 export class StepBudget {
@@ -33,6 +34,18 @@ export class StepBudget {
       return measureUsage(this.store, this.session, uppers);
     })();
     return this.usage;
+  }
+
+  /** For a FROM that pulls: the session's usage now (not the build's cached one) and its quotas. */
+  quotaSource(): QuotaSource {
+    const { dataDir, session } = this.session;
+    return {
+      sessionQuotas: this.quotas,
+      usage: async () => {
+        const uppers = (await readAllRecords(dataDir)).filter((r) => r.session === session).map((r) => containerPaths(dataDir, r.id).upper);
+        return measureUsage(this.store, this.session, uppers);
+      },
+    };
   }
 
   /**

@@ -3,7 +3,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LearnerError } from '../../../protocol/errors.js';
-import { REPO_ROOT } from '../config.js';
 import type { ImageStore } from '../image-store/index.js';
 import type { QuotaSource } from '../sessions/image-ops.js';
 import type { SessionImages } from '../sessions/images.js';
@@ -15,10 +14,12 @@ import { pushImage, type PushResult } from './push.js';
 import type { ProjectRegistry } from './project-registry.js';
 import type { EventSink } from '../events.js';
 
-export { ProjectRegistry } from './project-registry.js';
+export { ProjectRegistry, registryProcesses } from './project-registry.js';
 
-/** Where the worker's start-up runs the project registry (config, htpasswd, secret, storage/). */
-export const PROJECT_REGISTRY_DIR = join(REPO_ROOT, '.data/registry');
+/** Where a worker runs the project registry (config, htpasswd, secret, storage/): in its data root. */
+export function projectRegistryDir(dataDir: string): string {
+  return join(dataDir, 'registry');
+}
 /** The learners' port of the project registry: `localhost:5000/<session>/<name>`. */
 export const PROJECT_REGISTRY_PORT = 5000;
 export { BlobCache } from './blob-cache.js';
@@ -30,7 +31,7 @@ export interface RegistriesOptions {
   store: ImageStore;
   images: SessionImages;
   quota?: QuotaSource;
-  /** The project registry's directory (`.data/registry`), to recognise it and derive a session's credentials. */
+  /** The project registry's directory, to recognise it and derive a session's credentials (default: the data root's). */
   projectDir?: string;
   /** How long a download retries a registry that went away (ms). */
   retryWindowMs?: number;
@@ -65,9 +66,9 @@ export class Registries {
   }
 
   private async projectInfo(): Promise<ProjectInfo | null> {
-    if (this.options.projectDir === undefined) return null;
     try {
-      return JSON.parse(await readFile(join(this.options.projectDir, 'front.json'), 'utf8')) as ProjectInfo;
+      const dir = this.options.projectDir ?? projectRegistryDir(this.options.dataDir);
+      return JSON.parse(await readFile(join(dir, 'front.json'), 'utf8')) as ProjectInfo;
     } catch {
       return null;
     }

@@ -14,7 +14,8 @@
 // front holds, so its private port is no way around the front.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ const SESSION = /^[a-z0-9]{1,64}$/;
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export interface ProjectRegistryOptions {
-  /** Holds config.yml, htpasswd, secret, storage/ (`.data/registry`). */
+  /** Holds config.yml, htpasswd, secret, storage/, registry.pid (the worker's `<data>/registry`). */
   dir: string;
   /** The learners' port on 127.0.0.1 (0: any free one, for tests). */
   port: number;
@@ -106,7 +107,11 @@ export class ProjectRegistry {
         '',
       ].join('\n'),
     );
-    const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await this.killPredecessor();
+    // --pdeathsig: the registry dies with the process that started it, even one SIGKILLed (a
+    // worker, a test) that never ran its stop(); a leftover would hold the port and the storage.
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'docker-registry', 'serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (child.pid !== undefined) await writeFile(this.pidFile, String(child.pid));
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     this.registry = child;
@@ -130,12 +135,28 @@ export class ProjectRegistry {
   private async stopBackend(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.registry;
     this.registry = null;
-    if (child === null || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill(signal);
-      setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-    });
+    if (child === null) return;
+    if (child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill(signal);
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      });
+    }
+    await rm(this.pidFile, { force: true });
+  }
+
+  private get pidFile(): string {
+    return join(this.options.dir, 'registry.pid');
+  }
+
+  /** A registry of this directory that an older checkout (without --pdeathsig) left running. */
+  private async killPredecessor(): Promise<void> {
+    const pid = Number(await readFile(this.pidFile, 'utf8').catch(() => ''));
+    if (!Number.isInteger(pid) || pid <= 0) return;
+    if (!registryProcesses(this.options.dir).includes(pid)) return;
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && registryProcesses(this.options.dir).includes(pid); i++) await new Promise((r) => setTimeout(r, 20));
   }
 
   // ---- the auth front --------------------------------------------------------------------
@@ -198,6 +219,22 @@ export class ProjectRegistry {
     });
     req.pipe(upstream);
   }
+}
+
+/** Live docker-registry processes serving a config in `dir` (for the leftover checks too). */
+export function registryProcesses(dir: string): number[] {
+  const config = join(dir, 'config.yml');
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.endsWith('docker-registry') && argv.includes(config)) pids.push(Number(name));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return pids;
 }
 
 async function readOrCreate(path: string, make: () => string): Promise<Buffer> {

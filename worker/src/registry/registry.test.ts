@@ -1,19 +1,22 @@
 // Pull and push against the project's real registry (Debian's docker-registry behind the auth
 // front), one per suite on free loopback ports, with sessions on one host's data dir.
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageStore, type Digest } from '../image-store/index.js';
 import { MediaType } from '../image-store/media-types.js';
 import { pinTimes, removeDir, tempDir } from '../image-store/test-support/fixtures.js';
 import { SessionImages } from '../sessions/images.js';
 import { DistributionClient, endpointFor } from './distribution-client.js';
-import { ProjectRegistry, publishProjectRegistry, Registries } from './index.js';
-import { putManifest } from './push.js';
+import { ProjectRegistry, publishProjectRegistry, Registries, registryProcesses } from './index.js';
+import { putManifest, upload } from './push.js';
 
 const MiB = 1024 * 1024;
+const execFileP = promisify(execFile);
 let work: string;
 let registry: ProjectRegistry;
 let dataDir: string;
@@ -71,10 +74,27 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await registry?.stop();
+  // The registry process is gone with stop() (a leftover once held a clone's port and storage).
+  expect(registryProcesses(join(work, 'registry'))).toEqual([]);
   await removeDir(work);
 });
 
 describe('the project registry', () => {
+  it('dies with the process that started it, even one SIGKILLed before its stop()', async () => {
+    const dir = join(work, 'orphaned');
+    const module = new URL('./project-registry.ts', import.meta.url).pathname;
+    const script = `import { ProjectRegistry } from ${JSON.stringify(module)};\nawait new ProjectRegistry({ dir: ${JSON.stringify(dir)}, port: 0 }).start();\nconsole.log('up');\nsetInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => d.toString().includes('up') && resolve());
+      child.once('exit', (code) => reject(new Error(`the starter exited (${code}) before its registry was up`)));
+    });
+    expect(registryProcesses(dir)).toHaveLength(1);
+    child.kill('SIGKILL');
+    for (let i = 0; i < 100 && registryProcesses(dir).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(registryProcesses(dir)).toEqual([]);
+  }, 60_000);
+
   it('a push from one session pulls in another with identical digests, and a third pull fetches no blob', async () => {
     const s1 = session('s1');
     const name = `${registry.host}/s1/app:v1`;
@@ -171,6 +191,45 @@ describe('the project registry', () => {
     const pulled = await s5.registries.pull(`${registry.host}/s1/multi`);
     expect(pulled.digest).toBe(`sha256:${createHash('sha256').update(index).digest('hex')}`);
     expect(pulled.imageId).toBe(amdId);
+  }, 60_000);
+
+  it('a zstd-compressed layer is pulled: decompressed with Debian’s zstd, the same diff_id and files as its tar', async () => {
+    // The layer as a registry serves zstd: a tar by GNU tar, compressed by Debian's zstd.
+    const src = join(work, 'zstd-src');
+    await mkdir(src, { recursive: true });
+    await writeFile(join(src, 'hello.txt'), 'from a zstd layer\n');
+    const tarPath = join(work, 'zstd-layer.tar');
+    await execFileP('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', src, '-cf', tarPath, '.']);
+    await execFileP('zstd', ['-q', '-19', tarPath, '-o', `${tarPath}.zst`]);
+    const digestOf = async (path: string) => `sha256:${createHash('sha256').update(await readFile(path)).digest('hex')}` as Digest;
+    const diffId = await digestOf(tarPath);
+    const layer = { digest: await digestOf(`${tarPath}.zst`), path: `${tarPath}.zst`, size: (await stat(`${tarPath}.zst`)).size };
+    const configPath = join(work, 'zstd-config.json');
+    await writeFile(configPath, JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: [diffId] }, history: [{ created_by: 'a zstd layer' }] }));
+    const config = { digest: await digestOf(configPath), path: configPath, size: (await stat(configPath)).size };
+    const client = new DistributionClient(endpointFor(registry.host), registry.credentialsFor('s1'));
+    await upload(client, 's1/zstd', 's1/zstd', config);
+    await upload(client, 's1/zstd', 's1/zstd', layer);
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: { mediaType: MediaType.ociConfig, digest: config.digest, size: config.size },
+      layers: [{ mediaType: MediaType.ociLayerZstd, digest: layer.digest, size: layer.size }],
+    };
+    await putManifest(client, 's1/zstd', 'v1', MediaType.ociManifest, Buffer.from(JSON.stringify(manifest)));
+
+    const zstdDir = join(work, 'zstd-host');
+    const zstdStore = await ImageStore.open(join(zstdDir, 'store'));
+    const s8 = session('s8', zstdDir, zstdStore);
+    const pulled = await s8.registries.pull(`${registry.host}/s1/zstd:v1`);
+    expect(pulled.imageId).toBe(config.digest);
+    const image = await zstdStore.inspect(pulled.imageId);
+    expect(image.config.rootfs.diff_ids).toEqual([diffId]);
+    expect(await readFile(join(zstdStore.layerDir(image.layers[0]!.chainId), 'hello.txt'), 'utf8')).toBe('from a zstd layer\n');
+    // The control: the same bytes named as a gzip layer are refused (they are not gzip).
+    await putManifest(client, 's1/zstd', 'as-gzip', MediaType.ociManifest, Buffer.from(JSON.stringify({ ...manifest, layers: [{ ...manifest.layers[0], mediaType: MediaType.ociLayerGzip }] })));
+    const other = session('s9', join(work, 'zstd-host2'), await ImageStore.open(join(work, 'zstd-host2', 'store')));
+    await expect(other.registries.pull(`${registry.host}/s1/zstd:as-gzip`)).rejects.toThrow();
   }, 60_000);
 
   it('a corrupted blob in the registry’s storage is refused, and nothing of it is kept', async () => {

@@ -1,5 +1,5 @@
 // pull, push, login, logout: the session's images and a registry (worker/src/registry/).
-import { PROJECT_REGISTRY_DIR, Registries } from '../../registry/index.js';
+import { Registries } from '../../registry/index.js';
 import { remoteReference } from '../../registry/remote-reference.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
@@ -7,7 +7,7 @@ import type { Program } from './shared.js';
 
 export async function sessionRegistries(ctx: CliContext): Promise<Registries> {
   const { store, images, containers } = await ctx.engine();
-  return new Registries({ dataDir: ctx.dataDir, store, images, quota: containers, projectDir: PROJECT_REGISTRY_DIR });
+  return new Registries({ dataDir: ctx.dataDir, store, images, quota: containers });
 }
 
 const short = (digest: string) => digest.slice(7, 19);
