@@ -180,8 +180,14 @@ export class TerminalInputWriter {
     return this.redis.multi().xadd(key, 'MAXLEN', '~', INPUT_STREAM_MAXLEN, '*', ...fields).pexpire(key, TERMINAL_KEPT_MS).exec();
   }
 
+  /**
+   * A keystroke is one command, not a transaction: NOMKSTREAM writes only to a stream the relay
+   * made (so none is left behind after it ended, which is what the expiry is for), and the
+   * viewers' heartbeats renew the expiry.
+   */
   input(containerId: string, data: Uint8Array): Promise<unknown> {
-    return this.add(containerId, 'i', Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    const key = terminalKeys.input(this.prefix, containerId);
+    return this.redis.xadd(key, 'NOMKSTREAM', 'MAXLEN', '~', INPUT_STREAM_MAXLEN, '*', 'i', Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   }
 
   resize(containerId: string, rows: number, cols: number): Promise<unknown> {

@@ -30,6 +30,12 @@ const ENTRY_MAX_BYTES = 64 * 1024;
  * and holding it here would grow without bound (and the acks behind it must still be read).
  */
 const INPUT_PENDING_MAX_BYTES = 256 * 1024;
+/**
+ * Read input is trimmed from its stream once this much was read since the last trim: a paste
+ * does not stay in Redis, and typing costs no extra command per keystroke.
+ */
+const TRIM_AFTER_BYTES = 256 * 1024;
+const TRIM_AFTER_ENTRIES = 256;
 
 export interface RelayLimits {
   /** Stop reading when the slowest live viewer is this many bytes behind… */
@@ -79,6 +85,7 @@ export class Relay {
   private paused = false;
   private pauses = 0;
   private droppedInputBytes = 0;
+  private untrimmed = { bytes: 0, entries: 0 };
   private stopping: RelayEnd | null = null;
   private exitCode: number | null = null;
 
@@ -166,6 +173,13 @@ export class Relay {
 
   private async store(bytes: Buffer): Promise<void> {
     if (bytes.length === 0) return;
+    // An echo fits one entry: one command, no transaction, on the keystroke's way back.
+    if (bytes.length <= ENTRY_MAX_BYTES) {
+      this.stored += bytes.length;
+      const keepFrom = Math.max(0, this.stored - TERMINAL_SCROLLBACK_BYTES);
+      await this.options.redis.xadd(this.keys.output, 'MINID', '=', outputId(keepFrom), outputId(this.stored), 'd', bytes);
+      return;
+    }
     const multi = this.options.redis.multi();
     for (let at = 0; at < bytes.length; at += ENTRY_MAX_BYTES) {
       const chunk = bytes.subarray(at, at + ENTRY_MAX_BYTES);
@@ -205,10 +219,17 @@ export class Relay {
         continue;
       }
       const entries = reply?.[0]?.[1] ?? [];
-      for (const [, fields] of entries) this.onInput(fields);
+      for (const [, fields] of entries) {
+        this.onInput(fields);
+        this.untrimmed.bytes += fields[1]?.length ?? 0;
+      }
+      this.untrimmed.entries += entries.length;
       // What was read is done with: keep the stream to what is still unread (a paste is large).
       const last = entries.at(-1)?.[0];
-      if (last) void this.options.redis.xtrim(this.keys.input, 'MINID', last.toString()).catch(() => undefined);
+      if (last && (this.untrimmed.bytes >= TRIM_AFTER_BYTES || this.untrimmed.entries >= TRIM_AFTER_ENTRIES)) {
+        this.untrimmed = { bytes: 0, entries: 0 };
+        void this.options.redis.xtrim(this.keys.input, 'MINID', last.toString()).catch(() => undefined);
+      }
       this.updateFlow();
       if (!this.stopping && Date.now() - this.lastViewerAt > this.limits.idleMs) void this.stop({ reason: 'idle' });
     }

@@ -43,9 +43,13 @@ export interface TerminalScreen {
   notice?(error: ErrorPayload): void;
 }
 
-/** Ack once this much is rendered past the last ack, or after ACK_DELAY_MS otherwise. */
+/**
+ * Ack once this much is rendered past the last ack, or after ACK_DELAY_MS otherwise. Acks only
+ * matter to the relay far below its 512 KiB high watermark (a flood is acked every 64 KiB), so
+ * typing sends one a second, not one per keystroke beside each echo on a busy host.
+ */
 const ACK_EVERY_BYTES = 64 * 1024;
-const ACK_DELAY_MS = 50;
+const ACK_DELAY_MS = 1000;
 const ATTACH_TIMEOUT_MS = 15_000;
 const RETRY_MS = 1_000;
 /** Typing while reconnecting is kept up to this much and sent once attached. */
