@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { markOpaque } from './overlay.js';
 import { readImageFile, resolveUser } from './image-files.js';
+import { LayeredTree, MAX_SYMLINKS, resolveInTree, SymlinkLoopError } from './layered-tree.js';
 
 const root = mkdtempSync('/tmp/lc-image-files-');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -43,6 +44,20 @@ describe('reading files from an image', () => {
     await markOpaque(join(top, 'opt/old'));
     expect(await readImageFile([top, base], '/opt/old/file')).toBeNull();
     expect((await readImageFile([top, base], '/opt/old/new'))?.toString()).toBe('new');
+  });
+
+  it('follows as many links as Linux does (40), as the builder’s trees do, and a loop ends', async () => {
+    const chain: Record<string, { link: string }> = { loop: { link: '/loop' } };
+    for (let i = 1; i <= 41; i++) chain[`c${i}`] = { link: i === 41 ? '/etc/motd' : `/c${i + 1}` };
+    const top = layer('chain', chain);
+    // /c2 reaches the file through 40 links, /c1 through 41: one too many, in both readers.
+    expect(MAX_SYMLINKS).toBe(40);
+    expect((await readImageFile([top, base], '/c2'))?.toString()).toBe('base motd');
+    expect(await readImageFile([top, base], '/c1')).toBeNull();
+    const tree = new LayeredTree(null, [top, base]);
+    expect((await resolveInTree(tree, '/c2')).entry?.kind).toBe('file');
+    await expect(resolveInTree(tree, '/c1')).rejects.toBeInstanceOf(SymlinkLoopError);
+    expect(await readImageFile([top, base], '/loop')).toBeNull();
   });
 
   it('follows symlinks inside the image and never out of it', async () => {

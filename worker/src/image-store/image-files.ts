@@ -1,12 +1,12 @@
 // Reading files out of an image without mounting it: the merged view of its layer
 // directories (topmost first), as overlayfs would show it. Used to resolve `USER name` from
-// the image's /etc/passwd and /etc/group, for RUN, COPY --chown and containers alike.
+// the image's /etc/passwd and /etc/group, for RUN, COPY --chown and containers alike. The merge
+// rules and the symlink limit are layered-tree.ts's and overlay.ts's; only the reading differs.
 import { posix } from 'node:path';
 import { LearnerError } from '../../../protocol/errors.js';
-import { OPAQUE_XATTR, USER_OPAQUE_XATTR } from './overlay.js';
-import { TreeAccessError, lookupBeneath, readFileBeneath, type LookedUpComponent } from './tree-beneath.js';
-
-const MAX_SYMLINKS = 16;
+import { MAX_SYMLINKS } from './layered-tree.js';
+import { hasOpaqueXattr, isWhiteoutEntry } from './overlay.js';
+import { TreeAccessError, lookupBeneath, readFileBeneath } from './tree-beneath.js';
 
 interface Entry {
   /** The layer it is in, and its path there (symlink-free: no component of it was a link). */
@@ -18,9 +18,6 @@ interface Entry {
   /** How many leading path components this entry covers (less than all when a symlink interrupts). */
   depth: number;
 }
-
-const isOpaque = (c: LookedUpComponent): boolean =>
-  [OPAQUE_XATTR, USER_OPAQUE_XATTR].some((name) => c.xattrs?.get(name)?.toString('latin1') === 'y');
 
 /**
  * The topmost entry for `parts`, stopping at the first symlink on the way. A whiteout hides
@@ -40,12 +37,12 @@ async function lookup(layers: readonly string[], parts: readonly string[]): Prom
     for (const [i, c] of components.entries()) {
       const depth = i + 1;
       const rel = parts.slice(0, depth).join('/');
-      if (c.type === 'c' && c.rdev === 0) return null; // a whiteout
+      if (isWhiteoutEntry(c)) return null;
       if (c.type === 'l') return { layer, rel, kind: 'symlink', link: c.link!.toString('utf8'), depth };
       if (depth === parts.length) return { layer, rel, kind: c.type === 'f' ? 'file' : c.type === 'd' ? 'dir' : 'other', depth };
       if (c.type !== 'd') return null;
       // Nothing below an opaque directory shows through from lower layers.
-      if (isOpaque(c)) lowerHidden = true;
+      if (hasOpaqueXattr(c.xattrs)) lowerHidden = true;
     }
     // Absent here: look in the next layer down, unless this one hides them.
     if (lowerHidden) return null;
