@@ -76,6 +76,13 @@ export const vmJob = z.object({
 });
 export type VmJob = z.infer<typeof vmJob>;
 
+/**
+ * `compare IMAGE`: the seed's benchmarks (sysbench CPU and memory, dd, iperf3 over the
+ * loopback) on the host, in a container and in a VM of the image, as ratios to the host.
+ */
+export const compareJob = z.object({ sessionId, runId, image: imageRef });
+export type CompareJob = z.infer<typeof compareJob>;
+
 const base = { sessionId, runId };
 const onContainer = { ...base, container: containerRef };
 
@@ -145,7 +152,7 @@ export function limitErrorOf(input: unknown): LearnerError | null {
   return null;
 }
 
-export const jobSchemas = { build: buildJob, run: runJob, 'container-op': containerOpJob, 'image-op': imageOpJob, vm: vmJob } as const;
+export const jobSchemas = { build: buildJob, run: runJob, 'container-op': containerOpJob, 'image-op': imageOpJob, vm: vmJob, compare: compareJob } as const;
 export type JobName = keyof typeof jobSchemas;
 /** A job as the gateway may write it (defaults not yet filled in). */
 export type JobRequest<N extends JobName> = z.input<(typeof jobSchemas)[N]>;

@@ -229,6 +229,50 @@ export const vmResult = z.object({
 });
 export type VmResult = z.infer<typeof vmResult>;
 
+// ---- compare --------------------------------------------------------------------------------
+
+export const compareMachine = z.enum(['host', 'container', 'vm']);
+export const compareMetric = z.enum(['cpu', 'memoryWrite', 'memoryRead', 'disk', 'network']);
+const figure = z.object({
+  /** In the row's unit; null when it could not run (`missing` says why). */
+  value: z.number().nullable(),
+  /** The tool's line the figure was read from (or its last lines when none). */
+  raw: z.string(),
+  missing: z.string().optional(),
+});
+
+export const compareResult = z.object({
+  image: z.string(),
+  /** What the container and VM ran: the image, or layercake/bench when the image lacks sysbench or iperf3. */
+  ranImage: z.string(),
+  substituted: z.boolean(),
+  accel: z.enum(['kvm', 'tcg']),
+  runs: z.array(
+    z.object({
+      machine: compareMachine,
+      image: z.string().nullable(),
+      accel: z.enum(['kvm', 'tcg']).optional(),
+      ms: z.number().nonnegative(),
+      figures: z.record(compareMetric, figure),
+      error: z.string().optional(),
+    }),
+  ),
+  /** Higher is faster in every row; a ratio is the machine's figure over the host's. */
+  rows: z.array(
+    z.object({
+      metric: compareMetric,
+      unit: z.string(),
+      tool: z.string(),
+      host: z.number().nullable(),
+      container: z.number().nullable(),
+      vm: z.number().nullable(),
+      containerRatio: z.number().nullable(),
+      vmRatio: z.number().nullable(),
+    }),
+  ),
+});
+export type CompareResult = z.infer<typeof compareResult>;
+
 // ---- every job ------------------------------------------------------------------------------
 
 export const jobResultSchemas = {
@@ -237,6 +281,7 @@ export const jobResultSchemas = {
   'container-op': containerOpResult,
   'image-op': imageOpResult,
   vm: vmResult,
+  compare: compareResult,
 } as const satisfies Record<JobName, z.ZodType>;
 export type JobResult<N extends JobName> = z.infer<(typeof jobResultSchemas)[N]>;
 

@@ -3,7 +3,7 @@
  * sources): the minbase variant (Essential packages and apt), with dpkg told to skip what the
  * official slim images drop: documentation except copyright notices, man and info pages, and
  * translations. The excludes stay in the image (/etc/dpkg/dpkg.cfg.d/), so packages a learner
- * installs later are slim too.
+ * installs later are slim too. `include` adds packages (the bench image: sysbench, iperf3).
  */
 import { spawn } from 'node:child_process';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -64,7 +64,7 @@ function run(command: string, args: string[], log: Logger, timeoutMs: number): P
  * Builds the root filesystem into `target` (must not exist yet). `workDir` holds the sources
  * file handed to mmdebstrap. Needs root and network access to the Debian archive.
  */
-export async function buildDebianSlimRootfs(target: string, workDir: string, log: Logger): Promise<DebianRootfs> {
+export async function buildDebianSlimRootfs(target: string, workDir: string, log: Logger, include: readonly string[] = []): Promise<DebianRootfs> {
   let sources = await hostDebianSources();
   if (sources.length === 0) {
     log.warn({ step: 'debian-slim' }, 'the host lists no Debian archive in /etc/apt; using deb.debian.org');
@@ -80,6 +80,7 @@ export async function buildDebianSlimRootfs(target: string, workDir: string, log
     ...SLIM_DPKG_OPTIONS.map((option) => `--dpkgopt=${option}`),
     // The image is offline: no translated package descriptions to fetch later.
     '--aptopt=Acquire::Languages "none"',
+    ...(include.length ? [`--include=${include.join(',')}`] : []),
     DEBIAN_SUITE,
     target,
     sourcesFile,

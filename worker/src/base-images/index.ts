@@ -1,6 +1,8 @@
 /**
  * Base images available without a registry: `busybox` (from Debian's busybox-static, built in
- * a second) and `debian:bookworm-slim` (mmdebstrap from Debian's archive, a minute or more).
+ * a second), `debian:bookworm-slim` (mmdebstrap from Debian's archive, a minute or more), and
+ * `layercake/bench` (the same with sysbench and iperf3: what `compare` runs; built when first
+ * needed, never at start-up unless named in LAYERCAKE_BASE_IMAGES).
  * Each is built once per store and rebuilt only when missing; a named lock keeps two workers
  * from building the same one at the same time.
  */
@@ -13,7 +15,7 @@ import type { Image, ImageConfigInput, ImageStore } from '../image-store/store.j
 import { buildBusyboxRootfs } from './busybox.js';
 import { DEBIAN_SUITE, buildDebianSlimRootfs } from './debian-slim.js';
 
-export type BaseImageName = 'busybox' | 'debian';
+export type BaseImageName = 'busybox' | 'debian' | 'bench';
 
 export interface BaseImage {
   name: BaseImageName;
@@ -29,7 +31,15 @@ export const BASE_IMAGES: readonly BaseImage[] = Object.freeze([
     tags: ['debian:bookworm-slim', 'debian:12-slim'],
     description: 'Debian 12 (bookworm), minimal: Essential packages and apt, without docs, man pages or locales',
   },
+  {
+    name: 'bench',
+    tags: ['layercake/bench:latest', 'layercake/bench:bookworm'],
+    description: 'debian:bookworm-slim with sysbench and iperf3 from Debian: the benchmarks `layercake compare` runs',
+  },
 ]);
+
+/** The packages the bench image adds to the slim Debian one. */
+export const BENCH_PACKAGES: readonly string[] = Object.freeze(['sysbench', 'iperf3']);
 
 /** The base images a FROM line can name without a registry (the builder lists these). */
 export function availableBaseImages(): readonly BaseImage[] {
@@ -67,10 +77,11 @@ async function buildRootfs(base: BaseImage, scratch: string, rootfs: string, log
       cmd: ['sh'],
     };
   }
-  const built = await buildDebianSlimRootfs(rootfs, scratch, log);
+  const include = base.name === 'bench' ? BENCH_PACKAGES : [];
+  const built = await buildDebianSlimRootfs(rootfs, scratch, log, include);
   return {
     created: new Date().toISOString(),
-    layerCreatedBy: `layercake: mmdebstrap --variant=minbase ${DEBIAN_SUITE} (Debian ${built.debianVersion}; slim: no docs, man pages or locales)`,
+    layerCreatedBy: `layercake: mmdebstrap --variant=minbase ${include.length ? `--include=${include.join(',')} ` : ''}${DEBIAN_SUITE} (Debian ${built.debianVersion}; slim: no docs, man pages or locales)`,
     cmd: ['bash'],
   };
 }

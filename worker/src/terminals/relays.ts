@@ -99,6 +99,9 @@ export class TerminalRelays {
   async open(ref: string, session: string): Promise<TerminalRequestReply> {
     const { log } = this.options;
     try {
+      // A live relay of this process the session owns: a VM's serial console (the vm job adopted
+      // it under the VM's id; VMs are no containers to look up).
+      if (this.relays.has(ref) && (await terminalSession(this.redis, this.options.prefix, ref)) === session) return { ok: true, containerId: ref };
       const containers = this.containersOf(session);
       const look = () =>
         containers.inspect(ref).catch(async (err: unknown) => {

@@ -40,9 +40,16 @@ if $bb grep -q 'lc.probe' /proc/cmdline; then ctl "EXIT 0"; off; fi
 
 # The image: an ext4 disk of its layers (read-only), under a tmpfs for this VM's writes; the
 # layers themselves are never written, as with a container's overlay.
+# The loopback, as a container's own network namespace has it (no other interface exists).
+$bb ip link set lo up 2>/dev/null || $bb ifconfig lo 127.0.0.1 up
 wait_dev /dev/vda
+# A scratch disk (compare's) carries the serial lc-scratch; the image's disk is the other one.
+image=/dev/vda scratch=
+$bb grep -q 'lc.scratch' /proc/cmdline && wait_dev /dev/vdb
+if [ "$($bb cat /sys/block/vda/serial 2>/dev/null)" = lc-scratch ]; then wait_dev /dev/vdb; image=/dev/vdb scratch=vda
+elif [ "$($bb cat /sys/block/vdb/serial 2>/dev/null)" = lc-scratch ]; then scratch=vdb; fi
 $bb mkdir -p /lower /rw /newroot
-$bb mount -t ext4 -o ro /dev/vda /lower || fatal "mount the image's disk"
+$bb mount -t ext4 -o ro $image /lower || fatal "mount the image's disk"
 $bb mount -t tmpfs -o mode=755 rw /rw
 $bb mkdir -p /rw/upper /rw/work
 $bb mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot || fatal "mount the image's overlay"
@@ -52,6 +59,7 @@ $bb mount -t sysfs sysfs /newroot/sys
 $bb mount -t devtmpfs devtmpfs /newroot/dev
 $bb mkdir -p /newroot/dev/pts
 $bb mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts
+[ -n "$scratch" ] && $bb ln -s $scratch /newroot/dev/lc-scratch
 
 # The run: LC_* settings, `set --` with the command, `export` lines (initramfs.ts wrote it).
 . /lc/run.sh
@@ -62,6 +70,15 @@ $bb hostname "$LC_HOSTNAME"
 ( while read -r what rows cols; do
     [ "$what" = RESIZE ] && $bb stty -F /dev/ttyS0 rows "$rows" cols "$cols"
   done < /dev/hvc0 ) &
+
+# The command by its path in the image: Debian's busybox prefers its own applets, so a bare
+# name handed to its chroot would run busybox's sh or dd, not the image's.
+case "$1" in
+  */*) ;;
+  *) for d in $(echo "$PATH" | $bb tr ':' ' '); do
+       if [ -e "/newroot$d/$1" ] || [ -L "/newroot$d/$1" ]; then c="$d/$1"; shift; set -- "$c" "$@"; break; fi
+     done ;;
+esac
 
 ctl "READY $($bb cut -d' ' -f1 /proc/uptime)"
 # The command's own session with the serial console as its controlling terminal, so a shell

@@ -4,8 +4,8 @@
 // all, even if a device were added), its own cgroup (memory without swap, pids, CPU), qemu's
 // seccomp filter (-sandbox: no exec, no setuid, no resource changes), -nodefaults and only the
 // devices the guest needs: the serial console, a virtio console for control lines, a read-only
-// virtio disk of the image. The disk is passed as an open file (qemu's fdset), so qemu's user
-// needs no access to the engine's data.
+// virtio disk of the image (and, for `compare`, a scratch disk to write). Disks are passed as
+// open files (qemu's fdset), so qemu's user needs no access to the engine's data.
 //
 // The serial console is qemu's stdio: pausing its stdout stream stops qemu reading the guest's
 // UART, so a slow viewer holds the guest's output back exactly as the launcher holds a container's.
@@ -28,6 +28,11 @@ export interface QemuOptions {
   initramfs: string;
   /** The image's ext4 disk, opened by the engine and handed over as fd 3; none for the probe. */
   diskFd?: number;
+  /**
+   * A writable scratch disk (`compare`'s dd target), handed over as fds 4 (read-write) and 5
+   * (read-only): qemu takes the fd whose access mode it asks for, and it asks for both.
+   */
+  scratchFds?: [number, number];
   memoryBytes: number;
   cpus: number;
   /** The run's private directory (qemu's user owns it): the control socket lives there. */
@@ -89,6 +94,9 @@ export function qemuArgs(o: QemuOptions): string[] {
     '-chardev', `socket,id=ctl,path=${join(o.runDir, 'ctl.sock')}`, '-device', 'virtconsole,chardev=ctl',
     ...(o.diskFd !== undefined
       ? ['-add-fd', 'fd=3,set=1,opaque=image', '-drive', 'if=none,id=image,file=/dev/fdset/1,format=raw,readonly=on', '-device', 'virtio-blk-device,drive=image']
+      : []),
+    ...(o.scratchFds !== undefined
+      ? ['-add-fd', 'fd=4,set=2,opaque=scratch-rw', '-add-fd', 'fd=5,set=2,opaque=scratch-ro', '-drive', 'if=none,id=scratch,file=/dev/fdset/2,format=raw', '-device', 'virtio-blk-device,drive=scratch,serial=lc-scratch']
       : []),
   ];
 }
@@ -187,7 +195,7 @@ export class QemuProcess extends EventEmitter implements Attachment {
       ...(options.accel === 'kvm' && kvmGroup() !== null ? [`--groups=${kvmGroup()}`] : ['--clear-groups']), '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
       'qemu-system-x86_64', ...args,
     ];
-    const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', ...(options.diskFd !== undefined ? [options.diskFd] : [])];
+    const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', options.diskFd ?? 'ignore', ...(options.scratchFds ?? [])];
     const child: ChildProcess = spawn('/bin/sh', ['-c', script, 'vm', ...command], {
       stdio,
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_CGROUP_PROCS: identity.cgroup.procsFiles.join(' ') } as NodeJS.ProcessEnv,

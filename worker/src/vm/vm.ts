@@ -32,6 +32,8 @@ export interface VmLimits {
   timeoutMs: number;
   /** From the start to the command's start (the guest's boot); the accelerator's default otherwise. */
   bootTimeoutMs?: number;
+  /** A writable scratch disk of this size, the guest's /dev/lc-scratch (compare's dd target); none by default. */
+  scratchDiskBytes?: number;
 }
 
 export const defaultVmLimits: VmLimits = Object.freeze({ memoryBytes: 256 * 1024 * 1024, cpus: 1, timeoutMs: 10 * 60_000 });
@@ -174,6 +176,23 @@ async function bootVm(
       diskOpen = false;
     };
     cleanups.push(closeDisk);
+    // The scratch disk lives on the engine's data disk, where the host's and a container's dd
+    // write too; qemu gets it as an open file, and it goes with the VM.
+    const scratchFiles: Awaited<ReturnType<typeof open>>[] = [];
+    const closeScratch = async () => {
+      for (const f of scratchFiles.splice(0)) await f.close().catch(() => {});
+    };
+    if (limits.scratchDiskBytes) {
+      const scratchDir = join(dirs.cache, 'scratch');
+      await mkdir(scratchDir, { recursive: true, mode: 0o700 });
+      const scratchPath = join(scratchDir, `${id}.img`);
+      cleanups.push(() => rm(scratchPath, { force: true }));
+      cleanups.push(closeScratch);
+      scratchFiles.push(await open(scratchPath, 'w+', 0o600));
+      await scratchFiles[0]!.truncate(limits.scratchDiskBytes);
+      scratchFiles.push(await open(scratchPath, 'r'));
+    }
+    const scratch = scratchFiles.length === 2 ? ([scratchFiles[0]!.fd, scratchFiles[1]!.fd] as [number, number]) : null;
     const t0 = Date.now();
     const qemu = await QemuProcess.start(
       {
@@ -181,15 +200,17 @@ async function bootVm(
         vmlinux: kernel.vmlinux,
         initramfs,
         ...(diskFile ? { diskFd: diskFile.fd } : {}),
+        ...(scratch ? { scratchFds: scratch } : {}),
         memoryBytes: limits.memoryBytes,
         cpus: limits.cpus,
         runDir,
-        extraKernelArgs: kernelArgs,
+        extraKernelArgs: scratch ? [...kernelArgs, 'lc.scratch'] : kernelArgs,
       },
       { uid: lease.hostId, gid: lease.hostId, cgroup },
     );
     // qemu holds the disk open now; the engine's copy of the descriptor is not needed.
     await closeDisk();
+    await closeScratch();
     listener.booting?.({ id, accel, vcpus: Math.max(1, Math.ceil(limits.cpus)), memoryBytes: limits.memoryBytes, kernelPackage: kernel.packageName });
 
     let status: number | null = null;
