@@ -80,10 +80,11 @@ function leastBusy(hosts: HostInfo[]): HostInfo {
 export async function hostForSession(redis: Redis, prefix: string, sessionId: string, options: PinOptions = {}): Promise<SessionHost> {
   const ttl = options.pinTtlSeconds ?? DEFAULT_PIN_TTL_S;
   const key = sessionPinKey(prefix, sessionId);
-  const hosts = await liveHosts(redis, prefix);
-  const pinned = await redis.get(key);
+  // Every build and run waits for this before its job is added: two round trips, not four.
+  const [hosts, pinned] = await Promise.all([liveHosts(redis, prefix), redis.get(key)]);
   if (pinned !== null && hosts.some((h) => h.hostId === pinned)) {
-    await redis.expire(key, ttl);
+    // Renewing a pin of days need not hold the job back; it is sent now, on this connection.
+    void redis.expire(key, ttl).catch(() => undefined);
     return { hostId: pinned, queue: hostQueueName(pinned), how: 'pinned' };
   }
   if (hosts.length === 0) throw new NoLiveHostError();
