@@ -14,8 +14,10 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { connectAttachment } from './attachment.js';
+import { connectAttachment, type Attachment } from './attachment.js';
 import { describeFailure, isNoSuchContainer, launcherFailure, type LauncherFailure } from './launcher-error.js';
+
+export type { Attachment } from './attachment.js';
 
 const execFileP = promisify(execFile);
 
@@ -72,31 +74,6 @@ export interface RuntimeState {
   monitorPid?: number;
   /** When the monitor recorded the container's end (RFC 3339), once it has. */
   finished?: string;
-}
-
-/** A connection to a detached container's stdio (sandbox-native's attach socket). */
-export interface Attachment {
-  /** Output as it arrives: the terminal (or stdout) and, without a terminal, stderr. */
-  on(event: 'output', listener: (stream: 'stdout' | 'stderr', data: Buffer) => void): this;
-  /** The container exited with this status; the connection closes next. */
-  on(event: 'exit', listener: (exitCode: number) => void): this;
-  on(event: 'close', listener: () => void): this;
-  write(data: Buffer | string): void;
-  /** Input written but not yet taken by the launcher (it takes no more while the container does not read). */
-  readonly pendingInputBytes: number;
-  resize(rows: number, cols: number): void;
-  /** Close the container's stdin (without a terminal). */
-  closeInput(): void;
-  /**
-   * Stop taking output until resume(). The launcher then stops reading the container's output
-   * once this attachment is 256 KiB behind, so the container waits in write(): backpressure,
-   * nothing dropped. Every attached reader holds the container back this way (the slowest sets
-   * the pace, as with Docker's attach); a watcher (attach with `watch`) never does.
-   */
-  pause(): void;
-  resume(): void;
-  /** Leave the container running. */
-  detach(): void;
 }
 
 export interface CreateOptions {
