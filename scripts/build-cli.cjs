@@ -19,9 +19,9 @@
 //   node scripts/build-cli.cjs          build if stale
 //   node scripts/build-cli.cjs --force  build anyway
 'use strict';
-const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
+// Only what freshBuild needs is loaded up front: the bin requires this file on every start.
+const { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { join, resolve } = require('node:path');
-const { pathToFileURL } = require('node:url');
 
 const repo = resolve(__dirname, '..');
 const dist = join(repo, 'worker', 'dist');
@@ -46,6 +46,24 @@ function freshBuild() {
   return join(dist, current.dir);
 }
 
+/** The current build's folder, fresh or not (null when there is none). */
+function freshOrStale() {
+  try {
+    const current = JSON.parse(readFileSync(pointer, 'utf8'));
+    return current.repo === repo ? join(dist, current.dir) : null;
+  } catch {
+    return null;
+  }
+}
+
+function readFileOr(file) {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Modules find files beside them through import.meta.url (the seccomp profile, fstree, the egress
  * forwarder, the repository root): in the bundle each keeps its source file's URL.
@@ -57,7 +75,7 @@ const sourceUrls = {
       if (args.path.includes('/node_modules/')) return undefined;
       const text = readFileSync(args.path, 'utf8');
       if (!text.includes('import.meta.url')) return undefined;
-      return { contents: text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: 'ts' };
+      return { contents: text.replaceAll('import.meta.url', JSON.stringify(require('node:url').pathToFileURL(args.path).href)), loader: 'ts' };
     });
   },
 };
@@ -92,11 +110,30 @@ async function buildCli() {
     build({ ...common, entryPoints: [entry('help-fast.ts')], outfile: join(out, 'help-fast.cjs') }),
     build({ ...common, entryPoints: [entry('help-pages.ts')], outfile: join(out, 'help-pages.cjs') }),
   ]);
+  // Node decodes a file with any non-ASCII byte as UTF-8 into a two-byte string, ten times slower
+  // for this megabyte than ASCII. esbuild escapes strings, but not regular expression literals.
+  const bundle = join(out, 'cli.cjs');
+  const text = readFileSync(bundle, 'utf8');
+  if (/[^\x00-\x7f]/.test(text)) writeFileSync(bundle, text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+
   // The help pages are rendered by commander over the real command tree, then only the text stays.
-  const { helpPages } = require(join(out, 'help-pages.cjs'));
-  for (const locale of ['en', 'ko']) {
-    mkdirSync(join(out, 'help', locale), { recursive: true });
-    for (const [name, page] of Object.entries(await helpPages(locale))) writeFileSync(join(out, 'help', locale, `${name}.json`), JSON.stringify(page));
+  // Rendering every width takes most of a second: a build whose pages would say the same as the
+  // last one's (most builds: an engine file changed) takes those.
+  const { helpContents, helpPages } = require(join(out, 'help-pages.cjs'));
+  const key = require('node:crypto')
+    .createHash('sha256')
+    .update(await helpContents())
+    .update(['worker/src/cli/help-pages.ts', 'worker/src/cli/help-fast.ts', 'worker/src/cli/help-text.ts', 'node_modules/commander/package.json'].map((f) => readFileSync(join(repo, f), 'utf8')).join('\0'))
+    .digest('hex');
+  const last = freshOrStale();
+  if (last && readFileOr(join(last, 'help', 'key')) === key) {
+    cpSync(join(last, 'help'), join(out, 'help'), { recursive: true });
+  } else {
+    for (const locale of ['en', 'ko']) {
+      mkdirSync(join(out, 'help', locale), { recursive: true });
+      for (const [name, page] of Object.entries(await helpPages(locale))) writeFileSync(join(out, 'help', locale, `${name}.json`), JSON.stringify(page));
+    }
+    writeFileSync(join(out, 'help', 'key'), key);
   }
   rmSync(join(out, 'help-pages.cjs'));
 

@@ -12,9 +12,7 @@
 // get it back, and so does this process's HTTPS (the registry client), when it is first loaded.
 'use strict';
 const { readFileSync, renameSync, writeFileSync } = require('node:fs');
-const Module = require('node:module');
 const { join } = require('node:path');
-const vm = require('node:vm');
 
 const extraCa = process.env.LAYERCAKE_EXTRA_CA_CERTS;
 delete process.env.LAYERCAKE_EXTRA_CA_CERTS;
@@ -22,7 +20,7 @@ if (extraCa) process.env.NODE_EXTRA_CA_CERTS = extraCa;
 
 /** require() for the bundle: node:https trusts the extra certificates as NODE_EXTRA_CA_CERTS would. */
 function bundleRequire(file) {
-  const plain = Module.createRequire(file);
+  const plain = require('node:module').createRequire(file);
   if (!extraCa) return plain;
   let trusted = false;
   const wrapped = (id) => {
@@ -42,6 +40,8 @@ function bundleRequire(file) {
 
 /** Runs the bundle, its compiled code from the cache beside it (written on the first run). */
 function runBundle(dir) {
+  const Module = require('node:module');
+  const vm = require('node:vm');
   const file = join(dir, 'cli.cjs');
   const cacheFile = `${file}.cache`;
   let cachedData;

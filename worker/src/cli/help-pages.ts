@@ -52,15 +52,36 @@ function pageOf(command: Command): HelpPage {
   return page;
 }
 
-/** Every page of the tree in `locale`, by pageName. */
-export async function helpPages(locale: Locale): Promise<Record<string, HelpPage>> {
-  const root = await layercakeProgram(
+function tree(locale: Locale): Promise<Command> {
+  return layercakeProgram(
     helpText(locale),
     () => {
       throw new Error('help pages run no verb');
     },
     () => undefined,
   );
+}
+
+/**
+ * What the pages are made of: every page of both languages unbounded (its words, terms and
+ * padding; the wrapping at each width follows from them). A build whose contents equal the last
+ * build's reuses its pages.
+ */
+export async function helpContents(): Promise<string> {
+  const texts: string[] = [];
+  for (const locale of ['en', 'ko'] as const) {
+    const walk = (command: Command): void => {
+      texts.push(render(command, WIDE));
+      for (const sub of command.commands) walk(sub);
+    };
+    walk(await tree(locale));
+  }
+  return texts.join('\0');
+}
+
+/** Every page of the tree in `locale`, by pageName. */
+export async function helpPages(locale: Locale): Promise<Record<string, HelpPage>> {
+  const root = await tree(locale);
   const pages: Record<string, HelpPage> = {};
   const walk = (command: Command, path: string[]): void => {
     pages[pageName(path)] = pageOf(command);
