@@ -32,6 +32,11 @@ export const buildLimits = Object.freeze({
   failedOutputLines: 20,
 });
 
+/** `docker commit`: turning a container's writable layer into a layer (its copy, tar and sha256). */
+export const commitLimits = Object.freeze({
+  layerTimeoutMs: 60_000,
+});
+
 export const sessionQuotas = Object.freeze({
   images: 30,
   containers: 20,

@@ -12,7 +12,7 @@ import { noEvents, type EventSink } from '../events.js';
 import { containerGroups, resolveUser } from '../image-store/image-files.js';
 import type { Change, Digest, ImageStore, LayerRecord } from '../image-store/index.js';
 import { TreeAccessError } from '../image-store/tree-beneath.js';
-import { sessionQuotas } from '../limits.js';
+import { commitLimits, sessionQuotas } from '../limits.js';
 import { type Attachment, type ContainerProcess, type ContainerRuntime, type ExitInfo, type RuntimeState } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
 import { SessionImages } from '../sessions/images.js';
@@ -45,6 +45,8 @@ export interface ContainerEngine {
   quotas?: Partial<SessionQuotas>;
   /** How a writable layer's disk is bounded (default: disk-quota.ts). */
   writableLayer?: WritableLayerLimiter;
+  /** How long commit may take to turn the writable layer into a layer (default: limits.ts commitLimits). */
+  commitTimeoutMs?: number;
 }
 
 export interface ContainersOptions extends ContainerEngine {
@@ -191,6 +193,7 @@ export class Containers {
   private readonly defaults: ContainerLimits;
   private readonly quotas: SessionQuotas;
   private readonly writableLayer: WritableLayerLimiter;
+  private readonly commitTimeoutMs: number;
   private readonly launchCtx: LaunchContext;
 
   constructor(options: ContainersOptions) {
@@ -205,6 +208,7 @@ export class Containers {
     this.defaults = { ...defaultContainerLimits, ...options.defaults };
     this.quotas = { ...sessionQuotas, ...options.quotas };
     this.writableLayer = options.writableLayer ?? diskQuotaLimiter(this.log);
+    this.commitTimeoutMs = options.commitTimeoutMs ?? commitLimits.layerTimeoutMs;
     this.launchCtx = {
       dataDir: options.dataDir,
       store: options.store,
@@ -675,7 +679,16 @@ export class Containers {
         // A container running on (--pause=false) may move a file ahead of the copy, which then
         // meets it again: the copy may write twice what the layer can hold, no more.
         const maxCopyBytes = 2 * Math.max(bytes, cur.record.limits.writableLayerBytes);
-        const { layer } = await this.store.commitLayer(paths.upper, parent, { copy: true, maxCopyBytes }).catch(keptChanging(ref));
+        // The copy, tar and hash have a time limit of their own (the container is frozen meanwhile):
+        // an upper of huge sparse files or millions of small ones stops here, not after minutes.
+        const timeLimit = AbortSignal.timeout(this.commitTimeoutMs);
+        const { layer } = await this.store
+          .commitLayer(paths.upper, parent, { copy: true, maxCopyBytes, signal: timeLimit })
+          .catch((err: unknown) => {
+            if (timeLimit.aborted) throw new LearnerError('container.commitTimeLimit', { ref, seconds: Math.max(1, Math.round(this.commitTimeoutMs / 1000)) });
+            throw err;
+          })
+          .catch(keptChanging(ref));
         const config = commitConfig(base.config, cur.record, layer.diffId, {
           message: req.message,
           author: req.author,

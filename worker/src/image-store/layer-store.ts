@@ -39,7 +39,7 @@ export interface CommitOptions {
   collectChanges?: boolean;
   /** With `copy`: the most data the copy may write (a running container may move files ahead of it). */
   maxCopyBytes?: number;
-  /** Stops identifying the layer (its tar and hash) when aborted; the staged copy is removed. */
+  /** Stops the copy and identifying the layer (its tar and hash) when aborted; the staged copy is removed. */
   signal?: AbortSignal;
 }
 
@@ -141,7 +141,7 @@ export class LayerStore {
     const diff = join(tmp, 'diff');
     let renamed = false;
     try {
-      if (options.copy) await copyTreeBeneath(sourceDir, diff, { maxBytes: options.maxCopyBytes });
+      if (options.copy) await copyTreeBeneath(sourceDir, diff, { maxBytes: options.maxCopyBytes, ...(options.signal ? { signal: options.signal } : {}) });
       else renamed = await moveDir(sourceDir, diff);
       // The root's own attributes are not part of a layer tar; keep them what overlay expects.
       await chown(diff, 0, 0);

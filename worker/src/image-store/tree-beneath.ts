@@ -51,8 +51,9 @@ function failureOf(stderr: string, args: readonly string[], status: number | nul
 }
 
 /** Runs fstree; `onStdout` sees its output as it comes. */
-async function fstree(args: readonly string[], onStdout?: (child: ReturnType<typeof spawn>) => Promise<void>): Promise<void> {
-  const child = spawn(FSTREE, args, { stdio: ['ignore', onStdout ? 'pipe' : 'ignore', 'pipe'] });
+async function fstree(args: readonly string[], onStdout?: (child: ReturnType<typeof spawn>) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  // Aborted: the child is killed and this rejects with an AbortError.
+  const child = spawn(FSTREE, args, { stdio: ['ignore', onStdout ? 'pipe' : 'ignore', 'pipe'], ...(signal ? { signal, killSignal: 'SIGKILL' as const } : {}) });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (chunk: string) => (stderr += chunk));
@@ -75,10 +76,12 @@ async function fstree(args: readonly string[], onStdout?: (child: ReturnType<typ
  * Copies `source` to `destination` (which must not exist) with everything a layer keeps:
  * owners, modes, times, xattrs, hard links, device nodes, holes. `source` may be changing
  * meanwhile; the copy holds only what was beneath it, and at most `maxBytes` of data (a file
- * moved ahead of the walk is met again): past it, code `limit`.
+ * moved ahead of the walk is met again): past it, code `limit`. Aborted by `signal`, the copy
+ * stops where it was (the caller removes what it wrote).
  */
-export async function copyTreeBeneath(source: string, destination: string, options: { maxBytes?: number } = {}): Promise<void> {
-  await fstree(['copy', ...(options.maxBytes !== undefined ? ['--max-bytes', String(Math.floor(options.maxBytes))] : []), source, destination]);
+export async function copyTreeBeneath(source: string, destination: string, options: { maxBytes?: number; signal?: AbortSignal } = {}): Promise<void> {
+  const max = options.maxBytes !== undefined ? ['--max-bytes', String(Math.floor(options.maxBytes))] : [];
+  await fstree(['copy', ...max, source, destination], undefined, options.signal);
 }
 
 /** One entry of a listing: lstat's facts, and the xattrs of directories and regular files. */
