@@ -226,6 +226,13 @@ static int populate_dev(int rootfd, struct sn_error *e)
     return 0;
 }
 
+static bool listed(const char *const *list, const char *path)
+{
+    for (; *list; list++)
+        if (strcmp(*list, path) == 0) return true;
+    return false;
+}
+
 static int mask_path(const char *path, struct sn_error *e)
 {
     struct stat st;
@@ -272,14 +279,16 @@ int mount_container_fs(const struct sn_spec *s, int rootfd, const int *bind_fds,
     if (chdir("/") < 0) return sn_fail(e, "pivot_root", errno, "chdir /");
     t = trace_step("pivot_root", t);
 
+    /* The spec's lists usually repeat the defaults (hardenedSpec's are Docker's): each path
+     * once, so mountinfo shows one mount per path, as Docker's does. */
     for (int i = 0; default_masked[i]; i++)
         if (mask_path(default_masked[i], e) < 0) return -1;
     for (size_t i = 0; i < s->n_masked; i++)
-        if (mask_path(s->masked_paths[i], e) < 0) return -1;
+        if (!listed(default_masked, s->masked_paths[i]) && mask_path(s->masked_paths[i], e) < 0) return -1;
     for (int i = 0; default_readonly[i]; i++)
         if (readonly_path(default_readonly[i], e) < 0) return -1;
     for (size_t i = 0; i < s->n_readonly; i++)
-        if (readonly_path(s->readonly_paths[i], e) < 0) return -1;
+        if (!listed(default_readonly, s->readonly_paths[i]) && readonly_path(s->readonly_paths[i], e) < 0) return -1;
     if (s->rootfs_readonly && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags("/"), NULL) < 0)
         return sn_fail(e, "rootfs", errno, "making the root read-only");
     trace_step("masked_paths", t);

@@ -81,6 +81,9 @@ describe.each(runtimes())('namespaces — $name', (rt) => {
       // "/" line only. No other line may name the bundle.
       for (const m of mounts.filter((x) => x.mountPoint !== '/')) expect(m.line).not.toContain(bundle.dir);
       expect(mounts.filter((m) => m.mountPoint === '/')).toHaveLength(1);
+      // One mount per path, as Docker shows it (the spec's masked paths repeat the defaults).
+      const points = mounts.map((m) => m.mountPoint);
+      expect(points.filter((p, i) => points.indexOf(p) !== i)).toEqual([]);
     });
 
     // Why a plain rootfs stays a bind mount (README, "What it enforces"): shown as the upper
