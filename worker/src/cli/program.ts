@@ -15,6 +15,7 @@ const verbFiles: Record<string, () => Promise<Register>> = {
   manage: async () => (await import('./commands/manage.js')).registerManage,
   images: async () => (await import('./commands/images.js')).registerImages,
   vm: async () => (await import('./commands/vm.js')).registerVm,
+  compare: async () => (await import('./commands/compare.js')).registerCompare,
   registry: async () => (await import('./commands/registry.js')).registerRegistry,
 };
 
@@ -25,6 +26,7 @@ export const VERBS: Readonly<Record<string, keyof typeof verbFiles>> = {
   wait: 'manage', logs: 'manage', diff: 'manage', commit: 'manage', stats: 'manage', inspect: 'manage',
   images: 'images', history: 'images', tag: 'images', rmi: 'images', save: 'images', load: 'images', build: 'images',
   vm: 'vm',
+  compare: 'compare',
   pull: 'registry', push: 'registry', login: 'registry', logout: 'registry',
 };
 
