@@ -146,6 +146,8 @@ export const containerOpResult = z.discriminatedUnion('op', [
     /** How many changes there are; `changes` holds the first of them when truncated. */
     total: z.number().int().nonnegative(),
     truncated: z.boolean(),
+    /** The writable layer's size as these changes leave it (the container view shows it live). */
+    sizeBytes: bytes,
   }),
   z.object({ op: z.literal('commit'), imageId: digest, tag: z.string().nullable(), layer: stepLayer }),
   z.object({ op: z.literal('stats'), stats: containerStats }),

@@ -254,6 +254,8 @@ describe('the session: containers, images, idle time', () => {
     expect(sessionReducer(s, { type: 'event', event: finished }).stale.images).toBe(true);
     const commit = stream([{ type: 'layer.committed', containerId: C1, chainId: digest('d'), diffId: digest('e'), sizeBytes: 1, added: 1, changed: 0, deleted: 0 }])[0]!;
     expect(sessionReducer(s, { type: 'event', event: commit }).stale.images).toBe(true);
+    // The commit froze the container while it copied: its status is read again afterwards.
+    expect(sessionReducer({ ...s, stale: { images: false, containers: false } }, { type: 'event', event: commit }).stale.containers).toBe(true);
     const buildLayer = stream(firstBuild).find((e) => e.type === 'layer.committed')!;
     expect(sessionReducer(s, { type: 'event', event: buildLayer }).stale.images).toBe(false);
     s = sessionReducer(s, { type: 'event', event: events[0]! });
@@ -280,6 +282,17 @@ describe('live readings of a container', () => {
     const newer = { ...older, changes: [{ kind: 'D' as const, path: '/new' }], at: new Date(T0 + 60_000).toISOString() };
     s = sessionReducer(s, { type: 'diffRead', containerId: C1, diff: newer });
     expect(s.live[C1]!.diff!.changes[0]).toEqual({ kind: 'D', path: '/new' });
+  });
+
+  it('keeps the writable layer\'s size from the last polled diff when a newer event has none', () => {
+    const polled = { changes: [{ kind: 'A' as const, path: '/x' }], truncated: false, sizeBytes: 3, at: new Date(T0).toISOString() };
+    let s = sessionReducer(emptySession(), { type: 'diffRead', containerId: C1, diff: polled });
+    const [later] = stream([{ type: 'container.diff', containerId: C1, changes: [{ kind: 'A', path: '/x' }, { kind: 'A', path: '/y' }], truncated: false }], RUN, 10);
+    s = sessionReducer(s, { type: 'event', event: { ...later!, at: new Date(T0 + 1000).toISOString() } });
+    expect(s.live[C1]!.diff).toMatchObject({ sizeBytes: 3 });
+    expect(s.live[C1]!.diff!.changes).toHaveLength(2);
+    s = sessionReducer(s, { type: 'diffRead', containerId: C1, diff: { ...polled, sizeBytes: 4099, at: new Date(T0 + 2000).toISOString() } });
+    expect(s.live[C1]!.diff!.sizeBytes).toBe(4099);
   });
 
   it('records how the job ended, so a container that could not start says why', () => {

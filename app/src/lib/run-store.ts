@@ -98,6 +98,8 @@ export interface DiffChange {
 export interface ContainerDiff {
   changes: DiffChange[];
   truncated: boolean;
+  /** The writable layer's size with these changes (a diff reply has it; the event does not). */
+  sizeBytes?: number;
   at: string;
 }
 
@@ -291,16 +293,9 @@ function apply(state: RunState, event: EngineEvent): RunState {
       return withContainer(next, event.containerId, (c) => ({ ...c, status: c.status === 'paused' ? 'running' : c.status }));
     case 'container.removed':
       return withContainer(next, event.containerId, (c) => ({ ...c, status: 'removed' }));
-    // VMs (worker/src/vm/) are not drawn by the playground yet: their events only advance seq.
-    case 'vm.booting':
-    case 'vm.kernel':
-    case 'vm.ready':
-    case 'vm.stats':
-    case 'vm.exited':
-    // Pull progress (worker/src/registry/) and package-archive use are not drawn yet either.
-    case 'build.egress':
-    case 'pull.layer':
-    case 'pull.finished':
+    // What the playground does not draw (VMs, pull progress, package-archive use, and any event
+    // a newer engine adds) only advances seq: the page keeps working beside a newer worker.
+    default:
       return next;
   }
 }
@@ -487,7 +482,10 @@ export function sessionReducer(state: SessionState, action: SessionAction): Sess
 function withLive<K extends 'diff' | 'stats'>(state: SessionState, id: string, key: K, value: NonNullable<SessionState['live'][string][K]>): SessionState {
   const current = state.live[id]?.[key];
   if (current !== undefined && Date.parse(current.at) > Date.parse(value.at)) return state;
-  return { ...state, live: { ...state.live, [id]: { ...state.live[id], [key]: value } } };
+  // A diff event says nothing of the size: the last reading's size stays until a newer one.
+  const size = key === 'diff' ? ((value as ContainerDiff).sizeBytes ?? (current as ContainerDiff | undefined)?.sizeBytes) : undefined;
+  const kept = size === undefined ? value : { ...value, sizeBytes: size };
+  return { ...state, live: { ...state.live, [id]: { ...state.live[id], [key]: kept } } };
 }
 
 function sessionEvent(state: SessionState, event: EngineEvent): SessionState {
@@ -499,8 +497,9 @@ function sessionEvent(state: SessionState, event: EngineEvent): SessionState {
     case 'build.finished':
       return { ...state, stale: { ...state.stale, images: true } };
     case 'layer.committed':
-      // A commit made a new image from a container's writable layer.
-      return event.containerId === undefined ? state : { ...state, stale: { ...state.stale, images: true } };
+      // A commit made a new image from a container's writable layer, freezing the container while
+      // it copied: a list read meanwhile said "paused", so read the containers again too.
+      return event.containerId === undefined ? state : { ...state, stale: { images: true, containers: true } };
     case 'container.created':
       return update(event.containerId, (c) => ({ ...c, name: event.name, image: event.image }));
     case 'container.started':

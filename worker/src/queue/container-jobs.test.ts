@@ -87,6 +87,8 @@ describe('run and container-op jobs', () => {
     }
     expect(diff).toMatchObject({ ok: true, result: { op: 'diff', truncated: false } });
     expect(diff!.ok && diff!.result.op === 'diff' && diff!.result.changes).toContainEqual({ kind: 'A', path: '/made-here' });
+    // The writable layer's size comes with its diff: "hi\n" is 3 bytes.
+    expect(diff!.ok && diff!.result.op === 'diff' && diff!.result.sizeBytes).toBe(3);
     const commit = await op('cj-commit', { op: 'commit', commitTag: 'snap:1' });
     expect(commit).toMatchObject({ ok: true, result: { op: 'commit', tag: 'snap:1' } });
     expect(await eventsOf('cj-commit', 'layer.committed')).toHaveLength(1);

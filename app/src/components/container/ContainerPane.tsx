@@ -72,21 +72,9 @@ export function ContainerPane({ runId, renderTerminal, visible = true }: Contain
       if (container) dispatchSession({ type: 'inspected', detail: container });
     });
   }, [containerId, detail, status, containerOp, dispatchSession]);
-  // The writable layer's size: inspect again once its changes settle (a diff poll saw them move).
-  const changeCount = diff?.changes.length ?? 0;
-  useEffect(() => {
-    if (!containerId || status !== 'running' || !detail) return;
-    if (detail.writableLayer.sizeBytes > 0 && changeCount === 0) return;
-    const timer = setTimeout(() => {
-      void containerOp({ op: 'inspect', container: containerId }).then((reply) => {
-        const container = reply.ok ? readInspect(reply.result) : null;
-        if (container) dispatchSession({ type: 'inspected', detail: container });
-      });
-    }, 1000);
-    return () => clearTimeout(timer);
-    // Only a change in how many paths changed is worth a new inspect.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [containerId, changeCount]);
+  // The writable layer's size comes with each diff reading, so it follows the changes live;
+  // before the first reading, inspect's.
+  const writableBytes = live?.diff?.sizeBytes ?? detail?.writableLayer.sizeBytes;
   const history = imageId ? session.history[imageId] : undefined;
   useEffect(() => {
     if (!imageId || history) return;
@@ -128,18 +116,21 @@ export function ContainerPane({ runId, renderTerminal, visible = true }: Contain
     void refreshImages();
   }
 
+  const shownImage = image.startsWith('sha256:') ? shortId(image) : image;
   const startError = run.outcome && !run.outcome.ok ? run.outcome.error : null;
   const limits = view?.limits ?? (detail ? { memoryBytes: detail.limits.memoryBytes, pidsMax: detail.limits.pidsMax, cpus: detail.cpus, idleTimeoutMs: detail.limits.idleTimeoutMs } : undefined);
 
   return (
     <section className={styles.pane} aria-label={t('container.region', { name: name || '…' })} data-status={status}>
+      {/* One line at any width: the names give way (ellipsis, full text in the title), the buttons never do. */}
       <header className={styles.paneHead}>
-        <h3 className={styles.paneTitle}>
-          <code>{name || '…'}</code>
-        </h3>
-        <span className={`${styles.chip} ${styles[`chip_${status}`]}`}>{t(`container.status.${status}`)}</span>
-        {image && <span className={styles.muted}>{t('container.fromImage', { image: image.startsWith('sha256:') ? shortId(image) : image })}</span>}
-        <span className={styles.spacer} />
+        <span className={styles.paneWho}>
+          <h3 className={styles.paneTitle} title={name}>
+            <code>{name || '…'}</code>
+          </h3>
+          <span className={`${styles.chip} ${styles[`chip_${status}`]}`}>{t(`container.status.${status}`)}</span>
+          {image && <span className={`${styles.muted} ${styles.fromImage}`} title={shownImage}>{t('container.fromImage', { image: shownImage })}</span>}
+        </span>
         {status === 'removed' ? (
           <button type="button" className={styles.button} onClick={() => closePane(runId)}>{t('container.close')}</button>
         ) : (
@@ -175,20 +166,22 @@ export function ContainerPane({ runId, renderTerminal, visible = true }: Contain
       {containerId && status !== 'removed' && (
         <div className={styles.body}>
           <div className={styles.col}>
-            <FilesystemStack detail={detail} history={history} changes={diff?.changes.length ?? 0} />
-            <form className={styles.commit} onSubmit={onCommit}>
-              <label className={styles.field}>
-                <span>{t('container.commitTag')}</span>
-                <input value={commitTag} onChange={(e) => setCommitTag(e.target.value)} placeholder={`${name}:v1`} spellCheck={false} autoCapitalize="off" maxLength={128} />
-              </label>
-              <button type="submit" className={styles.button} disabled={busy !== null}>{t('container.commit')}</button>
-            </form>
+            <FilesystemStack detail={detail} history={history} changes={diff?.changes.length ?? 0} writableBytes={writableBytes} />
           </div>
           <div className={styles.col}>
             <ChangesList diff={diff} />
             {!startError && <Usage stats={stats} limits={limits} />}
           </div>
         </div>
+      )}
+      {containerId && status !== 'removed' && (
+        <form className={styles.commit} onSubmit={onCommit}>
+          <label className={styles.field}>
+            <span>{t('container.commitTag')}</span>
+            <input value={commitTag} onChange={(e) => setCommitTag(e.target.value)} placeholder={`${name}:v1`} spellCheck={false} autoCapitalize="off" maxLength={128} />
+          </label>
+          <button type="submit" className={styles.button} disabled={busy !== null}>{t('container.commit')}</button>
+        </form>
       )}
     </section>
   );
@@ -217,7 +210,7 @@ type Detail = NonNullable<ReturnType<typeof readInspect>>;
 type History = NonNullable<ReturnType<typeof readHistory>>['rows'];
 
 /** The container's filesystem, top to bottom: its writable layer over the image's read-only ones. */
-function FilesystemStack({ detail, history, changes }: { detail: Detail | undefined; history: History | undefined; changes: number }) {
+function FilesystemStack({ detail, history, changes, writableBytes }: { detail: Detail | undefined; history: History | undefined; changes: number; writableBytes: number | undefined }) {
   const t = useT(messages);
   const { locale } = useLocale();
   const madeBy = new Map((history ?? []).filter((r) => r.layerIndex !== null).map((r) => [r.layerIndex!, r.createdBy]));
@@ -227,7 +220,7 @@ function FilesystemStack({ detail, history, changes }: { detail: Detail | undefi
       <li className={styles.writable}>
         <strong>{t('container.writable')}</strong>
         <span className={styles.muted}>
-          {detail ? t('container.writableFacts', { count: changes, size: formatBytes(detail.writableLayer.sizeBytes, locale) }) : t('container.writableCount', { count: changes })}
+          {writableBytes !== undefined ? t('container.writableFacts', { count: changes, size: formatBytes(writableBytes, locale) }) : t('container.writableCount', { count: changes })}
         </span>
       </li>
       {layers.map((layer) => (

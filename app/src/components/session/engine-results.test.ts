@@ -28,9 +28,10 @@ describe('op replies read with the engine\'s result schemas', () => {
 
   it('reads a diff and stats, stamped with when they were read', () => {
     const at = '2026-12-01T09:06:00.000Z';
-    expect(readDiff({ op: 'diff', containerId: summary.id, changes: [{ kind: 'A', path: '/x' }], total: 1, truncated: false }, at)).toEqual({
+    expect(readDiff({ op: 'diff', containerId: summary.id, changes: [{ kind: 'A', path: '/x' }], total: 1, truncated: false, sizeBytes: 3 }, at)).toEqual({
       changes: [{ kind: 'A', path: '/x' }],
       truncated: false,
+      sizeBytes: 3,
       at,
     });
     const stats = { containerId: summary.id, name: 'brave_turing', running: true, memoryBytes: 150000, memoryLimitBytes: 268435456, pids: 1, pidsLimit: 128, cpuUsageNanos: 1e6, cpuPercent: 0.4 };

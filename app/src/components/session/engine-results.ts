@@ -37,7 +37,7 @@ export function readInspect(result: unknown) {
 
 export function readDiff(result: unknown, at: string): ContainerDiff | null {
   const diff = containerResult(result, 'diff');
-  return diff ? { changes: diff.changes, truncated: diff.truncated, at } : null;
+  return diff ? { changes: diff.changes, truncated: diff.truncated, sizeBytes: diff.sizeBytes, at } : null;
 }
 
 export function readStats(result: unknown, at: string): ContainerStatsView | null {

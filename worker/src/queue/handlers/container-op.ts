@@ -63,13 +63,14 @@ export const handleContainerOp: JobHandler<'container-op'> = async (input, { eng
       await containers.unpause(id);
       return { op: 'unpause', container: containerSummaryOf(await containers.inspect(id)) };
     case 'diff': {
-      const changes = await containers.diff(id);
+      const [changes, sizeBytes] = await Promise.all([containers.diff(id), treeBytes(info.paths.upper)]);
       return {
         op: 'diff',
         containerId: id,
         changes: changes.slice(0, DIFF_MAX).map((c) => ({ kind: c.kind, path: c.path })),
         total: changes.length,
         truncated: changes.length > DIFF_MAX,
+        sizeBytes,
       };
     }
     case 'commit': {
