@@ -3,11 +3,12 @@
 // not written yet, in seq order: each step's header (from build.step) and its log chunks
 // (build.log). A new run clears the screen; a reload replays the run from the store, so the
 // pane never shows a line twice. Loaded only in the browser (see BuildOutput.tsx).
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
 import type { BuildView } from '../../lib/run-store';
+import { TERMINAL_FONT_FAMILY, terminalFontReady } from '../../lib/terminal-font';
 
 export interface BuildOutputText {
   step: (s: { step: number; total: number; instruction: string }) => string;
@@ -25,14 +26,25 @@ export default function BuildXterm({ runId, build, text, label }: { runId: strin
   const term = useRef<Terminal | null>(null);
   const written = useRef<{ runId: string | null; seq: number; ended: boolean }>({ runId: null, seq: -1, ended: false });
 
+  // xterm measures its cells when it opens: only once the wide face is in (lib/terminal-font.ts).
+  const [fontReady, setFontReady] = useState(false);
   useEffect(() => {
+    let live = true;
+    void terminalFontReady().then(() => live && setFontReady(true));
+    return () => {
+      live = false;
+    };
+  }, []);
+
+  useEffect(() => {
+    if (!fontReady) return;
     const terminal = new Terminal({
       disableStdin: true,
       convertEol: true,
       cursorBlink: false,
       cursorInactiveStyle: 'none',
       fontSize: 12,
-      fontFamily: "ui-monospace, 'DejaVu Sans Mono', 'Noto Sans Mono CJK KR', monospace",
+      fontFamily: TERMINAL_FONT_FAMILY,
       scrollback: 5000,
       screenReaderMode: false,
       theme: { background: '#161922', foreground: '#e8ebf2', blue: '#8fb5ff', brightBlue: '#a9c6ff', green: '#6fdc9a', red: '#ff8a80', cursor: '#161922' },
@@ -58,7 +70,7 @@ export default function BuildXterm({ runId, build, text, label }: { runId: strin
       term.current = null;
       written.current = { runId: null, seq: -1, ended: false };
     };
-  }, []);
+  }, [fontReady]);
 
   useEffect(() => {
     const terminal = term.current;
@@ -80,7 +92,7 @@ export default function BuildXterm({ runId, build, text, label }: { runId: strin
       out += build.status === 'finished' ? `${GREEN}${text.finished(build)}${RESET}\n` : `${RED}${text.failed(build)}${RESET}\n`;
     }
     if (out) terminal.write(out);
-  }, [runId, build, text]);
+  }, [runId, build, text, fontReady]);
 
   return <div ref={host} role="region" aria-label={label} style={{ width: '100%', height: '100%' }} />;
 }

@@ -13,6 +13,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
 import type { ErrorPayload } from '../../../../protocol/errors';
 import { getSocket } from '../../lib/socket';
+import { TERMINAL_FONT_FAMILY, terminalFontReady } from '../../lib/terminal-font';
 import { useErrorText, useT } from '../../lib/i18n/client';
 import { messages } from './messages';
 import { TerminalConnection, type TerminalStatus } from './terminal-connection';
@@ -27,6 +28,8 @@ export interface TerminalProps {
   onStatus?: (status: TerminalStatus) => void;
   /** Focus the terminal once it is ready. */
   autoFocus?: boolean;
+  /** The learner typed or pasted (the engine counts it as activity; the page's idle timer should too). */
+  onInput?: () => void;
   className?: string;
 }
 
@@ -38,7 +41,7 @@ function latin1Bytes(s: string): Uint8Array {
   return bytes;
 }
 
-export default function TerminalXterm({ containerId, label, onStatus, autoFocus, className }: TerminalProps) {
+export default function TerminalXterm({ containerId, label, onStatus, autoFocus, onInput, className }: TerminalProps) {
   const t = useT(messages);
   const errorText = useErrorText();
   const host = useRef<HTMLDivElement>(null);
@@ -46,91 +49,112 @@ export default function TerminalXterm({ containerId, label, onStatus, autoFocus,
   const [notice, setNotice] = useState<ErrorPayload | null>(null);
   const statusListener = useRef(onStatus);
   statusListener.current = onStatus;
+  const inputListener = useRef(onInput);
+  inputListener.current = onInput;
 
   useEffect(() => {
-    const element = host.current!;
-    let noticeTimer: ReturnType<typeof setTimeout> | undefined;
-    const term = new Xterm({
-      cursorBlink: true,
-      fontSize: 13,
-      fontFamily: "ui-monospace, 'DejaVu Sans Mono', 'Noto Sans Mono CJK KR', monospace",
-      scrollback: 10_000,
-      macOptionIsMeta: true,
-      theme: { background: '#161922', foreground: '#e8ebf2', cursor: '#e8ebf2', selectionBackground: '#3d5a99' },
+    // xterm measures its cells when it opens: only once the wide face is in (lib/terminal-font.ts).
+    let stop: (() => void) | null = null;
+    let disposed = false;
+    void terminalFontReady().then(() => {
+      if (!disposed) stop = start();
     });
-    const fit = new FitAddon();
-    term.loadAddon(fit);
-    term.open(element);
-    // The e2e suite and bench/terminal-latency.ts read the buffer itself (the DOM shows only the screen).
-    (element as HTMLDivElement & { xterm?: Xterm }).xterm = term;
-
-    const connection = new TerminalConnection(getSocket(), containerId, {
-      write: (data, offset) => term.write(data, () => connection.rendered(offset)),
-      status: (next) => {
-        setStatus(next);
-        statusListener.current?.(next);
-        if (next.state === 'exited' || next.state === 'failed') term.options.cursorBlink = false;
-      },
-      notice: (error) => {
-        setNotice(error);
-        clearTimeout(noticeTimer);
-        noticeTimer = setTimeout(() => setNotice(null), 8_000);
-      },
-    });
-
-    const copySelection = () => {
-      const text = term.getSelection();
-      if (text) void navigator.clipboard?.writeText(text).catch(() => undefined);
-    };
-    term.attachCustomKeyEventHandler((e) => {
-      if (e.type !== 'keydown') return true;
-      const key = e.key.toLowerCase();
-      const mod = e.ctrlKey || e.metaKey;
-      if (mod && key === 'c' && (term.hasSelection() || e.shiftKey)) {
-        copySelection();
-        e.preventDefault();
-        return false;
-      }
-      // Let the browser paste into xterm's textarea (xterm turns the paste event into input).
-      if (mod && key === 'v' && !e.altKey) return false;
-      return true;
-    });
-    const onContextMenu = (e: MouseEvent) => {
-      e.preventDefault();
-      void navigator.clipboard?.readText().then((text) => text && term.paste(text), () => undefined);
-    };
-    element.addEventListener('contextmenu', onContextMenu);
-
-    const typed = term.onData((text) => connection.input(encoder.encode(text)));
-    const binary = term.onBinary((bytes) => connection.input(latin1Bytes(bytes)));
-    const resized = term.onResize(({ rows, cols }) => connection.resize(rows, cols));
-    const refit = () => {
-      try {
-        fit.fit();
-      } catch {
-        // Hidden (no size): nothing to fit until it shows again.
-      }
-    };
-    refit();
-    connection.resize(term.rows, term.cols);
-    const observer = new ResizeObserver(refit);
-    observer.observe(element);
-    const onVisibility = () => connection.setVisible(document.visibilityState !== 'hidden');
-    document.addEventListener('visibilitychange', onVisibility);
-    onVisibility();
-    if (autoFocus) term.focus();
-
     return () => {
-      observer.disconnect();
-      document.removeEventListener('visibilitychange', onVisibility);
-      element.removeEventListener('contextmenu', onContextMenu);
-      typed.dispose();
-      binary.dispose();
-      resized.dispose();
-      connection.dispose();
-      clearTimeout(noticeTimer);
-      term.dispose();
+      disposed = true;
+      stop?.();
     };
+
+    function start(): () => void {
+      const element = host.current!;
+      let noticeTimer: ReturnType<typeof setTimeout> | undefined;
+      const term = new Xterm({
+        cursorBlink: true,
+        fontSize: 13,
+        fontFamily: TERMINAL_FONT_FAMILY,
+        scrollback: 10_000,
+        macOptionIsMeta: true,
+        theme: { background: '#161922', foreground: '#e8ebf2', cursor: '#e8ebf2', selectionBackground: '#3d5a99' },
+      });
+      const fit = new FitAddon();
+      term.loadAddon(fit);
+      term.open(element);
+      // The e2e suite and bench/terminal-latency.ts read the buffer itself (the DOM shows only the screen).
+      (element as HTMLDivElement & { xterm?: Xterm }).xterm = term;
+
+      const connection = new TerminalConnection(getSocket(), containerId, {
+        write: (data, offset) => term.write(data, () => connection.rendered(offset)),
+        status: (next) => {
+          setStatus(next);
+          statusListener.current?.(next);
+          if (next.state === 'exited' || next.state === 'failed') term.options.cursorBlink = false;
+        },
+        notice: (error) => {
+          setNotice(error);
+          clearTimeout(noticeTimer);
+          noticeTimer = setTimeout(() => setNotice(null), 8_000);
+        },
+      });
+
+      const copySelection = () => {
+        const text = term.getSelection();
+        if (text) void navigator.clipboard?.writeText(text).catch(() => undefined);
+      };
+      term.attachCustomKeyEventHandler((e) => {
+        if (e.type !== 'keydown') return true;
+        const key = e.key.toLowerCase();
+        const mod = e.ctrlKey || e.metaKey;
+        if (mod && key === 'c' && (term.hasSelection() || e.shiftKey)) {
+          copySelection();
+          e.preventDefault();
+          return false;
+        }
+        // Let the browser paste into xterm's textarea (xterm turns the paste event into input).
+        if (mod && key === 'v' && !e.altKey) return false;
+        return true;
+      });
+      const onContextMenu = (e: MouseEvent) => {
+        e.preventDefault();
+        void navigator.clipboard?.readText().then((text) => text && term.paste(text), () => undefined);
+      };
+      element.addEventListener('contextmenu', onContextMenu);
+
+      const typed = term.onData((text) => {
+        connection.input(encoder.encode(text));
+        inputListener.current?.();
+      });
+      const binary = term.onBinary((bytes) => {
+        connection.input(latin1Bytes(bytes));
+        inputListener.current?.();
+      });
+      const resized = term.onResize(({ rows, cols }) => connection.resize(rows, cols));
+      const refit = () => {
+        try {
+          fit.fit();
+        } catch {
+          // Hidden (no size): nothing to fit until it shows again.
+        }
+      };
+      refit();
+      connection.resize(term.rows, term.cols);
+      const observer = new ResizeObserver(refit);
+      observer.observe(element);
+      const onVisibility = () => connection.setVisible(document.visibilityState !== 'hidden');
+      document.addEventListener('visibilitychange', onVisibility);
+      onVisibility();
+      if (autoFocus) term.focus();
+
+      return () => {
+        observer.disconnect();
+        document.removeEventListener('visibilitychange', onVisibility);
+        element.removeEventListener('contextmenu', onContextMenu);
+        typed.dispose();
+        binary.dispose();
+        resized.dispose();
+        connection.dispose();
+        clearTimeout(noticeTimer);
+        term.dispose();
+      };
+    }
   }, [containerId, autoFocus]);
 
   const statusText =
