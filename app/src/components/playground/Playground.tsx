@@ -24,7 +24,7 @@ export function Playground() {
   const t = useT(messages);
   const errorText = useErrorText();
   const workspace = useWorkspace();
-  const { session, selectLine, containerRuns, buildRunId } = usePlaySession();
+  const { session, selectLine, containerRuns, buildRunId, touched } = usePlaySession();
   const build = useBuildRun()?.build ?? null;
   const [tab, setTab] = useState('build');
   const [reveal, setReveal] = useState<{ line: number } | null>(null);
@@ -131,7 +131,7 @@ export function Playground() {
             {
               id: 'run',
               label: t('playground.tab.run'),
-              content: <ContainerPanel renderTerminal={(containerId) => <Terminal containerId={containerId} autoFocus />} />,
+              content: <ContainerPanel renderTerminal={(containerId) => <Terminal containerId={containerId} autoFocus onInput={() => touched(containerId)} />} />,
             },
             { id: 'images', label: t('playground.tab.images'), content: <ImagesList /> },
           ]}

@@ -267,7 +267,8 @@ export function PlaySessionProvider({ children }: { children: ReactNode }) {
   const keepWorking = useCallback(async (containerId: string) => {
     const reply = await request('runs:container', { op: 'touch', container: containerId });
     if (!reply.ok) return;
-    // The engine's last activity is the truth: read it back rather than assume the touch worked.
+    // The engine took it as activity now, as it takes typing; then read its own record back.
+    dispatchSession({ type: 'touched', containerId, atMs: Date.now() });
     const detail = await request('runs:container', { op: 'inspect', container: containerId });
     const container = detail.ok ? readInspect(detail.result) : null;
     if (container) dispatchSession({ type: 'inspected', detail: container });

@@ -28,12 +28,13 @@ export function SessionTimer() {
   const deadline = idleDeadline(session);
   // The page's connection status says so when offline; a stale countdown would mislead.
   if (!connected) return null;
-  if (!deadline) return <span className={styles.timer}>{t('session.noContainers')}</span>;
+  if (!deadline) return <span className={styles.timer} role="status">{t('session.noContainers')}</span>;
   const left = deadline.atMs - now;
   const container = session.containers[deadline.containerId];
   const warn = container?.idleTimeoutMs !== undefined && left <= idleWarningMs(container.idleTimeoutMs);
   return (
-    <span className={`${styles.timer} ${warn ? styles.timerWarn : ''}`} title={t('session.timeLeftLabel', { time: formatClock(left) })}>
+    // A timer is not read out as it ticks (aria-live off); its name says what the time is for.
+    <span role="timer" aria-label={t('session.timeLeftLabel', { time: formatClock(left) })} className={`${styles.timer} ${warn ? styles.timerWarn : ''}`} title={t('session.timeLeftLabel', { time: formatClock(left) })}>
       {t('session.timeLeft', { time: formatClock(left) })}
     </span>
   );
