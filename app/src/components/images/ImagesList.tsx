@@ -69,6 +69,15 @@ function ImageItem({ image }: { image: ImageRow }) {
     else void refreshImages();
   }
 
+  // Refused as Docker refuses it while a container uses the image. The engine's words suggest
+  // --force, a command-line flag this page does not have: say what to do here instead.
+  const users = Object.values(session.containers).filter((c) => c.imageId === image.id && c.status !== 'removed');
+  const failureText = !failure
+    ? null
+    : failure.kind === 'learner' && failure.key === 'image.conflict' && users.length > 0
+      ? t('images.inUse', { image: name, containers: users.map((c) => c.name).join(', ') })
+      : errorText(failure);
+
   return (
     <li className={styles.item}>
       <div className={styles.row}>
@@ -100,7 +109,7 @@ function ImageItem({ image }: { image: ImageRow }) {
           </button>
         </div>
       </div>
-      {failure && <p className={styles.error} role="alert">{errorText(failure)}</p>}
+      {failureText && <p className={styles.error} role="alert">{failureText}</p>}
       {open && (
         <div id={historyId} className={styles.history}>
           {history ? (
