@@ -46,9 +46,10 @@ export class Play {
   }
 
   /** A new tab on /play in `locale` (the language cookie the switch sets, and the browser's own). */
-  static async open(context: BrowserContext, baseUrl: string, locale: Locale, spec: string): Promise<Play> {
+  static async open(context: BrowserContext, baseUrl: string, locale: Locale, spec: string, beforeLoad?: (page: Page) => Promise<void>): Promise<Play> {
     await context.addCookies([{ name: 'layercake-locale', value: locale, url: baseUrl }]);
     const page = await context.newPage();
+    await beforeLoad?.(page);
     page.on('pageerror', (err) => console.log(`[${spec}] page error: ${err.message}`));
     const play = new Play(page, locale, join(SHOTS, spec));
     await play.goto(baseUrl);
@@ -284,4 +285,78 @@ function escapeRegExp(s: string): string {
 export function occurrences(haystack: string, needle: string | RegExp): number {
   const re = typeof needle === 'string' ? new RegExp(escapeRegExp(needle), 'g') : new RegExp(needle.source, 'g');
   return haystack.match(re)?.length ?? 0;
+}
+
+// --- how it looks (layout, fonts, contrast), measured in the page ----------------------------
+
+/**
+ * How wide a Hangul syllable is in the pane's terminal, in cells: xterm gives it two cells, and
+ * a font whose Hangul is narrower than two Latin cells leaves a gap after each ("안 녕"). 1 fits.
+ */
+export function hangulCellFit(terminal: Locator): Promise<number> {
+  return terminal.evaluate((region) => {
+    type Xterm = { options: { fontFamily?: string; fontSize?: number } };
+    const host = [...region.querySelectorAll('div')].find((d) => 'xterm' in d) as (HTMLDivElement & { xterm: Xterm }) | undefined;
+    if (!host) throw new Error('the terminal widget does not expose its xterm (TerminalXterm.tsx)');
+    const ctx = document.createElement('canvas').getContext('2d')!;
+    ctx.font = `${host.xterm.options.fontSize ?? 15}px ${host.xterm.options.fontFamily ?? 'monospace'}`;
+    return ctx.measureText('안녕한글').width / 4 / (2 * ctx.measureText('W').width);
+  });
+}
+
+/**
+ * Text on the page (outside the editor and the terminals, which draw their own) whose contrast
+ * with the background behind it is below WCAG AA: 4.5:1, or 3:1 for large text (24 px, or
+ * 18.66 px bold). Disabled controls are exempt, as WCAG exempts them. Each entry says what and how much.
+ */
+export function lowContrast(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const parse = (c: string): [number, number, number, number] => {
+      const m = c.match(/rgba?\(([^)]+)\)/);
+      if (!m) return [0, 0, 0, 0];
+      const [r, g, b, a] = m[1]!.split(/[ ,/]+/).filter(Boolean).map(Number);
+      return [r!, g!, b!, a ?? 1];
+    };
+    const lum = ([r, g, b]: number[]) => {
+      const f = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r!) + 0.7152 * f(g!) + 0.0722 * f(b!);
+    };
+    const over = (top: number[], below: number[]) => top.slice(0, 3).map((v, i) => v * top[3]! + below[i]! * (1 - top[3]!));
+    /** The colour behind an element: its ancestors' backgrounds composed from the page's down. */
+    const backdrop = (el: Element): number[] => {
+      const chain: Element[] = [];
+      for (let e: Element | null = el; e; e = e.parentElement) chain.unshift(e);
+      let color = [255, 255, 255];
+      for (const e of chain) {
+        const bg = parse(getComputedStyle(e).backgroundColor);
+        if (bg[3] > 0) color = over(bg, color);
+      }
+      return color;
+    };
+    const found: string[] = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set<Element>();
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const el = node.parentElement;
+      if (!el || seen.has(el) || !node.textContent?.trim()) continue;
+      seen.add(el);
+      if (el.closest('.monaco-editor, .xterm, [aria-hidden="true"], .visually-hidden, :disabled, [aria-disabled="true"]')) continue;
+      const rect = el.getBoundingClientRect();
+      const style = getComputedStyle(el);
+      if (rect.width === 0 || rect.height === 0 || style.visibility === 'hidden' || Number(style.opacity) === 0) continue;
+      const back = backdrop(el);
+      const fg = over(parse(style.color), back);
+      const [hi, lo] = [lum(fg), lum(back)].sort((a, b) => b - a);
+      const ratio = (hi! + 0.05) / (lo! + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) found.push(`${ratio.toFixed(2)}:1 "${node.textContent.trim().slice(0, 40)}" (${style.color} on rgb(${back.map(Math.round).join(', ')}))`);
+    }
+    return found;
+  });
+}
+
+/** Whether the page scrolls sideways (nothing should at 1280 px or at tablet width). */
+export function overflowsSideways(page: Page): Promise<boolean> {
+  return page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
 }

@@ -22,6 +22,11 @@ test('a typed Dockerfile builds, its layer stack appears, a rebuild is all CACHE
   await expect(rows.nth(2)).toContainText('line 3');
   await expect(rows.nth(5)).toContainText('CMD ["sh"]');
   expect(await play.badges()).toEqual(['Base image', 'Built', 'Built', 'Built', 'Built', 'Built']);
+  // Why each was built: nothing was cached yet (a first build), not "an earlier step changed".
+  for (let i = 1; i < 6; i++) {
+    await expect(rows.nth(i)).toContainText('First time: no earlier build ran this step');
+    await expect(rows.nth(i)).not.toContainText('earlier step');
+  }
   // A RUN step wrote a file: its row says so (size and +1 added).
   await expect(rows.nth(2)).toContainText(/Size \d/);
   await expect(rows.nth(2).getByLabel(/^1 added, \d+ changed, 0 deleted$/)).toBeVisible();
@@ -43,5 +48,7 @@ test('a typed Dockerfile builds, its layer stack appears, a rebuild is all CACHE
   await play.build();
   expect(await play.badges()).toEqual(['Base image', 'CACHED', 'CACHED', 'Built', 'Built', 'Built']);
   await expect(rows.nth(3)).toContainText('RUN echo three > two.txt');
+  await expect(rows.nth(3)).toContainText('The instruction changed (before: RUN echo two > two.txt)');
+  await expect(rows.nth(4)).toContainText('An earlier step (step 4) changed');
   await play.shot('changed-line-rebuilt');
 });

@@ -16,6 +16,10 @@ test('commit, stop and remove a container', async ({ context }) => {
   await pane.getByLabel('New image name').fill('snapshot:v1');
   await pane.getByRole('button', { name: 'Commit', exact: true }).click();
   await expect(pane.getByRole('status').filter({ hasText: /Committed as snapshot:v1/ })).toBeVisible({ timeout: 30_000 });
+  // The commit froze the container while it copied; the header still counts its time after.
+  await play.page.waitForTimeout(1500);
+  await expect(play.page.getByRole('timer')).toHaveText(/^Time left \d+:\d\d$/);
+  await expect(play.page.getByRole('status').filter({ hasText: 'No containers running' })).toHaveCount(0);
   await play.shot('committed');
   await play.tab('imagesTab');
   const images = play.page.getByRole('list', { name: 'Images', exact: true });

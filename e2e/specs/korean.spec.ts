@@ -2,7 +2,7 @@
 // its Korean name; Korean is the first paint for a browser that prefers it; the switch persists.
 import { expect, test } from '@playwright/test';
 import { product } from '../harness/env.js';
-import { Play } from '../harness/play.js';
+import { hangulCellFit, Play } from '../harness/play.js';
 
 test.use({ locale: 'ko-KR' });
 
@@ -19,6 +19,8 @@ test('빌드, 실행, 커밋, 중지, 삭제: every control and view named in Ko
   const pane = await play.run();
   await play.typeInTerminal(pane, 'cat /hello.txt; echo 한글 > /k.txt\n');
   await play.waitForTerminal(pane, /안녕/);
+  // Hangul fills its two cells: no gap after each syllable ("안 녕"), whatever the Latin font.
+  expect(Math.abs((await hangulCellFit(play.terminal(pane))) - 1)).toBeLessThan(0.05);
   await expect(play.change(pane, 'added', '/k.txt')).toBeVisible({ timeout: 15_000 });
   await play.shot('terminal-korean');
 

@@ -16,8 +16,13 @@ test('a file made in one container shows in its Changes, and a second container 
   // After the command's own line, ls lists the root's entries (several per line), x among them.
   await play.waitForTerminal(first, /echo hi > \/x; ls \/\n[\s\S]*(^|[ \t])x([ \t]|$)/m);
   await expect(play.change(first, 'added', '/x')).toBeVisible({ timeout: 15_000 });
-  await play.typeInTerminal(first, 'cat /x\n');
-  await play.waitForTerminal(first, /cat \/x\s+hi/);
+  // The writable layer's real size, following the diff: "hi\n" is 3 bytes; appending to the
+  // same file changes no count, only the size ("more\n" makes it 8).
+  const filesystem = first.getByRole('list', { name: 'Container filesystem' });
+  await expect(filesystem.getByRole('listitem').first()).toContainText(/Changes: 1 · 3\sB/, { timeout: 15_000 });
+  await play.typeInTerminal(first, 'echo more >> /x; cat /x\n');
+  await play.waitForTerminal(first, /cat \/x\s+hi\s+more/);
+  await expect(filesystem.getByRole('listitem').first()).toContainText(/Changes: 1 · 8\sB/, { timeout: 15_000 });
   await play.shot('first-has-x');
 
   // A second container from the same image, beside the first: its writable layer is its own.
