@@ -127,7 +127,7 @@ export const engineEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('vm.ready'), vmId: z.string(), firmwareMs: z.number().nonnegative(), kernelMs: z.number().nonnegative(), initMs: z.number().nonnegative(), totalMs: z.number().nonnegative() }),
   /** qemu's resident memory (the guest's RAM it touched, its own code and TCG's cache). */
   z.object({ ...base, type: z.literal('vm.stats'), vmId: z.string(), qemuRssBytes: z.number().int().nonnegative(), memoryLimitBytes: z.number().int().nonnegative(), containerMemoryBytes: z.number().int().nonnegative().nullable() }),
-  z.object({ ...base, type: z.literal('vm.exited'), vmId: z.string(), exitCode: z.number().int(), reason: z.enum(['exited', 'timeout', 'boot-timeout', 'killed', 'crashed']) }),
+  z.object({ ...base, type: z.literal('vm.exited'), vmId: z.string(), exitCode: z.number().int(), reason: z.enum(['exited', 'timeout', 'boot-timeout', 'killed', 'crashed']), limitMs: z.number().optional() }),
   /** `compare`: one machine's benchmarks began or ended (the table is the job's result). */
   z.object({ ...base, type: z.literal('compare.machine'), machine: z.enum(['host', 'container', 'vm']), phase: z.enum(['start', 'done']), ms: z.number().nonnegative().optional(), error: z.string().optional() }),
 ]);

@@ -59,6 +59,8 @@ export interface VmEnd {
   exitCode: number;
   /** What went wrong, for the learner (timeouts, a guest that could not mount its image). */
   detail?: string;
+  /** The limit that ended it (timeout, boot-timeout), for the learner's message. */
+  limitMs?: number;
   oomKilled: boolean;
 }
 
@@ -244,8 +246,8 @@ async function bootVm(
       const oomKilled = await cgroup.oomKilled();
       await cleanup();
       let end: VmEnd;
-      if (ended === 'timeout') end = { reason: 'timeout', exitCode: 124, oomKilled, detail: `the VM ran past its limit of ${Math.round(limits.timeoutMs / 1000)} s` };
-      else if (ended === 'boot-timeout') end = { reason: 'boot-timeout', exitCode: 124, oomKilled, detail: `the guest did not boot to its command within ${Math.round(bootLimitMs / 1000)} s (${accel}): it was killed` };
+      if (ended === 'timeout') end = { reason: 'timeout', exitCode: 124, oomKilled, limitMs: limits.timeoutMs, detail: `the VM ran past its limit of ${Math.round(limits.timeoutMs / 1000)} s` };
+      else if (ended === 'boot-timeout') end = { reason: 'boot-timeout', exitCode: 124, oomKilled, limitMs: bootLimitMs, detail: `the guest did not boot to its command within ${Math.round(bootLimitMs / 1000)} s (${accel}): it was killed` };
       else if (ended === 'killed') end = { reason: 'killed', exitCode: 137, oomKilled };
       else if (status !== null) end = { reason: 'exited', exitCode: status, oomKilled };
       else end = { reason: 'crashed', exitCode: 125, oomKilled, detail: fatal ?? (oomKilled ? 'qemu ran out of memory' : exit.stderr.split('\n').slice(-3).join(' ') || `qemu ended (${exit.signal ?? exit.code})`) };

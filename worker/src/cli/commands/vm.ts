@@ -2,6 +2,8 @@
 // serial console joined to this terminal like `run -it` joins a container's. The VM lives as
 // long as this process: Ctrl-C is a key for the guest; `exit` in the guest ends it with its status.
 import { readFileSync } from 'node:fs';
+import { renderMessage } from '../../../../protocol/errors.js';
+import type { MessageKey } from '../../../../protocol/i18n.js';
 import type { HelpText } from '../help-text.js';
 import { parseBytes, parsePositive } from '../options.js';
 import { relayInput, relayOutput } from '../terminal.js';
@@ -36,21 +38,19 @@ export function registerVm(program: Program): void {
         const { image: vmImage, settings } = await vmOfImage(store, await images.resolve(image), command);
         const tty = Boolean(f.tty && process.stdout.isTTY);
         const size = tty ? { rows: process.stdout.rows, cols: process.stdout.columns } : {};
-        const say = (text: string) => process.stderr.write(`\x1b[2m${text}\x1b[0m\n`);
+        const say = (key: MessageKey, facts: Record<string, string | number> = {}) => process.stderr.write(`\x1b[2m[vm] ${renderMessage(key, facts, ctx.locale)}\x1b[0m\n`);
         const limits = {
           memoryBytes: f.memory ? parseBytes('--memory', f.memory) : defaultVmLimits.memoryBytes,
           cpus: f.cpus ? Math.min(2, Math.ceil(parsePositive('--cpus', f.cpus, false))) : defaultVmLimits.cpus,
           timeoutMs: f.timeout ? parsePositive('--timeout', f.timeout) * 1000 : defaultVmLimits.timeoutMs,
         };
         const running = await startVm({ dataDir: ctx.dataDir, idRanges, log: ctx.log }, vmImage, { ...settings, ...size }, limits, {
-          booting: (b) =>
-            say(
-              b.accel === 'kvm'
-                ? `[vm] booting ${image} with ${b.kernelPackage} on KVM`
-                : `[vm] booting ${image} with ${b.kernelPackage} on TCG: qemu emulates every instruction (no usable KVM here), so it is much slower than a KVM guest`,
-            ),
-          kernel: (release) => say(`[vm] guest kernel ${release} (this host runs ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()})`),
-          ready: (b) => say(`[vm] ready in ${b.totalMs} ms: firmware and loading ${b.firmwareMs} ms, kernel ${b.kernelMs} ms, init ${b.initMs} ms`),
+          booting: (b) => {
+            say('vm.booting', { image, kernel: b.kernelPackage, accel: b.accel.toUpperCase() });
+            say(b.accel === 'kvm' ? 'vm.accel.kvm' : 'vm.accel.tcg');
+          },
+          kernel: (release) => say('vm.kernel', { release, hostRelease: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim() }),
+          ready: (b) => say('vm.ready', { ...b }),
         });
         relayOutput(running.terminal);
         const input = relayInput(
@@ -59,7 +59,11 @@ export function registerVm(program: Program): void {
         );
         const end = await running.ended;
         input.stop();
-        if (end.detail) say(`[vm] ${end.detail}`);
+        const seconds = Math.round((end.reason === 'boot-timeout' ? (end.limitMs ?? 0) : limits.timeoutMs) / 1000);
+        if (end.reason === 'timeout') say('vm.timeout', { seconds });
+        else if (end.reason === 'boot-timeout') say('vm.bootTimeout', { seconds, accel: running.accel.toUpperCase() });
+        else if (end.reason === 'crashed') say('vm.crashed', { detail: end.detail ?? '' });
+        else if (end.reason === 'killed') say('vm.killed');
         return end.exitCode;
       }),
     );

@@ -79,7 +79,7 @@ export const handleVm: JobHandler<'vm'> = async (input, { engine, events, signal
   }, STATS_EVERY_MS);
   try {
     const end = await vm.ended;
-    events.emit({ type: 'vm.exited', vmId, exitCode: end.exitCode, reason: end.reason });
+    events.emit({ type: 'vm.exited', vmId, exitCode: end.exitCode, reason: end.reason, ...(end.limitMs ? { limitMs: end.limitMs } : {}) });
     return { exitCode: end.exitCode, reason: end.reason, accel: vm.accel, kernel, boot, output: output.toString('utf8') };
   } finally {
     clearInterval(stats);
