@@ -134,7 +134,9 @@ describe('load', { timeout: 240_000 }, () => {
       const exited = once(load, 'exit');
       // Wait until it has work in tmp/ (control: there is something to leave behind).
       let entries: string[] = [];
-      for (let i = 0; i < 400 && entries.length === 0; i++) {
+      // Time-bound, not count-bound: on a loaded machine the command may take seconds to start
+      // (a rebuild of the command line after a source change comes first).
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline && entries.length === 0; ) {
         await sleep(10);
         entries = (await readdir(join(storeRoot, 'tmp'))).filter((name) => name.includes(`-${load.pid}-`));
       }
