@@ -4,6 +4,8 @@
 //
 //   runs:build      BuildRequest      → { ok, runId }   the workspace is the build context
 //   runs:run        RunRequest        → { ok, runId }   a container from an image (tty, size)
+//   runs:vm         VmRequest         → { ok, runId }   the image booted as a VM; its serial console
+//                                     is a terminal under the vmId of its vm.booting event
 //   runs:container  ContainerRequest  → { ok, runId, result: ContainerOpResult }  (waits for it)
 //   runs:image      ImageRequest      → { ok, runId, result: ImageOpResult }      (waits for it)
 // Request fields are protocol/jobs.ts's (containerOpJob, imageOpJob, runJob) without sessionId
@@ -18,7 +20,7 @@
 import { z } from 'zod';
 import { errorPayload } from '../errors.js';
 import { engineEvent } from '../events.js';
-import { buildJob, containerOpJob, imageOpJob, runJob } from '../jobs.js';
+import { buildJob, containerOpJob, imageOpJob, runJob, vmJob } from '../jobs.js';
 import type { ContainerOpResult, ImageOpResult } from '../results.js';
 
 export const runIdSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/);
@@ -33,6 +35,10 @@ export type BuildRequest = z.input<typeof buildRequest>;
 /** Checked in full with protocol/jobs.ts's runJob (a limit out of range: container.limitOutOfRange). */
 export const runRequest = z.looseObject({}).refine((r) => !('sessionId' in r) && !('runId' in r), 'the session is not part of a message');
 export type RunRequest = z.input<ReturnType<typeof runJob.omit<{ sessionId: true; runId: true }>>>;
+
+/** Checked in full with protocol/jobs.ts's vmJob. */
+export const vmRequest = z.looseObject({}).refine((r) => !('sessionId' in r) && !('runId' in r), 'the session is not part of a message');
+export type VmRequest = z.input<ReturnType<typeof vmJob.omit<{ sessionId: true; runId: true }>>>;
 
 /**
  * A container-op or image-op job without its ids: checked here for its shape, then in full
@@ -63,6 +69,7 @@ export type RunDone = z.infer<typeof runDone>;
 export interface RunsReplies {
   'runs:build': { runId: string };
   'runs:run': { runId: string };
+  'runs:vm': { runId: string };
   'runs:container': { runId: string; result: ContainerOpResult };
   'runs:image': { runId: string; result: ImageOpResult };
   'runs:subscribe': object;
@@ -72,6 +79,7 @@ export interface RunsReplies {
 export const runsRequests = {
   'runs:build': buildRequest,
   'runs:run': runRequest,
+  'runs:vm': vmRequest,
   'runs:container': containerRequest,
   'runs:image': imageRequest,
   'runs:subscribe': subscribeRequest,

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { formatBytes, LearnerError } from '../../../protocol/errors.js';
 import type { z } from 'zod';
-import { containerOpJob, imageOpJob, limitErrorOf, runJob, type JobName } from '../../../protocol/jobs.js';
+import { containerOpJob, imageOpJob, limitErrorOf, runJob, vmJob, type JobName } from '../../../protocol/jobs.js';
 import { runsRequests } from '../../../protocol/socket/runs.js';
 import { WORKSPACE_LIMITS } from '../../../protocol/socket/files.js';
 import { NoLiveHostError, readRunEvents, type Enqueued } from '../../../queue-client/index.js';
@@ -97,7 +97,7 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
    * A run, container-op or image-op job from the learner's fields and the gateway's ids, checked
    * in full: a limit out of its range is the engine's own learner error, anything else a bad message.
    */
-  function fullJob<S extends typeof runJob | typeof containerOpJob | typeof imageOpJob>(schema: S, request: Record<string, unknown>, sessionId: string, runId: string): z.output<S> {
+  function fullJob<S extends typeof runJob | typeof vmJob | typeof containerOpJob | typeof imageOpJob>(schema: S, request: Record<string, unknown>, sessionId: string, runId: string): z.output<S> {
     const job = { ...request, sessionId, runId };
     const parsed = schema.safeParse(job);
     if (!parsed.success) throw limitErrorOf(job) ?? badMessage(parsed.error);
@@ -130,6 +130,19 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
       async (request, sessionId) => {
         const runId = newRunId('run');
         await enqueue('run', sessionId, runId, fullJob(runJob, request, sessionId, runId));
+        return { runId };
+      },
+      { rate: 'runs' },
+    );
+
+    // The image booted as a VM: the job lasts as long as the VM; the page follows its events.
+    ctx.handle(
+      socket,
+      'runs:vm',
+      runsRequests['runs:vm'],
+      async (request, sessionId) => {
+        const runId = newRunId('vm');
+        await enqueue('vm', sessionId, runId, fullJob(vmJob, request, sessionId, runId));
         return { runId };
       },
       { rate: 'runs' },

@@ -14,6 +14,7 @@ import { ImagesList } from '../images/ImagesList';
 import { useBuildRun, usePlaySession } from '../session/PlaySession';
 import { IdleWarning } from '../session/SessionTimer';
 import { Terminal } from '../terminal';
+import { VmPanel } from '../vm/VmPanel';
 import { Tabs } from './Tabs';
 import { messages } from './messages';
 import styles from './playground.module.css';
@@ -133,6 +134,7 @@ export function Playground() {
               label: t('playground.tab.run'),
               content: <ContainerPanel renderTerminal={(containerId) => <Terminal containerId={containerId} autoFocus onInput={() => touched(containerId)} />} />,
             },
+            { id: 'vm', label: t('playground.tab.vm'), content: <VmPanel renderTerminal={(vmId, label) => <Terminal containerId={vmId} label={label} autoFocus />} /> },
             { id: 'images', label: t('playground.tab.images'), content: <ImagesList /> },
           ]}
         />

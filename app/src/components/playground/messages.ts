@@ -8,6 +8,7 @@ export const messages = defineMessages({
     'playground.panels': 'Build and run',
     'playground.tab.build': 'Build',
     'playground.tab.run': 'Containers',
+    'playground.tab.vm': 'VM',
     'playground.tab.images': 'Images',
   },
   ko: {
@@ -17,6 +18,7 @@ export const messages = defineMessages({
     'playground.panels': '빌드와 실행',
     'playground.tab.build': '빌드',
     'playground.tab.run': '컨테이너',
+    'playground.tab.vm': '가상 머신',
     'playground.tab.images': '이미지',
   },
 });
