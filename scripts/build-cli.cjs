@@ -80,6 +80,24 @@ const sourceUrls = {
   },
 };
 
+/**
+ * zod's namespace carries every locale's error messages (40 languages) that its import evaluates;
+ * nothing here uses any but English (the default), and our own messages are in protocol/i18n.ts.
+ */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes(`${join('node_modules', 'zod')}/`) ? { path: 'zod-locales', namespace: 'zod-english-only' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, () => ({
+      contents: `export { default as en } from ${JSON.stringify(join(repo, 'node_modules/zod/v4/locales/en.js'))};`,
+      loader: 'js',
+      resolveDir: repo,
+    }));
+  },
+};
+
 const common = {
   absWorkingDir: repo,
   bundle: true,
@@ -96,7 +114,7 @@ const common = {
   // stand-in that loads it only when a line is written (worker/src/cli/pino-lazy.ts).
   external: ['@napi-rs/xattr'],
   alias: { pino: './worker/src/cli/pino-lazy.ts' },
-  plugins: [sourceUrls],
+  plugins: [sourceUrls, zodEnglishOnly],
 };
 
 async function buildCli() {
@@ -137,7 +155,7 @@ async function buildCli() {
   }
   rmSync(join(out, 'help-pages.cjs'));
 
-  const inputs = [...new Set(results.flatMap((r) => Object.keys(r.metafile.inputs)))].filter((p) => !p.startsWith('node_modules/'));
+  const inputs = [...new Set(results.flatMap((r) => Object.keys(r.metafile.inputs)))].filter((p) => !p.startsWith('node_modules/') && !p.includes(':')); // not zod-english-only's
   inputs.push('scripts/build-cli.cjs');
   const newestMtimeMs = Math.max(...inputs.map((p) => statSync(join(repo, p)).mtimeMs));
   const tmp = `${pointer}.${process.pid}`;
@@ -149,7 +167,7 @@ async function buildCli() {
   return out;
 }
 
-module.exports = { buildCli, freshBuild };
+module.exports = { buildCli, freshBuild, bundleOptions: common };
 
 if (require.main === module) {
   if (process.argv.includes('--force') || !freshBuild()) {
