@@ -65,6 +65,7 @@ for (const size of SIZES) {
       await play.tab('imagesTab');
       const images = play.page.getByRole('list', { name: play.n.images, exact: true });
       const app = images.getByRole('listitem').filter({ hasText: 'app:latest' });
+      await expect(app).toContainText(ko ? '컨테이너 1개가 사용 중' : 'containers using it: 1');
       await app.getByRole('button', { name: ko ? '이미지 app:latest 삭제' : 'Remove image app:latest' }).click();
       await expect(app.getByRole('alert')).toContainText(ko ? /삭제하지 않았어요\. app:latest을\(를\) 컨테이너 [a-z_]+이\(가\) 쓰고 있어요/ : /Not removed: app:latest is in use \(container [a-z_]+\)/);
       await expect(app.getByRole('alert')).not.toContainText('--force');

@@ -260,6 +260,9 @@ describe('the session: containers, images, idle time', () => {
     expect(sessionReducer(s, { type: 'event', event: buildLayer }).stale.images).toBe(false);
     s = sessionReducer(s, { type: 'event', event: events[0]! });
     expect(Object.keys(s.containers)).toEqual([C1]);
+    // A started container counts against its image ("containers using it").
+    const started = stream([{ type: 'container.started', containerId: C1, image: 'app:latest', limits }])[0]!;
+    expect(sessionReducer({ ...s, stale: { images: false, containers: false } }, { type: 'event', event: started }).stale.images).toBe(true);
     s = sessionReducer(s, { type: 'event', event: stream([{ type: 'container.removed', containerId: C1 }])[0]! });
     expect(s.containers).toEqual({});
     expect(s.stale.images).toBe(true);

@@ -502,8 +502,9 @@ function sessionEvent(state: SessionState, event: EngineEvent): SessionState {
       return event.containerId === undefined ? state : { ...state, stale: { images: true, containers: true } };
     case 'container.created':
       return update(event.containerId, (c) => ({ ...c, name: event.name, image: event.image }));
-    case 'container.started':
-      return update(event.containerId, (c) => ({
+    case 'container.started': {
+      // The image now has one container more (the images list counts them).
+      const started = update(event.containerId, (c) => ({
         ...c,
         image: event.image,
         status: 'running',
@@ -514,6 +515,8 @@ function sessionEvent(state: SessionState, event: EngineEvent): SessionState {
         oomKilled: false,
         timedOut: false,
       }));
+      return { ...started, stale: { ...started.stale, images: true } };
+    }
     case 'container.diff':
       return withLive(state, event.containerId, 'diff', { changes: event.changes, truncated: event.truncated, at: event.at });
     case 'container.stats':
