@@ -77,10 +77,10 @@ describe('run', () => {
 
     const missing = await cli(['run', '--rm', 'busybox', 'no-such-program']);
     expect(missing.code).toBe(127);
-    expect(missing.stderr).toBe('Error: no-such-program: executable file not found in $PATH\n');
+    expect(missing.stderr).toBe('Error: exec: "no-such-program": executable file not found in $PATH\n');
     const notExecutable = await cli(['run', '--rm', 'busybox', '/etc/passwd']);
     expect(notExecutable.code).toBe(126);
-    expect(notExecutable.stderr).toMatch(/^Error: \/etc\/passwd: cannot run: /);
+    expect(notExecutable.stderr).toBe('Error: exec: "/etc/passwd": permission denied\n');
 
     const noImage = await cli(['run', 'no-such-image']);
     expect(noImage).toMatchObject({ code: 125, stderr: 'Error: No such image: no-such-image\n' });

@@ -47,7 +47,8 @@ export class StartError extends LearnerError {
     command: string,
     reason: string,
   ) {
-    super(exitCode === 127 ? 'container.commandNotFound' : 'container.cannotRun', { command, reason });
+    // A name not found in $PATH, as Docker words it; a path is "stat PATH: no such file" (runc's lookup).
+    super(exitCode === 127 && !command.includes('/') ? 'container.commandNotFound' : 'container.cannotRun', { command, reason });
   }
 }
 
@@ -73,11 +74,25 @@ async function ensureWorkingDir(upper: string, layers: readonly string[], workin
   }
 }
 
+const EXEC_ERRNO_WORDS: Record<string, string> = {
+  EACCES: 'permission denied',
+  ENOEXEC: 'exec format error',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'not a directory',
+  ELOOP: 'too many levels of symbolic links',
+  ETXTBSY: 'text file busy',
+};
+
 /** A start that failed, as Docker's 126/127 when the launcher's record says it is the command's fault. */
 export function startFailure(err: unknown, command: string): unknown {
   const failure = err instanceof RuntimeError ? err.failure : null;
   if (failure?.exitStatus !== 126 && failure?.exitStatus !== 127) return err;
-  return new StartError(failure.exitStatus, command, describeFailure(failure));
+  if (failure.step === 'exec' && failure.exitStatus === 127 && command.includes('/')) {
+    return new StartError(127, command, `stat ${command}: no such file or directory`);
+  }
+  // execve's errno in Go's words, as Docker prints it (`exec: "/etc": permission denied`).
+  const said = failure.step === 'exec' ? EXEC_ERRNO_WORDS[failure.errnoName] : undefined;
+  return new StartError(failure.exitStatus, command, said ?? describeFailure(failure));
 }
 
 /**

@@ -44,13 +44,12 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
 
   async function runIn(stepDir: string, io: StepIO, enforced: boolean): Promise<string> {
     const layers = layerDirsOf(parent, (id) => build.store.layerDir(id));
-    let user: { uid: number; gid: number; home?: string } = { uid: 0, gid: 0, home: '/root' };
-    if (config.User) {
-      try {
-        user = await resolveUser(layers, config.User);
-      } catch (err) {
-        throw atLine(err, instruction.where);
-      }
+    // No USER is root, looked up too: HOME is /etc/passwd's (/root), or / without one (FROM scratch), as BuildKit.
+    let user: { uid: number; gid: number; home?: string };
+    try {
+      user = await resolveUser(layers, config.User ?? '');
+    } catch (err) {
+      throw atLine(err, instruction.where);
     }
     const env = [...(config.Env ?? [])];
     const names = envMap(config);
