@@ -55,6 +55,12 @@ export const runJob = z.object({
   memoryBytes: limit('memoryBytes').optional(),
   pidsMax: limit('pidsMax').optional(),
   cpus: limit('cpus', false).optional(),
+  /**
+   * Whether the session lets this container reach package archives through the host's proxy
+   * (worker/src/egress/). The worker's LAYERCAKE_CONTAINER_EGRESS can only narrow it; refused,
+   * the container's apt or curl reads why. Absent: allowed.
+   */
+  egress: z.boolean().optional(),
 });
 export type RunJob = z.infer<typeof runJob>;
 

@@ -35,7 +35,7 @@ packages=(
   runc buildah                                             # peers for comparison tests and bench
   qemu-system-x86 cpio sysbench iperf3                     # VMs (worker/src/vm/): qemu, the guest's initramfs, compare's host column
   docker-registry apache2-utils zstd                      # the project registry (htpasswd -B for its service user), zstd layers (worker/src/registry/)
-  squid                                                    # the package-archive proxy of RUN steps (worker/src/egress/)
+  squid socat                                              # the package-archive proxy, and the door to it inside each container (worker/src/egress/)
 )
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   packages+=(hyperfine)

@@ -66,6 +66,8 @@ const schema = z.object({
     .pipe(z.array(z.enum(['busybox', 'debian']))),
   /** RUN steps reach package archives through the host's squid ("off": loopback only). */
   LAYERCAKE_EGRESS: z.enum(['on', 'off']).default('on'),
+  /** Containers too (not only RUN steps) reach package archives, when their run job allows it ("off": a refusing door). */
+  LAYERCAKE_CONTAINER_EGRESS: z.enum(['on', 'off']).default('on'),
   /** squid's cache and config, and the sessions' sockets (default: egress/ in the data root, one squid per engine). */
   LAYERCAKE_EGRESS_DIR: path.optional(),
   /** The archives a step may reach: host names, or .domain for a domain and its subdomains. */
@@ -100,7 +102,7 @@ export type EngineConfig = Readonly<{
   idRangeBase: number;
   baseImages: readonly ('busybox' | 'debian')[];
   logLevel: string;
-  egress: Readonly<{ enabled: boolean; dir: string; allow: readonly string[]; cacheBytes: number }>;
+  egress: Readonly<{ enabled: boolean; containers: boolean; dir: string; allow: readonly string[]; cacheBytes: number }>;
 }>;
 
 export class ConfigError extends Error {
@@ -134,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     logLevel: c.LAYERCAKE_LOG_LEVEL,
     egress: Object.freeze({
       enabled: c.LAYERCAKE_EGRESS === 'on',
+      containers: c.LAYERCAKE_CONTAINER_EGRESS === 'on',
       dir: c.LAYERCAKE_EGRESS_DIR ?? join(c.LAYERCAKE_DATA, 'egress'),
       allow: Object.freeze([...c.LAYERCAKE_EGRESS_ALLOW]),
       cacheBytes: c.LAYERCAKE_EGRESS_CACHE_SIZE,

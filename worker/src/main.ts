@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   // The host's proxy to package archives; without squid (not set up) builds keep loopback only.
   let egress: EgressService | undefined;
   if (config.egress.enabled) {
-    const service = new EgressService({ dir: config.egress.dir, allow: config.egress.allow, cacheBytes: config.egress.cacheBytes });
+    const service = new EgressService({ dir: config.egress.dir, allow: config.egress.allow, cacheBytes: config.egress.cacheBytes, containers: config.egress.containers });
     try {
       await service.start();
       egress = service;

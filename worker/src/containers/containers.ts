@@ -3,6 +3,7 @@
 // its launcher (reconcile.ts), so any process — the worker, the command line, a worker restarted
 // after a crash — sees and changes the same containers. Changes of one container happen under
 // its lock (a cross-process lock in the store); creation under the session's, so names stay unique.
+import type { ContainerEgress } from '../egress/index.js';
 import { mkdir, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
@@ -47,6 +48,8 @@ export interface ContainerEngine {
   writableLayer?: WritableLayerLimiter;
   /** How long commit may take to turn the writable layer into a layer (default: limits.ts commitLimits). */
   commitTimeoutMs?: number;
+  /** Containers' way out to package archives (absent: loopback only, as without the worker's proxy). */
+  containerEgress?: ContainerEgress;
 }
 
 export interface ContainersOptions extends ContainerEngine {
@@ -71,6 +74,8 @@ export const createRequestSchema = z
     openStdin: z.boolean().default(false),
     /** `--rm`: removed once it has exited. */
     autoRemove: z.boolean().default(false),
+    /** Its session lets it reach package archives (when the host runs the proxy). */
+    egress: z.boolean().default(false),
     limits: limitRequestSchema.optional(),
   })
   .strict();
@@ -216,6 +221,7 @@ export class Containers {
       idRanges: options.idRanges,
       cgroupParent: options.cgroupParent ?? 'layercake',
       log: this.log,
+      ...(options.containerEgress ? { egress: options.containerEgress } : {}),
     };
     // rmi refuses an image while any container (of any session) uses it.
     this.store.setImageUsers(containerImageUsers(options.dataDir));
@@ -392,7 +398,7 @@ export class Containers {
           created: now,
           image: req.image,
           imageId,
-          config: { ...run, tty: req.tty, openStdin: req.openStdin, hostname: shortId(id), autoRemove: req.autoRemove },
+          config: { ...run, tty: req.tty, openStdin: req.openStdin, hostname: shortId(id), autoRemove: req.autoRemove, egress: req.egress },
           limits,
           diskQuota,
           state: { status: 'created', startedAt: null, finishedAt: null, exitCode: 0, oomKilled: false, timedOut: false, starts: 0 },
@@ -511,7 +517,8 @@ export class Containers {
     const paths = containerPaths(this.dataDir, record.id);
     const layers = await this.store.layerDirs(record.imageId);
     const user = await resolveUser([paths.upper, ...layers], req.user ?? record.config.user);
-    let env = mergeEnv(record.config.env, req.env ?? []);
+    // The proxy's variables, as the container's own processes have them (launch.ts).
+    let env = mergeEnv([...record.config.env, ...(this.launchCtx.egress?.env ?? [])], req.env ?? []);
     if (!env.some((e) => e.startsWith('HOME='))) env = [...env, `HOME=${user.home ?? '/'}`];
     if (req.tty && !env.some((e) => e.startsWith('TERM='))) env = [...env, 'TERM=xterm'];
     await this.touch(record.id);

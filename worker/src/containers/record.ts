@@ -47,6 +47,8 @@ export const containerRecordSchema = z.object({
     stopSignal: z.string(),
     hostname: z.string(),
     autoRemove: z.boolean(),
+    /** Its session lets it reach package archives through the host's proxy (worker/src/egress/). */
+    egress: z.boolean().default(false),
   }),
   limits: containerLimitsSchema,
   /** Whether the kernel enforces limits.writableLayerBytes (a quota filesystem). */

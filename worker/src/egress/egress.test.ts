@@ -9,6 +9,7 @@ import { LearnerError } from '../../../protocol/errors.js';
 import { ensureBaseImage } from '../base-images/index.js';
 import { createHarness, type Harness } from '../builder/test-support/harness.js';
 import type { Builder } from '../builder/build.js';
+import { createHarness as createContainerHarness, logsOf, processesMentioning, type Harness as ContainerHarness } from '../containers/test-support/harness.js';
 import { EgressService } from './index.js';
 
 function reachable(host: string): Promise<boolean> {
@@ -41,9 +42,15 @@ describe.skipIf(!online)('egress to package archives', () => {
     builder = h.builderWith({ egress });
   }, 600_000);
 
+  let ct: ContainerHarness | null = null;
+
   afterAll(async () => {
     await egress?.stop();
     expect(await h.leftovers()).toEqual([]);
+    // The container harness shares the builder's data dir (its debian image) and removes it.
+    await ct?.close();
+    // squid, and every container's door (they die with their containers).
+    expect(processesMentioning(dir)).toEqual([]);
     await h?.close();
     await rm(dir, { recursive: true, force: true });
   }, 60_000);
@@ -78,6 +85,68 @@ describe.skipIf(!online)('egress to package archives', () => {
     expect(failed.error).toBeInstanceOf(LearnerError);
     expect((failed.error as LearnerError).key).toBe('build.runFailed');
   }, 120_000);
+
+  it('an image without our apt setting (as registries serve debian) still apt-get installs: setgroups is allowed', async () => {
+    const built = await h.build(
+      'FROM debian:bookworm-slim\nRUN rm -f /etc/apt/apt.conf.d/99layercake-sandbox && apt-get update && apt-get install -y --no-install-recommends curl && curl --version\n',
+      {},
+      builder,
+    );
+    const log = built.events.events.flatMap((e) => (e.type === 'build.log' ? [e.text] : [])).join('');
+    expect(log).not.toContain('setgroups');
+    expect(log).toContain('curl 7.');
+  }, 300_000);
+
+  describe('containers', () => {
+    const APT_IN_CONTAINER = ['bash', '-c', 'apt-get update 2>&1; apt-get install -y --no-install-recommends curl 2>&1 | tail -3; echo "status: $?"; test -x /usr/bin/curl && echo "curl installed"'];
+
+    async function runToExit(allowed: boolean): Promise<{ output: string; id: string }> {
+      ct ??= await createContainerHarness('egress', { dataDir: h.dataDir });
+      const containers = ct.containers({ containerEgress: egress.forContainers() });
+      const { container } = await containers.run({ image: 'debian:bookworm-slim', cmd: APT_IN_CONTAINER, egress: allowed });
+      await containers.wait(container.id);
+      const output = await logsOf(containers, container.id);
+      await containers.remove(container.id, { force: true });
+      return { output, id: container.id };
+    }
+
+    it('a container its session lets out apt-get installs curl, and its door ends with it', async () => {
+      const { output } = await runToExit(true);
+      expect(output).toContain('curl installed');
+      // The door (socat in the container's cgroups) is gone with the container.
+      expect(processesMentioning(join(dir, 'sessions'))).toEqual([]);
+    }, 300_000);
+
+    it('a container its session does not let out is refused, and apt says why', async () => {
+      const { output } = await runToExit(false);
+      expect(output).not.toContain('curl installed');
+      expect(output).toContain('do not reach package archives');
+      expect(processesMentioning(join(dir, 'sessions'))).toEqual([]);
+    }, 120_000);
+
+    it('a container outlives the worker: its door still leads out after the service restarts', async () => {
+      ct ??= await createContainerHarness('egress', { dataDir: h.dataDir });
+      const containers = ct.containers({ containerEgress: egress.forContainers() });
+      const { container } = await containers.run({ image: 'debian:bookworm-slim', cmd: ['sleep', '300'], egress: true });
+      try {
+        // A new service on the same directory, as after a worker restart.
+        await egress.stop();
+        egress = new EgressService({ dir, cacheBytes: 256 * 2 ** 20 });
+        await egress.start();
+        builder = h.builderWith({ egress });
+        const run = await containers.exec(container.id, { cmd: ['bash', '-c', 'apt-get update 2>&1'] });
+        let out = '';
+        run.process.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        run.process.stderr.on('data', (b: Buffer) => (out += b.toString()));
+        expect((await run.exited).exitCode, out).toBe(0);
+        expect(out).toContain('Reading package lists');
+        expect(out).not.toMatch(/Failed to fetch|Connection failed/);
+      } finally {
+        await containers.remove(container.id, { force: true });
+      }
+      expect(processesMentioning(join(dir, 'sessions'))).toEqual([]);
+    }, 180_000);
+  });
 
   const refused: [string, string][] = [
     ['a host off the list, by name, through the proxy', 'curl -sSf http://example.com/'],

@@ -25,10 +25,26 @@ export interface Usage {
   limit: 'bytes' | 'time' | null;
 }
 
+/** What a refused client reads: the status line's reason (apt prints it) and the body (curl, npm). */
+export interface Refusal {
+  reason: string;
+  body: string;
+}
+
 /** The body of every refusal; what the learner reads in curl's or npm's output. */
 export const REFUSAL_TEXT =
   'this playground reaches package archives only (Debian, Ubuntu, npm, PyPI, Go modules, Alpine).\n' +
   '이 실습 환경은 패키지 저장소에만 연결할 수 있습니다 (Debian, Ubuntu, npm, PyPI, Go 모듈, Alpine).\n';
+
+export const ARCHIVES_ONLY: Refusal = { reason: 'this playground reaches package archives only', body: REFUSAL_TEXT };
+
+/** For a container its session does not let out (the relay's allow-list is then empty). */
+export const CONTAINER_CLOSED: Refusal = {
+  reason: 'containers of this session do not reach package archives; install packages in a RUN step of a Dockerfile',
+  body:
+    "containers of this session do not reach package archives (the playground's setting); install packages in a RUN step of a Dockerfile.\n" +
+    '이 세션의 컨테이너는 패키지 저장소에 연결할 수 없어요(실습 환경 설정). 패키지는 Dockerfile의 RUN 단계에서 설치하세요.\n',
+};
 
 const FIRST_LINE_MAX = 8192;
 
@@ -61,6 +77,7 @@ export class SessionRelay {
     private readonly proxyPort: number,
     private readonly allow: readonly string[],
     private readonly limits: SessionLimits,
+    private readonly refusal: Refusal = ARCHIVES_ONLY,
   ) {}
 
   usage(): Usage {
@@ -85,13 +102,12 @@ export class SessionRelay {
     if (this.timer) clearInterval(this.timer);
     for (const s of this.open) s.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    await rm(this.socketPath, { force: true });
   }
 
-  private refuse(c: Socket, what: string, status = '403 Forbidden'): void {
+  private refuse(c: Socket, what: string, status = `403 ${this.refusal.reason}`): void {
     if (this.used.refused.length < 20) this.used.refused.push(what);
-    const body = Buffer.from(REFUSAL_TEXT);
-    c.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    const body = Buffer.from(this.refusal.body);
+    c.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]));
   }
 
   private accept(c: Socket): void {

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Builder } from '../builder/index.js';
 import { enginePaths } from '../config.js';
-import type { EgressService } from '../egress/index.js';
+import type { ContainerEgress, EgressService } from '../egress/index.js';
 import { ImageStore } from '../image-store/index.js';
 import { sandboxNative, type ContainerRuntime } from '../runtime/container-runtime.js';
 import { IdRangeAllocator } from '../runtime/id-ranges.js';
@@ -22,6 +22,8 @@ export interface EngineCore {
 
 export interface Engine extends EngineCore {
   builder: Builder;
+  /** Containers' doors to package archives (the worker's, with its proxy; absent otherwise). */
+  containerEgress?: ContainerEgress;
 }
 
 export interface CoreOptions {
@@ -64,7 +66,8 @@ export async function withBuilder(core: EngineCore, options: BuilderOptions = {}
   return { ...core, builder };
 }
 
-/** Everything, for the worker: its handlers build as well as run. */
+/** Everything, for the worker: its handlers build as well as run, and containers get the way out. */
 export async function openEngine(options: EngineOptions): Promise<Engine> {
-  return withBuilder(await openEngineCore(options), options);
+  const engine = await withBuilder(await openEngineCore(options), options);
+  return options.egress ? { ...engine, containerEgress: options.egress.forContainers() } : engine;
 }

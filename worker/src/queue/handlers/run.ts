@@ -21,6 +21,7 @@ export const handleRun: JobHandler<'run'> = async (input, { engine, events, watc
       tty: input.tty,
       openStdin: true,
       autoRemove: input.removeOnExit,
+      egress: input.egress ?? true,
       limits,
     },
     {
