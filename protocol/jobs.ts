@@ -89,6 +89,13 @@ export type VmJob = z.infer<typeof vmJob>;
 export const compareJob = z.object({ sessionId, runId, image: imageRef });
 export type CompareJob = z.infer<typeof compareJob>;
 
+/**
+ * `docker pull`: an image from a registry into the session (worker/src/registry/), with a
+ * `pull.layer` event per layer as its bytes arrive and `pull.finished` at the end.
+ */
+export const pullJob = z.object({ sessionId, runId, image: imageRef });
+export type PullJob = z.infer<typeof pullJob>;
+
 const base = { sessionId, runId };
 const onContainer = { ...base, container: containerRef };
 
@@ -158,7 +165,7 @@ export function limitErrorOf(input: unknown): LearnerError | null {
   return null;
 }
 
-export const jobSchemas = { build: buildJob, run: runJob, 'container-op': containerOpJob, 'image-op': imageOpJob, vm: vmJob, compare: compareJob } as const;
+export const jobSchemas = { build: buildJob, run: runJob, 'container-op': containerOpJob, 'image-op': imageOpJob, vm: vmJob, pull: pullJob, compare: compareJob } as const;
 export type JobName = keyof typeof jobSchemas;
 /** A job as the gateway may write it (defaults not yet filled in). */
 export type JobRequest<N extends JobName> = z.input<(typeof jobSchemas)[N]>;

@@ -275,6 +275,19 @@ export const compareResult = z.object({
 });
 export type CompareResult = z.infer<typeof compareResult>;
 
+// ---- pull -----------------------------------------------------------------------------------
+
+export const pullResult = z.object({
+  /** The image as the session now names it (`nginx:latest`, `localhost:5000/s1/app:v1`). */
+  name: z.string(),
+  /** The manifest's digest as the registry served it (the index's when there was one). */
+  digest,
+  imageId: digest,
+  /** Each layer as the registry stores it, and the bytes this pull fetched of it (0: the host had it). */
+  layers: z.array(z.object({ digest, sizeBytes: bytes, fetchedBytes: bytes })),
+});
+export type PullResult = z.infer<typeof pullResult>;
+
 // ---- every job ------------------------------------------------------------------------------
 
 export const jobResultSchemas = {
@@ -283,6 +296,7 @@ export const jobResultSchemas = {
   'container-op': containerOpResult,
   'image-op': imageOpResult,
   vm: vmResult,
+  pull: pullResult,
   compare: compareResult,
 } as const satisfies Record<JobName, z.ZodType>;
 export type JobResult<N extends JobName> = z.infer<(typeof jobResultSchemas)[N]>;

@@ -20,7 +20,7 @@ export interface QueuePosition {
 export const DURATIONS_KEPT = 20;
 
 /** Until a host has run a job of the name: a guess on the slow side. */
-const FIRST_GUESS_MS: Record<JobName, number> = { build: 15_000, run: 3_000, 'container-op': 1_000, 'image-op': 1_000, vm: 30_000, compare: 60_000 };
+const FIRST_GUESS_MS: Record<JobName, number> = { build: 15_000, run: 3_000, 'container-op': 1_000, 'image-op': 1_000, vm: 30_000, pull: 10_000, compare: 60_000 };
 
 /** Jobs ahead looked at one by one; beyond them each counts as the average of those. */
 const AHEAD_LOOKED_AT = 200;

@@ -21,6 +21,7 @@ import { handleContainerOp } from './handlers/container-op.js';
 import { handleImageOp } from './handlers/image-op.js';
 import { handleRun } from './handlers/run.js';
 import { handleVm } from './handlers/vm.js';
+import { handlePull } from './handlers/pull.js';
 import { handleCompare } from './handlers/compare.js';
 import type { HandlerContext } from './handlers/types.js';
 import { recordJobDuration } from './durations.js';
@@ -38,6 +39,7 @@ const handlers: { [N in JobName]: (input: never, ctx: HandlerContext) => Promise
   'container-op': handleContainerOp,
   'image-op': handleImageOp,
   vm: handleVm,
+  pull: handlePull,
   compare: handleCompare,
 };
 
