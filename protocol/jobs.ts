@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { isLearnerError, type LearnerError, type LearnerErrorPayload } from './errors.js';
 import { checkLimit, containerLimitBounds, type ContainerLimitName } from './limits.js';
 
-// Lowercase letters and digits: it becomes part of image names (see worker/src/session-images.ts).
+// Lowercase letters and digits: it becomes part of image names (see worker/src/sessions/images.ts).
 const sessionId = z.string().regex(/^[a-z0-9]{1,64}$/);
 const runId = z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/);
 /** Paths inside a build context: relative, no "..", no NUL. */
