@@ -134,7 +134,7 @@ export function Playground() {
               label: t('playground.tab.run'),
               content: <ContainerPanel renderTerminal={(containerId) => <Terminal containerId={containerId} autoFocus onInput={() => touched(containerId)} />} />,
             },
-            { id: 'vm', label: t('playground.tab.vm'), content: <VmPanel renderTerminal={(vmId, label) => <Terminal containerId={vmId} label={label} autoFocus />} /> },
+            { id: 'vm', label: t('playground.tab.vm'), content: <VmPanel renderTerminal={(vmId) => <Terminal containerId={vmId} autoFocus />} /> },
             { id: 'images', label: t('playground.tab.images'), content: <ImagesList /> },
           ]}
         />

@@ -14,8 +14,8 @@ import { bootShares, foldVmDone, foldVmEvent, newVmView, type VmView } from './v
 import styles from './vm.module.css';
 
 export interface VmPanelProps {
-  /** The VM's serial console (the terminal widget under the VM's id). */
-  renderTerminal: (vmId: string, label: string) => ReactNode;
+  /** The VM's serial console (the terminal widget under the VM's id, named Terminal as a container's). */
+  renderTerminal: (vmId: string) => ReactNode;
 }
 
 export function VmPanel({ renderTerminal }: VmPanelProps) {
@@ -97,7 +97,7 @@ export function VmPanel({ renderTerminal }: VmPanelProps) {
             </p>
           )}
           {ending && view.phase === 'exited' && <p className={styles.fact}>{ending}</p>}
-          {view.vmId && <div className={styles.terminal}>{renderTerminal(view.vmId, t('vm.terminal'))}</div>}
+          {view.vmId && <div className={styles.terminal}>{renderTerminal(view.vmId)}</div>}
         </div>
       )}
     </section>
