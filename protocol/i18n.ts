@@ -66,6 +66,9 @@ const en = {
   'cache.miss.argChanged': 'A build argument changed: {args}.',
 
   'container.notFound': 'No such container: {ref}',
+  // --format and inspect -f: Docker's words, then Go's own account of what is wrong and where.
+  'template.parse': 'template parsing error: {detail}',
+  'template.execute': 'failed to execute template: {detail}',
   'container.ambiguous': '{ref} matches several containers: {matches}',
   'container.nameInUse': 'The name {name} is already used by container {id}.',
   'container.notRunning': 'Container {ref} is not running.',
@@ -246,6 +249,8 @@ const ko: Record<MessageKey, string> = {
   'cache.miss.argChanged': '빌드 인자가 바뀌었어요: {args}.',
 
   'container.notFound': '컨테이너가 없어요: {ref}',
+  'template.parse': '형식 템플릿(--format)에 문제가 있어요: {detail}',
+  'template.execute': '형식 템플릿(--format)을 이 값에 쓸 수 없어요: {detail}',
   'container.ambiguous': '{ref}에 해당하는 컨테이너가 여러 개예요: {matches}',
   'container.nameInUse': '이름 {name}은(는) 이미 컨테이너 {id}가 쓰고 있어요.',
   'container.notRunning': '컨테이너 {ref}은(는) 실행 중이 아니에요.',

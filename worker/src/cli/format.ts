@@ -21,18 +21,23 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
 }
 
+/** Go's time.Time printed in UTC, as Docker's `CreatedAt` columns show it: 2026-12-01 12:33:54 +0000 UTC. */
+export function goTime(iso: string): string {
+  return `${new Date(iso).toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC`;
+}
+
 export function ago(iso: string | null, now = Date.now()): string {
   if (!iso) return '';
   return `${humanDuration(now - Date.parse(iso))} ago`;
 }
 
-/** Three significant digits, no trailing zeros: 4.26, 12.3, 512. */
-function significant(n: number): string {
-  return String(Number(n.toPrecision(3)));
+/** `digits` significant digits, no trailing zeros (Go's %.3g): 4.26, 12.3, 512. */
+function significant(n: number, digits: number): string {
+  return String(Number(n.toPrecision(digits)));
 }
 
-/** Decimal sizes as `docker images` prints them: 4.26MB, 1.2kB, 0B. */
-export function humanSize(bytes: number): string {
+/** Decimal sizes as `docker images` prints them: 4.26MB, 1.2kB, 0B (VirtualSize: 4 digits). */
+export function humanSize(bytes: number, digits = 3): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
   let n = bytes;
   let i = 0;
@@ -40,7 +45,7 @@ export function humanSize(bytes: number): string {
     n /= 1000;
     i++;
   }
-  return `${significant(n)}${units[i]}`;
+  return `${significant(n, digits)}${units[i]}`;
 }
 
 /** Binary sizes as `docker stats` prints them: 1.5MiB, 256MiB. */
@@ -61,16 +66,21 @@ export function ellipsis(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
-/** Rows under a header, each column as wide as its widest cell plus three spaces. Cells are made printable (printable.ts). */
+/**
+ * Go's tabwriter as Docker's tables use it (minimum width 10, padding 3, spaces): a cell ends at
+ * a tab and is padded to its column's width; the last cell of a line, which no tab ends, is not.
+ */
+export function tabwrite(text: string): string {
+  const lines = text.split('\n').map((line) => line.split('\t'));
+  const widths: number[] = [];
+  for (const cells of lines) cells.slice(0, -1).forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 10, [...cell].length + 3)));
+  return lines.map((cells) => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length))).join('')).join('\n');
+}
+
+/** Rows under a header, as Docker's tables print them (tabwrite). Cells are made printable (printable.ts). */
 export function table(header: readonly string[], input: readonly (readonly string[])[]): string {
   const rows = input.map((row) => row.map((cell) => printable(cell)));
-  const widths = header.map((h, i) => Math.max([...h].length, ...rows.map((r) => [...(r[i] ?? '')].length)));
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length + 3)))
-      .join('')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n') + '\n';
+  return tabwrite([header, ...rows].map((cells) => cells.join('\t')).join('\n') + '\n');
 }
 
 /** An image id as the tables show it: 12 hex digits. */

@@ -8,7 +8,8 @@ import { CollectedEvents } from '../../events.js';
 import type { Digest, ImageStore } from '../../image-store/index.js';
 import type { SessionImages } from '../../sessions/images.js';
 import type { CliContext } from '../context.js';
-import { ago, ellipsis, humanSize, shortImageId, table } from '../format.js';
+import { formatList, type ListFormat } from '../docker-format.js';
+import { ago, ellipsis, goTime, humanSize, shortImageId } from '../format.js';
 import { collect } from '../options.js';
 import { printable } from '../printable.js';
 import { listImages, loadImages, removeImage, storeRefFor } from '../../sessions/image-ops.js';
@@ -57,6 +58,19 @@ function buildLine(event: EngineEvent, quiet: boolean): { out?: string; err?: st
   }
 }
 
+const IMAGES_FORMAT: ListFormat = {
+  headers: {
+    ID: 'IMAGE ID', Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE',
+    Containers: 'CONTAINERS', VirtualSize: 'VIRTUAL SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE',
+  },
+  defaultFormat: 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}',
+};
+
+const HISTORY_FORMAT: ListFormat = {
+  headers: { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' },
+  defaultFormat: 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}',
+};
+
 export function registerImages(program: Program): void {
   const { t } = program;
   program
@@ -64,8 +78,9 @@ export function registerImages(program: Program): void {
     .description(t('images'))
     .option('-q, --quiet', t('images.quiet'))
     .option('--no-trunc', t('images.noTrunc'))
+    .option('--format <template>', t('images.format'))
     .action(
-      program.verb(async (ctx: CliContext, f: { quiet?: boolean; trunc: boolean }) => {
+      program.verb(async (ctx: CliContext, f: { quiet?: boolean; trunc: boolean; format?: string }) => {
         const { store, images } = await ctx.engine();
         const rows = await listImages(store, images);
         const id = (d: string): string => (f.trunc ? shortImageId(d) : d);
@@ -74,12 +89,21 @@ export function registerImages(program: Program): void {
           return 0;
         }
         const now = Date.now();
-        process.stdout.write(
-          table(
-            ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'],
-            rows.map((r) => [r.repository, r.tag, id(r.id), ago(r.created, now), humanSize(r.size)]),
-          ),
-        );
+        // Docker's fields for --format, in the order `{{json .}}` prints them.
+        const views = rows.map((r) => ({
+          Containers: 'N/A',
+          CreatedAt: r.created ? goTime(r.created) : '',
+          CreatedSince: ago(r.created, now),
+          Digest: '<none>',
+          ID: id(r.id),
+          Repository: r.repository,
+          SharedSize: 'N/A',
+          Size: humanSize(r.size),
+          Tag: r.tag,
+          UniqueSize: 'N/A',
+          VirtualSize: humanSize(r.size, 4),
+        }));
+        process.stdout.write(formatList(f.format, views, IMAGES_FORMAT));
         return 0;
       }),
     );
@@ -89,9 +113,10 @@ export function registerImages(program: Program): void {
     .description(t('history'))
     .option('--no-trunc', t('history.noTrunc'))
     .option('-q, --quiet', t('history.quiet'))
+    .option('--format <template>', t('history.format'))
     .argument('<image>')
     .action(
-      program.verb(async (ctx: CliContext, ref: string, f: { trunc: boolean; quiet?: boolean }) => {
+      program.verb(async (ctx: CliContext, ref: string, f: { trunc: boolean; quiet?: boolean; format?: string }) => {
         const { store, images } = await ctx.engine();
         // A step's id is shown only if the session may see that image: another session's stays <missing>.
         const visible = new Set([...(await images.owned()), ...(await images.baseIds())]);
@@ -102,12 +127,19 @@ export function registerImages(program: Program): void {
           return 0;
         }
         const now = Date.now();
-        process.stdout.write(
-          table(
-            ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
-            rows.map((r) => [id(r.id), ago(r.created, now), f.trunc ? ellipsis(r.createdBy, 45) : r.createdBy, humanSize(r.size), r.comment]),
-          ),
-        );
+        const views = rows.map((r) => {
+          // Docker shows a tab in created_by as a space, and cuts it to 45 characters.
+          const createdBy = r.createdBy.replace(/\t/g, ' ');
+          return {
+            Comment: r.comment,
+            CreatedAt: r.created ? `${new Date(r.created).toISOString().slice(0, 19)}Z` : '',
+            CreatedBy: f.trunc ? ellipsis(createdBy, 45) : createdBy,
+            CreatedSince: ago(r.created, now),
+            ID: id(r.id),
+            Size: humanSize(r.size),
+          };
+        });
+        process.stdout.write(formatList(f.format, views, HISTORY_FORMAT));
         return 0;
       }),
     );

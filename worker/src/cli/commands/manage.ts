@@ -5,10 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LearnerError } from '../../../../protocol/errors.js';
 import type { ContainerInfo, ContainerStats } from '../../containers/index.js';
 import type { CliContext } from '../context.js';
-import { ago, binarySize, ellipsis, humanDuration, table } from '../format.js';
+import { formatList, parseFormat, runFormat, type ListFormat } from '../docker-format.js';
+import { ago, binarySize, ellipsis, goTime, humanDuration, table } from '../format.js';
+import type { Json } from '../go-template.js';
 import { parseNonNegativeInt } from '../options.js';
 import { printable } from '../printable.js';
 import { dockerImageView } from './images.js';
+import { describeError } from '../errors.js';
 import { each, type Program } from './shared.js';
 
 /** `Up 5 seconds`, `Up 2 minutes (Paused)`, `Exited (0) 3 seconds ago`, `Created`. */
@@ -25,10 +28,41 @@ export function statusText(c: ContainerInfo, now = Date.now()): string {
   }
 }
 
-/** The COMMAND column: the command line quoted, cut to 20 characters unless --no-trunc. */
+/**
+ * The COMMAND column: the command line quoted, cut to 20 characters unless --no-trunc. As
+ * Docker's daemon joins it, an argument with a space is put in single quotes: "sh -c 'exit 3'".
+ */
 export function commandText(c: ContainerInfo, truncate: boolean): string {
-  const line = c.command.join(' ');
+  const [path = '', ...args] = c.command;
+  const line = [path, ...args.map((arg) => (arg.includes(' ') ? `'${arg}'` : arg))].join(' ');
   return JSON.stringify(truncate ? ellipsis(line, 20) : line);
+}
+
+const PS_FORMAT: ListFormat = {
+  headers: {
+    ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Ports: 'PORTS', State: 'STATE',
+    Status: 'STATUS', Size: 'SIZE', Names: 'NAMES', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS', LocalVolumes: 'LOCAL VOLUMES',
+  },
+  defaultFormat: 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}',
+};
+
+/** A `ps` row as Docker's --format sees it (its fields, in the order `{{json .}}` prints them). */
+function psRow(c: ContainerInfo, truncate: boolean, now: number): Json {
+  return {
+    Command: commandText(c, truncate),
+    CreatedAt: goTime(c.created),
+    ID: truncate ? c.shortId : c.id,
+    Image: c.image,
+    Labels: '',
+    LocalVolumes: '0',
+    Mounts: '',
+    Names: c.name,
+    Networks: 'none',
+    Ports: '',
+    RunningFor: ago(c.created, now),
+    State: c.status,
+    Status: statusText(c, now),
+  };
 }
 
 function statsRows(stats: readonly ContainerStats[]): string {
@@ -56,7 +90,9 @@ function dockerContainerView(c: ContainerInfo): object {
       Status: c.status,
       Running: c.status === 'running' || c.status === 'paused',
       Paused: c.status === 'paused',
+      Restarting: false,
       OOMKilled: c.oomKilled,
+      Dead: false,
       Pid: c.pid,
       ExitCode: c.exitCode,
       Error: c.error ?? '',
@@ -70,7 +106,8 @@ function dockerContainerView(c: ContainerInfo): object {
       User: c.config.user,
       Tty: c.config.tty,
       OpenStdin: c.config.openStdin,
-      Env: c.config.env,
+      // Docker's daemon adds HOSTNAME to the process, not to the config inspect shows.
+      Env: c.config.env.filter((e) => e !== `HOSTNAME=${c.config.hostname}`),
       Cmd: c.config.cmd,
       Entrypoint: c.config.entrypoint,
       WorkingDir: c.config.workingDir,
@@ -107,8 +144,9 @@ export function registerManage(program: Program): void {
     .option('-a, --all', t('ps.all'))
     .option('-q, --quiet', t('ps.quiet'))
     .option('--no-trunc', t('ps.noTrunc'))
+    .option('--format <template>', t('ps.format'))
     .action(
-      program.verb(async (ctx: CliContext, f: { all?: boolean; quiet?: boolean; trunc: boolean }) => {
+      program.verb(async (ctx: CliContext, f: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string }) => {
         const { containers } = await ctx.engine();
         const list = await containers.list({ all: f.all ?? false });
         if (f.quiet) {
@@ -116,12 +154,7 @@ export function registerManage(program: Program): void {
           return 0;
         }
         const now = Date.now();
-        process.stdout.write(
-          table(
-            ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
-            list.map((c) => [f.trunc ? c.shortId : c.id, c.image, commandText(c, f.trunc), ago(c.created, now), statusText(c, now), '', c.name]),
-          ),
-        );
+        process.stdout.write(formatList(f.format, list.map((c) => psRow(c, f.trunc, now)), PS_FORMAT));
         return 0;
       }),
     );
@@ -291,9 +324,18 @@ export function registerManage(program: Program): void {
   program
     .command('inspect')
     .description(t('inspect'))
+    .option('-f, --format <template>', t('inspect.format'))
     .argument('<name...>')
     .action(
-      program.verb(async (ctx: CliContext, refs: string[]) => {
+      program.verb(async (ctx: CliContext, refs: string[], f: { format?: string }) => {
+        // Docker reads the template before any object, and a template it cannot read exits 64.
+        let template;
+        try {
+          template = f.format === undefined ? undefined : parseFormat(f.format, 'inspect');
+        } catch (err) {
+          process.stderr.write(`${describeError(err, ctx.locale, ctx.log)}\n`);
+          return 64;
+        }
         const { containers, store, images } = await ctx.engine();
         const out: object[] = [];
         const status = await each(ctx, refs, async (ref) => {
@@ -309,6 +351,20 @@ export function registerManage(program: Program): void {
             throw new LearnerError('container.notFound', { ref });
           }
         });
+        if (template !== undefined) {
+          // One line per object, as Docker's; an object the template cannot read ends it with 1.
+          for (const view of out) {
+            let line: string;
+            try {
+              line = runFormat(template, view as Json, 'inspect');
+            } catch (err) {
+              process.stdout.write('\n'); // Docker's, too: the object's line, empty
+              throw err;
+            }
+            process.stdout.write(printable(`${line}\n`, { keepNewlines: true }));
+          }
+          return status;
+        }
         // JSON escapes C0 controls but not C1 (U+009B is a CSI to many terminals).
         process.stdout.write(`${printable(JSON.stringify(out, null, 4), { keepNewlines: true })}\n`);
         return status;

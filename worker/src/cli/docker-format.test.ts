@@ -1,0 +1,103 @@
+// `inspect -f`, `ps`/`images`/`history` with and without --format, side by side with real Docker
+// (a private dockerd, test-support/private-dockerd.ts): the same busybox image (saved here, loaded
+// there), the same container (`sh -c 'exit 3'` named x1), the same templates; what must match is
+// the text, with only the container's id and clock-dependent columns put aside.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DOCKERD_MISSING, startPrivateDocker, type PrivateDocker } from '../test-support/private-dockerd.js';
+import { spawnCli, type Result } from './test-support/spawn-cli.js';
+
+let work: string;
+let env: NodeJS.ProcessEnv;
+let docker: PrivateDocker;
+let ourId = '';
+let dockerId = '';
+
+function cli(args: readonly string[]): Promise<Result> {
+  return spawnCli(args, { cwd: work, env });
+}
+
+/** Both sides' output of the same command, each container's id replaced by CID. */
+async function both(args: string[]): Promise<{ ours: Result; theirs: Result }> {
+  const [ours, theirs] = await Promise.all([cli(args), docker.run(args)]);
+  const mask = (text: string, id: string): string => text.replaceAll(id, 'CID').replaceAll(id.slice(0, 12), 'CID');
+  return {
+    ours: { ...ours, stdout: mask(ours.stdout, ourId), stderr: mask(ours.stderr, ourId).replace(/^Error: /gm, '') },
+    theirs: { ...theirs, stdout: mask(theirs.stdout, dockerId), stderr: mask(theirs.stderr, dockerId) },
+  };
+}
+
+beforeAll(async () => {
+  if (DOCKERD_MISSING) return;
+  work = await mkdtemp('/tmp/lc-format-');
+  env = { ...process.env, LAYERCAKE_DATA: join(work, 'data'), LAYERCAKE_ID_RANGE_BASE: '2140000000', LANG: 'C.UTF-8' };
+  docker = await startPrivateDocker();
+  expect((await cli(['run', '--name', 'x1', 'busybox', 'sh', '-c', 'exit 3'])).code).toBe(3);
+  expect((await cli(['save', '-o', join(work, 'busybox.tar'), 'busybox'])).code).toBe(0);
+  await docker.ok(['load', '-i', join(work, 'busybox.tar')]);
+  expect((await docker.run(['run', '--network', 'none', '--name', 'x1', 'busybox', 'sh', '-c', 'exit 3'])).code).toBe(3);
+  ourId = (await cli(['inspect', '-f', '{{.Id}}', 'x1'])).stdout.trim();
+  dockerId = (await docker.ok(['inspect', '-f', '{{.Id}}', 'x1'])).trim();
+}, 180_000);
+
+afterAll(async () => {
+  if (DOCKERD_MISSING) return;
+  await cli(['rm', '-f', 'x1']);
+  await docker?.stop();
+  await rm(work, { recursive: true, force: true });
+}, 60_000);
+
+describe.skipIf(DOCKERD_MISSING)(`--format and tables, side by side with Docker${DOCKERD_MISSING ? ' (skipped: dockerd is not installed)' : ''}`, () => {
+  it.each([
+    ['{{.State.ExitCode}}'],
+    ['{{.State.Status}} {{.State.Running}} {{.State.OOMKilled}} {{.Name}} {{.Path}} {{.Args}} {{len .Args}}'],
+    ['{{.Config.Cmd}} {{.Config.Env}} {{json .Config.Cmd}} {{index .Config.Cmd 0}} {{join .Args ","}}'],
+    ['{{range .Config.Env}}{{.}};{{end}} {{if eq .State.ExitCode 3}}three{{else}}other{{end}} {{with .State}}{{.Pid}}{{end}}'],
+    ['{{.Id}} {{.Image}}'],
+  ])('inspect -f %s', async (template) => {
+    const { ours, theirs } = await both(['inspect', '-f', template, 'x1']);
+    expect(ours).toEqual(theirs);
+  });
+
+  it('inspect -f of an image: id, root filesystem, config', async () => {
+    const { ours, theirs } = await both(['inspect', '-f', '{{.Id}} {{.RootFS.Type}} {{json .RootFS.Layers}} {{.Config.Cmd}} {{.Os}} {{.Size}}', 'busybox']);
+    expect(ours).toEqual(theirs);
+  });
+
+  it.each([['{{.Nope}}'], ['{{.State.Nope}}'], ['{{index .Config.Cmd 7}}'], ['{{'], ['{{nosuch .Id}}']])('inspect -f %s fails with Docker’s message and status', async (template) => {
+    const { ours, theirs } = await both(['inspect', '-f', template, 'x1']);
+    expect(theirs.code).not.toBe(0);
+    expect(ours).toEqual(theirs);
+  });
+
+  it.each([
+    ['{{.ID}} {{.Names}} {{.Image}} {{.Command}} {{.State}} {{.Ports}}'],
+    ['table {{.ID}}\\t{{.Names}}\\t{{.Image}}\\t{{.Command}}'],
+    ['{{.Names}}\\t{{.Networks}}'],
+  ])('ps -a --format %s', async (format) => {
+    const { ours, theirs } = await both(['ps', '-a', '--format', format]);
+    expect(ours).toEqual(theirs);
+  });
+
+  it('ps -a: the same columns, widths and quoting', async () => {
+    const { ours, theirs } = await both(['ps', '-a']);
+    // CREATED and STATUS say how long ago: equal only in their words' shape.
+    const shape = (text: string): string => text.replace(/(About a minute|Less than a second|\d+ seconds?|\d+ minutes?) ago/g, 'AGO');
+    expect(shape(ours.stdout).split('\n')[0]).toBe(shape(theirs.stdout).split('\n')[0]);
+    expect(shape(ours.stdout).replace(/ +/g, ' ')).toBe(shape(theirs.stdout).replace(/ +/g, ' '));
+  });
+
+  it.each([[[]], [['--format', '{{json .}}']], [['--format', 'table {{.Repository}}:{{.Tag}}\\t{{.ID}}\\t{{.Size}}']], [['--no-trunc', '--format', '{{.ID}}']]])(
+    'images %j',
+    async (flags) => {
+      const { ours, theirs } = await both(['images', ...flags]);
+      expect(ours).toEqual(theirs);
+    },
+  );
+
+  it.each([[[]], [['--format', '{{json .}}']], [['--no-trunc', '--format', '{{.ID}}|{{.CreatedBy}}|{{.Size}}']], [['-q']]])('history %j busybox', async (flags) => {
+    const { ours, theirs } = await both(['history', ...flags, 'busybox']);
+    expect(ours).toEqual(theirs);
+  });
+});
