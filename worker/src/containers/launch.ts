@@ -8,6 +8,7 @@ import { NotADirectoryError, SymlinkLoopError } from '../image-store/layered-tre
 import { UpperWriter } from '../image-store/upper-writer.js';
 import { containerGroups, resolveUser } from '../image-store/image-files.js';
 import { writeEtcFiles } from '../runtime/etc-files.js';
+import type { ContainerEgress } from '../egress/index.js';
 import type { ImageStore } from '../image-store/index.js';
 import { RuntimeError, type ContainerRuntime } from '../runtime/container-runtime.js';
 import { describeFailure } from '../runtime/launcher-error.js';
@@ -25,6 +26,8 @@ export interface LaunchContext {
   /** Containers' cgroups are `/<cgroupParent>/<launcher id>`. */
   cgroupParent: string;
   log: Logger;
+  /** The way out to package archives: every container gets a door, open or closed by its session. */
+  egress?: ContainerEgress;
 }
 
 export interface LaunchOptions {
@@ -112,7 +115,9 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
   // Users and groups are looked up in what the container sees now: its own writes first.
   const user = await resolveUser([paths.upper, ...layers], record.config.user);
   await ensureWorkingDir(paths.upper, layers, record.config.workingDir, command);
-  const env = record.config.env.some((e) => e.startsWith('HOME=')) ? record.config.env : [...record.config.env, `HOME=${user.home ?? '/'}`];
+  const imageEnv = record.config.env.some((e) => e.startsWith('HOME=')) ? record.config.env : [...record.config.env, `HOME=${user.home ?? '/'}`];
+  // The proxy's variables are the launch's, not the container's config: commit leaves them out.
+  const env = ctx.egress ? [...imageEnv, ...ctx.egress.env] : imageEnv;
 
   const lease = ctx.idRanges.allocate(id);
   let created = false;
@@ -147,6 +152,12 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
     );
     await ctx.runtime.create({ id, bundleDir: paths.bundle, outputFile: paths.output });
     created = true;
+    if (ctx.egress) {
+      // Before the start: the command finds the proxy from its first instruction.
+      const pid = (await ctx.runtime.state(id))?.pid;
+      if (!pid) throw new Error('the created container has no process');
+      await ctx.egress.open({ session: record.session, allowed: record.config.egress, pid });
+    }
     // The range is the monitor's from now on: it lives as long as the container, not as long as
     // this process (the command line exits right after `run -d`).
     const monitor = await monitorPid(ctx.runtime, id);
