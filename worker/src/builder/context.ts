@@ -2,8 +2,8 @@
 // its daemon — everything except what .dockerignore excludes (matched with
 // @balena/dockerignore, a port of Docker's own matcher). The walk happens once per build; it
 // enforces the context size limit and gives COPY a tree in which ignored files do not exist.
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as dockerignore from '@balena/dockerignore';
@@ -104,6 +104,12 @@ export class BuildContext implements SourceTree {
  * than read and shown back in a parse error. Past `maxBytes`: ContextFileTooLarge.
  */
 export async function readContextFile(dir: string, rel: string, maxBytes: number): Promise<Buffer | null> {
+  // A file at the top that is no symlink (every context the playground sends) is read here: a
+  // process spawn per build was most of the time between a job's pick-up and build.started.
+  if (/^[^/]+$/.test(rel) && rel !== '.' && rel !== '..') {
+    const read = await readTopFile(dir, rel, maxBytes);
+    if (read !== 'link') return read;
+  }
   try {
     return await readFileBeneath(dir, rel, maxBytes);
   } catch (err) {
@@ -112,6 +118,52 @@ export async function readContextFile(dir: string, rel: string, maxBytes: number
     if (err.code === 'escapes' || err.code === 'loop' || err.code === 'xdev') throw new LearnerError('build.outsideContext', { path: rel });
     if (err.code === 'toolarge') throw new ContextFileTooLarge(err.sizeBytes ?? maxBytes + 1);
     throw err;
+  }
+}
+
+/**
+ * `name` directly in `dir`, without fstree: there is no directory on the way for a symlink to
+ * redirect, and the name itself is opened with O_NOFOLLOW and checked to be the regular file
+ * lstat saw, on the context's own filesystem. 'link' when it is (or just became) a symlink or
+ * anything unexpected: fstree then decides whether it stays inside.
+ */
+async function readTopFile(dir: string, name: string, maxBytes: number): Promise<Buffer | null | 'link'> {
+  const path = join(dir, name);
+  const absent = (err: unknown) => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
+  let seen;
+  try {
+    seen = await lstat(path);
+  } catch (err) {
+    if (absent(err)) return null;
+    throw err;
+  }
+  if (seen.isSymbolicLink()) return 'link';
+  if (!seen.isFile()) return null; // a directory, fifo or socket is no file, as fstree says (notfile)
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') return 'link';
+    if (absent(err)) return null;
+    throw err;
+  }
+  try {
+    const [opened, root] = await Promise.all([handle.stat(), stat(dir)]);
+    if (!opened.isFile() || opened.ino !== seen.ino || opened.dev !== seen.dev || opened.dev !== root.dev) return 'link';
+    if (opened.size > maxBytes) throw new ContextFileTooLarge(opened.size);
+    // One byte more than allowed tells a file that grew since fstat.
+    const buffer = Buffer.alloc(Math.min(opened.size, maxBytes) + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > maxBytes) throw new ContextFileTooLarge(length);
+      if (length === buffer.length) break;
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    await handle.close();
   }
 }
 
