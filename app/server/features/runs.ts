@@ -243,7 +243,12 @@ class Subscription {
 
   private async loop(): Promise<void> {
     const { ctx, record } = this;
-    this.connection = await this.pool.take();
+    // The job has often started before the page subscribes (the reply to runs:build came first):
+    // what is stored goes out now, before the queue is asked where the job is.
+    const [stored, connection] = await Promise.all([readRunEvents(ctx.redis, ctx.prefix, this.runId, this.afterSeq, { count: 500 }), this.pool.take()]);
+    this.connection = connection;
+    if (this.stopped) return;
+    this.emitEvents(stored);
     let ended = false;
     while (!this.stopped) {
       if (!ended) {
