@@ -57,9 +57,9 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
       if (err instanceof NoLiveHostError) throw new LearnerError('queue.noHost');
       throw err;
     }
-    // Builds and runs are followed (runs:subscribe); an operation's outcome is its reply, so
+    // Builds, runs and VMs are followed (runs:subscribe); an operation's outcome is its reply, so
     // polling lists and inspects leaves no record behind.
-    if (name === 'build' || name === 'run') {
+    if (name === 'build' || name === 'run' || name === 'vm') {
       const record: RunRecord = { session: sessionId, job: name, jobId: enqueued.jobId, queue: enqueued.queue, hostId: enqueued.hostId };
       await ctx.redis.set(recordKey(runId), JSON.stringify(record), 'EX', RUN_RECORD_TTL_S);
     }

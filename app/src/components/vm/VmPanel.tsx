@@ -40,7 +40,7 @@ export function VmPanel({ renderTerminal }: VmPanelProps) {
     stop.current = followRun(reply.runId, {
       onEvent: (event) => setView((v) => (v ? foldVmEvent(v, event) : v)),
       onDone: (done) => setView((v) => (v ? foldVmDone(v, done.ok ? { ok: true } : { ok: false, error: done.error }) : v)),
-      onError: (error) => setRefused(error),
+      onError: (error) => setView((v) => (v ? foldVmDone(v, { ok: false, error }) : v)),
     });
   }
 
