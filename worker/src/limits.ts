@@ -33,6 +33,14 @@ export const buildLimits = Object.freeze({
 });
 
 /** `docker commit`: turning a container's writable layer into a layer (its copy, tar and sha256). */
+/**
+ * The build cache (a session's untagged step images): how many nothing stands on may stay before
+ * the oldest go; at the session's image quota they go first, before a build is refused.
+ */
+export const buildCacheLimits = Object.freeze({
+  danglingImagesMax: 8,
+});
+
 export const commitLimits = Object.freeze({
   layerTimeoutMs: 60_000,
 });

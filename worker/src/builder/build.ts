@@ -10,10 +10,11 @@ import { LearnerError } from '../../../protocol/errors.js';
 import type { CacheReason } from '../../../protocol/events.js';
 import { noEvents, type EventSink } from '../events.js';
 import { chainIdsOf, formatReference, parseReference, type Digest, type ImageConfig, type ImageStore, type LayerRecord } from '../image-store/index.js';
-import { buildLimits, containerLimits, sessionQuotas } from '../limits.js';
+import { buildCacheLimits, buildLimits, containerLimits, sessionQuotas } from '../limits.js';
 import type { SessionQuotas } from '../sessions/quotas.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
+import { collectBuildCache } from '../sessions/image-ops.js';
 import { SessionImages } from '../sessions/images.js';
 import { ArgScope, BuildArgs } from './args.js';
 import { BuildCache, type CacheLookup } from './cache.js';
@@ -238,6 +239,9 @@ export class Builder {
     if (parsed.instructions.length > this.limits.steps) {
       throw new LearnerError('build.tooManySteps', { steps: parsed.instructions.length, limit: this.limits.steps });
     }
+    // The build cache's bound, before the plan resolves any image: old untagged steps nothing
+    // stands on go first (sessions/image-ops.ts), so they never fill the session's image quota.
+    const collected = await collectBuildCache(store, session, { danglingMax: buildCacheLimits.danglingImagesMax, imagesMax: { ...sessionQuotas, ...this.options.quotas }.images });
     const buildArgs = new BuildArgs(req.buildArgs);
     // A FROM that pulls shows its layers' progress and counts against the session's quota, as `pull` does.
     const plan = await planBuild(parsed, { buildArgs, target: req.target, session, store, images: this.images, events, quota: budget.quotaSource() });
@@ -253,6 +257,7 @@ export class Builder {
         return false;
       }
     });
+    if (collected.length > 0) await cache.prune();
     const finished = new Map<number, FinishedStage>();
     const stageArgs = new Map<number, ArgScope>();
     const steps: StepResult[] = [];

@@ -8,7 +8,7 @@
 //   <dataDir>/build-cache/<session>/<sha256(parent)>/<sha256(key)>.json
 // One directory per parent image, so a miss can look at what was built on that parent before
 // and say what changed. An entry whose image was removed is dropped when met.
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -123,6 +123,25 @@ export class BuildCache {
       return { key: 'cache.miss.argChanged', facts: { args: [...changed].sort().join(', ') } };
     }
     return { key: 'cache.miss.instructionChanged', facts: { previous: earlier[0]!.source } };
+  }
+
+  /** Drops every entry whose image is gone (rmi, the cache's collection), and emptied parent directories. */
+  async prune(): Promise<number> {
+    let dropped = 0;
+    for (const parent of await readdir(this.dir).catch(() => [] as string[])) {
+      const dir = join(this.dir, parent);
+      const names = await readdir(dir).catch(() => [] as string[]);
+      let left = names.length;
+      for (const name of names) {
+        const entry = name.endsWith('.json') ? await readEntry(join(dir, name)) : null;
+        if (entry !== null && (await this.imageExists(entry.imageId as Digest))) continue;
+        await unlink(join(dir, name)).catch(() => undefined);
+        dropped++;
+        left--;
+      }
+      if (left === 0) await rmdir(dir).catch(() => undefined);
+    }
+    return dropped;
   }
 
   async record(parent: string, key: CacheKey, imageId: Digest, config: ImageConfig): Promise<void> {
