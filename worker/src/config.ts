@@ -63,7 +63,7 @@ const schema = z.object({
     .string()
     .default('busybox,debian')
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-    .pipe(z.array(z.enum(['busybox', 'debian']))),
+    .pipe(z.array(z.enum(['busybox', 'debian', 'node']))),
   /** RUN steps reach package archives through the host's squid ("off": loopback only). */
   LAYERCAKE_EGRESS: z.enum(['on', 'off']).default('on'),
   /** Containers too (not only RUN steps) reach package archives, when their run job allows it ("off": a refusing door). */
@@ -100,7 +100,7 @@ export type EngineConfig = Readonly<{
   heartbeatMs: number;
   launcher: string;
   idRangeBase: number;
-  baseImages: readonly ('busybox' | 'debian')[];
+  baseImages: readonly ('busybox' | 'debian' | 'node')[];
   logLevel: string;
   egress: Readonly<{ enabled: boolean; containers: boolean; dir: string; allow: readonly string[]; cacheBytes: number }>;
 }>;

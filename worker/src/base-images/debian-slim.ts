@@ -112,10 +112,6 @@ export async function buildDebianSlimRootfs(target: string, workDir: string, log
   for (const entry of await readdir(join(target, 'dev'))) await rm(join(target, 'dev', entry), { recursive: true, force: true });
   await writeFile(join(target, 'etc/hostname'), 'localhost\n');
   await writeFile(join(target, 'etc/resolv.conf'), '');
-  // apt drops to _apt with setgroups(2) to download; the launcher denies setgroups in every
-  // container (sandbox-native README), so apt would fail at once. It downloads as root instead,
-  // which inside the container is the container's own unprivileged range.
-  await writeFile(join(target, 'etc/apt/apt.conf.d/99layercake-sandbox'), 'APT::Sandbox::User "root";\n');
   const debianVersion = (await readFile(join(target, 'etc/debian_version'), 'utf8')).trim();
   return { debianVersion };
 }

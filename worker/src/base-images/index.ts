@@ -1,8 +1,9 @@
 /**
  * Base images available without a registry: `busybox` (from Debian's busybox-static, built in
  * a second), `debian:bookworm-slim` (mmdebstrap from Debian's archive, a minute or more), and
- * `layercake/bench` (the same with sysbench and iperf3: what `compare` runs; built when first
- * needed, never at start-up unless named in LAYERCAKE_BASE_IMAGES).
+ * `layercake/bench` (the same with sysbench and iperf3: what `compare` runs) and `node:18`
+ * (the same with Debian's nodejs and npm): these two are built when first needed, never at
+ * start-up unless named in LAYERCAKE_BASE_IMAGES.
  * Each is built once per store and rebuilt only when missing; a named lock keeps two workers
  * from building the same one at the same time.
  */
@@ -15,7 +16,7 @@ import type { Image, ImageConfigInput, ImageStore } from '../image-store/store.j
 import { buildBusyboxRootfs } from './busybox.js';
 import { DEBIAN_SUITE, buildDebianSlimRootfs } from './debian-slim.js';
 
-export type BaseImageName = 'busybox' | 'debian' | 'bench';
+export type BaseImageName = 'busybox' | 'debian' | 'bench' | 'node';
 
 export interface BaseImage {
   name: BaseImageName;
@@ -36,10 +37,19 @@ export const BASE_IMAGES: readonly BaseImage[] = Object.freeze([
     tags: ['layercake/bench:latest', 'layercake/bench:bookworm'],
     description: 'debian:bookworm-slim with sysbench and iperf3 from Debian: the benchmarks `layercake compare` runs',
   },
+  {
+    // Docker Hub's node images bring node and npm on Debian; this one takes both from Debian's
+    // own packages (node 18), so `FROM node:18` and `npm install` work offline of any registry.
+    name: 'node',
+    tags: ['node:18-bookworm-slim', 'node:18-slim', 'node:18'],
+    description: 'debian:bookworm-slim with Node.js 18 and npm from Debian’s nodejs and npm packages',
+  },
 ]);
 
 /** The packages the bench image adds to the slim Debian one. */
 export const BENCH_PACKAGES: readonly string[] = Object.freeze(['sysbench', 'iperf3']);
+/** What the node image adds: Debian's node and npm (npm's CA bundle comes with it). */
+export const NODE_PACKAGES: readonly string[] = Object.freeze(['nodejs', 'npm', 'ca-certificates']);
 
 /** The base images a FROM line can name without a registry (the builder lists these). */
 export function availableBaseImages(): readonly BaseImage[] {
@@ -77,12 +87,13 @@ async function buildRootfs(base: BaseImage, scratch: string, rootfs: string, log
       cmd: ['sh'],
     };
   }
-  const include = base.name === 'bench' ? BENCH_PACKAGES : [];
+  const include = base.name === 'bench' ? BENCH_PACKAGES : base.name === 'node' ? NODE_PACKAGES : [];
   const built = await buildDebianSlimRootfs(rootfs, scratch, log, include);
   return {
     created: new Date().toISOString(),
     layerCreatedBy: `layercake: mmdebstrap --variant=minbase ${include.length ? `--include=${include.join(',')} ` : ''}${DEBIAN_SUITE} (Debian ${built.debianVersion}; slim: no docs, man pages or locales)`,
-    cmd: ['bash'],
+    // As Docker Hub's node images: a bare `docker run node:18` opens node's REPL.
+    cmd: base.name === 'node' ? ['node'] : ['bash'],
   };
 }
 
