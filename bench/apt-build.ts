@@ -1,5 +1,5 @@
 // `RUN apt-get update && apt-get install -y curl` on debian:bookworm-slim: this engine (RUN in
-// sandbox-native, out through the forwarder, session relay and squid) against Docker's
+// sandbox-native, out through its door (socat), session relay and squid) against Docker's
 // `docker build` with the same Dockerfile, the same base image (ours, `docker load`ed) and the
 // same squid, in the same run. Docker here runs with --bridge=none (no network of its own), so
 // its build uses the host's network and is handed the proxy with --build-arg http_proxy: both
