@@ -241,7 +241,7 @@ export class Play {
     return this.terminal(pane).evaluate((region) => {
       type Line = { isWrapped: boolean; translateToString(trim: boolean): string };
       type Xterm = { buffer: { active: { length: number; getLine(i: number): Line | undefined } } };
-      const host = [...region.querySelectorAll('div')].find((d) => 'xterm' in d) as (HTMLDivElement & { xterm: Xterm }) | undefined;
+      const host = [region, ...region.querySelectorAll('div')].find((d) => 'xterm' in d) as (HTMLDivElement & { xterm: Xterm }) | undefined;
       if (!host) throw new Error('the terminal widget does not expose its xterm (TerminalXterm.tsx)');
       const buffer = host.xterm.buffer.active;
       let text = '';
@@ -296,11 +296,31 @@ export function occurrences(haystack: string, needle: string | RegExp): number {
 export function hangulCellFit(terminal: Locator): Promise<number> {
   return terminal.evaluate((region) => {
     type Xterm = { options: { fontFamily?: string; fontSize?: number } };
-    const host = [...region.querySelectorAll('div')].find((d) => 'xterm' in d) as (HTMLDivElement & { xterm: Xterm }) | undefined;
+    const host = [region, ...region.querySelectorAll('div')].find((d) => 'xterm' in d) as (HTMLDivElement & { xterm: Xterm }) | undefined;
     if (!host) throw new Error('the terminal widget does not expose its xterm (TerminalXterm.tsx)');
     const ctx = document.createElement('canvas').getContext('2d')!;
     ctx.font = `${host.xterm.options.fontSize ?? 15}px ${host.xterm.options.fontFamily ?? 'monospace'}`;
     return ctx.measureText('안녕한글').width / 4 / (2 * ctx.measureText('W').width);
+  });
+}
+
+/**
+ * How tall a Hangul syllable is against the terminal's row. A syllable scaled to two cells is
+ * taller than a Latin row: at 1 or more it reaches into the row above, where that row's text
+ * covers its top ("빌드" read as "밀드"). The row: xterm's screen height over its rows.
+ */
+export function hangulRowFit(terminal: Locator): Promise<number> {
+  return terminal.evaluate((region) => {
+    type Xterm = { rows: number; element?: HTMLElement; options: { fontFamily?: string; fontSize?: number } };
+    const host = [region, ...region.querySelectorAll('div')].find((d) => 'xterm' in d) as (HTMLDivElement & { xterm: Xterm }) | undefined;
+    if (!host) throw new Error('the terminal widget does not expose its xterm (TerminalXterm.tsx)');
+    // xterm's own drawing surface: the one place its row height shows (no role names it).
+    const screen = host.xterm.element!.querySelector('.xterm-screen')!;
+    const row = screen.getBoundingClientRect().height / host.xterm.rows;
+    const ctx = document.createElement('canvas').getContext('2d')!;
+    ctx.font = `${host.xterm.options.fontSize ?? 15}px ${host.xterm.options.fontFamily ?? 'monospace'}`;
+    const glyph = ctx.measureText('빌드완료흙');
+    return (glyph.actualBoundingBoxAscent + glyph.actualBoundingBoxDescent) / row;
   });
 }
 

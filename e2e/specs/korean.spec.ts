@@ -2,7 +2,7 @@
 // its Korean name; Korean is the first paint for a browser that prefers it; the switch persists.
 import { expect, test } from '@playwright/test';
 import { product } from '../harness/env.js';
-import { hangulCellFit, Play } from '../harness/play.js';
+import { hangulCellFit, hangulRowFit, Play } from '../harness/play.js';
 
 test.use({ locale: 'ko-KR' });
 
@@ -14,6 +14,9 @@ test('빌드, 실행, 커밋, 중지, 삭제: every control and view named in Ko
   await expect(play.layers()).toHaveCount(3);
   expect(await play.badges()).toEqual(['베이스 이미지', '새로 빌드', '새로 빌드']);
   await expect(play.buildStatus()).toBeVisible();
+  const buildOutput = play.page.getByRole('region', { name: play.n.buildOutput });
+  expect(Math.abs((await hangulCellFit(buildOutput)) - 1)).toBeLessThan(0.05);
+  expect(await hangulRowFit(buildOutput)).toBeLessThan(0.97);
   await play.shot('built');
 
   const pane = await play.run();
@@ -21,6 +24,8 @@ test('빌드, 실행, 커밋, 중지, 삭제: every control and view named in Ko
   await play.waitForTerminal(pane, /안녕/);
   // Hangul fills its two cells: no gap after each syllable ("안 녕"), whatever the Latin font.
   expect(Math.abs((await hangulCellFit(play.terminal(pane))) - 1)).toBeLessThan(0.05);
+  // …and fits its row, here and in the build output ("빌드 완료" whole, not cut at the top).
+  expect(await hangulRowFit(play.terminal(pane))).toBeLessThan(0.97);
   await expect(play.change(pane, 'added', '/k.txt')).toBeVisible({ timeout: 15_000 });
   await play.shot('terminal-korean');
 

@@ -8,6 +8,8 @@ const LATIN = "'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', monospace
 const WIDE = 'Layercake Wide';
 
 export const TERMINAL_FONT_FAMILY = `'${WIDE}', ${LATIN}`;
+/** Rows taller than the Latin font's own: a syllable scaled to two cells is ~1.25 em tall and would reach into the row above. */
+export const TERMINAL_LINE_HEIGHT = 1.35;
 
 /** Hangul Jamo, CJK punctuation, kana, compatibility Jamo, ideographs, syllables, full-width forms. */
 const WIDE_RANGES = 'U+1100-115F, U+2E80-303E, U+3041-33FF, U+3400-4DBF, U+4E00-9FFF, U+A960-A97F, U+AC00-D7A3, U+F900-FAFF, U+FE30-FE4F, U+FF00-FF60, U+FFE0-FFE6';

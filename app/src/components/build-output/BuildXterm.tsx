@@ -8,7 +8,7 @@ import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
 import type { BuildView } from '../../lib/run-store';
-import { TERMINAL_FONT_FAMILY, terminalFontReady } from '../../lib/terminal-font';
+import { TERMINAL_FONT_FAMILY, TERMINAL_LINE_HEIGHT, terminalFontReady } from '../../lib/terminal-font';
 
 export interface BuildOutputText {
   step: (s: { step: number; total: number; instruction: string }) => string;
@@ -44,6 +44,7 @@ export default function BuildXterm({ runId, build, text, label }: { runId: strin
       cursorBlink: false,
       cursorInactiveStyle: 'none',
       fontSize: 12,
+      lineHeight: TERMINAL_LINE_HEIGHT,
       fontFamily: TERMINAL_FONT_FAMILY,
       scrollback: 5000,
       screenReaderMode: false,
@@ -54,6 +55,8 @@ export default function BuildXterm({ runId, build, text, label }: { runId: strin
     const fit = new FitAddon();
     terminal.loadAddon(fit);
     terminal.open(host.current!);
+    // The e2e suite measures how Korean fits its cells (as it reads the shell's terminal).
+    (host.current as HTMLDivElement & { xterm?: Terminal }).xterm = terminal;
     fit.fit();
     term.current = terminal;
     const observer = new ResizeObserver(() => {

@@ -13,7 +13,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
 import type { ErrorPayload } from '../../../../protocol/errors';
 import { getSocket } from '../../lib/socket';
-import { TERMINAL_FONT_FAMILY, terminalFontReady } from '../../lib/terminal-font';
+import { TERMINAL_FONT_FAMILY, TERMINAL_LINE_HEIGHT, terminalFontReady } from '../../lib/terminal-font';
 import { useErrorText, useT } from '../../lib/i18n/client';
 import { messages } from './messages';
 import { TerminalConnection, type TerminalStatus } from './terminal-connection';
@@ -70,6 +70,7 @@ export default function TerminalXterm({ containerId, label, onStatus, autoFocus,
       const term = new Xterm({
         cursorBlink: true,
         fontSize: 13,
+        lineHeight: TERMINAL_LINE_HEIGHT,
         fontFamily: TERMINAL_FONT_FAMILY,
         scrollback: 10_000,
         macOptionIsMeta: true,
