@@ -1,12 +1,14 @@
 // `inspect -f`, `ps`/`images`/`history` with and without --format, side by side with real Docker
 // (a private dockerd, test-support/private-dockerd.ts): the same busybox image (saved here, loaded
 // there), the same container (`sh -c 'exit 3'` named x1), the same templates; what must match is
-// the text, with only the container's id and clock-dependent columns put aside.
+// the text, with only the container's id and clock-dependent columns put aside. Then `save`
+// into Docker under the learner's name, and `load` of Docker's archive back.
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCKERD_MISSING, startPrivateDocker, type PrivateDocker } from '../test-support/private-dockerd.js';
-import { spawnCli, type Result } from './test-support/spawn-cli.js';
+import { BIN, spawnCli, type Result } from './test-support/spawn-cli.js';
 
 let work: string;
 let env: NodeJS.ProcessEnv;
@@ -99,5 +101,37 @@ describe.skipIf(DOCKERD_MISSING)(`--format and tables, side by side with Docker$
   it.each([[[]], [['--format', '{{json .}}']], [['--no-trunc', '--format', '{{.ID}}|{{.CreatedBy}}|{{.Size}}']], [['-q']]])('history %j busybox', async (flags) => {
     const { ours, theirs } = await both(['history', ...flags, 'busybox']);
     expect(ours).toEqual(theirs);
+  });
+});
+
+describe.skipIf(DOCKERD_MISSING)(`save and load between Layercake and Docker${DOCKERD_MISSING ? ' (skipped: dockerd is not installed)' : ''}`, () => {
+  it('save NAME:TAG to stdout, then docker load and docker run NAME:TAG: the archive carries the learner’s name', { timeout: 60_000 }, async () => {
+    expect((await cli(['commit', 'x1', 'myapp:v1'])).code).toBe(0);
+    const archive = join(work, 'myapp.tar');
+    const saved = await spawnCli([], { cwd: work, env, command: ['sh', '-c', `${process.execPath} ${BIN} save myapp:v1 > ${archive}`] });
+    expect(saved).toMatchObject({ code: 0, stderr: '' });
+    // The store's session-prefixed name stays in the store (before: RepoTags local.layercake/local/myapp:v1).
+    expect(JSON.parse(execFileSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' }))[0].RepoTags).toEqual(['myapp:v1']);
+    expect(execFileSync('tar', ['-xOf', archive, 'index.json'], { encoding: 'utf8' })).not.toContain('layercake');
+    expect((await docker.ok(['load', '-i', archive])).trim()).toBe('Loaded image: myapp:v1');
+    // The committed image's command is the container's: sh -c 'exit 3'.
+    expect((await docker.run(['run', '--rm', '--network', 'none', 'myapp:v1'])).code).toBe(3);
+  });
+
+  it('load of Docker’s archive holding the base image we have lists it once, as Docker does', { timeout: 60_000 }, async () => {
+    const archive = join(work, 'from-docker.tar');
+    await docker.ok(['save', '-o', archive, 'busybox', 'myapp:v1']);
+    const before = (await cli(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])).stdout;
+    const loaded = await cli(['load', '-i', archive]);
+    expect(loaded).toMatchObject({ code: 0, stdout: 'Loaded image: busybox:latest\nLoaded image: myapp:v1\n' });
+    const after = (await cli(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}'])).stdout;
+    expect(after).toBe(before);
+    expect(after.split('\n').filter((row) => row.startsWith('busybox:'))).toHaveLength(1);
+  });
+
+  it('save to a terminal is refused, as Docker refuses it', { timeout: 30_000 }, async () => {
+    const r = await spawnCli([], { cwd: work, env, command: ['script', '-qec', `${process.execPath} ${BIN} save busybox`, '/dev/null'] });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('cowardly refusing to save to a terminal');
   });
 });

@@ -78,15 +78,26 @@ async function selectImages(
   return selected;
 }
 
+export interface SaveOptions {
+  /**
+   * The name a store tag gets in the archive (null: the store's own). A session's names live in
+   * the store under a prefix of its own; the archive carries the name the learner gave, so
+   * `docker load` then `docker run NAME` works.
+   */
+  archiveName?: (storeTag: ImageReference) => ImageReference | null;
+}
+
 export async function saveArchive(
   ctx: StoreContext,
   refs: readonly string[],
   file: string,
   resolve: (ref: string) => Promise<Digest>,
+  options: SaveOptions = {},
 ): Promise<void> {
   if (refs.length === 0) throw new Error('save needs at least one image');
   const chosen: Selected[] = [];
-  for (const [id, tags] of await selectImages(ctx, refs, resolve)) {
+  for (const [id, storeTags] of await selectImages(ctx, refs, resolve)) {
+    const tags = storeTags.map((tag) => options.archiveName?.(tag) ?? tag);
     const stored = await ctx.images.read(id);
     if (stored === null) continue;
     chosen.push({ image: await imageView(ctx, stored), configBytes: stored.configBytes, manifestBytes: stored.manifestBytes, tags });

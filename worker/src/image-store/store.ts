@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { z } from 'zod';
 import { loadArchive, undoInterruptedLoad, type LoadOptions, type LoadResult } from './archive-load.js';
-import { saveArchive } from './archive-save.js';
+import { saveArchive, type SaveOptions } from './archive-save.js';
 import {
   imageView,
   isDerivedFrom,
@@ -430,8 +430,8 @@ export class ImageStore {
    * `docker save -o FILE IMAGE…`: one tar that is both a Docker archive (manifest.json,
    * repositories) and an OCI image layout (oci-layout, index.json, blobs/sha256/…).
    */
-  async save(refs: readonly string[], file: string): Promise<void> {
-    await saveArchive(this.ctx, refs, file, (ref) => this.resolve(ref));
+  async save(refs: readonly string[], file: string, options: SaveOptions = {}): Promise<void> {
+    await saveArchive(this.ctx, refs, file, (ref) => this.resolve(ref), options);
   }
 
   /**

@@ -233,6 +233,22 @@ export async function loadImages(store: ImageStore, images: SessionImages, file:
   return lines;
 }
 
+/**
+ * `save`: the images `refs` name, written to `file` under the names the learner gave them
+ * (`myapp:v1`, not the store's session-prefixed name), so `docker load` then `docker run myapp:v1`
+ * works; a base image keeps its own name.
+ */
+export async function saveImages(store: ImageStore, images: SessionImages, refs: readonly string[], file: string): Promise<void> {
+  const storeRefs: string[] = [];
+  for (const ref of refs) storeRefs.push(await storeRefFor(images, ref));
+  await store.save(storeRefs, file, {
+    archiveName: (tag) => {
+      const mine = images.unqualify(formatReference(tag));
+      return mine === null ? null : parseReference(mine);
+    },
+  });
+}
+
 /** The store's name for what a learner gave `save` (their tag, or an id). */
 export async function storeRefFor(images: SessionImages, ref: string): Promise<string> {
   const id = await images.resolve(ref);

@@ -1,6 +1,9 @@
 // images, history, tag, rmi, save, load, build: the session's images.
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { LearnerError } from '../../../../protocol/errors.js';
 import type { EngineEvent } from '../../../../protocol/events.js';
 import { baseImageFor, ensureBaseImage } from '../../base-images/index.js';
@@ -12,7 +15,7 @@ import { formatList, type ListFormat } from '../docker-format.js';
 import { ago, ellipsis, goTime, humanSize, shortImageId } from '../format.js';
 import { collect } from '../options.js';
 import { printable } from '../printable.js';
-import { listImages, loadImages, removeImage, storeRefFor } from '../../sessions/image-ops.js';
+import { listImages, loadImages, removeImage, saveImages } from '../../sessions/image-ops.js';
 import { each, type Program } from './shared.js';
 
 /** `docker inspect`'s shape for an image, in the session's names. */
@@ -175,14 +178,26 @@ export function registerImages(program: Program): void {
   program
     .command('save')
     .description(t('save'))
-    .requiredOption('-o, --output <file>', t('save.output'))
+    .option('-o, --output <file>', t('save.output'))
     .argument('<image...>')
     .action(
-      program.verb(async (ctx: CliContext, refs: string[], f: { output: string }) => {
+      program.verb(async (ctx: CliContext, refs: string[], f: { output?: string }) => {
+        if (f.output !== undefined) {
+          const { store, images } = await ctx.engine();
+          await saveImages(store, images, refs, resolve(f.output));
+          return 0;
+        }
+        // Docker's: without -o the archive goes to stdout (`save busybox | docker load`), never to a terminal.
+        if (process.stdout.isTTY) throw new LearnerError('image.saveToTerminal', {});
         const { store, images } = await ctx.engine();
-        const storeRefs: string[] = [];
-        for (const ref of refs) storeRefs.push(await storeRefFor(images, ref));
-        await store.save(storeRefs, resolve(f.output));
+        const dir = await mkdtemp(join(tmpdir(), 'layercake-save-'));
+        try {
+          const file = join(dir, 'archive.tar');
+          await saveImages(store, images, refs, file);
+          await pipeline(createReadStream(file), process.stdout, { end: false });
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
         return 0;
       }),
     );
