@@ -156,7 +156,10 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
       // Before the start: the command finds the proxy from its first instruction.
       const pid = (await ctx.runtime.state(id))?.pid;
       if (!pid) throw new Error('the created container has no process');
-      await ctx.egress.open({ session: record.session, allowed: record.config.egress, pid });
+      // Without a door (socat missing: setup not run) the container still starts, on loopback only.
+      await ctx.egress.open({ session: record.session, allowed: record.config.egress, pid }).catch((err: unknown) => {
+        ctx.log.error({ err, container: id }, 'the container has no way out to package archives: its egress door did not open');
+      });
     }
     // The range is the monitor's from now on: it lives as long as the container, not as long as
     // this process (the command line exits right after `run -d`).
