@@ -1,8 +1,8 @@
 // One VM's qemu process. qemu faces a hostile guest, so it gets as little as it can run with:
 // an unprivileged uid of its own (an id range the engine reserved, so no container maps to it),
-// no capabilities and no_new_privs (setpriv), its own network and IPC namespaces (no network at
-// all, even if a device were added), its own cgroup (memory without swap, pids, CPU), qemu's
-// seccomp filter (-sandbox: no exec, no setuid, no resource changes), -nodefaults and only the
+// no capabilities and no_new_privs (setpriv), a user namespace of its own owning its network,
+// IPC, UTS and mount namespaces (no network at all, even if a device were added), its own
+// cgroup (memory without swap, pids, CPU), qemu's seccomp filter (-sandbox: no exec, no setuid, no resource changes), -nodefaults and only the
 // devices the guest needs: the serial console, a virtio console for control lines, a read-only
 // virtio disk of the image (and, for `compare`, a scratch disk to write). Disks are passed as
 // open files (qemu's fdset), so qemu's user needs no access to the engine's data.
@@ -182,17 +182,20 @@ export class QemuProcess extends EventEmitter implements Attachment {
     });
     await chown(socketPath, identity.uid, identity.gid);
     const args = qemuArgs(options);
-    // sh (root) joins the cgroup, unshare gives fresh net and IPC namespaces, setpriv drops to
-    // the VM's user with no capabilities, and qemu is what remains: the same pid throughout.
+    // sh (root) joins the cgroup, setpriv drops to the VM's user with no capabilities, unshare
+    // (as that user) makes a user namespace of its own that owns fresh net, IPC, UTS and mount
+    // namespaces, and qemu is what remains: the same pid throughout. In that user namespace qemu
+    // is unmapped (nobody) and holds no capability there either (exec as non-root drops them).
     const script = 'for f in $LC_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; exec "$@"';
     const command = [
-      'unshare', '--net', '--ipc', '--',
       // --pdeathsig: the guest dies with the engine process that started it (a VM has no life
-      // detached from its terminal); the wall-clock timer lives in that process too.
+      // detached from its terminal); the wall-clock timer lives in that process too. It survives
+      // unshare's new user namespace (a child of this one, owned by the same uid).
       'setpriv', '--pdeathsig=KILL', `--reuid=${identity.uid}`, `--regid=${identity.gid}`,
       // KVM: the one extra group, /dev/kvm's (never root's), so qemu can open it. A /dev/kvm only
       // root may open leaves KVM to root: the probe then fails and the host runs TCG.
       ...(options.accel === 'kvm' && kvmGroup() !== null ? [`--groups=${kvmGroup()}`] : ['--clear-groups']), '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
+      'unshare', '--user', '--net', '--ipc', '--uts', '--mount', '--',
       'qemu-system-x86_64', ...args,
     ];
     const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', options.diskFd ?? 'ignore', ...(options.scratchFds ?? [])];

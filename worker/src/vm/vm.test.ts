@@ -1,7 +1,7 @@
 // VMs for real: Debian's guest kernel under qemu (TCG here: this host's nested KVM hangs), the
 // image's layers as the guest's root, the serial console as the terminal. Each boot costs
 // seconds on a loaded 2-core machine, so the cases share boots where they can. Nothing mocked.
-import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +150,10 @@ describe('an image booted as a VM', () => {
     expect(status).toMatch(/^CapEff:\s+0+$/m);
     expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
     expect(status).toMatch(/^Seccomp:\s+2$/m);
+    // Namespaces of its own: a user namespace (qemu is nobody in it) owning its network, IPC,
+    // UTS and mount namespaces; the engine's are the host's.
+    for (const ns of ['user', 'net', 'ipc', 'uts', 'mnt']) expect(readlinkSync(`/proc/${vm.terminal.pid}/ns/${ns}`), ns).not.toBe(readlinkSync(`/proc/self/ns/${ns}`));
+    expect(readFileSync(`/proc/${vm.terminal.pid}/uid_map`, 'utf8').trim()).toBe('');
     vm.kill();
     expect(await vm.ended).toMatchObject({ reason: 'killed', exitCode: 137 });
     expect(await leftovers()).toEqual([]);
