@@ -69,6 +69,7 @@ const en = {
   // --format and inspect -f: Docker's words, then Go's own account of what is wrong and where.
   'template.parse': 'template parsing error: {detail}',
   'template.execute': 'failed to execute template: {detail}',
+  'inspect.notFound': 'No such object: {ref}',
   'image.saveToTerminal': 'cowardly refusing to save to a terminal. Use the -o flag or redirect',
   'container.ambiguous': '{ref} matches several containers: {matches}',
   'container.nameInUse': 'The name {name} is already used by container {id}.',
@@ -252,6 +253,7 @@ const ko: Record<MessageKey, string> = {
   'container.notFound': '컨테이너가 없어요: {ref}',
   'template.parse': '형식 템플릿(--format)에 문제가 있어요: {detail}',
   'template.execute': '형식 템플릿(--format)을 이 값에 쓸 수 없어요: {detail}',
+  'inspect.notFound': '그런 컨테이너나 이미지가 없어요: {ref}',
   'image.saveToTerminal': '아카이브를 터미널에 쓸 수는 없어요. -o 파일이름을 주거나 출력을 파일이나 파이프로 보내세요',
   'container.ambiguous': '{ref}에 해당하는 컨테이너가 여러 개예요: {matches}',
   'container.nameInUse': '이름 {name}은(는) 이미 컨테이너 {id}가 쓰고 있어요.',

@@ -43,9 +43,17 @@ export function formatList(format: string | undefined, rows: readonly Json[], sp
   source = source.replace(/^ +| +$/g, '').replace(/\\t|\\n/g, (s) => (s === '\\t' ? '\t' : '\n'));
   const template = parseFormat(source, 'list');
   let body = '';
-  for (const row of rows) body += `${runFormat(template, row, 'list')}\n`;
-  // Learner-controlled text (names, commands, history) must not reach the terminal as escapes.
+  // Learner-controlled text (names, commands, history) reaches the terminal as no escape, and as
+  // no tab or newline that would forge a column or a row; the format's own tabs and newlines stay.
+  for (const row of rows) body += `${runFormat(template, printableRow(row), 'list')}\n`;
   if (!isTable) return printable(body, { keepNewlines: true });
   const header = runFormat(template, spec.headers as Json, 'list', true);
   return tabwrite(printable(`${header}\n${body}`, { keepNewlines: true }));
+}
+
+function printableRow(value: Json): Json {
+  if (typeof value === 'string') return printable(value);
+  if (Array.isArray(value)) return value.map(printableRow);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, printableRow(v)]));
+  return value;
 }

@@ -85,6 +85,12 @@ describe('list formats as Docker prints them', () => {
     expect(formatList('{{.Names}}', [], spec)).toBe('');
   });
 
+  it('a row’s own text cannot forge a column, a row or a terminal escape; the format’s tabs stay', () => {
+    const hostile: Json[] = [{ ID: 'a\tb\nFAKE', Names: 'x\x1b]0;pwned\x07y', Image: 'busybox' }];
+    expect(formatList('table {{.ID}}\\t{{.Names}}', hostile, spec)).toBe('CONTAINER ID   NAMES\na b FAKE       xy\n');
+    expect(formatList('{{.ID}}\\t{{.Names}}', hostile, spec)).toBe('a b FAKE\txy\n');
+  });
+
   it('tabwrite pads every cell a tab ends, even an empty one, and leaves the last alone', () => {
     expect(tabwrite('a\t\tlast\nlonger-than-ten\tb\tc')).toBe('a                 ' + ' '.repeat(10) + 'last\nlonger-than-ten   b         c');
   });

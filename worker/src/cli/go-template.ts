@@ -354,9 +354,14 @@ export function goPrint(value: Value, top = true): string {
     .join(' ')}]`;
 }
 
+/** Escapes JSON text's <, >, & (and U+2028/9) as Go's encoder does for HTML: \u003c… */
+export function goJsonEscape(json: string): string {
+  return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Go's json.Marshal: no spaces, and <, >, & escaped as it escapes them for HTML. */
 export function goJson(value: Value): string {
-  return (JSON.stringify(value ?? null) ?? 'null').replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return goJsonEscape(JSON.stringify(value ?? null) ?? 'null');
 }
 
 function truth(value: Value): boolean {

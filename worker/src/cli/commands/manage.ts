@@ -348,7 +348,8 @@ export function registerManage(program: Program): void {
           try {
             out.push(await dockerImageView(store, images, await images.resolve(ref)));
           } catch {
-            throw new LearnerError('container.notFound', { ref });
+            // Docker's words for inspect, which looks for a container, then an image.
+            throw new LearnerError('inspect.notFound', { ref });
           }
         });
         if (template !== undefined) {
@@ -365,7 +366,7 @@ export function registerManage(program: Program): void {
           }
           return status;
         }
-        // JSON escapes C0 controls but not C1 (U+009B is a CSI to many terminals).
+        // JSON escapes C0 controls but not C1 (U+009B is a CSI to many terminals). Docker's leaves <, > and & as they are.
         process.stdout.write(`${printable(JSON.stringify(out, null, 4), { keepNewlines: true })}\n`);
         return status;
       }),
