@@ -18,7 +18,8 @@ async function openPlay(context: BrowserContext, url: string): Promise<Page> {
   await context.addCookies([{ name: 'layercake-locale', value: 'en', url }]);
   const page = await context.newPage();
   await page.addInitScript(() => {
-    const probe = { t0: 0, samples: [] as number[], screen: [] as number[], seen: false, runId: '' };
+    // hops: per build, ms from the click to runs:build sent, its reply, runs:subscribe sent.
+    const probe = { t0: 0, samples: [] as number[], screen: [] as number[], seen: false, runId: '', hop: [] as number[], hops: [] as number[][] };
     (window as unknown as { probe: typeof probe }).probe = probe;
     const Native = window.WebSocket;
     window.WebSocket = class extends Native {
@@ -29,12 +30,23 @@ async function openPlay(context: BrowserContext, url: string): Promise<Page> {
           // The runs:build reply names the new run; only its events count (the previous build's
           // last events can still be arriving). socket.io packets: 43<id>[…] an ack, 42[…] an event.
           const ack = /^43\d+\[\{"ok":true,"runId":"([^"]+)"/.exec(m.data);
-          if (ack) probe.runId = ack[1]!;
+          if (ack && !probe.runId) {
+            probe.runId = ack[1]!;
+            probe.hop[1] = performance.now() - probe.t0;
+          }
           if (probe.runId && m.data.startsWith(`42["runs:event",{"runId":"${probe.runId}"`)) {
             probe.samples.push(performance.now() - probe.t0);
+            probe.hops.push([...probe.hop]);
             probe.seen = true;
           }
         });
+      }
+      override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+        if (probe.t0 && !probe.seen && typeof data === 'string') {
+          if (/^42\d+\["runs:build"/.test(data)) probe.hop[0] = performance.now() - probe.t0;
+          if (probe.runId && data.includes(`["runs:subscribe",{"runId":"${probe.runId}"`)) probe.hop[2] = performance.now() - probe.t0;
+        }
+        super.send(data);
       }
     };
   });
@@ -47,13 +59,14 @@ async function openPlay(context: BrowserContext, url: string): Promise<Page> {
   // (the worker took the job and its first event came through Redis and the gateway), stamped
   // by a message listener on every WebSocket the page opens; and → the first step on screen.
   await page.evaluate(() => {
-    const probe = (window as unknown as { probe: { t0: number; samples: number[]; screen: number[]; seen: boolean; runId: string } }).probe;
+    const probe = (window as unknown as { probe: { t0: number; samples: number[]; screen: number[]; seen: boolean; runId: string; hop: number[] } }).probe;
     const status = document.getElementById('build-status')!;
     document.addEventListener('click', (e) => {
       if ((e.target as HTMLElement).closest('button')?.textContent === 'Build') {
         probe.t0 = performance.now();
         probe.seen = false;
         probe.runId = '';
+        probe.hop = [NaN, NaN, NaN];
       }
     }, true);
     new MutationObserver(() => {
@@ -71,6 +84,7 @@ const browser = await launchChromium();
 try {
   const samples: number[] = [];
   const screen: number[] = [];
+  const hops: number[][] = [];
   let misses = 0;
   for (let session = 0; samples.length + misses < BUILDS; session++) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
@@ -93,6 +107,7 @@ try {
       if (probe.screen.length > beforeScreen) screen.push(probe.screen.at(-1)!);
       await page.waitForTimeout(300);
     }
+    hops.push(...(await page.evaluate(() => (window as unknown as { probe: { hops: number[][] } }).probe.hops)));
     await context.close();
   }
 
@@ -119,6 +134,8 @@ try {
   console.log(`click → build start, idle, ${samples.length} builds${misses ? ` (${misses} without a runs:event frame seen)` : ''}, Chromium (headless):`);
   console.log(`  layercake /play: first runs:event on the page's socket  p50 ${fmt(p50).padStart(6)} ms   p99 ${fmt(percentile(samples, 0.99)).padStart(6)} ms`);
   console.log(`  layercake /play: first step on screen                  p50 ${fmt(percentile(screen, 0.5)).padStart(6)} ms   p99 ${fmt(percentile(screen, 0.99)).padStart(6)} ms   (n=${screen.length})`);
+  const hop = (i: number) => fmt(percentile(hops.map((h) => h[i]!).filter((x) => !Number.isNaN(x)), 0.5)).padStart(6);
+  console.log(`    of which (p50 from the click): runs:build sent ${hop(0)} ms, its reply ${hop(1)} ms, runs:subscribe sent ${hop(2)} ms`);
   console.log(`  bare BullMQ: add → processor start (same Redis)        p50 ${fmt(percentile(bare, 0.5)).padStart(6)} ms   p99 ${fmt(percentile(bare, 0.99)).padStart(6)} ms`);
   console.log(`  ratio p50 ${(p50 / percentile(bare, 0.5)).toFixed(1)}× bare BullMQ (target p50 ≤ 50 ms: ${p50 <= 50 ? 'met' : 'NOT met'})`);
 } finally {
