@@ -45,7 +45,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (DOCKERD_MISSING) return;
-  await cli(['rm', '-f', 'x1']);
+  const left = (await cli(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+  if (left.length > 0) await cli(['rm', '-f', ...left]);
+  expect((await cli(['ps', '-aq'])).stdout).toBe('');
   await docker?.stop();
   await rm(work, { recursive: true, force: true });
 }, 60_000);
@@ -71,6 +73,32 @@ describe.skipIf(DOCKERD_MISSING)(`--format and tables, side by side with Docker$
     const { ours, theirs } = await both(['inspect', '-f', template, 'x1']);
     expect(theirs.code).not.toBe(0);
     expect(ours).toEqual(theirs);
+  });
+
+  it.each([
+    [127, ['nonexistent']],
+    [126, ['/etc']],
+    [3, ['sh', '-c', 'exit 3']],
+  ])('run exits %i as Docker’s does', async (status, command) => {
+    const [ours, theirs] = await Promise.all([cli(['run', '--rm', 'busybox', ...command]), docker.run(['run', '--rm', '--network', 'none', 'busybox', ...command])]);
+    expect(theirs.code).toBe(status);
+    expect(ours.code).toBe(status);
+    // Both name the command and the reason in runc's words.
+    if (status > 100) expect(ours.stderr).toContain(theirs.stderr.match(/exec: "[^"]+": [^:]+/)![0]);
+  });
+
+  it('a flag run does not know exits 125; a killed container 137, in wait, inspect and ps', async ({ onTestFinished }) => {
+    onTestFinished(async () => void (await Promise.all([cli(['rm', '-f', 'killed']), docker.run(['rm', '-f', 'killed'])])));
+    const [ours, theirs] = await Promise.all([cli(['run', '--bogus', 'busybox', 'true']), docker.run(['run', '--bogus', 'busybox', 'true'])]);
+    expect([ours.code, theirs.code]).toEqual([125, 125]);
+    await Promise.all([cli(['run', '-d', '--name', 'killed', 'busybox', 'sleep', '100']), docker.ok(['run', '-d', '--network', 'none', '--name', 'killed', 'busybox', 'sleep', '100'])]);
+    await Promise.all([cli(['kill', 'killed']), docker.ok(['kill', 'killed'])]);
+    const { ours: waited, theirs: dockerWaited } = await both(['wait', 'killed']);
+    expect(waited).toEqual({ ...dockerWaited, stdout: '137\n' });
+    const { ours: state, theirs: dockerState } = await both(['inspect', '-f', '{{.State.ExitCode}} {{.State.Status}} {{.State.Running}}', 'killed']);
+    expect(state).toEqual({ ...dockerState, stdout: '137 exited false\n' });
+    const { ours: listed, theirs: dockerListed } = await both(['ps', '-a', '--format', '{{.Names}} {{.State}} {{.Status}}']);
+    for (const text of [listed.stdout, dockerListed.stdout]) expect(text.split('\n').find((l) => l.startsWith('killed'))).toMatch(/^killed exited Exited \(137\) /);
   });
 
   it('inspect of something that is neither: Docker’s words and status, after the objects it found', async () => {
