@@ -26,11 +26,11 @@ export type Metric = 'cpu' | 'memoryWrite' | 'memoryRead' | 'disk' | 'network';
 
 /** Each benchmark: its section in the script's output, its unit, and how its figure is read. */
 export const BENCHMARKS: readonly { metric: Metric; section: string; unit: string; tool: string }[] = Object.freeze([
-  { metric: 'cpu', section: 'cpu', unit: 'events/s', tool: 'sysbench cpu' },
-  { metric: 'memoryWrite', section: 'memory-write', unit: 'MiB/s', tool: 'sysbench memory (write)' },
-  { metric: 'memoryRead', section: 'memory-read', unit: 'MiB/s', tool: 'sysbench memory (read)' },
+  { metric: 'cpu', section: 'cpu', unit: 'events/s', tool: 'sysbench' },
+  { metric: 'memoryWrite', section: 'memory-write', unit: 'MiB/s', tool: 'sysbench' },
+  { metric: 'memoryRead', section: 'memory-read', unit: 'MiB/s', tool: 'sysbench' },
   { metric: 'disk', section: 'disk', unit: 'MB/s', tool: 'dd 32 MiB, fdatasync' },
-  { metric: 'network', section: 'network', unit: 'Mbit/s', tool: 'iperf3 over loopback' },
+  { metric: 'network', section: 'network', unit: 'Mbit/s', tool: 'iperf3, loopback' },
 ]);
 
 export const BENCH_IMAGE = 'layercake/bench:latest';
