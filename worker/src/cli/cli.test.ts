@@ -139,10 +139,11 @@ describe('run', () => {
     expect(started.stdout).toMatch(/^[0-9a-f]{64}\n$/);
     const id = started.stdout.trim();
 
+    // Docker's COMMAND: an argument with a space in single quotes, cut to 20 characters.
     const ps = await cli(['ps']);
     const [header, row] = ps.stdout.split('\n');
     expect(header).toMatch(/^CONTAINER ID\s{3}IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
-    expect(row).toMatch(new RegExp(`^${id.slice(0, 12)}\\s{3}busybox\\s+"sh -c echo one; ech…"\\s+(Less than a second|\\d+ seconds?) ago\\s+Up .+\\s+bg$`));
+    expect(row).toMatch(new RegExp(`^${id.slice(0, 12)}\\s{3}busybox\\s+"sh -c 'echo one; ec…"\\s+(Less than a second|\\d+ seconds?) ago\\s+Up .+\\s+bg$`));
     expect((await cli(['ps', '-q'])).stdout).toBe(`${id.slice(0, 12)}\n`);
     expect((await cli(['ps', '-q', '--no-trunc'])).stdout).toBe(`${id}\n`);
 

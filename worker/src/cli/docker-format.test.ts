@@ -167,6 +167,14 @@ describe.skipIf(DOCKERD_MISSING)(`save and load between Layercake and Docker${DO
     expect((await docker.run(['run', '--rm', '--network', 'none', 'myapp:v1'])).code).toBe(3);
   });
 
+  it('save of a repository without a tag carries every tag the session has of it, as Docker’s does', { timeout: 60_000 }, async () => {
+    expect((await cli(['tag', 'myapp:v1', 'myapp:other'])).code).toBe(0);
+    const archive = join(work, 'repo.tar');
+    expect((await cli(['save', '-o', archive, 'myapp'])).code).toBe(0);
+    expect(JSON.parse(execFileSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' }))[0].RepoTags.sort()).toEqual(['myapp:other', 'myapp:v1']);
+    expect((await cli(['rmi', 'myapp:other'])).code).toBe(0);
+  });
+
   it('load of Docker’s archive holding the base image we have lists it once, as Docker does', { timeout: 60_000 }, async () => {
     const archive = join(work, 'from-docker.tar');
     await docker.ok(['save', '-o', archive, 'busybox', 'myapp:v1']);

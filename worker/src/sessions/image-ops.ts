@@ -240,7 +240,14 @@ export async function loadImages(store: ImageStore, images: SessionImages, file:
  */
 export async function saveImages(store: ImageStore, images: SessionImages, refs: readonly string[], file: string): Promise<void> {
   const storeRefs: string[] = [];
-  for (const ref of refs) storeRefs.push(await storeRefFor(images, ref));
+  const rows = await images.list();
+  for (const ref of refs) {
+    // A repository without a tag saves every tag the session has of it, as Docker's save does.
+    const bare = /^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/.test(ref) && !isBaseName(ref);
+    const named = bare ? rows.filter((row) => row.repository === parseReference(ref).repository) : [];
+    if (named.length > 0) for (const row of named) storeRefs.push(images.qualify(`${row.repository}:${row.tag}`));
+    else storeRefs.push(await storeRefFor(images, ref));
+  }
   await store.save(storeRefs, file, {
     archiveName: (tag) => {
       const mine = images.unqualify(formatReference(tag));
