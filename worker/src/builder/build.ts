@@ -239,9 +239,6 @@ export class Builder {
     if (parsed.instructions.length > this.limits.steps) {
       throw new LearnerError('build.tooManySteps', { steps: parsed.instructions.length, limit: this.limits.steps });
     }
-    // The build cache's bound, before the plan resolves any image: old untagged steps nothing
-    // stands on go first (sessions/image-ops.ts), so they never fill the session's image quota.
-    const collected = await collectBuildCache(store, session, { danglingMax: buildCacheLimits.danglingImagesMax, imagesMax: { ...sessionQuotas, ...this.options.quotas }.images });
     const buildArgs = new BuildArgs(req.buildArgs);
     // A FROM that pulls shows its layers' progress and counts against the session's quota, as `pull` does.
     const plan = await planBuild(parsed, { buildArgs, target: req.target, session, store, images: this.images, events, quota: budget.quotaSource() });
@@ -257,7 +254,6 @@ export class Builder {
         return false;
       }
     });
-    if (collected.length > 0) await cache.prune();
     const finished = new Map<number, FinishedStage>();
     const stageArgs = new Map<number, ArgScope>();
     const steps: StepResult[] = [];
@@ -357,6 +353,15 @@ export class Builder {
     const cachedSteps = steps.filter((s) => s.cacheHit === true).length;
     const durationMs = performance.now() - started;
     events.emit({ type: 'build.finished', imageId, tags, cachedSteps, totalSteps: plan.totalSteps, durationMs });
+    // The build cache's bound, after the learner has the result (off the path to build.started): old
+    // untagged steps nothing stands on go (sessions/image-ops.ts), so they never fill the session's
+    // image quota before the next build; this build's image is never one of them.
+    const collected = await collectBuildCache(store, session, {
+      danglingMax: buildCacheLimits.danglingImagesMax,
+      imagesMax: { ...sessionQuotas, ...this.options.quotas }.images,
+      keep: imageId,
+    });
+    if (collected.length > 0) await cache.prune();
     const unusedBuildArgs = buildArgs.unused();
     if (unusedBuildArgs.length > 0) log.info({ unusedBuildArgs }, 'build arguments were not consumed');
     return { imageId, tags, steps, durationMs, unusedBuildArgs };

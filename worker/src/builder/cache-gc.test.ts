@@ -1,5 +1,5 @@
 // The build cache's bound and collection (sessions/image-ops.ts collectBuildCache, called as a
-// build starts): a session's untagged step images that nothing stands on go, oldest first, beyond
+// build finishes): a session's untagged step images that nothing stands on go, oldest first, beyond
 // limits.ts buildCacheLimits.danglingImagesMax and whenever the session is at its image quota, so
 // rebuilds no longer pile up <none> images until the quota refuses the next build. Named images
 // are never collected: the control shows the quota still refusing when every image has a name.
@@ -35,7 +35,7 @@ it('keeps at most the bound of untagged images nothing stands on: the oldest go,
   const max = buildCacheLimits.danglingImagesMax;
   const ids: Digest[] = [];
   for (let i = 0; i <= max + 1; i++) ids.push((await h.build(`FROM busybox\nENV STEP=${i}\n`)).imageId as Digest);
-  // Before each build at most `max` stay; the build then adds its own.
+  // After each build at most `max` stay besides that build's own image.
   const present = await Promise.all(ids.map(exists));
   expect(present).toEqual([false, ...Array<boolean>(max + 1).fill(true)]);
   expect(await cacheEntries()).toBe(max + 1);
@@ -51,14 +51,16 @@ it('at the image quota the oldest untagged image goes before a build is refused;
   const kept = (await h.build('FROM busybox\nENV KEPT=1\n', { tags: ['kept'] }, four)).imageId as Digest;
   const loose: Digest[] = [];
   for (let i = 0; i < 3; i++) loose.push((await h.build(`FROM busybox\nENV LOOSE=${i}\n`, {}, four)).imageId as Digest);
-  // Four images, the quota: the next build takes the oldest loose one's place instead of failing.
+  // The third loose one filled the quota: the oldest went, so the next build fits (and makes room in turn).
+  expect(await Promise.all([kept, ...loose].map(exists))).toEqual([true, false, true, true]);
   const next = (await h.build('FROM busybox\nENV LOOSE=3\n', {}, four)).imageId as Digest;
-  expect(await Promise.all([kept, ...loose, next].map(exists))).toEqual([true, false, true, true, true]);
+  expect(await Promise.all([kept, ...loose, next].map(exists))).toEqual([true, false, false, true, true]);
 
-  // Control: every image named, so nothing is the cache's to collect, and the quota refuses.
-  for (const [i, id] of [loose[1]!, loose[2]!, next].entries()) await session.tag(id, `named${i}`);
-  const { error } = await h.buildFails('FROM busybox\nENV LOOSE=4\n', {}, four);
+  // Control: named images and the build's own image are not the cache's to collect, and the quota refuses.
+  for (const [i, id] of [loose[2]!, next].entries()) await session.tag(id, `named${i}`);
+  const own = (await h.build('FROM busybox\nENV LOOSE=4\n', {}, four)).imageId as Digest;
+  const { error } = await h.buildFails('FROM busybox\nENV LOOSE=5\n', {}, four);
   expect((error as LearnerError).key).toBe('quota.images');
-  expect(await Promise.all([kept, loose[1]!, loose[2]!, next].map(exists))).toEqual([true, true, true, true]);
+  expect(await Promise.all([kept, loose[2]!, next, own].map(exists))).toEqual([true, true, true, true]);
   expect(await h.leftovers()).toEqual([]);
 });

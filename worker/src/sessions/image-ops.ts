@@ -123,24 +123,29 @@ export async function removeImage(store: ImageStore, images: SessionImages, ref:
 /**
  * The build cache's garbage collection. In this engine a build's steps are images (as in Docker's
  * classic builder), so the cache is the session's untagged images, and a rebuild leaves the last
- * one's chain behind as <none>. Before a build: an untagged image that nothing stands on (no name,
+ * one's chain behind as <none>. After a build: an untagged image that nothing stands on (no name,
  * no container, no image built on it) goes, oldest first, while there are more than
  * `danglingMax` of them or while the session is at its image quota, each removal possibly making
- * its parent step the next such image. What a learner named, runs or built on is never touched.
+ * its parent step the next such image. What a learner named, runs or built on is never touched,
+ * nor `keep` (the build's own image).
  * Returns the ids that left the session.
  */
-export async function collectBuildCache(store: ImageStore, images: SessionImages, bound: { danglingMax: number; imagesMax: number }): Promise<Digest[]> {
+export async function collectBuildCache(
+  store: ImageStore,
+  images: SessionImages,
+  bound: { danglingMax: number; imagesMax: number; keep?: Digest },
+): Promise<Digest[]> {
   const removed: Digest[] = [];
   for (;;) {
     const { owned, baseIds } = await sessionImages(store, images);
     const dangling: Image[] = [];
     for (const image of owned) {
-      if (baseIds.has(image.id) || image.tags.some((t) => images.unqualify(t) !== null)) continue;
+      if (image.id === bound.keep || baseIds.has(image.id) || image.tags.some((t) => images.unqualify(t) !== null)) continue;
       if (owned.some((other) => other.id !== image.id && isDerivedFrom(other.config, image.config))) continue;
       if ((await usersInSession(store, images, image.id)).length > 0) continue;
       dangling.push(image);
     }
-    // The build about to start needs room for one more image (StepBudget.admitNewImages).
+    // The next build needs room for one more image (StepBudget.admitNewImages).
     if (dangling.length === 0 || (dangling.length <= bound.danglingMax && owned.length < bound.imagesMax)) return removed;
     const oldest = dangling.reduce((a, b) => ((a.created ?? '') <= (b.created ?? '') ? a : b));
     await release(store, images, oldest.id);
