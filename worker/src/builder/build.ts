@@ -356,12 +356,17 @@ export class Builder {
     // The build cache's bound, after the learner has the result (off the path to build.started): old
     // untagged steps nothing stands on go (sessions/image-ops.ts), so they never fill the session's
     // image quota before the next build; this build's image is never one of them.
-    const collected = await collectBuildCache(store, session, {
-      danglingMax: buildCacheLimits.danglingImagesMax,
-      imagesMax: { ...sessionQuotas, ...this.options.quotas }.images,
-      keep: imageId,
-    });
-    if (collected.length > 0) await cache.prune();
+    // The build succeeded whatever happens here: a failed collection is logged, and tried again next time.
+    try {
+      const collected = await collectBuildCache(store, session, {
+        danglingMax: buildCacheLimits.danglingImagesMax,
+        imagesMax: { ...sessionQuotas, ...this.options.quotas }.images,
+        keep: imageId,
+      });
+      if (collected.length > 0) await cache.prune();
+    } catch (err) {
+      log.warn({ err }, 'build cache collection failed');
+    }
     const unusedBuildArgs = buildArgs.unused();
     if (unusedBuildArgs.length > 0) log.info({ unusedBuildArgs }, 'build arguments were not consumed');
     return { imageId, tags, steps, durationMs, unusedBuildArgs };
