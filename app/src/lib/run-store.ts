@@ -10,6 +10,7 @@
 // replay is complete: `settle`). A reconnecting client subscribes "after resumeAfter(state)".
 import type { CacheReason, EngineEvent } from '../../../protocol/events';
 import type { ErrorPayload } from '../../../protocol/errors';
+import { printableDeep } from '../../../protocol/printable';
 import type { ContainerDetail, HistoryRow, ImageSummary } from '../../../protocol/results';
 
 type Ev<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
@@ -169,7 +170,9 @@ export function resumeAfter(state: RunState): number {
 export function runReducer(state: RunState, action: RunAction): RunState {
   switch (action.type) {
     case 'event':
-      return receive(state, action.event);
+      // A RUN's output goes to the build terminal as the program wrote it; every other event's
+      // text (instructions, names, error facts) is shown outside a terminal, so made printable.
+      return receive(state, action.event.type === 'build.log' ? action.event : printableDeep(action.event));
     case 'queued':
       // A position after the job started would be stale news from a slow relay.
       if (state.lastSeq >= 0) return state;
@@ -182,7 +185,7 @@ export function runReducer(state: RunState, action: RunAction): RunState {
     case 'buildResult':
       return fillFromResult(state, action.steps);
     case 'done':
-      return { ...state, queue: null, outcome: action.ok ? { ok: true } : { ok: false, error: action.error } };
+      return { ...state, queue: null, outcome: action.ok ? { ok: true } : { ok: false, error: printableDeep(action.error) } };
   }
 }
 
@@ -474,7 +477,7 @@ export function sessionReducer(state: SessionState, action: SessionAction): Sess
     case 'statsRead':
       return withLive(state, action.containerId, 'stats', action.stats);
     case 'event':
-      return sessionEvent(state, action.event);
+      return sessionEvent(state, action.event.type === 'build.log' ? action.event : printableDeep(action.event));
   }
 }
 

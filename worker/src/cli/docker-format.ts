@@ -5,7 +5,7 @@
 import { LearnerError } from '../../../protocol/errors.js';
 import { tabwrite } from './format.js';
 import { executeTemplate, parseTemplate, TemplateError, type Json, type Template } from './go-template.js';
-import { printable } from './printable.js';
+import { printable } from '../../../protocol/printable.js';
 
 export interface ListFormat {
   /** Each field's column header (`ID` → `CONTAINER ID`). */

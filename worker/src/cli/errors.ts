@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isLearnerError, renderMessage, type Locale } from '../../../protocol/errors.js';
 import { isImageStoreError } from '../image-store/index.js';
-import { printable } from './printable.js';
+import { printable } from '../../../protocol/printable.js';
 
 /** A status a command decided on (a container's exit code, `wait`'s result…), not a failure. */
 export class ExitStatus extends Error {

@@ -1,7 +1,7 @@
 // How the command line shows things, in Docker's shapes: its relative times ("2 minutes ago"),
 // its sizes (decimal units in `images`, binary ones in `stats`), its truncation with "…", and
 // its tables (columns padded like Go's tabwriter, three spaces apart).
-import { printable } from './printable.js';
+import { printable } from '../../../protocol/printable.js';
 
 /** Docker's HumanDuration (go-units): "Less than a second", "About a minute", "3 hours"… */
 export function humanDuration(ms: number): string {

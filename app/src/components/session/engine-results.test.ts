@@ -51,4 +51,14 @@ describe('op replies read with the engine\'s result schemas', () => {
     expect(readImages(undefined)).toBeNull();
     expect(readStats('nonsense', '2026-12-01T09:06:00.000Z')).toBeNull();
   });
+
+  it('shows learner-controlled text without its escape sequences (a diff path, a container name)', () => {
+    const osc52 = '\x1b]52;c;cHduZWQ=\x07';
+    const diff = { op: 'diff', containerId: summary.id, changes: [{ kind: 'A', path: `/x${osc52}` }], total: 1, truncated: false, sizeBytes: 3 };
+    expect(readDiff(diff, 'now')?.changes).toEqual([{ kind: 'A', path: '/x' }]);
+    expect(readContainers({ op: 'list', containers: [{ ...summary, name: `evil\x1b[2J${osc52}` }] })?.[0]?.name).toBe('evil');
+    // Control: the reply itself carried them.
+    expect(diff.changes[0]!.path).toContain('\x1b]52');
+  });
 });
+

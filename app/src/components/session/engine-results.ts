@@ -1,17 +1,19 @@
 // Reads runs:container and runs:image replies with the engine's result schemas
 // (protocol/results.ts) into the store's shapes. A reply of another op or shape reads as
-// nothing rather than breaking the page.
+// nothing rather than breaking the page. Every string is made printable: names, history and
+// paths are learner-controlled and the page shows them outside a terminal.
+import { printableDeep } from '../../../../protocol/printable';
 import { containerOpResult, imageOpResult, type ContainerOpResult, type ImageOpResult } from '../../../../protocol/results';
 import type { ContainerDiff, ContainerStatsView, SessionContainer } from '../../lib/run-store';
 
 function containerResult<O extends ContainerOpResult['op']>(result: unknown, op: O): Extract<ContainerOpResult, { op: O }> | null {
   const parsed = containerOpResult.safeParse(result);
-  return parsed.success && parsed.data.op === op ? (parsed.data as Extract<ContainerOpResult, { op: O }>) : null;
+  return parsed.success && parsed.data.op === op ? (printableDeep(parsed.data) as Extract<ContainerOpResult, { op: O }>) : null;
 }
 
 export function imageResult<O extends ImageOpResult['op']>(result: unknown, op: O): Extract<ImageOpResult, { op: O }> | null {
   const parsed = imageOpResult.safeParse(result);
-  return parsed.success && parsed.data.op === op ? (parsed.data as Extract<ImageOpResult, { op: O }>) : null;
+  return parsed.success && parsed.data.op === op ? (printableDeep(parsed.data) as Extract<ImageOpResult, { op: O }>) : null;
 }
 
 export function readContainers(result: unknown): SessionContainer[] | null {

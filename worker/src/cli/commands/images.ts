@@ -14,7 +14,7 @@ import type { CliContext } from '../context.js';
 import { formatList, type ListFormat } from '../docker-format.js';
 import { ago, ellipsis, goTime, humanSize, shortImageId } from '../format.js';
 import { collect } from '../options.js';
-import { printable } from '../printable.js';
+import { printable } from '../../../../protocol/printable.js';
 import { listImages, loadImages, removeImage, saveImages } from '../../sessions/image-ops.js';
 import { each, type Program } from './shared.js';
 

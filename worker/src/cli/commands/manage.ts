@@ -9,7 +9,7 @@ import { formatList, parseFormat, runFormat, type ListFormat } from '../docker-f
 import { ago, binarySize, ellipsis, goTime, humanDuration, table } from '../format.js';
 import type { Json } from '../go-template.js';
 import { parseNonNegativeInt } from '../options.js';
-import { printable } from '../printable.js';
+import { printable } from '../../../../protocol/printable.js';
 import { dockerImageView } from './images.js';
 import { describeError } from '../errors.js';
 import { each, type Program } from './shared.js';

@@ -2,7 +2,7 @@
 import { Registries } from '../../registry/index.js';
 import { remoteReference } from '../../registry/remote-reference.js';
 import type { CliContext } from '../context.js';
-import { printable } from '../printable.js';
+import { printable } from '../../../../protocol/printable.js';
 import type { Program } from './shared.js';
 
 export async function sessionRegistries(ctx: CliContext): Promise<Registries> {

@@ -22,3 +22,17 @@ export function printable(text: string, options: { keepNewlines?: boolean } = {}
   const stripped = text.replace(STRING_SEQUENCE, '').replace(CSI, '').replace(OTHER_ESCAPE, '').replace(CONTROLS, '');
   return options.keepNewlines ? stripped.replace(/\r/g, '') : stripped.replace(/[\t\n\r]/g, ' ');
 }
+
+/**
+ * The same for every string inside a value read from the engine (a job's result, an event), for
+ * the page: it shows image names, history, diff paths and error facts outside a terminal, and a
+ * shared playground shows them to someone else. Newlines stay (RUN's last lines are multi-line).
+ */
+export function printableDeep<T>(value: T): T {
+  if (typeof value === 'string') return printable(value, { keepNewlines: true }) as T;
+  if (Array.isArray(value)) return value.map((item) => printableDeep(item)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, printableDeep(item)])) as T;
+  }
+  return value;
+}

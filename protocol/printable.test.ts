@@ -1,7 +1,7 @@
 // Learner text that reaches a terminal cannot drive it: every escape and control sequence a
 // terminal acts on is removed, and the text around it stays.
 import { describe, expect, it } from 'vitest';
-import { printable } from './printable.js';
+import { printable, printableDeep } from './printable.js';
 
 const ESC = '\x1b';
 const BEL = '\x07';
@@ -30,5 +30,14 @@ describe('printable', () => {
   it('keeps ordinary text, Korean and emoji as they are', () => {
     const text = 'sh -c echo "안녕하세요" > /hello.txt 🎉 [ok] ~$';
     expect(printable(text)).toBe(text);
+  });
+});
+
+describe('printableDeep', () => {
+  it('makes every string inside a value printable, keeping newlines, numbers and shape', () => {
+    const hostile = { name: `app${ESC}]52;c;cHduZWQ=${BEL}`, sizes: [1, 2], rows: [{ createdBy: `RUN x\n${ESC}[2Jy` }], none: null, ok: true };
+    expect(printableDeep(hostile)).toEqual({ name: 'app', sizes: [1, 2], rows: [{ createdBy: 'RUN x\ny' }], none: null, ok: true });
+    // Control: the value as read carried the sequences.
+    expect(hostile.name).toContain(`${ESC}]52`);
   });
 });
