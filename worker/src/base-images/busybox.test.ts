@@ -63,8 +63,14 @@ describe('busybox base image', () => {
   });
 
   it('names the available base images and recognises them in FROM references', () => {
-    expect(availableBaseImages().flatMap((b) => b.tags)).toEqual(['busybox:latest', 'debian:bookworm-slim', 'debian:12-slim']);
+    expect(availableBaseImages().flatMap((b) => b.tags)).toEqual([
+      'busybox:latest', 'debian:bookworm-slim', 'debian:12-slim',
+      'layercake/bench:latest', 'layercake/bench:bookworm',
+      'node:18-bookworm-slim', 'node:18-slim', 'node:18',
+    ]);
     expect(baseImageFor('busybox')?.name).toBe('busybox');
+    expect(baseImageFor('node:18')?.name).toBe('node');
+    expect(baseImageFor('node:20')).toBeNull();
     expect(baseImageFor('docker.io/library/debian:12-slim')?.name).toBe('debian');
     expect(baseImageFor('debian:trixie')).toBeNull();
   });
