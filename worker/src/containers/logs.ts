@@ -4,7 +4,7 @@
 // terminal, 'e' stderr), so stdout and stderr stay apart as Docker keeps them. With `follow`,
 // new output is read as the monitor appends it, across a rotation, until the container has
 // stopped and everything is read.
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeFrames } from '../runtime/attachment.js';
 
@@ -31,14 +31,18 @@ async function readFrom(path: string, offset: number): Promise<Buffer> {
   const handle = await open(path, 'r').catch(() => null);
   if (!handle) return Buffer.alloc(0);
   try {
-    const { size } = await handle.stat();
-    if (size <= offset) return Buffer.alloc(0);
-    const buffer = Buffer.alloc(size - offset);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
-    return buffer.subarray(0, bytesRead);
+    return await readHandle(handle, offset);
   } finally {
     await handle.close();
   }
+}
+
+async function readHandle(handle: FileHandle, offset: number): Promise<Buffer> {
+  const { size } = await handle.stat();
+  if (size <= offset) return Buffer.alloc(0);
+  const buffer = Buffer.alloc(size - offset);
+  const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+  return buffer.subarray(0, bytesRead);
 }
 
 /**
@@ -91,38 +95,59 @@ export function lastLinesOf(chunks: LogChunk[], lines: number): LogChunk[] {
 /** Yields the container's output: what is there, then (following) what comes. */
 export async function* readLogs(outputFile: string, options: LogOptions = {}): AsyncGenerator<LogChunk> {
   const rotated = `${outputFile}.1`;
-  const before = await stat(outputFile).catch(() => null);
-  const older = decodeLog(await readFrom(rotated, 0));
-  const latest = decodeLog(await readFrom(outputFile, 0));
-  const history = [...older.chunks, ...latest.chunks];
-  yield* options.tail !== undefined && options.tail >= 0 ? lastLinesOf(history, options.tail) : history;
-  if (!options.follow) return;
-
-  // Where we are: the inode of output.log and how much of it we have given out (whole frames).
-  let inode = before?.ino ?? null;
-  let offset = latest.used;
-  const pollMs = options.pollMs ?? 200;
-  for (;;) {
-    if (options.signal?.aborted) return;
-    // Asked before reading, so output written just before the exit is still read below.
-    const running = options.isRunning ? await options.isRunning() : false;
+  // The history is read within one generation of output.log: a rotation between reading the two
+  // files would give one of them twice (or miss one), so a start that saw one is taken again.
+  // output.log is read through an open handle, which keeps its file across a later rotation.
+  let handle: FileHandle | null = null;
+  let older = decodeLog(Buffer.alloc(0));
+  let latest = older;
+  for (let attempt = 0; ; attempt++) {
+    handle = await open(outputFile, 'r').catch(() => null);
+    const ino = handle ? (await handle.stat()).ino : null;
+    older = decodeLog(await readFrom(rotated, 0));
+    latest = decodeLog(handle ? await readHandle(handle, 0) : Buffer.alloc(0));
     const now = await stat(outputFile).catch(() => null);
-    if (now && inode !== null && now.ino !== inode) {
-      // The monitor rotated: the rest of the file we were reading is now output.log.1.
-      yield* decodeLog(await readFrom(rotated, offset)).chunks;
-      offset = 0;
+    if ((now?.ino ?? null) === ino || attempt >= 8) break;
+    await handle?.close();
+  }
+  try {
+    const history = [...older.chunks, ...latest.chunks];
+    yield* options.tail !== undefined && options.tail >= 0 ? lastLinesOf(history, options.tail) : history;
+    if (!options.follow) return;
+
+    // How much of the open output.log we have given out (whole frames).
+    let offset = latest.used;
+    const pollMs = options.pollMs ?? 200;
+    for (;;) {
+      if (options.signal?.aborted) return;
+      // Asked before reading, so output written just before the exit is still read below.
+      const running = options.isRunning ? await options.isRunning() : false;
+      if (handle) {
+        const fresh = decodeLog(await readHandle(handle, offset));
+        offset += fresh.used;
+        yield* fresh.chunks;
+      }
+      const now = await stat(outputFile).catch(() => null);
+      if (now && (handle === null || now.ino !== (await handle.stat()).ino)) {
+        // The monitor rotated (or the log appeared): once output.log is a new file the old one
+        // gets nothing more, so what it got since the read above is drained through the
+        // handle, and the new file is read from its start.
+        if (handle) {
+          yield* decodeLog(await readHandle(handle, offset)).chunks;
+          await handle.close();
+        }
+        handle = await open(outputFile, 'r').catch(() => null);
+        offset = 0;
+        if (handle) continue;
+      }
+      if (!running) return;
+      try {
+        await sleep(pollMs, undefined, options.signal ? { signal: options.signal } : undefined);
+      } catch {
+        return; // aborted
+      }
     }
-    if (now) {
-      inode = now.ino;
-      const fresh = decodeLog(await readFrom(outputFile, offset));
-      offset += fresh.used;
-      yield* fresh.chunks;
-    }
-    if (!running) return;
-    try {
-      await sleep(pollMs, undefined, options.signal ? { signal: options.signal } : undefined);
-    } catch {
-      return; // aborted
-    }
+  } finally {
+    await handle?.close();
   }
 }
