@@ -2,7 +2,6 @@
 // Debian's squid, the launcher, Debian's archive (this machine reaches deb.debian.org; when it
 // does not, the suite is skipped and says why). Each refused way out is tried for real.
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LearnerError } from '../../../protocol/errors.js';
@@ -11,15 +10,7 @@ import { createHarness, type Harness } from '../builder/test-support/harness.js'
 import type { Builder } from '../builder/build.js';
 import { createHarness as createContainerHarness, logsOf, processesMentioning, type Harness as ContainerHarness } from '../containers/test-support/harness.js';
 import { EgressService } from './index.js';
-
-function reachable(host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request({ host, path: '/', method: 'HEAD', timeout: 5_000 }, (res) => (res.resume(), resolve(true)));
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => (req.destroy(), resolve(false)));
-    req.end();
-  });
-}
+import { reachable } from './test-support/reachable.js';
 
 const online = await reachable('deb.debian.org');
 if (!online) console.warn('egress tests skipped: deb.debian.org is not reachable from this host');

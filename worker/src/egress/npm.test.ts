@@ -10,7 +10,6 @@
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LearnerError } from '../../../protocol/errors.js';
 import { ensureBaseImage } from '../base-images/index.js';
@@ -18,17 +17,9 @@ import type { Builder } from '../builder/build.js';
 import { createHarness, type Harness } from '../builder/test-support/harness.js';
 import { processesMentioning } from '../containers/test-support/harness.js';
 import { EgressService } from './index.js';
+import { reachable } from './test-support/reachable.js';
 
-function reachable(host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request({ host, path: '/', method: 'HEAD', timeout: 5_000 }, (res) => (res.resume(), resolve(true)));
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => (req.destroy(), resolve(false)));
-    req.end();
-  });
-}
-
-const online = (await reachable('registry.npmjs.org')) && (await reachable('deb.debian.org'));
+const online = (await reachable('registry.npmjs.org', 'https')) && (await reachable('deb.debian.org'));
 if (!online) console.warn('npm tests skipped: registry.npmjs.org or deb.debian.org is not reachable from this host');
 
 /** The last certificate of the chain a TLS client on this host is shown by `host`. */
