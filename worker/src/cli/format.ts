@@ -66,15 +66,27 @@ export function ellipsis(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
+// Hangul, CJK and fullwidth forms take two terminal cells, combining marks none.
+const WIDE = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u;
+const ZERO = /[\u0300-\u036f\u200b-\u200f]/u;
+
+/** How many terminal cells `text` takes. */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const ch of text) width += ZERO.test(ch) ? 0 : WIDE.test(ch) ? 2 : 1;
+  return width;
+}
+
 /**
  * Go's tabwriter as Docker's tables use it (minimum width 10, padding 3, spaces): a cell ends at
  * a tab and is padded to its column's width; the last cell of a line, which no tab ends, is not.
+ * Widths are terminal cells, not characters (Go's counts runes), so Korean headers line up.
  */
 export function tabwrite(text: string): string {
   const lines = text.split('\n').map((line) => line.split('\t'));
   const widths: number[] = [];
-  for (const cells of lines) cells.slice(0, -1).forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 10, [...cell].length + 3)));
-  return lines.map((cells) => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length))).join('')).join('\n');
+  for (const cells of lines) cells.slice(0, -1).forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 10, displayWidth(cell) + 3)));
+  return lines.map((cells) => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat(widths[i]! - displayWidth(cell)))).join('')).join('\n');
 }
 
 /** Rows under a header, as Docker's tables print them (tabwrite). Cells are made printable (printable.ts). */

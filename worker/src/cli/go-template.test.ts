@@ -94,4 +94,10 @@ describe('list formats as Docker prints them', () => {
   it('tabwrite pads every cell a tab ends, even an empty one, and leaves the last alone', () => {
     expect(tabwrite('a\t\tlast\nlonger-than-ten\tb\tc')).toBe('a                 ' + ' '.repeat(10) + 'last\nlonger-than-ten   b         c');
   });
+
+  it('tabwrite counts terminal cells: a Korean cell takes two per syllable, so the next column lines up', () => {
+    const out = tabwrite('벤치마크 항목\t호스트\nCPU\t3368').split('\n');
+    // 벤치마크 항목 is 13 cells wide; the column is 16, so 호스트 and 3368 both start at cell 16.
+    expect(out).toEqual(['벤치마크 항목   호스트', 'CPU' + ' '.repeat(13) + '3368']);
+  });
 });

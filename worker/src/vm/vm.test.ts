@@ -13,7 +13,7 @@ import { IdRangeAllocator } from '../runtime/id-ranges.js';
 import { startVm, type VmHost, type VmLimits } from './vm.js';
 
 /** VM tests' host uid window: apart from the product's and the other suites'. */
-const ID_BASE = 2_100_000_000;
+const ID_BASE = 2_200_000_000; // its own window: cli.test.ts uses 2_100_000_000
 const CGROUP_PARENT = `layercake-vm-test-${process.pid}`;
 const limits: VmLimits = { memoryBytes: 256 * 1024 * 1024, cpus: 1, timeoutMs: 120_000 };
 const ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'];
