@@ -108,7 +108,9 @@ export async function startPrivateRedis(options: PrivateRedisOptions): Promise<P
   ];
   // Its own process group: a Ctrl-C in the terminal must not stop Redis before the worker has
   // put its unfinished jobs back (that needs Redis); the owner stops it last, with stop().
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // --pdeathsig: an owner that dies without stopping it (a SIGKILLed `npm start` or test run)
+  // still ends it, with SIGTERM, which Redis takes as a clean shutdown (the AOF is flushed).
+  const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', 'redis-server', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   const keep = (b: Buffer) => (output = (output + b.toString()).slice(-8192));
   child.stdout!.on('data', keep);
