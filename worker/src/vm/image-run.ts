@@ -19,9 +19,13 @@ export async function vmOfImage(store: ImageStore, imageId: string, cmd?: string
   };
 }
 
-/** qemu's resident memory, from /proc (0 once it is gone). */
+/** qemu's resident memory, from /proc (0 once it is gone): the process at `pid` (unshare) and
+ * those below it (qemu, forked into its pid namespace). */
 export async function residentBytes(pid: number): Promise<number> {
   const { readFile } = await import('node:fs/promises');
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
+  const own = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
+  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).split(' ').filter(Boolean).map(Number);
+  const below = await Promise.all(children.map((child) => residentBytes(child)));
+  return below.reduce((sum, bytes) => sum + bytes, own);
 }

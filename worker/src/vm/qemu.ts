@@ -1,7 +1,7 @@
 // One VM's qemu process. qemu faces a hostile guest, so it gets as little as it can run with:
 // an unprivileged uid of its own (an id range the engine reserved, so no container maps to it),
 // no capabilities and no_new_privs (setpriv), a user namespace of its own owning its network,
-// IPC, UTS and mount namespaces (no network at all, even if a device were added), its own
+// IPC, UTS, mount and pid namespaces (no network at all, even if a device were added), its own
 // cgroup (memory without swap, pids, CPU), qemu's seccomp filter (-sandbox: no exec, no setuid, no resource changes), -nodefaults and only the
 // devices the guest needs: the serial console, a virtio console for control lines, a read-only
 // virtio disk of the image (and, for `compare`, a scratch disk to write). Disks are passed as
@@ -183,9 +183,10 @@ export class QemuProcess extends EventEmitter implements Attachment {
     await chown(socketPath, identity.uid, identity.gid);
     const args = qemuArgs(options);
     // sh (root) joins the cgroup, setpriv drops to the VM's user with no capabilities, unshare
-    // (as that user) makes a user namespace of its own that owns fresh net, IPC, UTS and mount
-    // namespaces, and qemu is what remains: the same pid throughout. In that user namespace qemu
-    // is unmapped (nobody) and holds no capability there either (exec as non-root drops them).
+    // (as that user) makes a user namespace of its own that owns fresh net, IPC, UTS, mount and
+    // pid namespaces and forks qemu into them (unshare's pid is the one the engine holds and
+    // kills). In that user namespace qemu is unmapped (nobody) and holds no capability there
+    // either (exec as non-root drops them).
     const script = 'for f in $LC_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; exec "$@"';
     const command = [
       // --pdeathsig: the guest dies with the engine process that started it (a VM has no life
@@ -195,7 +196,9 @@ export class QemuProcess extends EventEmitter implements Attachment {
       // KVM: the one extra group, /dev/kvm's (never root's), so qemu can open it. A /dev/kvm only
       // root may open leaves KVM to root: the probe then fails and the host runs TCG.
       ...(options.accel === 'kvm' && kvmGroup() !== null ? [`--groups=${kvmGroup()}`] : ['--clear-groups']), '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
-      'unshare', '--user', '--net', '--ipc', '--uts', '--mount', '--',
+      // --pid --fork: qemu is pid 1 of a pid namespace of its own and sees no host process
+      // (--mount-proc); --kill-child: it dies with unshare, which is the pid the engine holds.
+      'unshare', '--user', '--net', '--ipc', '--uts', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc', '--',
       'qemu-system-x86_64', ...args,
     ];
     const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', options.diskFd ?? 'ignore', ...(options.scratchFds ?? [])];
@@ -261,11 +264,25 @@ export class QemuProcess extends EventEmitter implements Attachment {
     this.kill();
   }
 
+  /** qemu first: unshare then reaps it and exits with its signal, and this process reaps
+   * unshare. Killing unshare first would orphan qemu (--kill-child) to an init that may never
+   * reap it; unshare is killed too if it is still there a moment later. */
   kill(): void {
+    const signal = (pid: number) => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    };
+    let children: number[] = [];
     try {
-      process.kill(this.pid, 'SIGKILL');
+      children = readFileSync(`/proc/${this.pid}/task/${this.pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
     } catch {
-      /* gone already */
+      /* unshare is gone */
     }
+    for (const child of children) signal(child);
+    if (children.length === 0) return signal(this.pid);
+    setTimeout(() => this.child.exitCode === null && this.child.signalCode === null && signal(this.pid), 2_000).unref();
   }
 }

@@ -140,20 +140,26 @@ describe('an image booted as a VM', () => {
     // While it runs: qemu is in its cgroup as the VM's unprivileged user, not root.
     // (The wrapper joins the cgroup as root, then becomes qemu as the VM's user, which installs
     // its seccomp filter once it has set up: wait for that.)
+    // qemu is unshare's child (the pid the engine holds is unshare's), forked into its own pid namespace.
+    const holder = vm.terminal.pid;
+    let qemu = 0;
     let status = '';
     for (let i = 0; i < 200 && !/^Seccomp:\s+2$/m.test(status); i++) {
       await new Promise((r) => setTimeout(r, 50));
-      status = readFileSync(`/proc/${vm.terminal.pid}/status`, 'utf8');
+      qemu = Number(readFileSync(`/proc/${holder}/task/${holder}/children`, 'utf8').trim().split(' ')[0] || 0);
+      status = qemu ? readFileSync(`/proc/${qemu}/status`, 'utf8') : '';
     }
-    expect(await vm.cgroup.pids()).toContain(vm.terminal.pid);
+    expect(await vm.cgroup.pids()).toEqual(expect.arrayContaining([holder, qemu]));
     expect(Number(/^Uid:\s+(\d+)/m.exec(status)?.[1])).toBeGreaterThanOrEqual(ID_BASE);
     expect(status).toMatch(/^CapEff:\s+0+$/m);
     expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
     expect(status).toMatch(/^Seccomp:\s+2$/m);
+    // pid 1 of its own pid namespace: it sees no host process.
+    expect(status).toMatch(new RegExp(`^NSpid:\\s+${qemu}\\s+1$`, 'm'));
     // Namespaces of its own: a user namespace (qemu is nobody in it) owning its network, IPC,
-    // UTS and mount namespaces; the engine's are the host's.
-    for (const ns of ['user', 'net', 'ipc', 'uts', 'mnt']) expect(readlinkSync(`/proc/${vm.terminal.pid}/ns/${ns}`), ns).not.toBe(readlinkSync(`/proc/self/ns/${ns}`));
-    expect(readFileSync(`/proc/${vm.terminal.pid}/uid_map`, 'utf8').trim()).toBe('');
+    // UTS, mount and pid namespaces; the engine's are the host's.
+    for (const ns of ['user', 'net', 'ipc', 'uts', 'mnt', 'pid']) expect(readlinkSync(`/proc/${qemu}/ns/${ns}`), ns).not.toBe(readlinkSync(`/proc/self/ns/${ns}`));
+    expect(readFileSync(`/proc/${qemu}/uid_map`, 'utf8').trim()).toBe('');
     vm.kill();
     expect(await vm.ended).toMatchObject({ reason: 'killed', exitCode: 137 });
     expect(await leftovers()).toEqual([]);
