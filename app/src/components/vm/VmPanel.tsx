@@ -81,7 +81,7 @@ export function VmPanel({ renderTerminal }: VmPanelProps) {
           </div>
           {view.accel && (
             <p className={view.accel === 'tcg' ? styles.tcg : styles.kvm} data-accel={view.accel}>
-              <strong>{view.accel.toUpperCase()}</strong> · {m(view.accel === 'tcg' ? 'vm.accel.tcg' : 'vm.accel.kvm')}
+              <strong>{view.accel.toUpperCase()}</strong> · {m(view.accel === 'tcg' ? 'vm.accel.tcg' : 'vm.accel.kvm').replace(/^(TCG|KVM):\s*/, '') /* the text starts with the name the CLI needs; here it stands in bold */}
             </p>
           )}
           {view.kernel && <p className={styles.fact}>{m('vm.kernel', view.kernel)}</p>}
