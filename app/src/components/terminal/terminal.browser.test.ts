@@ -124,12 +124,15 @@ async function learner(locale: 'en' | 'ko' = 'en'): Promise<Learner> {
 
 /** What the container's terminal has shown (its kept output), as text. */
 async function shown(containerId: string): Promise<string> {
-  let text = '';
+  // Decoded once, whole: the stream is bytes, and a shell echoing a line as it is typed may write
+  // one UTF-8 character across two records (xterm's decoder joins them; a per-record decode
+  // read them as U+FFFD, seen on a loaded CI run).
+  const parts: Buffer[] = [];
   let after: number | undefined;
   for (;;) {
     const { records } = await readTerminalOutput(redis, prefix, containerId, after, { count: 1000 });
-    for (const r of records) if (r.kind === 'data') (text += r.data.toString('utf8')), (after = r.offset);
-    if (records.length < 1000) return text;
+    for (const r of records) if (r.kind === 'data') parts.push(r.data), (after = r.offset);
+    if (records.length < 1000) return Buffer.concat(parts).toString('utf8');
   }
 }
 
