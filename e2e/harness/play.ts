@@ -137,8 +137,9 @@ export class Play {
     return this.page.getByRole('list', { name: this.n.layers, exact: true }).getByRole('listitem');
   }
 
+  /** The build output, scrollback included: its rows on screen are only the last few. */
   buildOutputText(): Promise<string> {
-    return this.page.getByRole('region', { name: this.n.buildOutput }).innerText();
+    return xtermText(this.page.getByRole('region', { name: this.n.buildOutput }));
   }
 
   async tab(name: 'buildTab' | 'containersTab' | 'imagesTab'): Promise<void> {
@@ -233,25 +234,9 @@ export class Play {
     await this.page.keyboard.type(text, { delay: 10 });
   }
 
-  /**
-   * The terminal's text, scrollback included: xterm's buffer, which the widget hangs on its host
-   * element (no role reaches it); wrapped rows are joined back into their line.
-   */
+  /** The terminal's text, scrollback included (xtermText). */
   terminalText(pane: Locator): Promise<string> {
-    return this.terminal(pane).evaluate((region) => {
-      type Line = { isWrapped: boolean; translateToString(trim: boolean): string };
-      type Xterm = { buffer: { active: { length: number; getLine(i: number): Line | undefined } } };
-      const host = [region, ...region.querySelectorAll('div')].find((d) => 'xterm' in d) as (HTMLDivElement & { xterm: Xterm }) | undefined;
-      if (!host) throw new Error('the terminal widget does not expose its xterm (TerminalXterm.tsx)');
-      const buffer = host.xterm.buffer.active;
-      let text = '';
-      for (let i = 0; i < buffer.length; i++) {
-        const line = buffer.getLine(i);
-        if (!line) continue;
-        text += (line.isWrapped || i === 0 ? '' : '\n') + line.translateToString(true);
-      }
-      return text.replace(/\n+$/, '');
-    });
+    return xtermText(this.terminal(pane));
   }
 
   /** Waits until the terminal's screen matches `pattern`, and returns the screen. */
@@ -380,3 +365,26 @@ export function lowContrast(page: Page): Promise<string[]> {
 export function overflowsSideways(page: Page): Promise<boolean> {
   return page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
 }
+
+/**
+ * A terminal widget's text, scrollback included: xterm's buffer, which the widget hangs on its
+ * host element (no role reaches it; the DOM holds only the rows on screen); wrapped rows are
+ * joined back into their line.
+ */
+function xtermText(region: Locator): Promise<string> {
+  return region.evaluate((el) => {
+    type Line = { isWrapped: boolean; translateToString(trim: boolean): string };
+    type Xterm = { buffer: { active: { length: number; getLine(i: number): Line | undefined } } };
+    const host = [el, ...el.querySelectorAll('div')].find((d) => 'xterm' in d) as (HTMLDivElement & { xterm: Xterm }) | undefined;
+    if (!host) throw new Error('the terminal widget does not expose its xterm (TerminalXterm.tsx, BuildXterm.tsx)');
+    const buffer = host.xterm.buffer.active;
+    let text = '';
+    for (let i = 0; i < buffer.length; i++) {
+      const line = buffer.getLine(i);
+      if (!line) continue;
+      text += (line.isWrapped || i === 0 ? '' : '\n') + line.translateToString(true);
+    }
+    return text.replace(/\n+$/, '');
+  });
+}
+
