@@ -12,19 +12,10 @@ import { join } from 'node:path';
 import { ImageStore, type Digest } from '../worker/src/image-store/index.js';
 import { ProjectRegistry, publishProjectRegistry, Registries } from '../worker/src/registry/index.js';
 import { SessionImages } from '../worker/src/sessions/images.js';
+import { noise } from '../worker/src/registry/test-support/noise.js';
 
 const runs = Number(process.argv[2] ?? 5);
 const MiB = 1024 * 1024;
-
-function noise(bytes: number, seed: number): Buffer {
-  const out = Buffer.alloc(bytes);
-  let x = seed >>> 0;
-  for (let i = 0; i < bytes; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 function docker(sock: string, config: string, args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {

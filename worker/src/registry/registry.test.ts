@@ -14,6 +14,7 @@ import { SessionImages } from '../sessions/images.js';
 import { DistributionClient, endpointFor } from './distribution-client.js';
 import { ProjectRegistry, publishProjectRegistry, Registries, registryProcesses } from './index.js';
 import { putManifest, upload } from './push.js';
+import { noise } from './test-support/noise.js'; // incompressible: the resume test needs a long blob
 
 const MiB = 1024 * 1024;
 const execFileP = promisify(execFile);
@@ -26,17 +27,6 @@ let store: ImageStore;
 function session(name: string, dir = dataDir, st = store): { images: SessionImages; registries: Registries } {
   const images = new SessionImages(st, name, dir);
   return { images, registries: new Registries({ dataDir: dir, store: st, images, projectDir: join(work, 'registry'), retryWindowMs: 20_000 }) };
-}
-
-/** Incompressible bytes, so a layer's gzip is as big as it is (the resume test needs a long blob). */
-function noise(bytes: number, seed: number): Buffer {
-  const out = Buffer.alloc(bytes);
-  let x = seed >>> 0;
-  for (let i = 0; i < bytes; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
 }
 
 /** An image of `count` layers in session `images`, named `name`. */
