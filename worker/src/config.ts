@@ -84,6 +84,8 @@ const schema = z.object({
     }),
   /** The proxy's disk cache bound. */
   LAYERCAKE_EGRESS_CACHE_SIZE: byteSize.default(2 * GiB),
+  /** The host's registry blob cache (<data>/registry-cache): least recently used blobs not in use go beyond it. */
+  LAYERCAKE_REGISTRY_CACHE_SIZE: byteSize.default(4 * GiB),
   LAYERCAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -102,6 +104,7 @@ export type EngineConfig = Readonly<{
   idRangeBase: number;
   baseImages: readonly ('busybox' | 'debian' | 'node')[];
   logLevel: string;
+  registryCacheBytes: number;
   egress: Readonly<{ enabled: boolean; containers: boolean; dir: string; allow: readonly string[]; cacheBytes: number }>;
 }>;
 
@@ -134,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     idRangeBase: c.LAYERCAKE_ID_RANGE_BASE,
     baseImages: Object.freeze([...c.LAYERCAKE_BASE_IMAGES]),
     logLevel: c.LAYERCAKE_LOG_LEVEL,
+    registryCacheBytes: c.LAYERCAKE_REGISTRY_CACHE_SIZE,
     egress: Object.freeze({
       enabled: c.LAYERCAKE_EGRESS === 'on',
       containers: c.LAYERCAKE_CONTAINER_EGRESS === 'on',

@@ -6,12 +6,18 @@
 //
 // Only a pull that fetched the manifest from the registry, with its learner's credentials,
 // asks for a blob, so the cache gives nobody a blob their registry would not have given them.
+//
+// Its size is bounded (LAYERCAKE_REGISTRY_CACHE_SIZE): each blob added evicts the least recently
+// used ones (a blob's mtime is its last use) down to the bound. A pull holds a lease on every blob
+// it uses until it has copied them into the store (../leases/process-lease.ts), and a leased blob
+// is never evicted, whichever of the host's processes (worker, `layercake pull`) evicts.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LearnerError } from '../../../protocol/errors.js';
 import { isDigest, type Digest } from '../image-store/index.js';
+import { liveKeys, takeLease, tryLock } from '../leases/process-lease.js';
 import { isUnreachable, registryError, type DistributionClient } from './distribution-client.js';
 
 export interface BlobProgress {
@@ -32,6 +38,23 @@ export interface FetchStats {
 export interface BlobCacheOptions {
   /** How long a download keeps retrying a registry that went away (a restart) before giving up. */
   retryWindowMs?: number;
+  /** Most bytes of blobs kept; beyond it the least recently used ones not in use go (default: no bound). */
+  maxBytes?: number;
+}
+
+/** The blobs one pull reads: none of them is evicted until `release()`. */
+export class BlobLease {
+  private readonly releases: (() => Promise<void>)[] = [];
+
+  constructor(private readonly dir: string) {}
+
+  async hold(digest: Digest): Promise<void> {
+    this.releases.push(await takeLease(this.dir, digest.slice(7)));
+  }
+
+  async release(): Promise<void> {
+    for (const release of this.releases.splice(0)) await release();
+  }
 }
 
 export class BlobCache {
@@ -48,6 +71,62 @@ export class BlobCache {
     return stat(this.path(digest)).then(() => true, () => false);
   }
 
+  /** A lease for one pull's blobs (fetch's `lease`). */
+  lease(): BlobLease {
+    return new BlobLease(join(this.root, 'in-use'));
+  }
+
+  /** Bytes of the verified blobs, and each one's size and last use. */
+  async blobs(): Promise<{ hex: string; bytes: number; usedMs: number }[]> {
+    const dir = join(this.root, 'blobs', 'sha256');
+    const out: { hex: string; bytes: number; usedMs: number }[] = [];
+    for (const hex of await readdir(dir).catch(() => [] as string[])) {
+      const s = await stat(join(dir, hex)).catch(() => null);
+      if (s) out.push({ hex, bytes: s.size, usedMs: s.mtimeMs });
+    }
+    return out;
+  }
+
+  /**
+   * Down to the bound: the least recently used blobs that no live process holds a lease on are
+   * removed. One evictor at a time on the host (another one busy already does this work).
+   * Returns the digests removed.
+   */
+  async evict(): Promise<Digest[]> {
+    const max = this.options.maxBytes;
+    if (max === undefined) return [];
+    await mkdir(this.root, { recursive: true });
+    const unlock = await tryLock(join(this.root, 'evict.lock'));
+    if (unlock === null) return [];
+    const removed: Digest[] = [];
+    try {
+      const blobs = await this.blobs();
+      let total = blobs.reduce((sum, b) => sum + b.bytes, 0);
+      if (total <= max) return [];
+      const inUse = join(this.root, 'in-use');
+      const held = await liveKeys(inUse);
+      await mkdir(join(this.root, 'evicting'), { recursive: true });
+      for (const blob of blobs.sort((a, b) => a.usedMs - b.usedMs)) {
+        if (total <= max) break;
+        if (held.has(blob.hex)) continue;
+        // Moved aside first, then the leases read again: a pull that took its lease in between
+        // (after the first read) gets the blob back instead of losing it under its feet.
+        const aside = join(this.root, 'evicting', blob.hex);
+        if (!(await rename(this.path(`sha256:${blob.hex}` as Digest), aside).then(() => true, () => false))) continue;
+        if ((await liveKeys(inUse)).has(blob.hex)) {
+          await rename(aside, this.path(`sha256:${blob.hex}` as Digest));
+          continue;
+        }
+        await rm(aside, { force: true });
+        total -= blob.bytes;
+        removed.push(`sha256:${blob.hex}` as Digest);
+      }
+    } finally {
+      await unlock();
+    }
+    return removed;
+  }
+
   /**
    * The blob's path in the cache, fetching it from `repository` when it is not there yet.
    * Every byte is hashed on the way in; a blob whose bytes do not match is discarded and
@@ -60,10 +139,16 @@ export class BlobCache {
     size: number,
     onProgress: (p: BlobProgress) => void = () => {},
     testHooks: { onChunk?: (receivedBytes: number) => void } = {},
+    lease?: BlobLease,
   ): Promise<{ path: string; stats: FetchStats }> {
     if (!isDigest(digest)) throw new LearnerError('registry.badManifest', { detail: `not a sha256 digest: ${digest}` });
     const done = this.path(digest);
+    // Held before it is looked for: an eviction from now on leaves it (or puts it back).
+    await lease?.hold(digest);
     if (await stat(done).then(() => true, () => false)) {
+      // Its last use, for the eviction's order.
+      const now = new Date();
+      await utimes(done, now, now).catch(() => undefined);
       onProgress({ digest, status: 'cached', bytes: size, totalBytes: size });
       return { path: done, stats: { fetchedBytes: 0, resumedFromBytes: 0 } };
     }
@@ -91,6 +176,7 @@ export class BlobCache {
     }
     await rename(partial, done);
     onProgress({ digest, status: 'verified', bytes: size, totalBytes: size });
+    await this.evict();
     return { path: done, stats };
   }
 

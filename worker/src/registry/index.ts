@@ -3,6 +3,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LearnerError } from '../../../protocol/errors.js';
+import { loadConfig } from '../config.js';
 import type { ImageStore } from '../image-store/index.js';
 import type { QuotaSource } from '../sessions/image-ops.js';
 import type { SessionImages } from '../sessions/images.js';
@@ -35,6 +36,8 @@ export interface RegistriesOptions {
   projectDir?: string;
   /** How long a download retries a registry that went away (ms). */
   retryWindowMs?: number;
+  /** The host's blob cache bound (default: config.ts LAYERCAKE_REGISTRY_CACHE_SIZE). */
+  cacheBytes?: number;
   /** Where pull progress goes (`pull.layer`, `pull.finished`) for the UI. */
   events?: EventSink;
 }
@@ -55,8 +58,13 @@ export class Registries {
   readonly credentials: CredentialStore;
 
   constructor(private readonly options: RegistriesOptions) {
-    // One cache for the host: every session's pulls share it.
-    this.cache = new BlobCache(join(options.dataDir, 'registry-cache'), { retryWindowMs: options.retryWindowMs });
+    // One cache for the host: every session's pulls share it. Its bound is the host's, the same
+    // for every process that pulls (worker, command line), so it is read from the environment
+    // here rather than handed down by each of them.
+    this.cache = new BlobCache(join(options.dataDir, 'registry-cache'), {
+      retryWindowMs: options.retryWindowMs,
+      maxBytes: options.cacheBytes ?? loadConfig().registryCacheBytes,
+    });
     this.credentials = new CredentialStore(options.dataDir, options.images.session);
   }
 

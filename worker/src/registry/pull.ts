@@ -15,7 +15,7 @@ import { sha256, type Digest, type ImageStore } from '../image-store/index.js';
 import { MediaType } from '../image-store/media-types.js';
 import { loadImages, type QuotaSource } from '../sessions/image-ops.js';
 import type { SessionImages } from '../sessions/images.js';
-import { hashFile, type BlobCache, type BlobProgress, type FetchStats } from './blob-cache.js';
+import { hashFile, type BlobCache, type BlobLease, type BlobProgress, type FetchStats } from './blob-cache.js';
 import { DistributionClient, endpointFor, isUnreachable, readAll, registryError, type Credentials } from './distribution-client.js';
 import { remoteReference, type RemoteReference } from './remote-reference.js';
 
@@ -82,8 +82,26 @@ export async function pullImage(input: string, options: PullOptions): Promise<Pu
   const config = manifest.doc.config as Descriptor;
   const layers = (manifest.doc.layers ?? []) as Descriptor[];
 
-  // 2. blobs, through the host's cache; each verified against its digest as it arrives.
-  const configBlob = await options.cache.fetch(client, ref.repository, config.digest, config.size);
+  // 2. blobs, through the host's cache; each verified against its digest as it arrives, and held
+  //    (not evicted) until step 3 has copied it.
+  const lease = options.cache.lease();
+  try {
+    return await intoStore(ref, client, top.digest, config, layers, lease, options);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function intoStore(
+  ref: RemoteReference,
+  client: DistributionClient,
+  topDigest: Digest,
+  config: Descriptor,
+  layers: Descriptor[],
+  lease: BlobLease,
+  options: PullOptions,
+): Promise<PullResult> {
+  const configBlob = await options.cache.fetch(client, ref.repository, config.digest, config.size, () => {}, {}, lease);
   const fetched: PullResult['layers'] = [];
   const paths: string[] = [];
   for (const layer of layers) {
@@ -94,6 +112,7 @@ export async function pullImage(input: string, options: PullOptions): Promise<Pu
       layer.size,
       (p) => options.onProgress?.({ ...p, image: ref.name }),
       { onChunk: (bytes) => options.onChunk?.(layer.digest, bytes) },
+      lease,
     );
     fetched.push({ digest: layer.digest, size: layer.size, stats: result.stats });
     paths.push(result.path);
@@ -128,7 +147,7 @@ export async function pullImage(input: string, options: PullOptions): Promise<Pu
     await writeLayout(archive, index, localManifest, manifestDigest, blobs);
     const lines = await loadImages(options.store, options.images, archive, options.quota);
     // The image id is the config's digest, which the cache verified.
-    return { name: ref.name, digest: top.digest, imageId: config.digest, layers: fetched, lines };
+    return { name: ref.name, digest: topDigest, imageId: config.digest, layers: fetched, lines };
   } finally {
     await options.store.removeScratchDir(work);
   }

@@ -2,7 +2,7 @@
 // front), one per suite on free loopback ports, with sessions on one host's data dir.
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -282,4 +282,81 @@ describe('the project registry', () => {
     expect(layer.stats.fetchedBytes).toBeLessThan(layer.size + MiB);
     expect((await stat(resumeStore.layerDir((await resumeStore.inspect(id)).layers[0]!.chainId))).isDirectory()).toBe(true);
   }, 90_000);
+});
+
+describe('the host’s blob cache bound', () => {
+  /** A process of its own that holds a lease on one blob (as a pull of another process does) until killed. */
+  async function leaseHolder(cacheRoot: string, digest: string) {
+    const module = new URL('../leases/process-lease.ts', import.meta.url).pathname;
+    const script = `import { takeLease } from ${JSON.stringify(module)};\nawait takeLease(${JSON.stringify(join(cacheRoot, 'in-use'))}, ${JSON.stringify(digest.slice(7))});\nconsole.log('held');\nsetInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
+      child.once('exit', (code) => reject(new Error(`the lease holder exited (${code})`)));
+    });
+    return child;
+  }
+
+  /**
+   * X (config, a1, a2) pulled into a cache bounded at 250 KiB, last used in that order; then Y
+   * (two more 100 KiB layers) while another process holds a1 (alive, or SIGKILLed first).
+   */
+  async function fillPastTheBound(holderAlive: boolean, host: string) {
+    const s1 = session('s1');
+    const x = `${registry.host}/s1/lru-x:v1`;
+    const y = `${registry.host}/s1/lru-y:v1`;
+    if (!(await s1.images.resolve(x).then(() => true, () => false))) {
+      await makeImage(s1.images, x, 2, 100 * 1024, 21);
+      await makeImage(s1.images, y, 2, 100 * 1024, 22);
+      await s1.registries.push(x);
+      await s1.registries.push(y);
+    }
+    const dir = join(work, host);
+    const st = await ImageStore.open(join(dir, 'store'));
+    const images = new SessionImages(st, 's10', dir);
+    const registries = new Registries({ dataDir: dir, store: st, images, projectDir: join(work, 'registry'), cacheBytes: 250 * 1024 });
+    const cache = registries.cache;
+    const px = await registries.pull(x);
+    const [a1, a2] = px.layers.map((l) => l.digest);
+    // Last uses one second apart, oldest first: X's config, a1, a2.
+    const t0 = Date.now() / 1000 - 60;
+    for (const [i, digest] of [px.imageId, a1!, a2!].entries()) await utimes(cache.path(digest), t0 + i, t0 + i);
+    const holder = await leaseHolder(cache.root, a1!);
+    if (!holderAlive) {
+      holder.kill('SIGKILL');
+      await new Promise((r) => holder.once('exit', r));
+    }
+    try {
+      const py = await registries.pull(y);
+      expect(await images.resolve(y)).toBe(py.imageId);
+      const kept = async (digest: string) => cache.has(digest as Digest);
+      return {
+        xConfig: await kept(px.imageId),
+        a1: await kept(a1!),
+        a2: await kept(a2!),
+        y: await Promise.all([py.imageId, ...py.layers.map((l) => l.digest)].map(kept)),
+        bytes: (await cache.blobs()).reduce((sum, b) => sum + b.bytes, 0),
+        inUse: await readdir(join(cache.root, 'in-use')),
+      };
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  }
+
+  it('past its bound the least recently used blobs go, but not one another process is reading', async () => {
+    const held = await fillPastTheBound(true, 'lru-held');
+    expect(held.y).toEqual([true, true, true]);
+    expect(held.xConfig).toBe(false);
+    expect(held.a2).toBe(false);
+    expect(held.a1).toBe(true); // older than a2, but held
+    // Over the bound only by what is held: a1 and Y's own blobs (held by Y's pull while it ran).
+    expect(held.bytes).toBeGreaterThan(250 * 1024);
+    // The control: the same, its holder SIGKILLed first; a dead process's lease holds nothing.
+    const dead = await fillPastTheBound(false, 'lru-dead');
+    expect(dead.y).toEqual([true, true, true]);
+    expect([dead.xConfig, dead.a1, dead.a2]).toEqual([false, false, false]);
+    expect(dead.bytes).toBeLessThanOrEqual(250 * 1024);
+    // Pulls let go of their leases; the dead holder's was removed by the eviction.
+    expect(dead.inUse).toEqual([]);
+  }, 60_000);
 });
