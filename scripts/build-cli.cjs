@@ -98,6 +98,24 @@ const zodEnglishOnly = {
   },
 };
 
+/**
+ * commander requires node:child_process at load, for subcommands run as separate executables,
+ * which this command line has none of; loading it (with net, stream and their kin) costs each
+ * start a few milliseconds. commander gets it on first use instead.
+ */
+const commanderLazyChildProcess = {
+  name: 'commander-lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      args.importer.includes(`${join('node_modules', 'commander')}/`) ? { path: 'child_process', namespace: 'lazy-child-process' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
+      contents: "let real; module.exports = new Proxy({}, { get: (_, name) => (real ??= require('node:child_process'))[name] });",
+      loader: 'js',
+    }));
+  },
+};
+
 const common = {
   absWorkingDir: repo,
   bundle: true,
@@ -110,11 +128,11 @@ const common = {
   // import() becomes a lazily initialised module of the same file (node builtins and the packages
   // below a require()), so nothing needs an ES module loader at run time.
   supported: { 'dynamic-import': false },
-  // The native addon stays a package. pino too (its transports load files by path), behind a
-  // stand-in that loads it only when a line is written (worker/src/cli/pino-lazy.ts).
-  external: ['@napi-rs/xattr'],
-  alias: { pino: './worker/src/cli/pino-lazy.ts' },
-  plugins: [sourceUrls, zodEnglishOnly],
+  // The native addon stays a package, behind a stand-in that loads it on its first call
+  // (worker/src/cli/xattr-lazy.ts). pino too (its transports load files by path), loaded only
+  // when a line is written (worker/src/cli/pino-lazy.ts).
+  alias: { pino: './worker/src/cli/pino-lazy.ts', '@napi-rs/xattr': './worker/src/cli/xattr-lazy.ts' },
+  plugins: [sourceUrls, zodEnglishOnly, commanderLazyChildProcess],
 };
 
 async function buildCli() {

@@ -1,10 +1,10 @@
 // How the command line ends: a learner error prints its message in the learner's language; any
 // other error prints only an apology with an id (the details go to the log file, never a stack
 // trace on the terminal); each with Docker's exit status for the verb.
-import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { isLearnerError, renderMessage, type Locale } from '../../../protocol/errors.js';
-import { isImageStoreError } from '../image-store/index.js';
+import { isImageStoreError } from '../image-store/errors.js';
 import { printable } from '../../../protocol/printable.js';
 
 /** A status a command decided on (a container's exit code, `wait`'s result…), not a failure. */
@@ -20,6 +20,9 @@ export class ReportedFailure extends Error {
     super('reported');
   }
 }
+
+// node:crypto only when an internal error needs an id: loading it costs every start a few ms.
+const randomBytes = (size: number): Buffer => (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).randomBytes(size);
 
 const prefix: Record<Locale, string> = { en: 'Error', ko: '오류' };
 

@@ -5,7 +5,10 @@
  * Docker's words, for the command line and logs.
  * Everything else thrown by the store is an internal error (a bug or a broken host).
  */
-import { LearnerError, messages, type Facts, type MessageKey } from '../../../protocol/index.js';
+// Not protocol/index.js: that would build every job, event and result schema for a store that
+// only throws (`layercake images` pays for each module it loads).
+import { LearnerError, type Facts } from '../../../protocol/errors.js';
+import { messages, type MessageKey } from '../../../protocol/i18n.js';
 
 export type ImageStoreErrorKey = Extract<
   MessageKey,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { digestFromHex, sha256, type Digest } from './digest.js';
 import { MediaType } from './media-types.js';
 import type { StorePaths } from './paths.js';
+import { parseRecord } from './record-cache.js';
 import { ImageConfigSchema, OciManifestSchema, type ImageConfig, type LayerRecord, type OciManifest } from './schemas.js';
 
 export interface StoredImage {
@@ -47,9 +48,9 @@ export class ImageRecords {
     }
     return {
       id,
-      config: ImageConfigSchema.parse(JSON.parse(configBytes.toString('utf8'))),
+      config: parseRecord(ImageConfigSchema, configBytes.toString('utf8')),
       configBytes,
-      manifest: OciManifestSchema.parse(JSON.parse(manifestBytes.toString('utf8'))),
+      manifest: parseRecord(OciManifestSchema, manifestBytes.toString('utf8')),
       manifestBytes,
       manifestDigest: sha256(manifestBytes),
     };

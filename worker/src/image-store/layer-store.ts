@@ -13,12 +13,16 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { chainIdOf, digestHex, isDigest, type Digest } from './digest.js';
 import { ImageStoreError, formatBytes } from './errors.js';
-import { extractLayerTar, type ExtractLimits } from './layer-extract.js';
-import { digestLayerDir, layerTar } from './layer-tar.js';
+import type { ExtractLimits } from './layer-extract.js';
 import type { StorePaths } from './paths.js';
-import { copyTreeBeneath } from './tree-beneath.js';
+import { parseRecord } from './record-cache.js';
 import { LayerRecordSchema, type LayerRecord } from './schemas.js';
-import { diffUpper, type Change } from './upper-diff.js';
+import type { Change } from './upper-diff.js';
+
+// What writes, copies and hashes layers is loaded by the operations that do it: reading records
+// (`layercake images`, `ps`) loads none of it.
+const layerTar = () => import('./layer-tar.js');
+const copyTreeBeneath: typeof import('./tree-beneath.js').copyTreeBeneath = async (...args) => (await import('./tree-beneath.js')).copyTreeBeneath(...args);
 
 export type { LayerRecord } from './schemas.js';
 
@@ -82,7 +86,7 @@ export class LayerStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    return LayerRecordSchema.parse(JSON.parse(text));
+    return parseRecord(LayerRecordSchema, text);
   }
 
   async require(chainId: Digest): Promise<LayerRecord> {
@@ -147,6 +151,7 @@ export class LayerStore {
       await chown(diff, 0, 0);
       await chmod(diff, 0o755);
       const lowers = await this.lowerDirs(parent);
+      const [{ diffUpper }, { digestLayerDir }] = await Promise.all([import('./upper-diff.js'), layerTar()]);
       const { counts, changes } = await diffUpper(diff, lowers, { normalise: true, collect: options.collectChanges });
       const { diffId, summary } = await digestLayerDir(diff, options.signal);
       const record: LayerRecord = {
@@ -204,7 +209,7 @@ export class LayerStore {
           yield chunk;
         }
       })();
-      await extractLayerTar(counted, diff, limits);
+      await (await import('./layer-extract.js')).extractLayerTar(counted, diff, limits);
       for await (const _ of counted); // bytes after the end-of-archive blocks count for the digest
       await tee.close();
       tee = null;
@@ -217,7 +222,7 @@ export class LayerStore {
           actual,
         });
       }
-      const regenerated = await digestLayerDir(diff);
+      const regenerated = await (await layerTar()).digestLayerDir(diff);
       const originalTar = regenerated.diffId !== actual;
       if (!originalTar) await unlink(join(tmp, 'layer.tar'));
       const record: LayerRecord = {
@@ -283,7 +288,7 @@ export class LayerStore {
       for await (const chunk of createReadStream(join(this.paths.layer(layer.chainId), 'layer.tar'))) yield chunk as Buffer;
       return;
     }
-    yield* layerTar(this.diffDir(layer.chainId));
+    yield* (await layerTar()).layerTar(this.diffDir(layer.chainId));
   }
 
   /** Hex chain ids of directories under layers/, complete or not. */

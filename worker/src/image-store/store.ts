@@ -7,8 +7,8 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { z } from 'zod';
-import { loadArchive, undoInterruptedLoad, type LoadOptions, type LoadResult } from './archive-load.js';
-import { saveArchive, type SaveOptions } from './archive-save.js';
+import type { LoadOptions, LoadResult } from './archive-load.js';
+import type { SaveOptions } from './archive-save.js';
 import {
   imageView,
   isDerivedFrom,
@@ -28,8 +28,11 @@ import { removeTree } from './mounts.js';
 import { StorePaths, processAlive, tmpOwnerPid } from './paths.js';
 import { RefStore, formatReference, parseReference, tryParseReference } from './references.js';
 import { ImageConfigSchema, type ImageConfig, type LayerRecord } from './schemas.js';
-import { listTreeBeneath } from './tree-beneath.js';
-import { diffUpper, listingSource, type Change, type ChangeCounts } from './upper-diff.js';
+import type { Change, ChangeCounts } from './upper-diff.js';
+
+// The archive codecs (tar, gzip), the diff and the tree walker are loaded by the operations that
+// use them: a command that lists images or containers opens the store without paying for them.
+const archiveLoad = () => import('./archive-load.js');
 
 export type { Image } from './context.js';
 export type { LoadAdmission, LoadOptions, LoadResult } from './archive-load.js';
@@ -188,6 +191,7 @@ export class ImageStore {
    */
   async diff(upperDir: string, imageRef: string | null): Promise<{ counts: ChangeCounts; changes: Change[] }> {
     const lowers = imageRef === null ? [] : await this.layerDirs(imageRef);
+    const [{ diffUpper, listingSource }, { listTreeBeneath }] = await Promise.all([import('./upper-diff.js'), import('./tree-beneath.js')]);
     return diffUpper(listingSource(await listTreeBeneath(upperDir)), lowers, { collect: true });
   }
 
@@ -431,6 +435,7 @@ export class ImageStore {
    * repositories) and an OCI image layout (oci-layout, index.json, blobs/sha256/…).
    */
   async save(refs: readonly string[], file: string, options: SaveOptions = {}): Promise<void> {
+    const { saveArchive } = await import('./archive-save.js');
     await saveArchive(this.ctx, refs, file, (ref) => this.resolve(ref), options);
   }
 
@@ -440,7 +445,7 @@ export class ImageStore {
    * each archive tag its store name (all decided before anything is written).
    */
   async load(file: string, options: LoadOptions = {}): Promise<LoadResult> {
-    return loadArchive(this.ctx, file, options);
+    return (await archiveLoad()).loadArchive(this.ctx, file, options);
   }
 
   // ---- maintenance -------------------------------------------------------------------------
@@ -516,7 +521,10 @@ export class ImageStore {
       const pid = tmpOwnerPid(name);
       if (pid !== null && processAlive(pid)) continue;
       const path = join(paths.tmpDir, name);
-      if (name.startsWith('load-')) await storeLock(this.ctx, () => undoInterruptedLoad(this.ctx, path));
+      if (name.startsWith('load-')) {
+        const { undoInterruptedLoad } = await archiveLoad();
+        await storeLock(this.ctx, () => undoInterruptedLoad(this.ctx, path));
+      }
       await removeTree(path);
       removed.push(`tmp/${name}`);
     }
