@@ -59,6 +59,8 @@ export const appliedLimits = z.object({
   cpuQuotaMicros: z.number().int().positive(),
   cpuPeriodMicros: z.number().int().positive(),
   idleTimeoutMs: z.number().int().positive(),
+  /** Wall-clock time per start (the host operator's); absent: none. */
+  timeLimitMs: z.number().int().positive().optional(),
   writableLayerBytes: bytes,
   stopGraceMs: z.number().int().nonnegative(),
 });

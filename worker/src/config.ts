@@ -5,6 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { hostIdPattern } from '../../queue-client/names.js';
 import { DEFAULT_ALLOW_LIST, parseAllowList } from './egress/allow-list.js';
+import { containerLimits } from './limits.js';
 
 /** The checkout this file belongs to: defaults live under its .data/. */
 export const REPO_ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
@@ -48,6 +49,11 @@ const schema = z.object({
   LAYERCAKE_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('layercake'),
   /** This host's name in the registry and its queue's name; default from the hostname. */
   LAYERCAKE_HOST_ID: z.string().regex(hostIdPattern, 'lowercase letters, digits, "." and "-"').default(defaultHostId()),
+  /**
+   * Longest a container on this host runs per start, in use or not (a classroom may want short
+   * runs); 0: no limit. Learners cannot change it.
+   */
+  LAYERCAKE_CONTAINER_TIME_LIMIT_MS: z.coerce.number().int().nonnegative().default(containerLimits.timeLimitMs),
   /** Jobs run at once on this host. */
   LAYERCAKE_CONCURRENCY: positiveInt.default(Math.max(1, cpus().length)),
   /** On SIGTERM/SIGINT, running jobs get this long to finish before they are re-queued. */
@@ -97,6 +103,8 @@ export type EngineConfig = Readonly<{
   redisDir: string;
   redisPrefix: string;
   hostId: string;
+  /** Containers' wall-clock limit per start; null: none. */
+  containerTimeLimitMs: number | null;
   concurrency: number;
   shutdownGraceMs: number;
   heartbeatMs: number;
@@ -130,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     redisDir: c.LAYERCAKE_REDIS_DIR,
     redisPrefix: c.LAYERCAKE_REDIS_PREFIX,
     hostId: c.LAYERCAKE_HOST_ID,
+    containerTimeLimitMs: c.LAYERCAKE_CONTAINER_TIME_LIMIT_MS || null,
     concurrency: c.LAYERCAKE_CONCURRENCY,
     shutdownGraceMs: c.LAYERCAKE_SHUTDOWN_GRACE_MS,
     heartbeatMs: c.LAYERCAKE_HEARTBEAT_MS,

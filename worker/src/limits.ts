@@ -10,6 +10,11 @@ export const containerLimits = Object.freeze({
   cpuPeriodMicros: 100_000,
   /** A container nobody touched for this long is stopped. */
   idleTimeoutMs: 30 * 60 * 1000,
+  /**
+   * Longest a container runs per start, in use or not: its launcher kills it then (the pane's
+   * time-limit notice). An operator's setting (LAYERCAKE_CONTAINER_TIME_LIMIT_MS), never a learner's.
+   */
+  timeLimitMs: 4 * 60 * 60 * 1000,
   /** Largest single file a process may write (RLIMIT_FSIZE). */
   fileSizeBytes: 1 * GiB,
   /** Bytes a container's (or build step's) writable layer may hold. */

@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     launcher: config.launcher,
     log,
     idRangeBase: config.idRangeBase,
+    containerTimeLimitMs: config.containerTimeLimitMs,
     buildIdPrefix: `build-${config.hostId}`,
     ...(egress ? { egress } : {}),
   });

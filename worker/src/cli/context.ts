@@ -49,7 +49,7 @@ export class CliContext {
   engine(): Promise<Engine> {
     this.opened ??= (async () => {
       const [{ openEngineCore }, { Containers }] = await Promise.all([import('../queue/engine.js'), import('../containers/index.js')]);
-      const core = await openEngineCore({ dataDir: this.dataDir, launcher: this.config.launcher, log: this.log, idRangeBase: this.config.idRangeBase });
+      const core = await openEngineCore({ dataDir: this.dataDir, launcher: this.config.launcher, log: this.log, idRangeBase: this.config.idRangeBase, containerTimeLimitMs: this.config.containerTimeLimitMs });
       const containers = new Containers({ ...core, session: this.session });
       return { ...core, containers, images: containers.images };
     })();

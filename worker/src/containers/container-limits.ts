@@ -1,6 +1,7 @@
 // A container's limits: the engine's defaults (limits.ts, or what the operator configured),
 // with what the learner asked for (`-m`, `--pids-limit`, `--cpus`…) inside protocol/limits.ts's
-// bounds, checked by the same function the gateway's jobs are (checkLimit).
+// bounds, checked by the same function the gateway's jobs are (checkLimit). The time limit is
+// the operator's alone: a request naming it is refused (the schema is strict).
 import { z } from 'zod';
 import { checkLimit } from '../../../protocol/limits.js';
 import { containerLimits } from '../limits.js';
@@ -26,6 +27,7 @@ export const defaultContainerLimits: ContainerLimits = Object.freeze({
   cpuQuotaMicros: containerLimits.cpuQuotaMicros,
   cpuPeriodMicros: containerLimits.cpuPeriodMicros,
   idleTimeoutMs: containerLimits.idleTimeoutMs,
+  timeLimitMs: containerLimits.timeLimitMs,
   writableLayerBytes: containerLimits.writableLayerBytes,
   stopGraceMs: containerLimits.stopGraceMs,
 });

@@ -144,6 +144,8 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
         pidsMax: record.limits.pidsMax,
         cpuQuotaMicros: record.limits.cpuQuotaMicros,
         cpuPeriodMicros: record.limits.cpuPeriodMicros,
+        // The launcher's wall clock: it kills the whole container and reports timedOut.
+        ...(record.limits.timeLimitMs ? { timeoutMs: record.limits.timeLimitMs } : {}),
         layers: [etc.initLayer, ...layers],
         upperDir: paths.layer,
         mounts: etc.mounts,

@@ -16,6 +16,8 @@ export const containerLimitsSchema = z.object({
   cpuQuotaMicros: positiveInt,
   cpuPeriodMicros: positiveInt,
   idleTimeoutMs: positiveInt,
+  /** Wall-clock time per start, after which the launcher kills it; absent: none (the operator's choice, or a record from before the limit). */
+  timeLimitMs: positiveInt.optional(),
   /** Bytes the writable layer may hold (enforced by the kernel when `diskQuota` says so). */
   writableLayerBytes: positiveInt,
   stopGraceMs: z.number().int().nonnegative(),

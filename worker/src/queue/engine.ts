@@ -11,6 +11,7 @@ import type { ContainerEgress, EgressService } from '../egress/index.js';
 import { ImageStore } from '../image-store/index.js';
 import { sandboxNative, type ContainerRuntime } from '../runtime/container-runtime.js';
 import { IdRangeAllocator } from '../runtime/id-ranges.js';
+import type { ContainerLimits } from '../containers/record.js';
 
 export interface EngineCore {
   dataDir: string;
@@ -18,6 +19,8 @@ export interface EngineCore {
   runtime: ContainerRuntime;
   idRanges: IdRangeAllocator;
   log: Logger;
+  /** New containers' limits where this host's operator set them (config.ts); every `new Containers({ ...engine })` takes them. */
+  defaults?: Partial<ContainerLimits>;
 }
 
 export interface Engine extends EngineCore {
@@ -32,6 +35,8 @@ export interface CoreOptions {
   log: Logger;
   /** Id ranges: the product's defaults unless a test keeps to its own window. */
   idRangeBase?: number;
+  /** The operator's container time limit (config.ts containerTimeLimitMs; null: none; absent: limits.ts). */
+  containerTimeLimitMs?: number | null;
 }
 
 export interface BuilderOptions {
@@ -49,7 +54,10 @@ export async function openEngineCore(options: CoreOptions): Promise<EngineCore> 
   const store = await ImageStore.open(paths.store, { logger: options.log.child({ part: 'image-store' }) });
   const runtime = sandboxNative(options.launcher, paths.launcherState);
   const idRanges = new IdRangeAllocator({ dir: paths.idRanges, ...(options.idRangeBase ? { baseId: options.idRangeBase } : {}) });
-  return { dataDir: options.dataDir, store, runtime, idRanges, log: options.log };
+  const core: EngineCore = { dataDir: options.dataDir, store, runtime, idRanges, log: options.log };
+  // undefined where the operator said none: it replaces limits.ts's default in Containers' spread.
+  if (options.containerTimeLimitMs !== undefined) core.defaults = { timeLimitMs: options.containerTimeLimitMs ?? undefined };
+  return core;
 }
 
 export async function withBuilder(core: EngineCore, options: BuilderOptions = {}): Promise<Engine> {
