@@ -168,7 +168,17 @@ export class Play {
     }
     await this.buildButton().click();
     if (hadOne) await this.page.waitForFunction(() => (window as unknown as { leftBuilt: boolean }).leftBuilt, undefined, { timeout: 60_000 });
-    await expect(this.buildStatus()).toBeVisible({ timeout: 120_000 });
+    await expect(this.buildStatus()).toBeVisible({ timeout: 120_000 }).catch(async (err: Error) => {
+      // What the page showed instead, for a failure read in CI's output alone.
+      err.message += `\n${await this.buildDiagnosis()}`;
+      throw err;
+    });
+  }
+
+  private async buildDiagnosis(): Promise<string> {
+    const statuses = await this.page.getByRole('status').allInnerTexts().catch(() => []);
+    const output = await this.buildOutputText().catch(() => '');
+    return `the page's status lines: ${JSON.stringify(statuses)}\nthe build output's last lines: ${JSON.stringify(output.split('\n').slice(-8))}`;
   }
 
   /** Each layer row's badge text (Base image / CACHED / Built), in Dockerfile order. */
