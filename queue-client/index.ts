@@ -7,6 +7,7 @@ export { internalErrorOf, OutcomeTimeoutError, readOutcome, waitForOutcome, type
 export { DURATIONS_KEPT, queuePosition, type QueuePosition } from './queue-position.js';
 export { decodeRunEvents, readRunEvents, type ReadOptions } from './run-events.js';
 export {
+  InputBudget,
   readTerminalOutput,
   requestTerminal,
   TerminalInputWriter,
@@ -19,3 +20,4 @@ export {
   type OutputRecord,
   type TerminalRequestReply,
 } from './terminal-streams.js';
+export { signTerminalToken, terminalEndpointOf, TERMINAL_TOKEN_TTL_MS, type TerminalClaims } from './terminal-token.js';

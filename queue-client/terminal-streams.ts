@@ -11,7 +11,7 @@
 // reads it in a consumer group, so input written while its worker restarts is not lost.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { errorPayload, type ErrorPayload } from '../protocol/errors.js';
+import { errorPayload, LearnerError, type ErrorPayload } from '../protocol/errors.js';
 
 /** Bytes of output kept for a reload (the scrollback a fresh screen is painted from). */
 export const TERMINAL_SCROLLBACK_BYTES = 2 * 1024 * 1024;
@@ -200,5 +200,26 @@ export class TerminalInputWriter {
 
   leave(containerId: string, viewer: string): Promise<unknown> {
     return this.add(containerId, 'l', viewer);
+  }
+}
+
+// ---- what one attachment may type ---------------------------------------------------------------
+
+/** Typing and pasting: 1 MiB a second, 4 MiB at once (what waits for a restarting worker is bounded). */
+const INPUT_BYTES_PER_SECOND = 1024 * 1024;
+const INPUT_BURST_BYTES = 4 * 1024 * 1024;
+
+/** One attachment's input allowance (a token bucket), the same through the gateway or direct. */
+export class InputBudget {
+  private bytes = INPUT_BURST_BYTES;
+  private at = Date.now();
+
+  /** Takes `bytes`, or throws terminal.inputTooFast (the bytes are then not sent). */
+  take(bytes: number): void {
+    const now = Date.now();
+    this.bytes = Math.min(INPUT_BURST_BYTES, this.bytes + ((now - this.at) / 1000) * INPUT_BYTES_PER_SECOND);
+    this.at = now;
+    if (bytes > this.bytes) throw new LearnerError('terminal.inputTooFast', { limit: '1 MiB/s' });
+    this.bytes -= bytes;
   }
 }

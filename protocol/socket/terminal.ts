@@ -12,6 +12,12 @@
 //   terminal:resize  {attachmentId, rows, cols}                 terminal:closed {attachmentId, error?}
 //   terminal:ack     {attachmentId, offset}                     terminal:error  {attachmentId?, error}
 //   terminal:detach  {attachmentId} + ack
+//   terminal:direct  {containerId} + ack → DirectReply (the worker host's endpoint and a token)
+//
+// The direct path (worker/src/terminals/endpoint.ts): the page opens a socket of its own to the
+// worker host that owns the container, with the gateway's token in the handshake (`auth`), and
+// speaks the same messages on it (attach, input, resize, ack, detach; output, exit, closed,
+// error), one attachment per socket. When it cannot connect, it attaches through the gateway.
 // The gateway takes the session from the cookie and checks the container is the session's
 // before anything reaches the container; input, resize and ack name an attachment the gateway
 // made for this socket, never a container.
@@ -30,6 +36,7 @@ export const terminalEvents = {
   resize: 'terminal:resize',
   ack: 'terminal:ack',
   detach: 'terminal:detach',
+  direct: 'terminal:direct',
   output: 'terminal:output',
   exit: 'terminal:exit',
   closed: 'terminal:closed',
@@ -71,6 +78,25 @@ export type TerminalAck = z.infer<typeof terminalAck>;
 export const terminalDetach = z.strictObject({ attachmentId });
 export type TerminalDetach = z.infer<typeof terminalDetach>;
 
+export const terminalDirect = z.strictObject({ containerId: containerRef });
+export type TerminalDirect = z.infer<typeof terminalDirect>;
+
+/** The handshake of a direct socket: the token the gateway signed (at most 1 KiB). */
+export const terminalDirectAuth = z.strictObject({ token: z.string().min(1).max(1024) });
+
+/**
+ * Largest message a direct socket takes (one input piece and its envelope); a larger one ends
+ * the connection (socket.io's maxHttpBufferSize).
+ */
+export const TERMINAL_DIRECT_MESSAGE_MAX_BYTES = TERMINAL_INPUT_MAX_BYTES + 4 * 1024;
+
+/** Where to open a direct socket: `url`, or (null) the page's own host name at `port`. */
+export interface TerminalDirectEndpoint {
+  url: string | null;
+  port: number;
+  token: string;
+}
+
 /**
  * The reply to terminal:attach. `containerId` is the full id; `from` is where the first output
  * frame starts (the kept scrollback may begin after `after`).
@@ -108,4 +134,6 @@ export interface TerminalErrorFrame {
 export interface TerminalReplies {
   'terminal:attach': { attachmentId: string; containerId: string; from: number };
   'terminal:detach': object;
+  /** `direct` null: this terminal goes through the gateway (no endpoint, or it has ended). */
+  'terminal:direct': { containerId: string; direct: TerminalDirectEndpoint | null };
 }

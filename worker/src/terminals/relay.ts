@@ -7,10 +7,16 @@
 // holds the container back (its writes block); below `lowBytes` it reads again. A viewer that
 // has not acked or sent a heartbeat for VIEWER_STALE_MS is no longer counted. With no viewers it
 // reads freely: the scrollback keeps the newest bytes, like a terminal nobody looks at.
+//
+// Direct viewers (a browser on this host's endpoint, endpoint.ts) skip Redis on the hot path:
+// their input goes straight to the attachment, and each output batch reaches them before it is
+// stored (the stream stays the record for reloads and other viewers). They are counted for flow
+// control like any viewer, and are live for as long as their socket is.
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   decodeInput,
+  decodeOutput,
   offsetOfId,
   outputId,
   RELAY_GROUP,
@@ -70,6 +76,27 @@ interface Viewer {
   seenAt: number;
 }
 
+/** Where a direct viewer's output goes (its socket, in endpoint.ts). */
+export interface DirectSink {
+  /** Bytes ending at byte offset `offset`, in order, each once. */
+  output(data: Buffer, offset: number): void;
+  exit(exitCode: number, offset: number): void;
+  /** The relay stopped without an exit (idle, worker shutdown): attach again to go on. */
+  closed(): void;
+}
+
+interface DirectViewer {
+  sink: DirectSink;
+  /** Live batches that came while the stored backlog was being sent; null once live. */
+  queued: [Buffer, number][] | null;
+  exit: number | null;
+  /** It left (or was closed): nothing more is sent to it. */
+  gone: boolean;
+}
+
+/** Entries per read of a direct viewer's backlog (at most 64 KiB each). */
+const BACKLOG_READ_ENTRIES = 32;
+
 export class Relay {
   readonly containerId: string;
   /** Resolves when the relay has ended (and written the exit record, if the container exited). */
@@ -80,6 +107,7 @@ export class Relay {
   private readonly blocking: Redis;
   private attachment: ContainerAttachment | null = null;
   private readonly viewers = new Map<string, Viewer>();
+  private readonly direct = new Map<string, DirectViewer>();
   private lastViewerAt = Date.now();
   private holdUntil = 0;
   private paused = false;
@@ -92,6 +120,8 @@ export class Relay {
   /** Offset of the last byte stored / read from the socket. */
   private stored = 0;
   private read = 0;
+  /** Offset of the last byte handed to direct viewers (a batch ahead of `stored`). */
+  private live = 0;
   private pending: Buffer[] = [];
   private flushScheduled = false;
   private writing: Promise<void> = Promise.resolve();
@@ -118,7 +148,7 @@ export class Relay {
     const { redis, containers, containerId, hostId } = this.options;
     const last = (await redis.xrevrangeBuffer(this.keys.output, '+', '-', 'COUNT', 1)) as [Buffer, Buffer[]][];
     // After an exit record (a container started again) the offsets go on past its id.
-    this.stored = this.read = last[0] ? offsetOfId(last[0][0]) : 0;
+    this.stored = this.read = this.live = last[0] ? offsetOfId(last[0][0]) : 0;
     await this.createGroup();
     let attachment: ContainerAttachment;
     try {
@@ -167,6 +197,13 @@ export class Relay {
       this.flushScheduled = false;
       const batch = Buffer.concat(this.pending);
       this.pending = [];
+      if (batch.length === 0) return;
+      // Direct viewers first: the keystroke's echo does not wait for Redis.
+      this.live += batch.length;
+      for (const viewer of this.direct.values()) {
+        if (viewer.queued) viewer.queued.push([batch, this.live]);
+        else viewer.sink.output(batch, this.live);
+      }
       this.writing = this.writing.then(() => this.store(batch)).catch((err: unknown) => this.options.log.error({ err, container: this.containerId }, 'terminal output not stored'));
     });
   }
@@ -237,22 +274,95 @@ export class Relay {
 
   private onInput(fields: Buffer[]): void {
     const record = decodeInput(fields);
+    if (!record) return;
+    if (record.kind === 'input') this.input(record.data);
+    else if (record.kind === 'resize') this.resize(record.rows, record.cols);
+    else if (record.kind === 'ack') this.ack(record.viewer, record.offset);
+    else this.leave(record.viewer);
+  }
+
+  /** Input bytes for the container (from the input stream, or a direct viewer). */
+  input(data: Uint8Array): void {
     const attachment = this.attachment;
-    if (!record || !attachment) return;
-    if (record.kind === 'input') {
-      if (attachment.pendingInputBytes + record.data.length <= INPUT_PENDING_MAX_BYTES) attachment.write(record.data);
-      else {
-        if (this.droppedInputBytes === 0) this.options.log.warn({ container: this.containerId }, 'terminal input dropped: the container is not reading it');
-        this.droppedInputBytes += record.data.length;
+    if (!attachment || this.stopping) return;
+    if (attachment.pendingInputBytes + data.length <= INPUT_PENDING_MAX_BYTES) attachment.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    else {
+      if (this.droppedInputBytes === 0) this.options.log.warn({ container: this.containerId }, 'terminal input dropped: the container is not reading it');
+      this.droppedInputBytes += data.length;
+    }
+  }
+
+  resize(rows: number, cols: number): void {
+    if (!this.stopping) this.attachment?.resize(rows, cols);
+  }
+
+  /** A viewer rendered up to `offset` (or says it is still there). */
+  ack(viewer: string, offset: number): void {
+    const seen = this.viewers.get(viewer);
+    // An ack past what was read is a confused (or lying) viewer: it cannot be ahead of us.
+    const acked = Math.min(Math.max(seen?.acked ?? 0, offset), this.read);
+    this.viewers.set(viewer, { acked, seenAt: Date.now() });
+    this.updateFlow();
+  }
+
+  leave(viewer: string): void {
+    this.viewers.delete(viewer);
+    const direct = this.direct.get(viewer);
+    if (direct) direct.gone = true;
+    this.direct.delete(viewer);
+    this.updateFlow();
+  }
+
+  /** The session the engine opened this terminal for. */
+  get session(): string {
+    return this.options.containers.session;
+  }
+
+  // ---- direct viewers ---------------------------------------------------------------------------
+
+  /**
+   * Adds a direct viewer that has rendered up to `after` (undefined: a fresh screen). Resolves
+   * with where its output starts (the kept scrollback may begin later) once it is counted; then
+   * `begin()` sends the stored backlog and goes live, each byte once and in order: live batches
+   * that come meanwhile wait behind the backlog, which ends where they begin.
+   */
+  async watch(viewer: string, after: number | undefined, sink: DirectSink): Promise<{ from: number; begin: () => void }> {
+    if (this.stopping || !this.attachment) throw new Error('relay not live');
+    const entry: DirectViewer = { sink, queued: [], exit: null, gone: false };
+    const liveFrom = this.live;
+    this.direct.set(viewer, entry);
+    await this.flushed();
+    const { redis } = this.options;
+    const first = (await redis.xrangeBuffer(this.keys.output, '-', '+', 'COUNT', 1)) as [Buffer, Buffer[]][];
+    const kept = first[0] ? decodeOutput(first) : [];
+    const keptFrom = kept[0]?.kind === 'data' ? kept[0].offset - kept[0].data.length : liveFrom;
+    const from = Math.min(Math.max(after ?? 0, keptFrom), liveFrom);
+    // Counted from now: the relay holds the container until this viewer catches up.
+    this.ack(viewer, from);
+    const begin = () =>
+      void this.sendBacklog(entry, from, liveFrom).catch((err: unknown) => {
+        this.options.log.warn({ err, container: this.containerId }, 'terminal backlog not sent');
+        this.leave(viewer);
+        sink.closed();
+      });
+    return { from, begin };
+  }
+
+  private async sendBacklog(entry: DirectViewer, from: number, until: number): Promise<void> {
+    let at = from;
+    while (at < until && !entry.gone) {
+      const entries = (await this.options.redis.xrangeBuffer(this.keys.output, `(${outputId(at)}`, outputId(until), 'COUNT', BACKLOG_READ_ENTRIES)) as [Buffer, Buffer[]][];
+      if (entries.length === 0) break;
+      for (const record of decodeOutput(entries)) {
+        if (record.kind !== 'data') continue;
+        entry.sink.output(record.data, record.offset);
+        at = record.offset;
       }
     }
-    else if (record.kind === 'resize') attachment.resize(record.rows, record.cols);
-    else if (record.kind === 'ack') {
-      const seen = this.viewers.get(record.viewer);
-      // An ack past what was read is a confused (or lying) viewer: it cannot be ahead of us.
-      const acked = Math.min(Math.max(seen?.acked ?? 0, record.offset), this.read);
-      this.viewers.set(record.viewer, { acked, seenAt: Date.now() });
-    } else this.viewers.delete(record.viewer);
+    if (entry.gone) return;
+    for (const [data, offset] of entry.queued ?? []) entry.sink.output(data, offset);
+    entry.queued = null;
+    if (entry.exit !== null) entry.sink.exit(entry.exit, this.live);
   }
 
   // ---- flow control ---------------------------------------------------------------------------
@@ -262,6 +372,8 @@ export class Relay {
     const now = Date.now();
     let slowest = this.read;
     for (const [id, v] of this.viewers) {
+      // A direct viewer is live while its socket is (it needs no heartbeat).
+      if (this.direct.has(id)) v.seenAt = now;
       if (now - v.seenAt > VIEWER_STALE_MS) this.viewers.delete(id);
       else slowest = Math.min(slowest, v.acked);
     }
@@ -354,6 +466,15 @@ export class Relay {
     } catch (err) {
       this.options.log.error({ err, container: this.containerId }, 'terminal relay did not end cleanly');
     }
+    for (const viewer of this.direct.values()) {
+      // One still sending its backlog gets the exit after it.
+      if (end.reason !== 'exited') {
+        viewer.gone = true;
+        viewer.sink.closed();
+      } else if (viewer.queued) viewer.exit = end.exitCode;
+      else viewer.sink.exit(end.exitCode, this.live);
+    }
+    this.direct.clear();
     this.endWith(end);
   }
 }
