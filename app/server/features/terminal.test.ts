@@ -2,7 +2,10 @@
 // worker host's relays, real sandboxes and the tests' Redis. A learner types into their shell
 // and sees it answer; a reload gets the scrollback once and the same shell; another session
 // cannot attach to, type into, resize or ack the learner's terminal, by id, short id, name or
-// attachment id; bad messages are refused and the connection stays up.
+// attachment id; bad messages are refused and the connection stays up. The short way: the
+// gateway hands out the worker host's endpoint and a token, the widget's connection types and
+// reads there, comes back there after a drop, and falls back to the gateway by itself when the
+// endpoint cannot be reached.
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { io as connect, type Socket } from 'socket.io-client';
@@ -10,10 +13,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SESSION_COOKIE, SOCKET_PATH } from '../../../protocol/socket/common.js';
 import type { TerminalAttachReply, TerminalErrorFrame, TerminalExitFrame, TerminalOutputFrame } from '../../../protocol/socket/terminal.js';
 import { sessionPinKey } from '../../../queue-client/index.js';
+import { terminalEndpointKey, verifyTerminalToken } from '../../../queue-client/terminal-token.js';
 import { createHarness, eventually, type Harness } from '../../../worker/src/containers/test-support/harness.js';
 import { removeKeysUnder, testClient, testPrefix, testRedisUrl } from '../../../worker/src/queue/test-support/redis.js';
+import { TerminalEndpoint } from '../../../worker/src/terminals/endpoint.js';
 import { TerminalRelays } from '../../../worker/src/terminals/relays.js';
-import { TerminalConnection, type TerminalStatus } from '../../src/components/terminal/terminal-connection.js';
+import { directSocketOpener, TerminalConnection, type DirectSocket, type TerminalStatus } from '../../src/components/terminal/terminal-connection.js';
 import { startGateway, type Gateway } from '../gateway.js';
 import { newSessionId, Sessions } from '../session.js';
 import * as terminal from './terminal.js';
@@ -25,6 +30,7 @@ let redis: Redis;
 let prefix: string;
 let relays: TerminalRelays;
 let gateway: Gateway;
+let endpoint: TerminalEndpoint;
 const sockets: Socket[] = [];
 
 beforeAll(async () => {
@@ -32,11 +38,13 @@ beforeAll(async () => {
   redis = testClient();
   prefix = testPrefix('gw-terminal');
   relays = await TerminalRelays.start({ engine: h.engine, redisUrl: testRedisUrl(), prefix, hostId: HOST, log: pino({ level: 'silent' }) });
+  endpoint = await TerminalEndpoint.start({ relays, redisUrl: testRedisUrl(), prefix, hostId: HOST, port: 0, host: '127.0.0.1', log: pino({ level: 'silent' }) });
   gateway = await startGateway({ redisUrl: testRedisUrl(), prefix, secret, log: pino({ level: 'silent' }), port: 0, host: '127.0.0.1', features: [terminal] });
 });
 afterAll(async () => {
   for (const s of sockets) s.close();
   await gateway?.close();
+  await endpoint?.close();
   await relays?.close();
   await h?.close();
   await removeKeysUnder(redis, prefix);
@@ -204,8 +212,11 @@ it('keystroke to echo through gateway, Redis, relay and container: figures', asy
   expect(p50).toBeLessThan(50);
 });
 
-it('the widget’s connection, on a connection dropped twice mid-flood, shows every byte once and reports its states', async () => {
+it.each(['the gateway', 'the worker host directly'])('the widget’s connection through %s, on a connection dropped twice mid-flood, shows every byte once and reports its states', async (way) => {
   const a = await session();
+  const direct = way === 'the gateway' ? null : recordingOpener();
+  // The connection that drops: the page socket, or the direct one in use.
+  const drop = () => (direct ? direct.opened.at(-1)! : socket).io.engine.close();
   const { container } = await h.containers({ session: a.id }).run({ image: 'busybox', cmd: ['sh', '-c', 'read go; seq 1 150000; read more; seq 150001 300000; exit 3'], openStdin: true });
   const socket = connect(gateway.url, { path: SOCKET_PATH, transports: ['websocket'], extraHeaders: { cookie: a.cookie }, forceNew: true, reconnectionDelay: 100 });
   sockets.push(socket);
@@ -225,15 +236,15 @@ it('the widget’s connection, on a connection dropped twice mid-flood, shows ev
       states.push(s.state);
       if (s.state === 'exited' || s.state === 'failed') exited(s);
     },
-  });
+  }, direct ? { openDirect: direct.open } : {});
   await eventually(() => states.includes('connected'));
   connection.input(new TextEncoder().encode('go\n'));
   await eventually(() => received > 300_000);
-  socket.io.engine.close();
+  drop();
   await eventually(() => states.filter((s) => s === 'connected').length === 2);
   connection.input(new TextEncoder().encode('more\n'));
   await eventually(() => received > 1_300_000);
-  socket.io.engine.close();
+  drop();
   expect(await exit).toEqual({ state: 'exited', exitCode: 3 });
   connection.dispose();
   let expected = '';
@@ -241,6 +252,9 @@ it('the widget’s connection, on a connection dropped twice mid-flood, shows ev
   expect(Buffer.concat(chunks).toString()).toBe(expected);
   expect(states.slice(0, 4)).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
   expect(states.filter((s) => s === 'reconnecting').length).toBe(2);
+  // Direct, and direct again after the first drop (after the second, the container may have
+  // finished while nobody watched: an ended terminal is read through the gateway).
+  if (direct) expect(direct.opened.length).toBeGreaterThanOrEqual(2);
 });
 
 it('one page may hold 8 terminals: the 9th is refused with a clear message, and closing one makes room', async () => {
@@ -329,4 +343,128 @@ it('input faster than a terminal takes (past a 4 MiB burst, 1 MiB/s) is refused 
   // Under 5 MiB sent in well under a second: at most ~16 of the 80 pieces are refused.
   await new Promise((r) => setTimeout(r, 300));
   expect(s.errors.length).toBeLessThan(20);
+});
+
+/** Opens direct sockets as the page does (to the page's host name at the endpoint's port), and keeps them. */
+function recordingOpener(): { open: (e: Parameters<ReturnType<typeof directSocketOpener>>[0]) => DirectSocket; opened: Socket[] } {
+  const opened: Socket[] = [];
+  const opener = directSocketOpener('http://127.0.0.1/play');
+  return {
+    opened,
+    open: (e) => {
+      const socket = opener(e) as unknown as Socket;
+      opened.push(socket);
+      sockets.push(socket);
+      return socket as unknown as DirectSocket;
+    },
+  };
+}
+
+it('terminal:direct hands out this host’s endpoint and a token for this session, container, host and page origin; never for another session', async () => {
+  const a = await session();
+  const b = await session();
+  const id = await shell(a.id, 'direct-shell');
+  const s = await tab(a.cookie);
+  const reply = (await s.socket.timeout(15_000).emitWithAck('terminal:direct', { containerId: 'direct-shell' })) as {
+    ok: boolean;
+    containerId: string;
+    direct: { url: string | null; port: number; token: string };
+  };
+  expect(reply).toMatchObject({ ok: true, containerId: id, direct: { url: null, port: endpoint.port } });
+  const key = Buffer.from((await redis.hget(terminalEndpointKey(prefix, HOST), 'key'))!, 'base64');
+  const check = verifyTerminalToken(key, reply.direct.token);
+  // No Origin header from this client: the token is good only for a handshake without one.
+  expect(check).toMatchObject({ ok: true, claims: { s: a.id, c: id, h: HOST, o: '' } });
+  if (check.ok) expect(check.claims.e - Date.now()).toBeLessThanOrEqual(30_000);
+  const intruder = await tab(b.cookie);
+  for (const ref of [id, id.slice(0, 12), 'direct-shell']) {
+    expect(await intruder.socket.timeout(15_000).emitWithAck('terminal:direct', { containerId: ref })).toMatchObject({ ok: false, error: { kind: 'learner', key: 'container.notFound' } });
+  }
+  expect(await s.socket.timeout(15_000).emitWithAck('terminal:direct', { containerId: id, token: 'x' })).toMatchObject({ ok: false, error: { key: 'socket.badMessage' } });
+});
+
+it('the widget’s connection types and reads on the worker host directly, and after that socket drops goes on there in the same shell, nothing twice', async () => {
+  const a = await session();
+  const id = await shell(a.id);
+  const page = connect(gateway.url, { path: SOCKET_PATH, transports: ['websocket'], extraHeaders: { cookie: a.cookie }, forceNew: true });
+  sockets.push(page);
+  const onPage: string[] = [];
+  page.on('terminal:output', () => onPage.push('frame'));
+  const direct = recordingOpener();
+  const chunks: Uint8Array[] = [];
+  const states: string[] = [];
+  const connection: TerminalConnection = new TerminalConnection(page, id, {
+    write(data, offset) {
+      chunks.push(Uint8Array.from(data));
+      connection.rendered(offset);
+    },
+    status: (st) => states.push(st.state),
+  }, { openDirect: direct.open });
+  const text = () => Buffer.concat(chunks).toString();
+  await eventually(() => states.includes('connected'));
+  connection.input(new TextEncoder().encode('echo pid=$$. $((6*7))\n'));
+  await eventually(() => text().includes('42\r\n'));
+  const pid = /pid=(\d+)\./.exec(text().split('\n').slice(1).join('\n'))?.[1];
+  expect(direct.opened).toHaveLength(1);
+  expect(onPage).toHaveLength(0);
+  // The worker host counts it as a viewer (flow control) like any other.
+  expect((await relays.relay(id))!.state.viewers).toBe(1);
+
+  direct.opened[0]!.io.engine.close();
+  await eventually(() => states.filter((st) => st === 'connected').length === 2);
+  expect(states).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
+  expect(direct.opened).toHaveLength(2);
+  connection.input(new TextEncoder().encode('echo again=$$.\n'));
+  await eventually(() => text().includes(`again=${pid}.\r\n`));
+  expect(text().split('pid=').length).toBe(3);
+  expect(onPage).toHaveLength(0);
+  connection.input(new TextEncoder().encode('exit 6\n'));
+  await eventually(() => states.at(-1) === 'exited');
+  connection.dispose();
+  // Its direct socket went with the exit; the relay counts nobody.
+  await eventually(() => direct.opened.every((s) => !s.connected));
+});
+
+it('when the worker host cannot be reached directly, the widget’s connection falls back to the gateway by itself', async () => {
+  const a = await session();
+  const id = await shell(a.id);
+  const key = terminalEndpointKey(prefix, HOST);
+  // Where nothing listens (a host behind a firewall, a worker restarting); restored after.
+  await redis.hset(key, 'port', '1');
+  try {
+    const page = connect(gateway.url, { path: SOCKET_PATH, transports: ['websocket'], extraHeaders: { cookie: a.cookie }, forceNew: true });
+    sockets.push(page);
+    const onPage: string[] = [];
+    page.on('terminal:output', () => onPage.push('frame'));
+    const direct = recordingOpener();
+    const chunks: Uint8Array[] = [];
+    const states: string[] = [];
+    const connection: TerminalConnection = new TerminalConnection(page, id, {
+      write(data, offset) {
+        chunks.push(Uint8Array.from(data));
+        connection.rendered(offset);
+      },
+      status: (st) => states.push(st.state),
+    }, { openDirect: direct.open });
+    await eventually(() => states.includes('connected'));
+    connection.input(new TextEncoder().encode('echo fell-back-$((2*3))\n'));
+    await eventually(() => Buffer.concat(chunks).toString().includes('fell-back-6\r\n'));
+    // It tried the direct way once, then went through the page socket.
+    expect(direct.opened).toHaveLength(1);
+    expect(direct.opened[0]!.connected).toBe(false);
+    expect(onPage.length).toBeGreaterThan(0);
+    expect(states).toEqual(['connecting', 'connected']);
+    connection.dispose();
+  } finally {
+    await redis.hset(key, 'port', String(endpoint.port));
+  }
+  // Control: with the endpoint reachable, the same page goes direct.
+  const page = connect(gateway.url, { path: SOCKET_PATH, transports: ['websocket'], extraHeaders: { cookie: a.cookie }, forceNew: true });
+  sockets.push(page);
+  const direct = recordingOpener();
+  let connected = false;
+  const connection = new TerminalConnection(page, id, { write: () => undefined, status: (st) => void (st.state === 'connected' && (connected = true)) }, { openDirect: direct.open });
+  await eventually(() => connected);
+  expect(direct.opened[0]!.connected).toBe(true);
+  connection.dispose();
 });

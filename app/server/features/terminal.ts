@@ -12,6 +12,13 @@
 // MAX_ATTACHMENTS per socket). Frames go out as binary. The browser's acks are forwarded to the
 // relay, which holds the container back for the slowest viewer; they also bound what this
 // process has sent ahead of the browser.
+//
+// terminal:direct is the short way (worker/src/terminals/endpoint.ts): after the same approval
+// by the engine and the same owner check, the page gets the session's host's terminal endpoint
+// and a token signed for this session, this container, that host and this page's origin, valid
+// for TERMINAL_TOKEN_TTL_MS. It then types to and reads from the worker host directly; this
+// process holds nothing for it. No endpoint published, or a terminal that already ended: the
+// reply says `direct: null` and the page attaches here.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LearnerError, type ErrorPayload } from '../../../protocol/errors.js';
@@ -20,6 +27,7 @@ import {
   terminalAck,
   terminalAttach,
   terminalDetach,
+  terminalDirect,
   terminalEvents,
   terminalInput,
   terminalResize,
@@ -29,8 +37,13 @@ import {
   type TerminalOutputFrame,
 } from '../../../protocol/socket/terminal.js';
 import {
+  InputBudget,
   pinnedHost,
   readTerminalOutput,
+  signTerminalToken,
+  terminalEndpointOf,
+  terminalKeys,
+  TERMINAL_TOKEN_TTL_MS,
   requestTerminal,
   TERMINAL_SCROLLBACK_BYTES,
   TerminalInputWriter,
@@ -48,9 +61,6 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const READ_BLOCK_MS = 10_000;
 /** Never more than this sent past the browser's last ack (the relay normally stops far sooner). */
 const MAX_UNACKED_BYTES = 2 * TERMINAL_SCROLLBACK_BYTES;
-/** Typing and pasting: 1 MiB a second, 4 MiB at once (what waits in Redis for a restarting worker is bounded). */
-const INPUT_BYTES_PER_SECOND = 1024 * 1024;
-const INPUT_BURST_BYTES = 4 * 1024 * 1024;
 
 class Attachment {
   acked: number;
@@ -58,8 +68,7 @@ class Attachment {
   private closed = false;
   private readonly heartbeat: NodeJS.Timeout;
   private ackWaiter: (() => void) | null = null;
-  private inputBudget = INPUT_BURST_BYTES;
-  private inputBudgetAt = Date.now();
+  readonly inputBudget = new InputBudget();
 
   constructor(
     readonly id: string,
@@ -110,15 +119,6 @@ class Attachment {
     }
   }
 
-  /** Takes `bytes` of the input budget, or refuses (the bytes are then not sent). */
-  takeInput(bytes: number): void {
-    const now = Date.now();
-    this.inputBudget = Math.min(INPUT_BURST_BYTES, this.inputBudget + ((now - this.inputBudgetAt) / 1000) * INPUT_BYTES_PER_SECOND);
-    this.inputBudgetAt = now;
-    if (bytes > this.inputBudget) throw new LearnerError('terminal.inputTooFast', { limit: '1 MiB/s' });
-    this.inputBudget -= bytes;
-  }
-
   ack(offset: number): void {
     if (offset <= this.acked) return;
     this.acked = Math.min(offset, this.sent);
@@ -157,25 +157,50 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
     for (const a of open) a.close(true);
   });
 
+  /** The session's host relays `ref` for it (the engine checked), as the full container id. */
+  async function approved(sessionId: string, ref: string): Promise<{ hostId: string; containerId: string; blocking: Redis }> {
+    const notFound = new LearnerError('container.notFound', { ref });
+    const hostId = await pinnedHost(ctx.redis, ctx.prefix, sessionId);
+    if (!hostId) throw notFound;
+    const blocking = ctx.redis.duplicate({ connectionName: 'layercake-app-terminal' });
+    try {
+      const reply = await requestTerminal(ctx.redis, blocking, ctx.prefix, hostId, { sessionId, container: ref }, REQUEST_TIMEOUT_MS).catch((err: unknown) => {
+        if (err instanceof TerminalRequestTimeout) throw new LearnerError('runs.timeout', { seconds: REQUEST_TIMEOUT_MS / 1000 });
+        throw err;
+      });
+      if (!reply.ok) throw refusal(reply.error);
+      const { containerId } = reply;
+      // The engine said yes for this session; the relay's record must say the same.
+      if ((await terminalSession(ctx.redis, ctx.prefix, containerId)) !== sessionId) throw notFound;
+      return { hostId, containerId, blocking };
+    } catch (err) {
+      blocking.disconnect();
+      throw err;
+    }
+  }
+
   io.on('connection', (socket) => {
     const attachments = new Map<string, Attachment>();
+
+    ctx.handle(socket, terminalEvents.direct, terminalDirect, async ({ containerId: ref }, sessionId) => {
+      const { hostId, containerId, blocking } = await approved(sessionId, ref);
+      blocking.disconnect();
+      const [endpoint, state] = await Promise.all([
+        terminalEndpointOf(ctx.redis, ctx.prefix, hostId),
+        ctx.redis.hget(terminalKeys.meta(ctx.prefix, containerId), 'state'),
+      ]);
+      // An ended terminal (its output and exit kept) is read here, from the stream.
+      if (!endpoint || state !== 'live') return { containerId, direct: null };
+      const origin = socket.handshake.headers.origin ?? '';
+      const token = signTerminalToken(endpoint.key, { s: sessionId, c: containerId, h: hostId, o: origin, e: Date.now() + TERMINAL_TOKEN_TTL_MS });
+      return { containerId, direct: { url: endpoint.url, port: endpoint.port, token } };
+    }, { rate: 'operations' });
 
     ctx.handle(socket, terminalEvents.attach, terminalAttach, async ({ containerId: ref, after }, sessionId) => {
       if (attachments.size >= MAX_ATTACHMENTS) throw new LearnerError('terminal.tooMany', { limit: MAX_ATTACHMENTS });
       if ((perSession.get(sessionId) ?? 0) >= MAX_SESSION_ATTACHMENTS) throw new LearnerError('terminal.tooMany', { limit: MAX_SESSION_ATTACHMENTS });
-      const notFound = new LearnerError('container.notFound', { ref });
-      const hostId = await pinnedHost(ctx.redis, ctx.prefix, sessionId);
-      if (!hostId) throw notFound;
-      const blocking = ctx.redis.duplicate({ connectionName: 'layercake-app-terminal' });
+      const { containerId, blocking } = await approved(sessionId, ref);
       try {
-        const reply = await requestTerminal(ctx.redis, blocking, ctx.prefix, hostId, { sessionId, container: ref }, REQUEST_TIMEOUT_MS).catch((err: unknown) => {
-          if (err instanceof TerminalRequestTimeout) throw new LearnerError('runs.timeout', { seconds: REQUEST_TIMEOUT_MS / 1000 });
-          throw err;
-        });
-        if (!reply.ok) throw refusal(reply.error);
-        const { containerId } = reply;
-        // The engine said yes for this session; the relay's record must say the same.
-        if ((await terminalSession(ctx.redis, ctx.prefix, containerId)) !== sessionId) throw notFound;
         const first = (await readTerminalOutput(ctx.redis, ctx.prefix, containerId, undefined, { count: 1 })).from;
         const from = Math.max(after ?? 0, first);
         const attachmentId = randomBytes(9).toString('base64url');
@@ -226,7 +251,7 @@ export function register(io: GatewayServer, ctx: GatewayContext): void {
       });
     }
     onMessage(terminalEvents.input, terminalInput, (a, m) => {
-      a.takeInput(m.data.byteLength);
+      a.inputBudget.take(m.data.byteLength);
       return writer.input(a.containerId, m.data);
     });
     onMessage(terminalEvents.resize, terminalResize, (a, m) => writer.resize(a.containerId, m.rows, m.cols));

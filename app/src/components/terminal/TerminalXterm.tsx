@@ -16,7 +16,7 @@ import { getSocket } from '../../lib/socket';
 import { TERMINAL_FONT_FAMILY, TERMINAL_LINE_HEIGHT, terminalFontReady } from '../../lib/terminal-font';
 import { useErrorText, useT } from '../../lib/i18n/client';
 import { messages } from './messages';
-import { TerminalConnection, type TerminalStatus } from './terminal-connection';
+import { directSocketOpener, TerminalConnection, type TerminalStatus } from './terminal-connection';
 import styles from './terminal.module.css';
 
 export interface TerminalProps {
@@ -94,7 +94,7 @@ export default function TerminalXterm({ containerId, label, onStatus, autoFocus,
           clearTimeout(noticeTimer);
           noticeTimer = setTimeout(() => setNotice(null), 8_000);
         },
-      });
+      }, { openDirect: directSocketOpener(window.location.href) });
 
       const copySelection = () => {
         const text = term.getSelection();

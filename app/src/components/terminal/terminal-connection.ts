@@ -5,11 +5,20 @@
 // and after a dropped connection attaches again after the last byte it received. A fresh
 // connection (a reload) starts from the kept scrollback. No DOM here: the widget and the tests
 // drive it with any socket.io client socket.
+//
+// The short way (given `openDirect`): the page socket only asks the gateway for the way in
+// (`terminal:direct`: the worker host's endpoint and a token); the attachment then lives on a
+// socket of its own to that host, which speaks the same messages. It cannot connect there (or is
+// refused there): this connection attaches through the page socket from then on. It dropped:
+// attach again from the start (a new token), after the last byte received, as on the page socket.
+import { io } from 'socket.io-client';
 import type { ErrorPayload } from '../../../../protocol/errors.js';
 import {
   TERMINAL_INPUT_MAX_BYTES,
   terminalEvents,
   type TerminalAttachReply,
+  type TerminalDirectEndpoint,
+  type TerminalReplies,
   type TerminalClosedFrame,
   type TerminalErrorFrame,
   type TerminalExitFrame,
@@ -27,6 +36,31 @@ export interface TerminalSocket {
   emit(event: string, ...args: unknown[]): unknown;
   timeout(ms: number): { emitWithAck(event: string, ...args: unknown[]): Promise<unknown> };
 }
+
+/** A socket to a worker host's terminal endpoint (socket.io-client's, without reconnection). */
+export interface DirectSocket extends TerminalSocket {
+  disconnect(): unknown;
+}
+
+export type DirectOpener = (endpoint: TerminalDirectEndpoint) => DirectSocket;
+
+/**
+ * Opens direct sockets for a page at `pageUrl`: to the endpoint's public URL, or to the page's
+ * own host name at the endpoint's port. WebSocket only, and no reconnection of its own (a token
+ * is good for one connection; the terminal asks for a new one).
+ */
+export function directSocketOpener(pageUrl: string): DirectOpener {
+  const page = new URL(pageUrl);
+  return (endpoint) =>
+    io(endpoint.url ?? `${page.protocol}//${page.hostname}:${endpoint.port}`, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      auth: { token: endpoint.token },
+    }) as unknown as DirectSocket;
+}
+
+type DirectReply = { ok: true } & TerminalReplies['terminal:direct'] | { ok: false; error: ErrorPayload };
 
 export type TerminalStatus =
   | { state: 'connecting' }
@@ -52,6 +86,8 @@ const ACK_EVERY_BYTES = 64 * 1024;
 const ACK_DELAY_MS = 1000;
 const ATTACH_TIMEOUT_MS = 15_000;
 const RETRY_MS = 1_000;
+/** A direct socket not connected by then is given up for the page socket. */
+const DIRECT_CONNECT_TIMEOUT_MS = 3_000;
 /** Typing while reconnecting is kept up to this much and sent once attached. */
 const QUEUED_INPUT_MAX_BYTES = TERMINAL_INPUT_MAX_BYTES;
 
@@ -71,19 +107,33 @@ export class TerminalConnection {
   private hidden = false;
   private everConnected = false;
   private readonly listeners: [string, Listener][];
+  /** The frames of an attachment, on whichever socket it lives. */
+  private readonly frameListeners: [string, Listener][];
+  /** The socket the attachment lives on: the page socket, or the direct one. */
+  private channel: TerminalSocket;
+  private direct: { socket: DirectSocket; dropped: Listener } | null = null;
+  private readonly openDirect: DirectOpener | undefined;
+  /** The direct way failed once: this terminal goes through the page socket from then on. */
+  private directFailed = false;
 
   constructor(
     private readonly socket: TerminalSocket,
     readonly containerId: string,
     private readonly screen: TerminalScreen,
+    options: { openDirect?: DirectOpener } = {},
   ) {
-    this.listeners = [
-      ['connect', () => void this.attach()],
-      ['disconnect', () => this.dropped()],
+    this.channel = socket;
+    this.openDirect = options.openDirect;
+    this.frameListeners = [
       [terminalEvents.output, (f: TerminalOutputFrame) => this.onOutput(f)],
       [terminalEvents.exit, (f: TerminalExitFrame) => this.onExit(f)],
       [terminalEvents.closed, (f: TerminalClosedFrame) => this.onClosed(f.attachmentId)],
       [terminalEvents.error, (f: TerminalErrorFrame) => this.onError(f)],
+    ];
+    this.listeners = [
+      ['connect', () => void this.attach()],
+      ['disconnect', () => this.channel === socket && this.dropped()],
+      ...this.frameListeners,
     ];
     for (const [event, fn] of this.listeners) socket.on(event, fn);
     screen.status({ state: 'connecting' });
@@ -91,24 +141,48 @@ export class TerminalConnection {
   }
 
   private async attach(): Promise<void> {
-    if (this.ended || this.hidden || this.attaching || !this.socket.connected) return;
+    if (this.ended || this.hidden || this.attaching || this.attachmentId || !this.socket.connected) return;
     this.attaching = true;
-    this.attachmentId = null;
     let reply: TerminalAttachReply;
+    let channel: TerminalSocket = this.socket;
+    let containerId = this.containerId;
     try {
-      reply = (await this.socket
-        .timeout(ATTACH_TIMEOUT_MS)
-        .emitWithAck(terminalEvents.attach, { containerId: this.containerId, ...(this.received === null ? {} : { after: this.received }) })) as TerminalAttachReply;
+      // A direct socket left from an attachment that ended (closed by the host) goes first.
+      this.closeDirect();
+      const offer = this.openDirect && !this.directFailed ? await this.askDirect() : null;
+      if (offer?.ok && offer.direct) {
+        const direct = await this.connectDirect(offer.direct);
+        if (direct) {
+          channel = direct;
+          containerId = offer.containerId;
+        } else this.directFailed = true;
+      }
+      const request = () =>
+        channel
+          .timeout(ATTACH_TIMEOUT_MS)
+          .emitWithAck(terminalEvents.attach, { containerId, ...(this.received === null ? {} : { after: this.received }) }) as Promise<TerminalAttachReply>;
+      // The gateway's refusal of the direct way is its refusal of the terminal.
+      reply = offer && !offer.ok ? offer : await request();
+      if (!reply.ok && channel !== this.socket) {
+        // Refused on the worker host (e.g. no longer relayed there): the gateway decides.
+        this.directFailed = true;
+        this.closeDirect();
+        channel = this.socket;
+        containerId = this.containerId;
+        reply = await request();
+      }
     } catch {
       // No answer in time (or the connection went): try again while connected.
       this.attaching = false;
+      if (channel !== this.socket) this.closeDirect();
       this.retry();
       return;
     }
     this.attaching = false;
     if (this.ended) return;
     if (this.hidden && reply.ok) {
-      this.detach(reply.attachmentId);
+      this.detach(reply.attachmentId, channel);
+      if (channel !== this.socket) this.closeDirect();
       return;
     }
     if (!reply.ok) {
@@ -119,17 +193,75 @@ export class TerminalConnection {
       return;
     }
     this.attachmentId = reply.attachmentId;
+    this.channel = channel;
     // The scrollback starts at `from`; what we have is before it only if it was trimmed meanwhile.
     if (this.received === null || reply.from > this.received) this.received = reply.from;
     // The gateway counts the new attachment as having rendered up to `from`.
     this.acked = reply.from;
     this.everConnected = true;
     this.screen.status({ state: 'connected' });
-    if (this.size) this.socket.emit(terminalEvents.resize, { attachmentId: reply.attachmentId, ...this.size });
+    if (this.size) channel.emit(terminalEvents.resize, { attachmentId: reply.attachmentId, ...this.size });
     const queued = this.queued;
     this.queued = [];
     this.queuedBytes = 0;
     for (const data of queued) this.sendInput(data);
+  }
+
+  private async askDirect(): Promise<DirectReply> {
+    return (await this.socket.timeout(ATTACH_TIMEOUT_MS).emitWithAck(terminalEvents.direct, { containerId: this.containerId })) as DirectReply;
+  }
+
+  /** A connected direct socket carrying this terminal's frames, or null when it did not connect in time. */
+  private async connectDirect(endpoint: TerminalDirectEndpoint): Promise<DirectSocket | null> {
+    let socket: DirectSocket;
+    try {
+      socket = this.openDirect!(endpoint);
+    } catch {
+      return null;
+    }
+    const connected = await new Promise<boolean>((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        socket.off('connect', yes);
+        socket.off('connect_error', no);
+        resolve(ok);
+      };
+      const yes = () => done(true);
+      const no = () => done(false);
+      const timer = setTimeout(no, DIRECT_CONNECT_TIMEOUT_MS);
+      socket.on('connect', yes);
+      socket.on('connect_error', no);
+    });
+    if (!connected || this.ended) {
+      socket.disconnect();
+      return null;
+    }
+    const dropped = () => {
+      if (this.direct?.socket !== socket) return;
+      const carried = this.channel === socket;
+      this.closeDirect();
+      if (carried) {
+        this.dropped();
+        this.retry();
+      }
+    };
+    for (const [event, fn] of this.frameListeners) socket.on(event, fn);
+    socket.on('disconnect', dropped);
+    this.direct = { socket, dropped };
+    return socket;
+  }
+
+  private closeDirect(): void {
+    const direct = this.direct;
+    if (!direct) return;
+    this.direct = null;
+    for (const [event, fn] of this.frameListeners) direct.socket.off(event, fn);
+    direct.socket.off('disconnect', direct.dropped);
+    direct.socket.disconnect();
+    if (this.channel === direct.socket) {
+      this.channel = this.socket;
+      this.attachmentId = null;
+    }
   }
 
   private retry(): void {
@@ -159,6 +291,7 @@ export class TerminalConnection {
     if (f.attachmentId !== this.attachmentId) return;
     this.ended = true;
     this.attachmentId = null;
+    this.closeDirect();
     this.screen.status({ state: 'exited', exitCode: f.exitCode });
   }
 
@@ -189,7 +322,7 @@ export class TerminalConnection {
     this.ackTimer = null;
     if (!this.attachmentId || this.renderedTo <= this.acked) return;
     this.acked = this.renderedTo;
-    this.socket.emit(terminalEvents.ack, { attachmentId: this.attachmentId, offset: this.acked });
+    this.channel.emit(terminalEvents.ack, { attachmentId: this.attachmentId, offset: this.acked });
   }
 
   /** Keystrokes and pastes, as bytes (the widget encodes text as UTF-8). */
@@ -207,14 +340,14 @@ export class TerminalConnection {
 
   private sendInput(data: Uint8Array): void {
     for (let at = 0; at < data.byteLength; at += TERMINAL_INPUT_MAX_BYTES) {
-      this.socket.emit(terminalEvents.input, { attachmentId: this.attachmentId, data: data.subarray(at, at + TERMINAL_INPUT_MAX_BYTES) });
+      this.channel.emit(terminalEvents.input, { attachmentId: this.attachmentId, data: data.subarray(at, at + TERMINAL_INPUT_MAX_BYTES) });
     }
   }
 
   resize(rows: number, cols: number): void {
     if (this.size?.rows === rows && this.size.cols === cols) return;
     this.size = { rows, cols };
-    if (this.attachmentId) this.socket.emit(terminalEvents.resize, { attachmentId: this.attachmentId, rows, cols });
+    if (this.attachmentId) this.channel.emit(terminalEvents.resize, { attachmentId: this.attachmentId, rows, cols });
   }
 
   /**
@@ -226,13 +359,17 @@ export class TerminalConnection {
     if (this.hidden === !visible) return;
     this.hidden = !visible;
     if (!visible) {
-      if (this.attachmentId) this.detach(this.attachmentId);
+      if (this.attachmentId) this.detach(this.attachmentId, this.channel);
       this.attachmentId = null;
+      // Shown again, it asks for a new token (a socket nobody uses holds nothing for long).
+      this.closeDirect();
     } else void this.attach();
   }
 
-  private detach(attachmentId: string): void {
-    if (this.socket.connected) void this.socket.timeout(5_000).emitWithAck(terminalEvents.detach, { attachmentId }).catch(() => undefined);
+  private detach(attachmentId: string, channel: TerminalSocket): void {
+    // A direct socket's attachment ends with the socket (closed right after).
+    if (channel !== this.socket) return;
+    if (channel.connected) void channel.timeout(5_000).emitWithAck(terminalEvents.detach, { attachmentId }).catch(() => undefined);
   }
 
   dispose(): void {
@@ -240,7 +377,8 @@ export class TerminalConnection {
     if (this.ackTimer) clearTimeout(this.ackTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     for (const [event, fn] of this.listeners) this.socket.off(event, fn);
-    if (this.attachmentId) this.detach(this.attachmentId);
+    if (this.attachmentId) this.detach(this.attachmentId, this.channel);
     this.attachmentId = null;
+    this.closeDirect();
   }
 }
