@@ -6,7 +6,8 @@
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import type { ErrorPayload } from '../../../../protocol/errors';
 import { useErrorText, useLocale, useT } from '../../lib/i18n/client';
-import { formatBinaryBytes, formatBytes } from '../../lib/i18n/units';
+import type { Locale } from '../../lib/i18n/locale';
+import { formatBinaryBytes, formatBytes, NBSP } from '../../lib/i18n/units';
 import { emptyRun, type ContainerDiff, type ContainerExit, type ContainerStatsView, type ContainerStatus } from '../../lib/run-store';
 import { formatDuration, shortId } from '../layers/format';
 import { readCommit, readHistory, readInspect } from '../session/engine-results';
@@ -156,7 +157,7 @@ export function ContainerPane({ runId, renderTerminal, visible = true }: Contain
       )}
       {startError && <p className={styles.error} role="alert">{errorText(startError)}</p>}
       {failure && <p className={styles.error} role="alert">{errorText(failure)}</p>}
-      {exit && <ExitNotice exit={exit} memoryLimit={limits?.memoryBytes} />}
+      {exit && <ExitNotice exit={exit} memoryLimit={limits?.memoryBytes} timeLimitMs={detail?.limits.timeLimitMs} />}
       {status === 'removed' && <p className={styles.muted} role="status">{t('container.removedNote')}</p>}
       {committed && <p className={styles.ok} role="status">{t('container.committed', { image: committed })}</p>}
 
@@ -187,7 +188,14 @@ export function ContainerPane({ runId, renderTerminal, visible = true }: Contain
   );
 }
 
-function ExitNotice({ exit, memoryLimit }: { exit: ContainerExit; memoryLimit: number | undefined }) {
+/** A limit an operator set, in its round unit: 8 s, 30 min, 4 h. */
+function formatTimeLimit(ms: number, locale: Locale): string {
+  const s = Math.round(ms / 1000);
+  const [n, en, ko] = s >= 3600 && s % 3600 === 0 ? [s / 3600, 'h', '시간'] : s >= 60 && s % 60 === 0 ? [s / 60, 'min', '분'] : [s, 's', '초'];
+  return locale === 'ko' ? `${n}${ko}` : `${n}${NBSP}${en}`;
+}
+
+function ExitNotice({ exit, memoryLimit, timeLimitMs }: { exit: ContainerExit; memoryLimit: number | undefined; timeLimitMs: number | undefined }) {
   const t = useT(messages);
   const { locale } = useLocale();
   const code = exit.exitCode;
@@ -198,7 +206,13 @@ function ExitNotice({ exit, memoryLimit }: { exit: ContainerExit; memoryLimit: n
       </p>
     );
   }
-  if (exit.timedOut) return <p className={`${styles.notice} ${styles.noticeWarn}`} role="alert">{t('container.timedOut', { code })}</p>;
+  if (exit.timedOut) {
+    return (
+      <p className={`${styles.notice} ${styles.noticeWarn}`} role="alert">
+        {timeLimitMs ? t('container.timedOut', { limit: formatTimeLimit(timeLimitMs, locale), code }) : t('container.timedOutShort', { code })}
+      </p>
+    );
+  }
   return (
     <p className={styles.notice} role="status">
       {exit.signal ? t('container.exitedSignal', { code, signal: exit.signal }) : t('container.exited', { code })}
