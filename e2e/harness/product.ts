@@ -5,7 +5,8 @@
 // Redis under a key prefix of the run's own, as `npm start` + `npm run worker` + `npm run app`
 // would run them. In front of the first app a TCP relay that a spec can cut (a dropped
 // connection). stop() ends every process it started, removes the containers the specs left, and
-// fails if anything is left behind.
+// fails if anything is left behind. startWorkerHost() is one such worker host on its own, for a
+// spec that needs a host with other settings (time-limit.spec.ts: a short container time limit).
 import { fork, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,6 +22,8 @@ const LAUNCHER = join(ROOT, 'sandbox-native/build/sandbox-native');
 export const LOG_DIR = join(ROOT, 'e2e/artifacts/logs');
 /** Host uid windows of the suite's two engines: apart from the product's (200000…) and the vitest suites'. */
 const ID_RANGE_BASES = [2_400_000_000, 2_700_000_000];
+/** The uid window of a spec's own worker host (startWorkerHost), between the two. */
+export const SPEC_HOST_ID_RANGE_BASE = 2_550_000_000;
 
 export interface Product {
   /** The app processes' URLs (http://localhost:<port>). */
@@ -92,6 +95,61 @@ function mountsUnder(dir: string): string[] {
     .filter((mountPoint) => mountPoint.startsWith(`${dir}/`));
 }
 
+export interface WorkerHost {
+  hostId: string;
+  dataDir: string;
+  child: Child;
+}
+
+/**
+ * One worker host (worker/src/main.ts) on `redisUrl` under `prefix`, with its own engine data dir
+ * under `scratch`, as `npm run worker` starts one; `env` adds or overrides its settings.
+ */
+export async function startWorkerHost(o: {
+  name: string;
+  hostId: string;
+  scratch: string;
+  redisUrl: string;
+  prefix: string;
+  idRangeBase: number;
+  env?: NodeJS.ProcessEnv;
+}): Promise<WorkerHost> {
+  const dataDir = join(o.scratch, `engine-${o.hostId}`);
+  mkdirSync(dataDir, { recursive: true });
+  const { child } = await forkReady(o.name, 'worker/src/main.ts', {
+    REDIS_URL: o.redisUrl,
+    LAYERCAKE_REDIS_PREFIX: o.prefix,
+    LAYERCAKE_LOG_LEVEL: process.env.LAYERCAKE_E2E_LOG ?? 'info',
+    LAYERCAKE_DATA: dataDir,
+    LAYERCAKE_HOST_ID: o.hostId,
+    LAYERCAKE_ID_RANGE_BASE: String(o.idRangeBase),
+    LAYERCAKE_BASE_IMAGES: 'busybox',
+    LAYERCAKE_CONCURRENCY: '2',
+    LAYERCAKE_SHUTDOWN_GRACE_MS: '3000',
+    ...o.env,
+  });
+  return { hostId: o.hostId, dataDir, child };
+}
+
+/**
+ * Stops the hosts (workers get 20 s), then deletes the containers they left (those outlive their
+ * worker by design) and runs the engine's host clean-up; returns what was still left behind.
+ */
+export async function stopWorkerHosts(hosts: WorkerHost[]): Promise<string[]> {
+  const problems: string[] = [];
+  await Promise.all(hosts.map((h) => stopChild(h.child, 20_000)));
+  for (const { dataDir } of hosts) {
+    await removeContainers(dataDir);
+    await cleanupHost({ dataDir, launcher: LAUNCHER });
+    const left = (await launcher(join(dataDir, 'state'), 'list').catch(() => '')).split('\n').filter(Boolean);
+    if (left.length) problems.push(`containers still in ${dataDir}: ${left.join(', ')}`);
+    const mounts = mountsUnder(dataDir);
+    if (mounts.length) problems.push(`mounts left under ${dataDir}: ${mounts.join(', ')}`);
+  }
+  for (const { child } of hosts) if (child.process.exitCode === null && child.process.signalCode === null) problems.push(`${child.name} (pid ${child.process.pid}) still running`);
+  return problems;
+}
+
 export async function startProduct(options: { apps?: number; workers?: number } = {}): Promise<Product> {
   const appCount = options.apps ?? 2;
   const workerCount = options.workers ?? 2;
@@ -99,25 +157,15 @@ export async function startProduct(options: { apps?: number; workers?: number } 
   const prefix = `e2e-${run}`;
   const scratch = mkdtempSync(`/tmp/lc-e2e-${run}-`);
   const children: Child[] = [];
+  const hosts: WorkerHost[] = [];
   let redis: PrivateRedis | null = null;
   let relay: CuttableRelay | null = null;
-  const dataDirs: string[] = [];
-  const hostIds: string[] = [];
 
   const stop = async () => {
-    const problems: string[] = [];
     await relay?.close();
     // The order of scripts/start.ts: apps (no new jobs), then workers (which need Redis), then Redis.
-    for (const c of children.filter((c) => c.name.startsWith('app'))) await stopChild(c, 15_000);
-    await Promise.all(children.filter((c) => c.name.startsWith('worker')).map((c) => stopChild(c, 20_000)));
-    for (const dir of dataDirs) {
-      await removeContainers(dir);
-      await cleanupHost({ dataDir: dir, launcher: LAUNCHER });
-      const left = (await launcher(join(dir, 'state'), 'list').catch(() => '')).split('\n').filter(Boolean);
-      if (left.length) problems.push(`containers still in ${dir}: ${left.join(', ')}`);
-      const mounts = mountsUnder(dir);
-      if (mounts.length) problems.push(`mounts left under ${dir}: ${mounts.join(', ')}`);
-    }
+    for (const c of children) await stopChild(c, 15_000);
+    const problems = await stopWorkerHosts(hosts);
     await redis?.stop();
     for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) problems.push(`${c.name} (pid ${c.process.pid}) still running`);
     if (problems.length === 0) rmSync(scratch, { recursive: true, force: true });
@@ -131,22 +179,16 @@ export async function startProduct(options: { apps?: number; workers?: number } 
     redis = await startPrivateRedis({ dir: join(scratch, 'redis'), appendOnly: false });
     const common = { REDIS_URL: redis.url, LAYERCAKE_REDIS_PREFIX: prefix, LAYERCAKE_LOG_LEVEL: process.env.LAYERCAKE_E2E_LOG ?? 'info' };
 
-    const workers = Array.from({ length: workerCount }, (_, i) => {
-      const dataDir = join(scratch, `engine-${i}`);
-      mkdirSync(dataDir, { recursive: true });
-      dataDirs.push(dataDir);
-      const hostId = `e2e-${run}-${String.fromCharCode(97 + i)}`;
-      hostIds.push(hostId);
-      return forkReady(`worker-${i}`, 'worker/src/main.ts', {
-        ...common,
-        LAYERCAKE_DATA: dataDir,
-        LAYERCAKE_HOST_ID: hostId,
-        LAYERCAKE_ID_RANGE_BASE: String(ID_RANGE_BASES[i % ID_RANGE_BASES.length]! + Math.floor(i / 2) * 100_000_000),
-        LAYERCAKE_BASE_IMAGES: 'busybox',
-        LAYERCAKE_CONCURRENCY: '2',
-        LAYERCAKE_SHUTDOWN_GRACE_MS: '3000',
-      });
-    });
+    const workers = Array.from({ length: workerCount }, (_, i) =>
+      startWorkerHost({
+        name: `worker-${i}`,
+        hostId: `e2e-${run}-${String.fromCharCode(97 + i)}`,
+        scratch,
+        redisUrl: redis!.url,
+        prefix,
+        idRangeBase: ID_RANGE_BASES[i % ID_RANGE_BASES.length]! + Math.floor(i / 2) * 100_000_000,
+      }),
+    );
     // One secret for every app process, as several hosts share LAYERCAKE_APP_SECRET.
     const secret = randomBytes(32).toString('hex');
     const apps = Array.from({ length: appCount }, (_, i) =>
@@ -159,13 +201,14 @@ export async function startProduct(options: { apps?: number; workers?: number } 
         LAYERCAKE_APP_SECRET_FILE: join(scratch, 'app-secret'),
       }),
     );
-    const settled = await Promise.allSettled([...workers, ...apps]);
-    for (const s of settled) if (s.status === 'fulfilled') children.push(s.value.child);
-    const failed = settled.find((s) => s.status === 'rejected');
+    const [workersSettled, appsSettled] = await Promise.all([Promise.allSettled(workers), Promise.allSettled(apps)]);
+    for (const s of workersSettled) if (s.status === 'fulfilled') hosts.push(s.value);
+    for (const s of appsSettled) if (s.status === 'fulfilled') children.push(s.value.child);
+    const failed = [...workersSettled, ...appsSettled].find((s) => s.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    const appUrls = settled.slice(workerCount).map((s) => (s as PromiseFulfilledResult<{ ready: { port: number } }>).value.ready.port).map((port) => `http://localhost:${port}`);
+    const appUrls = appsSettled.map((s) => (s as PromiseFulfilledResult<{ ready: { port: number } }>).value.ready.port).map((port) => `http://localhost:${port}`);
     relay = await startCuttableRelay(Number(new URL(appUrls[0]!).port));
-    return { apps: appUrls, relayUrl: relay.url, relayControlUrl: relay.controlUrl, redisUrl: redis.url, prefix, hostIds, stop };
+    return { apps: appUrls, relayUrl: relay.url, relayControlUrl: relay.controlUrl, redisUrl: redis.url, prefix, hostIds: hosts.map((h) => h.hostId), stop };
   } catch (err) {
     await stop().catch((e: unknown) => console.error(e));
     throw err;
