@@ -2,16 +2,20 @@
 // or a restarted load balancer does: `POST <controlUrl>/cut` destroys every open connection
 // (the browser sees its WebSocket drop with no close frame), and new ones go through again.
 // Context.setOffline is not enough: Chromium's offline emulation leaves open sockets alone.
+// `alsoCut`: relays cut with this one (the worker hosts' terminal endpoints: a network that
+// drops takes the page's direct terminal sockets with it).
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 
 export interface CuttableRelay {
   url: string;
   controlUrl: string;
+  /** Destroys every open connection now; returns how many there were. */
+  cut(): number;
   close(): Promise<void>;
 }
 
-export async function startCuttableRelay(targetPort: number): Promise<CuttableRelay> {
+export async function startCuttableRelay(targetPort: number, alsoCut: CuttableRelay[] = []): Promise<CuttableRelay> {
   const open = new Set<Socket>();
   const relay = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
@@ -28,11 +32,15 @@ export async function startCuttableRelay(targetPort: number): Promise<CuttableRe
     client.pipe(upstream);
     upstream.pipe(client);
   });
+  const cut = () => {
+    const count = open.size / 2;
+    for (const s of open) s.resetAndDestroy();
+    open.clear();
+    return count;
+  };
   const control = createHttpServer((req, res) => {
     if (req.method === 'POST' && req.url === '/cut') {
-      const count = open.size / 2;
-      for (const s of open) s.resetAndDestroy();
-      open.clear();
+      const count = cut() + alsoCut.reduce((n, r) => n + r.cut(), 0);
       res.end(JSON.stringify({ cut: count }));
       return;
     }
@@ -46,6 +54,7 @@ export async function startCuttableRelay(targetPort: number): Promise<CuttableRe
   return {
     url: `http://localhost:${port}`,
     controlUrl: `http://127.0.0.1:${controlPort}`,
+    cut,
     async close() {
       for (const s of open) s.destroy();
       await Promise.all([new Promise((r) => relay.close(r)), new Promise((r) => control.close(r))]);

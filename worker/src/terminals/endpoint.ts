@@ -223,6 +223,11 @@ export class TerminalEndpoint {
     });
   }
 
+  /** Browsers connected now (tests, logs). */
+  get connections(): number {
+    return this.io.engine.clientsCount;
+  }
+
   /** Withdraws the address (gateways hand out the relayed path), then closes every socket. */
   async close(): Promise<void> {
     await withdrawTerminalEndpoint(this.redis, this.options.prefix, this.options.hostId).catch(() => undefined);

@@ -4,6 +4,8 @@
 // Terminal / 터미널 and says it is connected; Korean typed through an IME arrives composed; a
 // selection copies with Ctrl+C, Ctrl+V and a right click paste; the terminal follows the size of
 // its box; a reload repaints the same shell once; a 50 MB flood leaves the tab responsive.
+// The worker host's terminal endpoint runs too: the widget types and reads there directly (the
+// page's origin is in its token), as in the product.
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { Redis } from 'ioredis';
@@ -18,6 +20,7 @@ import { newSessionId, Sessions } from '../../../server/session.js';
 import * as terminal from '../../../server/features/terminal.js';
 import { createHarness, eventually, type Harness } from '../../../../worker/src/containers/test-support/harness.js';
 import { removeKeysUnder, testClient, testPrefix, testRedisUrl } from '../../../../worker/src/queue/test-support/redis.js';
+import { TerminalEndpoint } from '../../../../worker/src/terminals/endpoint.js';
 import { TerminalRelays } from '../../../../worker/src/terminals/relays.js';
 
 const HOST = 'browser-terminal-test';
@@ -27,6 +30,7 @@ let redis: Redis;
 let prefix: string;
 let relays: TerminalRelays;
 let gateway: Gateway;
+let endpoint: TerminalEndpoint;
 let browser: Browser;
 let base: string;
 const contexts: BrowserContext[] = [];
@@ -67,6 +71,7 @@ beforeAll(async () => {
   redis = testClient();
   prefix = testPrefix('browser-terminal');
   relays = await TerminalRelays.start({ engine: h.engine, redisUrl: testRedisUrl(), prefix, hostId: HOST, log: pino({ level: 'silent' }) });
+  endpoint = await TerminalEndpoint.start({ relays, redisUrl: testRedisUrl(), prefix, hostId: HOST, port: 0, host: '127.0.0.1', log: pino({ level: 'silent' }) });
   const files = await bundle();
   gateway = await startGateway({
     redisUrl: testRedisUrl(),
@@ -93,6 +98,7 @@ afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
   await browser?.close();
   await gateway?.close();
+  await endpoint?.close();
   await relays?.close();
   await h?.close();
   await removeKeysUnder(redis, prefix);
@@ -154,6 +160,8 @@ it('is a region named Terminal, or 터미널 in Korean, that says it is connecte
   await typeLine(en.page, 'echo typed-$((40+2))');
   await eventually(async () => (await shown(en.containerId)).includes('typed-42'));
   await eventually(async () => (await screenText(en.page)).includes('typed-42'));
+  // Directly on the worker host's endpoint (Chromium's Origin matched the one in the token).
+  expect(endpoint.connections).toBe(1);
 
   const ko = await learner('ko');
   const 터미널 = ko.page.getByRole('region', { name: '터미널' });
