@@ -174,7 +174,7 @@ int container_create(struct sn_container *c, struct sn_error *e)
     int fds[SN_SYNC_MAX_FDS];
     fds[0] = rootfs_build(s, pid, e);
     if (fds[0] < 0) return -1;
-    int nbinds = rootfs_clone_binds(s, fds + 1, SN_SYNC_MAX_FDS - 1, e);
+    int nbinds = rootfs_clone_binds(s, pid, fds + 1, SN_SYNC_MAX_FDS - 1, e);
     if (nbinds < 0) { close(fds[0]); return -1; }
     /* Non-bind mounts have no fd: the child counts positions, so send a placeholder. */
     int placeholder = -1;

@@ -175,9 +175,10 @@ int rootfs_build(const struct sn_spec *s, pid_t pid, struct sn_error *e)
     }
     return rootfd;
 }
-int rootfs_clone_binds(const struct sn_spec *s, int *fds, int max, struct sn_error *e)
+int rootfs_clone_binds(const struct sn_spec *s, pid_t pid, int *fds, int max, struct sn_error *e)
 {
     int n = 0;
+    _cleanup_close_ int userns_fd = -1;
     for (size_t i = 0; i < s->n_mounts; i++) {
         if (n == max) return sn_fail(e, "mounts", E2BIG, "too many mounts");
         fds[n] = -1;
@@ -192,6 +193,24 @@ int rootfs_clone_binds(const struct sn_spec *s, int *fds, int max, struct sn_err
                 .attr_set = (m->flags & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) | (m->flags & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
                             (m->flags & MS_NODEV ? MOUNT_ATTR_NODEV : 0) | (m->flags & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0),
             };
+            /* An idmapped bind shows its files' on-disk owners as the container's ids (uid 0 on
+             * disk is the container's root), as the rootfs layers are: a directory several
+             * containers use in turn (a build's cache mount) stays theirs whatever range each got. */
+            if (m->idmap) {
+                if (userns_fd < 0) {
+                    char path[64];
+                    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+                    userns_fd = open(path, O_RDONLY | O_CLOEXEC);
+                }
+                if (userns_fd < 0) {
+                    int saved = errno;
+                    close(fd);
+                    while (n-- > 0) if (fds[n] >= 0) close(fds[n]);
+                    return sn_fail(e, "mounts", saved, "opening the container's user namespace for %s", m->destination);
+                }
+                attr.attr_set |= MOUNT_ATTR_IDMAP;
+                attr.userns_fd = (uint64_t)userns_fd;
+            }
             if (attr.attr_set && mount_setattr(fd, "", AT_EMPTY_PATH | (m->recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0) {
                 int saved = errno;
                 close(fd);

@@ -14,6 +14,6 @@
 int rootfs_build(const struct sn_spec *s, pid_t pid, struct sn_error *e);
 /* Detached copies of the spec's bind-mount sources, in spec order, with their options
  * applied; fds[i] is -1 for mounts that are not binds. Returns how many fds were filled. */
-int rootfs_clone_binds(const struct sn_spec *s, int *fds, int max, struct sn_error *e);
+int rootfs_clone_binds(const struct sn_spec *s, pid_t pid, int *fds, int max, struct sn_error *e);
 
 #endif

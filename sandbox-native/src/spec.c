@@ -216,6 +216,8 @@ static int parse_mount(json_object *m, size_t i, struct sn_mount *out, struct sn
         if (!o) continue;
         if (strcmp(o, "bind") == 0) { out->bind = true; continue; }
         if (strcmp(o, "rbind") == 0) { out->bind = out->recursive = true; continue; }
+        /* OCI runtime-spec 1.1's idmapped mount, with the container's own mappings (no per-mount ones). */
+        if (strcmp(o, "idmap") == 0) { out->idmap = true; continue; }
         bool known = false;
         for (size_t j = 0; j < sizeof mount_opts / sizeof mount_opts[0]; j++) {
             if (strcmp(o, mount_opts[j].opt) != 0) continue;

@@ -22,6 +22,7 @@ struct sn_mount {
     unsigned long flags;       /* MS_* */
     unsigned long clear_flags; /* flags an option turned off explicitly (rw, dev, exec...) */
     bool bind, recursive;
+    bool idmap;                /* option "idmap": the bind is idmapped with the container's user namespace */
     bool cgroup;               /* type cgroup or cgroup2: the container's own cgroup, read-only (cgroupfs.c) */
 };
 

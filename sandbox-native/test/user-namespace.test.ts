@@ -1,6 +1,6 @@
 // Container root is not host root: it maps to an unprivileged host uid range of its own.
 
-import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { isNative, runtimes, useSandbox } from './harness.js';
@@ -63,6 +63,35 @@ describe.each(runtimes())('user namespace — $name', (rt) => {
   });
 
   if (isNative(rt)) {
+    // The `idmap` bind option (OCI runtime-spec 1.1) with the container's own mappings: the
+    // builder's RUN --mount caches, used in turn by containers of different ranges.
+    test('an idmap bind shows on-disk owners as container ids: root-owned files are its root\'s, and what it creates lands as uid 0 (control: the same bind without idmap)', async () => {
+      const sb = sandbox();
+      const out = join(HOST_SCRATCH_DIR, `${process.pid}-userns-idmap`);
+      rmSync(out, { recursive: true, force: true });
+      mkdirSync(out, { recursive: true });
+      chmodSync(out, 0o777); // so that the control, whose root is "other" here, can create too
+      writeFileSync(join(out, 'root-only'), 'x', { mode: 0o600 });
+      try {
+        const run = async (options: string[], name: string) => {
+          const bundle = sb.bundle({
+            args: ['/bin/sh', '-c', `/probe read /out/root-only; /probe create /out/${name}`],
+            spec: { mounts: [{ destination: '/out', type: 'bind', source: out, options: ['bind', 'nosuid', 'nodev', ...options] }] },
+          });
+          return { lines: (await sb.run(bundle)).lines, bundle };
+        };
+        const mapped = await run(['idmap'], 'made-idmapped');
+        expect(mapped.lines[0]).toMatchObject({ ok: true });
+        expect(mapped.lines[1]).toMatchObject({ ok: true });
+        expect(statSync(join(out, 'made-idmapped')).uid).toBe(0);
+        const plain = await run([], 'made-plain');
+        expect(plain.lines[0]).toMatchObject({ ok: false, error: 'EACCES' });
+        expect(statSync(join(out, 'made-plain')).uid).toBe(plain.bundle.range.hostId);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    });
+
     test('a second container on a range a live container holds is refused, naming the holder', async () => {
       const sb = sandbox();
       const first = sb.bundle({ args: ['/probe', '--hold', 'ids'] });
