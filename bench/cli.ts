@@ -31,6 +31,7 @@ function median(values: readonly number[]): number {
 }
 
 const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** Times `a` (ours) and `b` (the peer) in one hyperfine run; prints medians, spread and a/b. */
 function pair(title: string, a: string, b: string): void {
@@ -51,7 +52,7 @@ const quiet: ExecFileSyncOptions = { stdio: ['ignore', 'ignore', 'inherit'] };
 const buildahArgs = ['--root', join(dir, 'buildah/root'), '--runroot', join(dir, 'buildah/run'), '--storage-driver', 'overlay'];
 const context = join(dir, 'context');
 try {
-  process.stdout.write(`layercake start-up, ${runs} runs each; load average now: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+  process.stdout.write(`layercake start-up, ${runs} runs each; load average now: ${load()}\n`);
   pair('--help: layercake vs docker', `${layercake} --help`, 'docker --help');
   pair('images: layercake vs buildah', `${layercake} images`, 'buildah images');
   pair('ps -a: layercake vs buildah containers', `${layercake} ps -a`, 'buildah containers');
@@ -69,6 +70,8 @@ try {
   const bud = ['buildah', ...buildahArgs, 'bud', '--layers', '--isolation', 'chroot', '--pull=never', '-q', '-t', 'bench-cli', context];
   execFileSync(bud[0]!, bud.slice(1), quiet);
   pair('cached rebuild: layercake build vs buildah bud --layers', `${layercake} build -q -t bench-cli ${context}`, bud.join(' '));
+  // The machine is shared: a load that rose during the run explains a wide spread.
+  process.stdout.write(`\nload average at the end: ${load()}\n`);
 } finally {
   try {
     execFileSync(layercake, ['rmi', 'bench-cli'], { stdio: 'ignore' });

@@ -4,22 +4,26 @@
 //   cli.cjs        the whole command line (worker/src/cli/entry.ts), one CommonJS file: each
 //                  dynamic import becomes a module initialised on first use, so a verb runs only
 //                  the modules its action imports; one file, so V8 can cache its compiled code
-//                  (worker/cli.cjs keeps that cache beside it, cli.cjs.cache).
-//   help-fast.cjs  what prints a help page without the rest (worker/src/cli/help-fast.ts).
+//                  (worker/cli.cjs keeps one cache per verb file beside it, cli.cjs.<file>.cache).
+//                  Bundles per verb file were tried: each held 675-700 KB of the 742 (every verb
+//                  can reach the engine), so they bought nothing a per-verb cache does not.
+//   help-fast.cjs  what prints a help page without the rest, and picks the verb's cache
+//                  (worker/src/cli/help-fast.ts).
 //   help/<ko|en>/<command>.json  every --help page, rendered by commander from program.ts at
 //                  every terminal width (worker/src/cli/help-pages.ts).
 // CommonJS because node 20 has no compile cache for ES modules (module.enableCompileCache is
 // node 22) and starts a CommonJS main file quicker.
 //
 // Each build goes to its own folder, worker/dist/cli-<time>-<pid>/, and worker/dist/cli.json names
-// the current one with the source files it was built from and their newest mtime; it is replaced
-// by a rename, so a concurrent `layercake` sees the old build or the new, never half of one.
-// worker/cli.cjs rebuilds (through this module) when a source is newer than the build.
+// the current one with the source files it was built from, their newest mtime and which verb
+// file adds each verb (program.ts VERBS); it is replaced by a rename, so a concurrent `layercake`
+// sees the old build or the new, never half of one. worker/cli.cjs rebuilds (through this module)
+// when a source is newer than the build.
 //
 //   node scripts/build-cli.cjs          build if stale
 //   node scripts/build-cli.cjs --force  build anyway
 'use strict';
-// Only what freshBuild needs is loaded up front: the bin requires this file on every start.
+// Only what currentBuild and isFresh need is loaded up front: the bin requires this file on every start.
 const { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { join, resolve } = require('node:path');
 
@@ -27,33 +31,39 @@ const repo = resolve(__dirname, '..');
 const dist = join(repo, 'worker', 'dist');
 const pointer = join(dist, 'cli.json');
 
-/** The current build's folder, or null when there is none or a source changed since. */
-function freshBuild() {
+/** The current build (its folder as `dir`, absolute), or null when there is none for this checkout. */
+function currentBuild() {
   let current;
   try {
     current = JSON.parse(readFileSync(pointer, 'utf8'));
   } catch {
     return null;
   }
-  if (current.repo !== repo) return null; // the checkout moved: its source paths are baked in
-  for (const input of current.inputs) {
+  if (current.repo !== repo || !current.verbs) return null; // the checkout moved (its source paths are baked in), or an older build
+  return { ...current, dir: join(dist, current.dir) };
+}
+
+/** Whether no source of `build` changed since it was made. */
+function isFresh(build) {
+  for (const input of build.inputs) {
     try {
-      if (statSync(join(repo, input)).mtimeMs > current.newestMtimeMs) return null;
+      if (statSync(join(repo, input)).mtimeMs > build.newestMtimeMs) return false;
     } catch {
-      return null; // a source was removed or renamed
+      return false; // a source was removed or renamed
     }
   }
-  return join(dist, current.dir);
+  return true;
+}
+
+/** The current build's folder if no source changed since, else null. */
+function freshBuild() {
+  const build = currentBuild();
+  return build && isFresh(build) ? build.dir : null;
 }
 
 /** The current build's folder, fresh or not (null when there is none). */
 function freshOrStale() {
-  try {
-    const current = JSON.parse(readFileSync(pointer, 'utf8'));
-    return current.repo === repo ? join(dist, current.dir) : null;
-  } catch {
-    return null;
-  }
+  return currentBuild()?.dir ?? null;
 }
 
 function readFileOr(file) {
@@ -99,18 +109,27 @@ const zodEnglishOnly = {
 };
 
 /**
- * commander requires node:child_process at load, for subcommands run as separate executables,
- * which this command line has none of; loading it (with net, stream and their kin) costs each
- * start a few milliseconds. commander gets it on first use instead.
+ * Node's modules that the engine's files import at load but use only inside functions: each costs
+ * a start one to ten milliseconds (child_process brings net and stream, crypto its bindings), and
+ * a verb such as `images` calls few of them. In the bundle each is a stand-in that loads the real
+ * module on first use: esbuild reads an imported name off the module object at each call
+ * (`(0, mod.spawn)(…)`), so the stand-in sees every use.
  */
-const commanderLazyChildProcess = {
-  name: 'commander-lazy-child-process',
+const LAZY_BUILTINS = ['child_process', 'crypto', 'zlib', 'readline', 'http', 'https', 'net', 'tls', 'dns', 'worker_threads'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-      args.importer.includes(`${join('node_modules', 'commander')}/`) ? { path: 'child_process', namespace: 'lazy-child-process' } : undefined,
+    b.onResolve({ filter: new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`) }, (args) =>
+      args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
     );
-    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
-      contents: "let real; module.exports = new Proxy({}, { get: (_, name) => (real ??= require('node:child_process'))[name] });",
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      contents: `let real; const load = () => (real ??= require(${JSON.stringify(`node:${args.path}`)}));
+module.exports = new Proxy({}, {
+  get: (_, name) => load()[name],
+  has: (_, name) => name in load(),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_, name) => { const d = Reflect.getOwnPropertyDescriptor(load(), name); return d && { ...d, configurable: true }; },
+});`,
       loader: 'js',
     }));
   },
@@ -132,8 +151,17 @@ const common = {
   // (worker/src/cli/xattr-lazy.ts). pino too (its transports load files by path), loaded only
   // when a line is written (worker/src/cli/pino-lazy.ts).
   alias: { pino: './worker/src/cli/pino-lazy.ts', '@napi-rs/xattr': './worker/src/cli/xattr-lazy.ts' },
-  plugins: [sourceUrls, zodEnglishOnly, commanderLazyChildProcess],
+  plugins: [sourceUrls, zodEnglishOnly, lazyBuiltins],
 };
+
+/** Node decodes a file with any non-ASCII byte as UTF-8 into a two-byte string, ten times slower than ASCII. */
+function asciiOnly(file) {
+  // esbuild escapes strings, but not regular expression literals.
+  const text = readFileSync(file, 'utf8');
+  if (/[^\x00-\x7f]/.test(text)) writeFileSync(file, text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
+const sourcesOf = (result) => Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('node_modules/') && !p.includes(':')); // not the plugins' own
 
 async function buildCli() {
   const { build } = require('esbuild');
@@ -141,21 +169,17 @@ async function buildCli() {
   const out = join(dist, dir);
   mkdirSync(out, { recursive: true });
   const entry = (name) => join(repo, 'worker/src/cli', name);
-  const results = await Promise.all([
+  const [all, helpFast, helpPagesBuild] = await Promise.all([
     build({ ...common, entryPoints: [entry('entry.ts')], outfile: join(out, 'cli.cjs') }),
     build({ ...common, entryPoints: [entry('help-fast.ts')], outfile: join(out, 'help-fast.cjs') }),
     build({ ...common, entryPoints: [entry('help-pages.ts')], outfile: join(out, 'help-pages.cjs') }),
   ]);
-  // Node decodes a file with any non-ASCII byte as UTF-8 into a two-byte string, ten times slower
-  // for this megabyte than ASCII. esbuild escapes strings, but not regular expression literals.
-  const bundle = join(out, 'cli.cjs');
-  const text = readFileSync(bundle, 'utf8');
-  if (/[^\x00-\x7f]/.test(text)) writeFileSync(bundle, text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  asciiOnly(join(out, 'cli.cjs'));
+  const { helpContents, helpPages, verbTable } = require(join(out, 'help-pages.cjs'));
 
   // The help pages are rendered by commander over the real command tree, then only the text stays.
   // Rendering every width takes most of a second: a build whose pages would say the same as the
   // last one's (most builds: an engine file changed) takes those.
-  const { helpContents, helpPages } = require(join(out, 'help-pages.cjs'));
   const key = require('node:crypto')
     .createHash('sha256')
     .update(await helpContents())
@@ -173,19 +197,18 @@ async function buildCli() {
   }
   rmSync(join(out, 'help-pages.cjs'));
 
-  const inputs = [...new Set(results.flatMap((r) => Object.keys(r.metafile.inputs)))].filter((p) => !p.startsWith('node_modules/') && !p.includes(':')); // not zod-english-only's
-  inputs.push('scripts/build-cli.cjs');
+  const inputs = [...new Set([all, helpFast, helpPagesBuild].flatMap(sourcesOf)), 'scripts/build-cli.cjs'];
   const newestMtimeMs = Math.max(...inputs.map((p) => statSync(join(repo, p)).mtimeMs));
   const tmp = `${pointer}.${process.pid}`;
-  writeFileSync(tmp, JSON.stringify({ repo, dir, newestMtimeMs, inputs }));
+  writeFileSync(tmp, JSON.stringify({ repo, dir, newestMtimeMs, verbs: verbTable(), inputs }));
   renameSync(tmp, pointer);
   // Older builds go, except the one before (a process may still be loading its files).
   const builds = readdirSync(dist).filter((d) => d.startsWith('cli-') && d !== dir).sort();
   for (const old of builds.slice(0, -1)) rmSync(join(dist, old), { recursive: true, force: true });
-  return out;
+  return currentBuild();
 }
 
-module.exports = { buildCli, freshBuild, bundleOptions: common };
+module.exports = { buildCli, currentBuild, isFresh, freshBuild, bundleOptions: common };
 
 if (require.main === module) {
   if (process.argv.includes('--force') || !freshBuild()) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS LAYERCAKE_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // `layercake` (the package's bin, also /usr/local/bin/layercake after setup): runs the compiled
 // command line (scripts/build-cli.cjs, built in setup into the gitignored worker/dist/), and
-// rebuilds it first when a source file changed since, so a checkout never runs stale code. A help
-// request is answered from the pages built beside it (help-fast.ts); anything else runs cli.cjs
+// rebuilds it first when a source of what it is about to run changed since, so a checkout never
+// runs stale code. A help request is answered from the pages built beside it (help-fast.ts);
+// a verb runs the bundle of its verb file (images.cjs for `images`…), anything else cli.cjs, each
 // with V8's code cache. Without a build (esbuild failed, or the tree is read-only) it runs the
 // TypeScript through tsx.
 //
@@ -38,17 +39,21 @@ function bundleRequire(file) {
   return Object.assign(wrapped, plain);
 }
 
-/** Runs the bundle, its compiled code from the cache beside it (written on the first run). */
-function runBundle(dir) {
+/**
+ * Runs the bundle, its compiled code from a cache beside it: one cache per verb file (`name`),
+ * written on that file's first run of this build, so it holds what this verb compiled (one cache
+ * for all would hold only what the first verb after a build ran).
+ */
+function runBundle(dir, name) {
   const Module = require('node:module');
   const vm = require('node:vm');
   const file = join(dir, 'cli.cjs');
-  const cacheFile = `${file}.cache`;
+  const cacheFile = `${file}.${name}.cache`;
   let cachedData;
   try {
     cachedData = readFileSync(cacheFile);
   } catch {
-    // first run of this build
+    // first run of this verb file
   }
   const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
   if (cachedData === undefined || script.cachedDataRejected) {
@@ -67,14 +72,26 @@ function runBundle(dir) {
   script.runInThisContext().call(module.exports, module.exports, bundleRequire(file), module, file, dir);
 }
 
-const build = require('../scripts/build-cli.cjs');
-const built = build.freshBuild();
-(built ? Promise.resolve(built) : build.buildCli().catch(() => null)).then(async (dir) => {
-  if (dir) {
-    if (!require(join(dir, 'help-fast.cjs')).serveHelp(process.argv.slice(2), join(dir, 'help'))) runBundle(dir);
-    return;
-  }
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import('./src/cli/entry.ts');
-});
+/** Serves a help page, or runs the command line with the cache of the verb these arguments name. */
+function runFrom(dir, verbs, args) {
+  const helpFast = require(join(dir, 'help-fast.cjs'));
+  const name = helpFast.verbFileFor(args, verbs);
+  if (name === 'help' && helpFast.serveHelp(args, join(dir, 'help'))) return;
+  runBundle(dir, name === 'help' ? 'cli' : name);
+}
+
+const buildScript = require('../scripts/build-cli.cjs');
+const args = process.argv.slice(2);
+const current = buildScript.currentBuild();
+if (current && buildScript.isFresh(current)) runFrom(current.dir, current.verbs, args);
+else {
+  buildScript
+    .buildCli()
+    .catch(() => null)
+    .then(async (build) => {
+      if (build) return runFrom(build.dir, build.verbs, args);
+      const { register } = await import('tsx/esm/api');
+      register();
+      await import('./src/cli/entry.ts');
+    });
+}

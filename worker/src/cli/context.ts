@@ -10,7 +10,7 @@ import type { Locale } from '../../../protocol/errors.js';
 import type { Builder } from '../builder/index.js';
 import type { EngineConfig } from '../config.js';
 import type { Containers } from '../containers/index.js';
-import type { Digest } from '../image-store/index.js';
+import type { Digest, ImageStore } from '../image-store/index.js';
 import type { EngineCore } from '../queue/engine.js';
 import { lazyLogger } from './lazy-log.js';
 import type { SessionImages } from '../sessions/images.js';
@@ -24,8 +24,15 @@ export interface Engine extends EngineCore {
   images: SessionImages;
 }
 
+/** What the verbs that only read and name images work with (`images`, `history`). */
+export interface ImageEngine {
+  store: ImageStore;
+  images: SessionImages;
+}
+
 export class CliContext {
   private opened: Promise<Engine> | null = null;
+  private storeOpened: Promise<ImageEngine> | null = null;
   private logger: Logger | null = null;
 
   constructor(
@@ -56,9 +63,25 @@ export class CliContext {
     return this.opened;
   }
 
+  /**
+   * The store and the session's names without the rest of the engine: no launcher, no containers
+   * and their modules, which cost `layercake images` more than its listing does. The same store
+   * as engine()'s when that is open.
+   */
+  imageStore(): Promise<ImageEngine> {
+    if (this.opened) return this.opened;
+    this.storeOpened ??= (async () => {
+      const [{ openImageStore }, { SessionImages }] = await Promise.all([import('../queue/engine.js'), import('../sessions/images.js')]);
+      const store = await openImageStore({ dataDir: this.dataDir, log: this.log });
+      return { store, images: new SessionImages(store, this.session, this.dataDir) };
+    })();
+    return this.storeOpened;
+  }
+
   /** Removes this process's work in progress from the store, if the engine was opened (termination.ts). */
   async discardOwnWork(): Promise<void> {
     if (this.opened) await (await this.opened).store.discardOwnWork();
+    if (this.storeOpened) await (await this.storeOpened).store.discardOwnWork();
   }
 
   async builder(): Promise<Builder> {

@@ -4,7 +4,7 @@
 // the command line proper runs (main.ts), which prints the same text.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { helpRequest, langFlag, localeFrom } from './invocation.js';
+import { helpRequest, langFlag, localeFrom, verbOf } from './invocation.js';
 
 /**
  * One command's page: `texts[i]` is what commander prints at a width from `widths[i]` up to the
@@ -43,4 +43,15 @@ export function serveHelp(args: readonly string[], pagesDir: string): boolean {
   const width = (process.stdout.isTTY ? process.stdout.columns : undefined) ?? 80;
   process.stdout.write(pageAt(page, width));
   return true;
+}
+
+/**
+ * What the bin does for `args`: `help` (a page, served here), else it runs the command line with
+ * the code cache of the verb's file (`verbs`: verb → file, program.ts VERBS as the build wrote
+ * it), or `cli`'s (no verb, or one that does not exist: commander says so, with suggestions).
+ */
+export function verbFileFor(args: readonly string[], verbs: Readonly<Record<string, string>>): string {
+  if (helpRequest(args)) return 'help';
+  const verb = verbOf(args);
+  return (verb !== undefined && Object.hasOwn(verbs, verb) ? verbs[verb] : undefined) ?? 'cli';
 }

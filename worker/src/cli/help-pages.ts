@@ -1,11 +1,11 @@
 // Every command's `--help` page in each language, as commander renders it at every terminal width,
-// computed when the command line is built (scripts/build-cli.mjs) from the same tree the slow path
+// computed when the command line is built (scripts/build-cli.cjs) from the same tree the slow path
 // parses with (program.ts). help-fast.ts prints them without loading commander, zod or any verb.
 import type { Command } from 'commander';
 import type { Locale } from '../../../protocol/errors.js';
 import { pageName, type HelpPage } from './help-fast.js';
 import { helpText } from './help-text.js';
-import { layercakeProgram } from './program.js';
+import { layercakeProgram, VERBS } from './program.js';
 
 function render(command: Command, width: number): string {
   command.configureHelp({ ...command.configureHelp(), helpWidth: width });
@@ -89,4 +89,9 @@ export async function helpPages(locale: Locale): Promise<Record<string, HelpPage
   };
   walk(root, []);
   return pages;
+}
+
+/** Which verb file adds each verb (program.ts): the build writes it beside the bundle, so the bin picks the verb's code cache. */
+export function verbTable(): Record<string, string> {
+  return { ...VERBS };
 }

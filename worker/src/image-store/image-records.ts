@@ -3,7 +3,7 @@
  * sha256) and manifest.json the OCI manifest describing the config and the layer tars. An image
  * directory is written in tmp/ and renamed into place, so it is complete or absent.
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestFromHex, sha256, type Digest } from './digest.js';
 import { MediaType } from './media-types.js';
@@ -56,8 +56,15 @@ export class ImageRecords {
     };
   }
 
+  /**
+   * Whether the image is stored: its directory is renamed into place complete, so its config being
+   * there says so (without reading and checking both documents, as read() does).
+   */
   async exists(id: Digest): Promise<boolean> {
-    return (await this.read(id)) !== null;
+    return access(join(this.paths.image(id), 'config.json')).then(
+      () => true,
+      () => false,
+    );
   }
 
   async ids(): Promise<Digest[]> {

@@ -376,23 +376,12 @@ export class ImageStore {
    * are built on (intermediate build steps) are listed only with `all`, as in Docker.
    */
   async list(options: { all?: boolean } = {}): Promise<ImageSummary[]> {
-    const images = await this.ctx.images.all();
-    const refs = await this.ctx.refs.list();
-    const rows: ImageSummary[] = [];
-    for (const stored of images) {
-      const view = await imageView(this.ctx, stored);
-      const tags = refs.filter((entry) => entry.imageId === stored.id);
-      for (const { ref } of tags) {
-        rows.push({ repository: ref.repository, tag: ref.tag, id: stored.id, created: view.created, size: view.size });
-      }
-      if (tags.length > 0) continue;
-      const intermediate = images.some((other) => other.id !== stored.id && isDerivedFrom(other.config, stored.config));
-      if (intermediate && options.all !== true) continue;
-      rows.push({ repository: '<none>', tag: '<none>', id: stored.id, created: view.created, size: view.size });
-    }
-    return rows.sort(
-      (a, b) => (b.created ?? '').localeCompare(a.created ?? '') || a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag),
-    );
+    return summarise(await this.images(), options);
+  }
+
+  /** list() of images already read (images()): a caller that needs both reads the store once. */
+  static summaries(images: readonly Image[], options: { all?: boolean } = {}): ImageSummary[] {
+    return summarise(images, options);
   }
 
   /** `docker history`: one row per build step, newest first, with the size of its layer. */
@@ -565,6 +554,23 @@ export class ImageStore {
   async storedImage(id: Digest): Promise<StoredImage | null> {
     return isDigest(id) ? this.ctx.images.read(id) : null;
   }
+}
+
+function summarise(images: readonly Image[], options: { all?: boolean }): ImageSummary[] {
+  const rows: ImageSummary[] = [];
+  for (const image of images) {
+    for (const tag of image.tags) {
+      const ref = parseReference(tag);
+      rows.push({ repository: ref.repository, tag: ref.tag, id: image.id, created: image.created, size: image.size });
+    }
+    if (image.tags.length > 0) continue;
+    const intermediate = images.some((other) => other.id !== image.id && isDerivedFrom(other.config, image.config));
+    if (intermediate && options.all !== true) continue;
+    rows.push({ repository: '<none>', tag: '<none>', id: image.id, created: image.created, size: image.size });
+  }
+  return rows.sort(
+    (a, b) => (b.created ?? '').localeCompare(a.created ?? '') || a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag),
+  );
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -9,8 +9,8 @@ import type { Builder } from '../builder/index.js';
 import { enginePaths } from '../config.js';
 import type { ContainerEgress, EgressService } from '../egress/index.js';
 import { ImageStore } from '../image-store/index.js';
-import { sandboxNative, type ContainerRuntime } from '../runtime/container-runtime.js';
-import { IdRangeAllocator } from '../runtime/id-ranges.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { IdRangeAllocator } from '../runtime/id-ranges.js';
 import type { ContainerLimits } from '../containers/record.js';
 
 export interface EngineCore {
@@ -51,13 +51,27 @@ export type EngineOptions = CoreOptions & BuilderOptions;
 export async function openEngineCore(options: CoreOptions): Promise<EngineCore> {
   const paths = enginePaths(options.dataDir);
   await mkdir(paths.launcherState, { recursive: true, mode: 0o700 });
-  const store = await ImageStore.open(paths.store, { logger: options.log.child({ part: 'image-store' }) });
+  // The launcher's and the id ranges' modules (the OCI spec's schemas, child processes) load here,
+  // alongside the store's opening, not with this file: a command that lists images never opens a core.
+  const [store, { sandboxNative }, { IdRangeAllocator }] = await Promise.all([
+    openImageStore(options),
+    import('../runtime/container-runtime.js'),
+    import('../runtime/id-ranges.js'),
+  ]);
   const runtime = sandboxNative(options.launcher, paths.launcherState);
   const idRanges = new IdRangeAllocator({ dir: paths.idRanges, ...(options.idRangeBase ? { baseId: options.idRangeBase } : {}) });
   const core: EngineCore = { dataDir: options.dataDir, store, runtime, idRanges, log: options.log };
   // undefined where the operator said none: it replaces limits.ts's default in Containers' spread.
   if (options.containerTimeLimitMs !== undefined) core.defaults = { timeLimitMs: options.containerTimeLimitMs ?? undefined };
   return core;
+}
+
+/**
+ * The image store alone, opened as openEngineCore opens it: for the verbs that only read and
+ * name images (`images`, `history`, `tag`, `inspect` of an image…), which need no launcher.
+ */
+export async function openImageStore(options: Pick<CoreOptions, 'dataDir' | 'log'>): Promise<ImageStore> {
+  return ImageStore.open(enginePaths(options.dataDir).store, { logger: options.log.child({ part: 'image-store' }) });
 }
 
 export async function withBuilder(core: EngineCore, options: BuilderOptions = {}): Promise<Engine> {

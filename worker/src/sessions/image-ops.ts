@@ -19,8 +19,10 @@ export interface ImageRow {
 
 /** `images`: the session's tagged images, the base images, and its own untagged leaves as <none>. */
 export async function listImages(store: ImageStore, images: SessionImages): Promise<ImageRow[]> {
-  const rows: ImageRow[] = (await images.list()).map((r) => ({ ...r }));
-  const { visible } = await sessionImages(store, images);
+  // The store read once for both: every image's config, layers and tags.
+  const all = await store.images();
+  const rows: ImageRow[] = (await images.list(all)).map((r) => ({ ...r }));
+  const { visible } = await sessionImages(store, images, all);
   for (const image of visible) {
     if (image.tags.some((t) => images.unqualify(t) !== null)) continue;
     rows.push({ repository: '<none>', tag: '<none>', id: image.id, created: image.created, size: image.size });

@@ -10,11 +10,12 @@ import { LearnerError } from '../../../protocol/errors.js';
 import { availableBaseImages } from '../base-images/index.js';
 import {
   formatReference,
+  ImageStore,
   ImageStoreError,
   parseReference,
   type Digest,
+  type Image,
   type ImageReference,
-  type ImageStore,
   type ImageSummary,
 } from '../image-store/index.js';
 
@@ -165,11 +166,11 @@ export class SessionImages {
     return ids;
   }
 
-  /** `docker images` for this session: its own tags, plus the base images. */
-  async list(): Promise<ImageSummary[]> {
+  /** `docker images` for this session: its own tags, plus the base images (of `all`, when the caller read them already). */
+  async list(all?: readonly Image[]): Promise<ImageSummary[]> {
     const base = this.baseNames();
     const out: ImageSummary[] = [];
-    for (const row of await this.store.list()) {
+    for (const row of all ? ImageStore.summaries(all) : await this.store.list()) {
       const name = `${row.repository}:${row.tag}`;
       const mine = this.unqualify(name);
       if (mine !== null) {

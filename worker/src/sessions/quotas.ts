@@ -49,13 +49,15 @@ function extendsImage(child: Image, parent: Image): boolean {
 /**
  * The session's images, as `images` lists them: every image one of its names points at, and
  * every image it made that has no name and no image of its own built on top (a `commit` without a
- * name; build steps are intermediates and do not count). Base images are everyone's.
+ * name; build steps are intermediates and do not count). Base images are everyone's. `read`: the
+ * store's images, when the caller has read them already (store.images()).
  */
 export async function sessionImages(
   store: ImageStore,
   images: SessionImages,
+  read?: Image[],
 ): Promise<{ all: Image[]; visible: Image[]; owned: Image[]; baseIds: Set<Digest> }> {
-  const all = await store.images();
+  const all = read ?? (await store.images());
   const ownedIds = await images.owned();
   const baseNames = new Set(availableBaseImages().flatMap((b) => b.tags.map((t) => formatReference(parseReference(t)))));
   const baseIds = new Set(all.filter((image) => image.tags.some((t) => baseNames.has(t))).map((image) => image.id));

@@ -7,7 +7,6 @@ import { pipeline } from 'node:stream/promises';
 import { LearnerError } from '../../../../protocol/errors.js';
 import type { EngineEvent } from '../../../../protocol/events.js';
 import { baseImageFor, ensureBaseImage } from '../../base-images/index.js';
-import { CollectedEvents } from '../../events.js';
 import type { Digest, ImageStore } from '../../image-store/index.js';
 import type { SessionImages } from '../../sessions/images.js';
 import type { CliContext } from '../context.js';
@@ -84,7 +83,7 @@ export function registerImages(program: Program): void {
     .option('--format <template>', t('images.format'))
     .action(
       program.verb(async (ctx: CliContext, f: { quiet?: boolean; trunc: boolean; format?: string }) => {
-        const { store, images } = await ctx.engine();
+        const { store, images } = await ctx.imageStore();
         const rows = await listImages(store, images);
         const id = (d: string): string => (f.trunc ? shortImageId(d) : d);
         if (f.quiet) {
@@ -120,7 +119,7 @@ export function registerImages(program: Program): void {
     .argument('<image>')
     .action(
       program.verb(async (ctx: CliContext, ref: string, f: { trunc: boolean; quiet?: boolean; format?: string }) => {
-        const { store, images } = await ctx.engine();
+        const { store, images } = await ctx.imageStore();
         // A step's id is shown only if the session may see that image: another session's stays <missing>.
         const visible = new Set([...(await images.owned()), ...(await images.baseIds())]);
         const rows = (await store.history(await images.resolve(ref))).map((r) => (r.id !== null && !visible.has(r.id) ? { ...r, id: null } : r));
@@ -235,7 +234,8 @@ export function registerImages(program: Program): void {
             const rel = relative(contextDir, path);
             dockerfile = rel.startsWith('..') || isAbsolute(rel) ? { dockerfile: await readFile(path, 'utf8') } : { dockerfilePath: rel };
           }
-          const builder = await ctx.builder();
+          // The builder, and the event schemas its events are checked against, load with `build` only.
+          const [builder, { CollectedEvents }] = await Promise.all([ctx.builder(), import('../../events.js')]);
           const request = {
             session: ctx.session,
             contextDir,
