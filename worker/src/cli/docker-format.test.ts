@@ -4,9 +4,11 @@
 // the text, with only the container's id and clock-dependent columns put aside. Then `save`
 // into Docker under the learner's name, and `load` of Docker's archive back.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enginePaths } from '../config.js';
+import { ImageStore } from '../image-store/index.js';
 import { DOCKERD_MISSING, startPrivateDocker, type PrivateDocker } from '../test-support/private-dockerd.js';
 import { BIN, spawnCli, type Result } from './test-support/spawn-cli.js';
 
@@ -69,6 +71,25 @@ describe.skipIf(DOCKERD_MISSING)(`--format and tables, side by side with Docker$
     expect(ours).toEqual(theirs);
   });
 
+  it('inspect of an image: its Config as Docker’s struct (every field, in order), Parent, Comment, VirtualSize', async () => {
+    const { ours, theirs } = await both(['inspect', '-f', '{{json .Config}} {{json .Parent}} {{json .Comment}} {{.VirtualSize}} {{json .RepoDigests}}', 'busybox']);
+    expect(theirs.stdout).toMatch(/^\{"Hostname":"","Domainname":""/);
+    expect(ours).toEqual(theirs);
+  });
+
+  it('inspect of a container: the fields tutorials read, as Docker shows them for --network none', async () => {
+    const template = '{{.Config.WorkingDir}}|{{.Config.Domainname}}|{{json .Config.Labels}}|{{json .Config.Volumes}}|{{.Config.StdinOnce}}|{{.NetworkSettings.IPAddress}}|{{.NetworkSettings.Networks.none.IPAddress}}|{{.HostConfig.NetworkMode}}|{{.RestartCount}}|{{json .Mounts}}|{{.Platform}}';
+    const { ours, theirs } = await both(['inspect', '-f', template, 'x1']);
+    expect(theirs.stdout).toBe('||{}|null|false|||none|0|[]|linux\n');
+    expect(ours).toEqual(theirs);
+    // The container's top-level keys come in Docker's order (Docker has more of them).
+    const keys = async (run: (args: string[]) => Promise<{ stdout: string }>): Promise<string[]> => Object.keys((JSON.parse((await run(['inspect', 'x1'])).stdout) as object[])[0]!);
+    const dockerKeys = await keys(docker.run);
+    const ourKeys = (await keys(cli)).filter((k) => k !== 'Layercake');
+    expect(ourKeys.filter((k) => !dockerKeys.includes(k))).toEqual([]);
+    expect(ourKeys).toEqual(dockerKeys.filter((k) => ourKeys.includes(k)));
+  });
+
   it.each([['{{.Nope}}'], ['{{.State.Nope}}'], ['{{index .Config.Cmd 7}}'], ['{{'], ['{{nosuch .Id}}']])('inspect -f %s fails with Docker’s message and status', async (template) => {
     const { ours, theirs } = await both(['inspect', '-f', template, 'x1']);
     expect(theirs.code).not.toBe(0);
@@ -113,12 +134,39 @@ describe.skipIf(DOCKERD_MISSING)(`--format and tables, side by side with Docker$
       docker.ok(['create', '--network', 'none', '--name', 'angle', '-e', 'A=<b>&', 'busybox', 'true']),
     ]);
     const { ours, theirs } = await both(['inspect', 'angle']);
-    // (Docker lists the -e variables before the image's, this engine after them: the comma aside.)
+    // (The comma aside: the line's place in the list is the next test's.)
     const envLine = (text: string): string | undefined => text.split('\n').find((line) => line.includes('"A='))?.replace(/,$/, '');
     expect(envLine(theirs.stdout)).toBe('                "A=<b>&"');
     expect(envLine(ours.stdout)).toBe(envLine(theirs.stdout));
     await Promise.all([cli(['rm', 'angle']), docker.ok(['rm', 'angle'])]);
   });
+
+  it.each([[['-e', 'Q=1']], [['-e', 'PATH=/x:/bin']], [['-e', 'HOSTNAME=h']], [[]]])(
+    'Env %j: -e first, then the image’s, in inspect, in the process and in a commit, as Docker orders them',
+    { timeout: 60_000 },
+    async (flags) => {
+      // One -e each: Docker 20.10's daemon orders several -e by a Go map, differently on each run.
+      const names = ['envc', 'envimg'];
+      const cleanup = async (): Promise<void> => void (await Promise.all([cli(['rm', 'envc']), docker.run(['rm', 'envc']), cli(['rmi', 'envimg']), docker.run(['rmi', 'envimg'])]));
+      await Promise.all([cli(['create', '--name', names[0]!, ...flags, 'busybox', 'true']), docker.ok(['create', '--network', 'none', '--name', names[0]!, ...flags, 'busybox', 'true'])]);
+      try {
+        const { ours, theirs } = await both(['inspect', '-f', '{{json .Config.Env}}', 'envc']);
+        expect(theirs.stdout).toContain('PATH=');
+        expect(ours).toEqual(theirs);
+        await Promise.all([cli(['commit', 'envc', 'envimg']), docker.ok(['commit', 'envc', 'envimg'])]);
+        const { ours: committed, theirs: dockerCommitted } = await both(['inspect', '-f', '{{json .Config.Env}}', 'envimg']);
+        expect(committed).toEqual(dockerCommitted);
+        // The process: PATH and HOSTNAME first (replaced in place by -e), then the rest, then HOME.
+        const [ran, dockerRan] = await Promise.all([cli(['run', '--rm', ...flags, 'busybox', 'env']), docker.run(['run', '--rm', '--network', 'none', ...flags, 'busybox', 'env'])]);
+        // The proxy's variables are this engine's door to package archives (egress/), Docker has none.
+        const masked = (text: string): string => text.replace(/^HOSTNAME=[0-9a-f]{12}$/m, 'HOSTNAME=<id>').replace(/^(https?_proxy|HTTPS?_PROXY|no_proxy|NO_PROXY)=.*\n/gm, '');
+        expect(dockerRan.code).toBe(0);
+        expect(masked(ran.stdout)).toBe(masked(dockerRan.stdout));
+      } finally {
+        await cleanup();
+      }
+    },
+  );
 
   it.each([
     ['{{.ID}} {{.Names}} {{.Image}} {{.Command}} {{.State}} {{.Ports}}'],
@@ -139,6 +187,30 @@ describe.skipIf(DOCKERD_MISSING)(`--format and tables, side by side with Docker$
     expect(shape(ours.stdout).replace(/ +/g, ' ')).toBe(shape(theirs.stdout).replace(/ +/g, ' '));
   });
 
+  it('ps -s and {{.Size}}: the writable layer, then virtual with the image, as Docker prints them', { timeout: 60_000 }, async ({ onTestFinished }) => {
+    onTestFinished(async () => void (await Promise.all([cli(['rm', 'sized']), docker.run(['rm', 'sized'])])));
+    // 4 bytes of file, 2 of symlink (its target's length); a directory and a whiteout count nothing.
+    const script = 'echo abc > /a; ln -s /a /l; mkdir -p /d/e; rm /bin/ls';
+    await Promise.all([cli(['run', '--name', 'sized', 'busybox', 'sh', '-c', script]), docker.ok(['run', '--network', 'none', '--name', 'sized', 'busybox', 'sh', '-c', script])]);
+    for (const format of ['{{.Names}} {{.Size}}', 'table {{.Names}}\\t{{.Size}}']) {
+      const { ours, theirs } = await both(['ps', '-a', '--format', format]);
+      expect(theirs.stdout).toMatch(/sized +6B \(virtual 1\.98MB\)\n/);
+      expect(ours).toEqual(theirs);
+    }
+    // Without -s or .Size Docker measures nothing: 0B.
+    const { ours: unmeasured, theirs: dockerUnmeasured } = await both(['ps', '-a', '-s', '--format', '{{.Names}}']);
+    expect(unmeasured).toEqual(dockerUnmeasured);
+    const { ours: listed, theirs: dockerListed } = await both(['ps', '-a', '-s']);
+    const shape = (text: string): string =>
+      text.replace(/(About a minute|Less than a second|\d+ seconds?|\d+ minutes?) ago/g, 'AGO').replace(/^[0-9a-f]{12} /gm, 'CID ').replace(/ +/g, ' ');
+    expect(listed.stdout.split('\n')[0]).toMatch(/ NAMES +SIZE$/);
+    expect(shape(listed.stdout)).toBe(shape(dockerListed.stdout));
+    // {{json .}} reads every field, Size among them, in Docker's order.
+    const { ours: json, theirs: dockerJson } = await both(['ps', '-a', '--format', '{{json .}}']);
+    const fields = (text: string): [string, unknown][] => text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).map((row) => [Object.keys(row).join(','), row.Size]);
+    expect(fields(json.stdout)).toEqual(fields(dockerJson.stdout));
+  });
+
   it.each([[[]], [['--format', '{{json .}}']], [['--format', 'table {{.Repository}}:{{.Tag}}\\t{{.ID}}\\t{{.Size}}']], [['--no-trunc', '--format', '{{.ID}}']]])(
     'images %j',
     async (flags) => {
@@ -150,6 +222,45 @@ describe.skipIf(DOCKERD_MISSING)(`--format and tables, side by side with Docker$
   it.each([[[]], [['--format', '{{json .}}']], [['--no-trunc', '--format', '{{.ID}}|{{.CreatedBy}}|{{.Size}}']], [['-q']]])('history %j busybox', async (flags) => {
     const { ours, theirs } = await both(['history', ...flags, 'busybox']);
     expect(ours).toEqual(theirs);
+  });
+});
+
+describe.skipIf(DOCKERD_MISSING)(`history’s ids, side by side with Docker (BuildKit)${DOCKERD_MISSING ? ' (skipped: dockerd is not installed)' : ''}`, () => {
+  it('a built image shows its own id only, a commit the image it was made from, every other row <missing>', { timeout: 180_000 }, async () => {
+    const dir = join(work, 'hist');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nENV A=1\nRUN echo hi > /hi\nCMD ["sh"]\n');
+    const ids = new Map<string, string>();
+    for (const [side, run] of [['ours', cli], ['theirs', docker.run]] as const) {
+      const net = side === 'theirs' ? ['--network', 'none'] : [];
+      expect((await run(['build', ...net, '-t', 'hist-built', dir])).code).toBe(0);
+      expect((await run(['run', ...net, '--name', 'hist-c', 'hist-built', 'touch', '/t'])).code).toBe(0);
+      expect((await run(['commit', 'hist-c', 'hist-commit'])).code).toBe(0);
+      expect((await run(['rm', 'hist-c'])).code).toBe(0);
+      for (const name of ['hist-built', 'hist-commit']) ids.set(`${side} ${name}`, (await run(['inspect', '-f', '{{.Id}}', name])).stdout.trim());
+    }
+    // Each side's ids named alike; the busybox rows are the same image on both sides.
+    const named = async (side: 'ours' | 'theirs', args: string[]): Promise<string> => {
+      let text = (side === 'ours' ? await cli(args) : await docker.run(args)).stdout;
+      for (const name of ['hist-built', 'hist-commit']) text = text.replaceAll(ids.get(`${side} ${name}`)!, name.toUpperCase());
+      return text;
+    };
+    for (const ref of ['hist-built', 'hist-commit']) {
+      const args = ['history', '--no-trunc', '--format', '{{.ID}} {{.CreatedBy}}', ref];
+      const theirs = await named('theirs', args);
+      expect(theirs.split('\n').filter((l) => !l.startsWith('<missing>')).length).toBe(ref === 'hist-built' ? 2 : 3); // and the last newline
+      expect(await named('ours', args)).toBe(theirs);
+      // inspect's Parent is the same link; Comment the last step's.
+      const inspectArgs = ['inspect', '-f', '{{.Parent}}|{{.Comment}}', ref];
+      expect(await named('ours', inspectArgs)).toBe(await named('theirs', inspectArgs));
+    }
+    expect(await named('ours', ['inspect', '-f', '{{.Parent}}|{{.Comment}}', 'hist-commit'])).toBe('HIST-BUILT|\n');
+    // Control: the engine's history (what this verb printed before, and what the web app shows
+    // with each step's Dockerfile line) has an image for the build's steps and for busybox.
+    const store = await ImageStore.open(enginePaths(join(work, 'data')).store);
+    const stepIds = (await store.history(ids.get('ours hist-built')!)).map((row) => row.id);
+    expect(stepIds.filter((id) => id !== null).length).toBeGreaterThanOrEqual(4);
+    for (const ref of ['hist-commit', 'hist-built']) await Promise.all([cli(['rmi', ref]), docker.run(['rmi', ref])]);
   });
 });
 

@@ -217,24 +217,29 @@ describe('rmi of a built image', { timeout: 240_000 }, () => {
 });
 
 describe('history', { timeout: 240_000 }, () => {
-  it('shows another session’s build steps as <missing>, not their ids', async () => {
+  it('shows the image another session’s commit was made from as <missing>, not its id', async () => {
+    // The victim's own image under its commit: the parent link history follows (a build records none).
     const dir = join(work, 'twostep');
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo one > /one\nRUN echo two > /two\n');
+    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo one > /one\n');
     expect((await cli('victim', ['build', '-t', 'twostep', dir])).code).toBe(0);
-    expect((await cli('victim', ['save', '-o', join(work, 'twostep.tar'), 'twostep'])).code).toBe(0);
-    expect((await cli('attacker', ['load', '-i', join(work, 'twostep.tar')])).code).toBe(0);
-    // Control: the store knows the victim's intermediate step as the image of that history row.
+    expect((await cli('victim', ['run', '--name', 'tocommit', 'twostep', 'touch', '/two'])).code).toBe(0);
+    expect((await cli('victim', ['commit', 'tocommit', 'committed'])).code).toBe(0);
+    expect((await cli('victim', ['save', '-o', join(work, 'committed.tar'), 'committed'])).code).toBe(0);
+    expect((await cli('attacker', ['load', '-i', join(work, 'committed.tar')])).code).toBe(0);
+    // Control: the attacker's image is the victim's, and its parent link names the victim's image.
     const store = await ImageStore.open(storeRoot);
-    const rows = await store.history(await store.resolve('local.layercake/attacker/twostep:latest'));
-    const victimStep = rows[1]!.id!;
-    expect(victimStep).toMatch(/^sha256:/);
-    const shown = await cli('attacker', ['history', '--no-trunc', '-q', 'twostep']);
-    expect(shown.stdout.split('\n')[1]).toBe('<missing>');
-    expect(shown.stdout).not.toContain(victimStep);
-    // The victim sees its own step.
-    expect((await cli('victim', ['history', '--no-trunc', '-q', 'twostep'])).stdout.split('\n')[1]).toBe(victimStep);
-    for (const session of SESSIONS) expect((await cli(session, ['rmi', 'twostep'])).code).toBe(0);
+    const loaded = await store.resolve('local.layercake/attacker/committed:latest');
+    const victimImage = await store.resolve('local.layercake/victim/twostep:latest');
+    expect(await store.parentOf(loaded)).toBe(victimImage);
+    const shown = await cli('attacker', ['history', '--no-trunc', '-q', 'committed']);
+    expect(shown.stdout.split('\n').slice(0, 2)).toEqual([loaded, '<missing>']);
+    expect(shown.stdout).not.toContain(victimImage);
+    // The victim sees its own image there.
+    expect((await cli('victim', ['history', '--no-trunc', '-q', 'committed'])).stdout.split('\n').slice(0, 2)).toEqual([loaded, victimImage]);
+    expect((await cli('victim', ['rm', 'tocommit'])).code).toBe(0);
+    for (const session of SESSIONS) expect((await cli(session, ['rmi', 'committed'])).code).toBe(0);
+    expect((await cli('victim', ['rmi', 'twostep'])).code).toBe(0);
   });
 });
 

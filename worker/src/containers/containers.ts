@@ -27,7 +27,7 @@ import { checkName, generateName, newContainerId, shortId } from './names.js';
 import { checkQuotas, checkRunningTotals, measureUsage, treeBytes, type RunningLimits, type SessionQuotas, type SessionUsage } from '../sessions/quotas.js';
 import { exitStateOf, isLive, settleExit, type ExitState, type LiveStatus, type ReconcileContext } from './reconcile.js';
 import { containerPaths, listIds, readAllRecords, readRecord, writeRecord, type ContainerLimits, type ContainerRecord } from './record.js';
-import { composeRun, mergeEnv } from './run-config.js';
+import { composeRun, mergeEnv, processEnv } from './run-config.js';
 import { normaliseSignal } from './signals.js';
 import { measure } from './stats.js';
 import { diskQuotaLimiter, removeLayerDir, type WritableLayerLimiter } from '../disk/writable-layer.js';
@@ -368,7 +368,6 @@ export class Containers {
       image.config.config,
       req.image,
       { cmd: req.cmd, entrypoint: req.entrypoint, env: req.env, workingDir: req.workingDir, user: req.user },
-      shortId(id),
     );
 
     const record = await this.store.withNamedLock(`containers-${this.session}`, async () => {
@@ -518,9 +517,9 @@ export class Containers {
     const layers = await this.store.layerDirs(record.imageId);
     const user = await resolveUser([paths.upper, ...layers], req.user ?? record.config.user);
     // The proxy's variables, as the container's own processes have them (launch.ts).
-    let env = mergeEnv([...record.config.env, ...(this.launchCtx.egress?.env ?? [])], req.env ?? []);
+    // Docker's exec: the container's process environment (its TERM by exec's -t), then -e.
+    let env = mergeEnv([...processEnv(record.config.env, record.config.hostname, Boolean(req.tty)), ...(this.launchCtx.egress?.env ?? [])], req.env ?? []);
     if (!env.some((e) => e.startsWith('HOME='))) env = [...env, `HOME=${user.home ?? '/'}`];
-    if (req.tty && !env.some((e) => e.startsWith('TERM='))) env = [...env, 'TERM=xterm'];
     await this.touch(record.id);
     const process = this.runtime.exec({
       id: launcherId(record),
@@ -701,7 +700,8 @@ export class Containers {
           author: req.author,
           created: new Date().toISOString(),
         });
-        const image = await this.store.createImage(config);
+        // Docker's parent link: history shows the container's image under the commit's row.
+        const image = await this.store.createImage(config, { parent: base.id });
         let tag: string | null = null;
         if (req.reference !== undefined) {
           await this.images.tag(image.id, req.reference);

@@ -17,6 +17,7 @@ import type { IdRangeAllocator } from '../runtime/id-ranges.js';
 import { hardenedSpec, writeBundle } from '../runtime/oci-spec.js';
 import { shortId } from './names.js';
 import { containerPaths, type ContainerRecord } from './record.js';
+import { processEnv } from './run-config.js';
 
 export interface LaunchContext {
   dataDir: string;
@@ -115,7 +116,8 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
   // Users and groups are looked up in what the container sees now: its own writes first.
   const user = await resolveUser([paths.upper, ...layers], record.config.user);
   await ensureWorkingDir(paths.upper, layers, record.config.workingDir, command);
-  const imageEnv = record.config.env.some((e) => e.startsWith('HOME=')) ? record.config.env : [...record.config.env, `HOME=${user.home ?? '/'}`];
+  const own = processEnv(record.config.env, record.config.hostname, record.config.tty);
+  const imageEnv = own.some((e) => e.startsWith('HOME=')) ? own : [...own, `HOME=${user.home ?? '/'}`];
   // The proxy's variables are the launch's, not the container's config: commit leaves them out.
   const env = ctx.egress ? [...imageEnv, ...ctx.egress.env] : imageEnv;
 

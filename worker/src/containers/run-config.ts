@@ -2,8 +2,9 @@
 // Docker's rules (docker run reference, "Default command and options"):
 //  - ENTRYPOINT + CMD; a command after the image replaces CMD; `--entrypoint` replaces ENTRYPOINT
 //    and drops the image's CMD;
-//  - Env: the image's, then `-e` entries replace same-named ones; PATH when the image sets none;
-//    HOSTNAME, as the daemon adds it;
+//  - Env (what inspect shows): the `-e` entries, then the image's that no `-e` names; the
+//    process gets PATH and HOSTNAME (and TERM with a terminal) first, replaced in place by Env's
+//    (processEnv), as the daemon's CreateDaemonEnvironment does;
 //  - WorkingDir: `-w`, else the image's, else /;
 //  - User: `-u`, else the image's, else root;
 //  - StopSignal: the image's, else SIGTERM.
@@ -45,7 +46,16 @@ export function mergeEnv(base: readonly string[], overrides: readonly string[]):
   return [...merged.values()];
 }
 
-export function composeRun(image: RunConfig | null | undefined, imageRef: string, o: RunOverrides, hostname: string): ComposedRun {
+/**
+ * The environment a container's process starts with: PATH and HOSTNAME, TERM with a terminal,
+ * each replaced in place by the container's Env, whose other entries follow (Docker's order).
+ * A record from before Env lost its HOSTNAME holds the same HOSTNAME entry: replaced alike.
+ */
+export function processEnv(env: readonly string[], hostname: string, tty: boolean): string[] {
+  return mergeEnv([DEFAULT_PATH, `HOSTNAME=${hostname}`, ...(tty ? ['TERM=xterm'] : [])], env);
+}
+
+export function composeRun(image: RunConfig | null | undefined, imageRef: string, o: RunOverrides): ComposedRun {
   const entrypoint = o.entrypoint !== undefined ? (o.entrypoint.length > 0 ? o.entrypoint : null) : (image?.Entrypoint ?? null);
   const cmd = o.cmd && o.cmd.length > 0 ? o.cmd : o.entrypoint !== undefined ? null : (image?.Cmd ?? null);
   const args = [...(entrypoint ?? []), ...(cmd ?? [])];
@@ -54,9 +64,10 @@ export function composeRun(image: RunConfig | null | undefined, imageRef: string
   for (const entry of o.env ?? []) {
     if (!/^[^=]+=/.test(entry)) throw new LearnerError('cli.invalidArgument', { flag: '--env', value: entry, reason: 'expected KEY=VALUE' });
   }
-  let env = mergeEnv(image?.Env ?? [], o.env ?? []);
-  if (!env.some((e) => envKey(e) === 'PATH')) env = [DEFAULT_PATH, ...env];
-  if (!env.some((e) => envKey(e) === 'HOSTNAME')) env.push(`HOSTNAME=${hostname}`);
+  // Docker's order: `docker inspect` lists -e first (each name once, its last value), then the image's.
+  const own = mergeEnv([], o.env ?? []);
+  const named = new Set(own.map(envKey));
+  const env = [...own, ...(image?.Env ?? []).filter((e) => !named.has(envKey(e)))];
 
   const workingDir = posix.resolve('/', o.workingDir || image?.WorkingDir || '/');
   return {

@@ -1,7 +1,9 @@
 /**
  * Images on disk: images/<id>/config.json holds the exact config bytes (the image id is their
  * sha256) and manifest.json the OCI manifest describing the config and the layer tars. An image
- * directory is written in tmp/ and renamed into place, so it is complete or absent.
+ * directory is written in tmp/ and renamed into place, so it is complete or absent. `parent`,
+ * when there, names the image `commit` made it from: Docker's parent link, which `history`
+ * follows for ids (a build, as BuildKit's, and a pull or load record none).
  */
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -86,8 +88,19 @@ export class ImageRecords {
     return out;
   }
 
+  /** The image `id` was committed from, or null (built, pulled, loaded, or from an older store). */
+  async parent(id: Digest): Promise<Digest | null> {
+    try {
+      const text = (await readFile(join(this.paths.image(id), 'parent'), 'utf8')).trim();
+      return /^sha256:[0-9a-f]{64}$/.test(text) ? (text as Digest) : null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
   /** Stores an image; a no-op when the same config is already there (same bytes, same id). */
-  async write(configBytes: Buffer, manifestBytes: Buffer): Promise<Digest> {
+  async write(configBytes: Buffer, manifestBytes: Buffer, parent: Digest | null = null): Promise<Digest> {
     const id = sha256(configBytes);
     if (await this.exists(id)) return id;
     await mkdir(this.paths.tmpDir, { recursive: true });
@@ -97,6 +110,7 @@ export class ImageRecords {
     try {
       await writeFile(join(tmp, 'config.json'), configBytes);
       await writeFile(join(tmp, 'manifest.json'), manifestBytes);
+      if (parent !== null) await writeFile(join(tmp, 'parent'), parent);
       await rename(tmp, this.paths.image(id));
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });

@@ -199,9 +199,9 @@ export class ImageStore {
 
   /**
    * Stores an image config (its layers must already be committed) and tags it. The config is
-   * serialised once; its sha256 is the image id.
+   * serialised once; its sha256 is the image id. `parent` is the image a commit made it from.
    */
-  async createImage(input: ImageConfigInput, options: { tags?: string[] } = {}): Promise<Image> {
+  async createImage(input: ImageConfigInput, options: { tags?: string[]; parent?: Digest } = {}): Promise<Image> {
     const config = ImageConfigSchema.parse(input);
     const history = config.history ?? [];
     const layerSteps = history.filter((entry) => entry.empty_layer !== true).length;
@@ -212,7 +212,7 @@ export class ImageStore {
     const configBytes = Buffer.from(JSON.stringify(config));
     const id = await storeLock(this.ctx, async () => {
       const layers = await requireLayers(this.ctx, config);
-      const imageId = await this.ctx.images.write(configBytes, buildManifest(configBytes, layers));
+      const imageId = await this.ctx.images.write(configBytes, buildManifest(configBytes, layers), options.parent ?? null);
       for (const tag of tags) await this.ctx.refs.set(tag, imageId);
       return imageId;
     });
@@ -382,6 +382,11 @@ export class ImageStore {
   /** list() of images already read (images()): a caller that needs both reads the store once. */
   static summaries(images: readonly Image[], options: { all?: boolean } = {}): ImageSummary[] {
     return summarise(images, options);
+  }
+
+  /** The image `commit` made `id` from (Docker's parent link), or null. */
+  async parentOf(id: Digest): Promise<Digest | null> {
+    return this.ctx.images.parent(id);
   }
 
   /** `docker history`: one row per build step, newest first, with the size of its layer. */

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { LearnerError } from '../../../../protocol/errors.js';
 import type { EngineEvent } from '../../../../protocol/events.js';
 import { baseImageFor, ensureBaseImage } from '../../base-images/index.js';
-import type { Digest, ImageStore } from '../../image-store/index.js';
+import type { Digest, ImageStore, RunConfig } from '../../image-store/index.js';
 import type { SessionImages } from '../../sessions/images.js';
 import type { CliContext } from '../context.js';
 import { formatList, type ListFormat } from '../docker-format.js';
@@ -17,20 +17,69 @@ import { printable } from '../../../../protocol/printable.js';
 import { listImages, loadImages, removeImage, saveImages } from '../../sessions/image-ops.js';
 import { each, type Program } from './shared.js';
 
-/** `docker inspect`'s shape for an image, in the session's names. */
+/** An image's run config as Docker's inspect prints it: its container-config struct, every field, in Go's order. */
+function dockerRunConfig(c: RunConfig): object {
+  return {
+    Hostname: '',
+    Domainname: '',
+    User: c.User ?? '',
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    ...(c.ExposedPorts ? { ExposedPorts: c.ExposedPorts } : {}),
+    Tty: false,
+    OpenStdin: false,
+    StdinOnce: false,
+    Env: c.Env ?? null,
+    Cmd: c.Cmd ?? null,
+    ...(c.Healthcheck ? { Healthcheck: c.Healthcheck } : {}),
+    ...(c.ArgsEscaped ? { ArgsEscaped: true } : {}),
+    Image: '',
+    Volumes: c.Volumes ?? null,
+    WorkingDir: c.WorkingDir ?? '',
+    Entrypoint: c.Entrypoint ?? null,
+    OnBuild: c.OnBuild ?? null,
+    Labels: c.Labels ?? null,
+    ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
+    ...(c.Shell ? { Shell: c.Shell } : {}),
+  };
+}
+
+/** `docker inspect`'s shape for an image, in the session's names, its keys in Docker's order. */
 export async function dockerImageView(store: ImageStore, images: SessionImages, id: Digest): Promise<object> {
   const image = await store.inspect(id);
+  const parent = (await parentChain(store, images, id))[1] ?? '';
   return {
     Id: image.id,
     RepoTags: image.tags.map((t) => images.unqualify(t) ?? t).filter((t) => !t.startsWith('local.layercake/')),
+    RepoDigests: [],
+    Parent: parent,
+    // Docker's: the config's comment, else the last step's (a commit's -m, BuildKit's buildkit.dockerfile.v0).
+    Comment: image.config.history?.at(-1)?.comment ?? '',
     Created: image.created,
+    Container: '',
+    DockerVersion: '',
     Author: image.config.author ?? '',
-    Config: image.config.config ?? {},
+    Config: dockerRunConfig(image.config.config ?? {}),
     Architecture: image.config.architecture,
     Os: image.config.os,
     Size: image.size,
+    VirtualSize: image.size,
     RootFS: { Type: 'layers', Layers: image.config.rootfs.diff_ids },
   };
+}
+
+/**
+ * `id`, then the image it was committed from, and so on, as Docker's history walks parent links;
+ * it stops at an image the session may not see (another session's stays <missing>) or that is gone.
+ */
+async function parentChain(store: ImageStore, images: SessionImages, id: Digest): Promise<Digest[]> {
+  const visible = new Set([...(await images.owned()), ...(await images.baseIds())]);
+  const chain = [id];
+  for (let parent = await store.parentOf(id); parent !== null && visible.has(parent) && !chain.includes(parent); parent = await store.parentOf(parent)) {
+    chain.push(parent);
+  }
+  return chain;
 }
 
 function parseBuildArgs(entries: readonly string[]): Record<string, string> {
@@ -120,9 +169,13 @@ export function registerImages(program: Program): void {
     .action(
       program.verb(async (ctx: CliContext, ref: string, f: { trunc: boolean; quiet?: boolean; format?: string }) => {
         const { store, images } = await ctx.imageStore();
-        // A step's id is shown only if the session may see that image: another session's stays <missing>.
-        const visible = new Set([...(await images.owned()), ...(await images.baseIds())]);
-        const rows = (await store.history(await images.resolve(ref))).map((r) => (r.id !== null && !visible.has(r.id) ? { ...r, id: null } : r));
+        const top = await images.resolve(ref);
+        const rows = await store.history(top);
+        const chain = await parentChain(store, images, top);
+        // Docker's ids: the image's own on its top row, then down its parent links (commit's),
+        // one per row; the rest <missing>. A build records none, as BuildKit's does, so a built
+        // image's steps and its FROM image show <missing>, even where they are local images.
+        rows.forEach((r, i) => (r.id = chain[i] ?? null));
         const id = (d: Digest | null): string => (d === null ? '<missing>' : f.trunc ? shortImageId(d) : d);
         if (f.quiet) {
           for (const r of rows) process.stdout.write(`${id(r.id)}\n`);

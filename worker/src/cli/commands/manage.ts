@@ -6,8 +6,10 @@ import { LearnerError } from '../../../../protocol/errors.js';
 import type { ContainerInfo, ContainerStats } from '../../containers/index.js';
 import type { CliContext } from '../context.js';
 import { formatList, parseFormat, runFormat, type ListFormat } from '../docker-format.js';
-import { ago, binarySize, ellipsis, goTime, humanDuration, table } from '../format.js';
+import { ago, binarySize, ellipsis, goTime, humanDuration, humanSize, table } from '../format.js';
+import { treeBytes } from '../../sessions/quotas.js';
 import type { Json } from '../go-template.js';
+import type { RunConfig } from '../../image-store/index.js';
 import { parseNonNegativeInt } from '../options.js';
 import { printable } from '../../../../protocol/printable.js';
 import { dockerImageView } from './images.js';
@@ -46,8 +48,24 @@ const PS_FORMAT: ListFormat = {
   defaultFormat: 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}',
 };
 
+/** Docker's SIZE: the writable layer's bytes, then the image's with them ("6B (virtual 1.98MB)"). */
+export interface ContainerSize {
+  writableBytes: number;
+  imageBytes: number;
+}
+
+function sizeText(size: ContainerSize | null): string {
+  if (size === null) return '0B'; // Docker's, when the size was not asked for
+  return `${humanSize(size.writableBytes)} (virtual ${humanSize(size.imageBytes + size.writableBytes)})`;
+}
+
+/** Whether a --format reads .Size, which Docker then measures without -s (`{{json .}}` reads every field). */
+function formatReadsSize(format: string | undefined): boolean {
+  return format !== undefined && /\.Size\b|\bjson\s+\.\s*}}/.test(format);
+}
+
 /** A `ps` row as Docker's --format sees it (its fields, in the order `{{json .}}` prints them). */
-function psRow(c: ContainerInfo, truncate: boolean, now: number): Json {
+function psRow(c: ContainerInfo, truncate: boolean, now: number, size: ContainerSize | null): Json {
   return {
     Command: commandText(c, truncate),
     CreatedAt: goTime(c.created),
@@ -60,6 +78,7 @@ function psRow(c: ContainerInfo, truncate: boolean, now: number): Json {
     Networks: 'none',
     Ports: '',
     RunningFor: ago(c.created, now),
+    Size: sizeText(size),
     State: c.status,
     Status: statusText(c, now),
   };
@@ -79,8 +98,11 @@ function statsRows(stats: readonly ContainerStats[]): string {
   );
 }
 
-/** `docker inspect`'s shape for a container, with Layercake's own facts under `Layercake`. */
-function dockerContainerView(c: ContainerInfo): object {
+/**
+ * `docker inspect`'s shape for a container, its keys in Docker's order, with Layercake's own
+ * facts under `Layercake`. `image` is its image's run config, for what Docker shows of it.
+ */
+function dockerContainerView(c: ContainerInfo, image: RunConfig | null): object {
   return {
     Id: c.id,
     Created: c.created,
@@ -101,27 +123,48 @@ function dockerContainerView(c: ContainerInfo): object {
     },
     Image: c.imageId,
     Name: `/${c.name}`,
+    RestartCount: 0,
+    Platform: 'linux',
+    ExecIDs: null,
+    HostConfig: {
+      NetworkMode: 'none',
+      AutoRemove: c.config.autoRemove,
+      Memory: c.limits.memoryBytes,
+      NanoCpus: Math.round(c.cpus * 1e9),
+      MemorySwap: c.limits.memoryBytes,
+      PidsLimit: c.limits.pidsMax,
+    },
+    GraphDriver: { Name: 'overlay', Data: { UpperDir: c.paths.upper, WorkDir: c.paths.work, MergedDir: c.paths.rootfs } },
+    Mounts: [],
     Config: {
       Hostname: c.config.hostname,
+      Domainname: '',
       User: c.config.user,
       Tty: c.config.tty,
       OpenStdin: c.config.openStdin,
-      // Docker's daemon adds HOSTNAME to the process, not to the config inspect shows.
+      StdinOnce: false,
+      // Docker's daemon adds HOSTNAME to the process, not to the config inspect shows (records made before run-config.ts said so hold it).
       Env: c.config.env.filter((e) => e !== `HOSTNAME=${c.config.hostname}`),
       Cmd: c.config.cmd,
-      Entrypoint: c.config.entrypoint,
-      WorkingDir: c.config.workingDir,
       Image: c.image,
-      StopSignal: c.config.stopSignal,
+      Volumes: image?.Volumes ?? null,
+      // Docker's "": no -w and none in the image (the process still starts in /).
+      WorkingDir: c.config.workingDir === '/' && !image?.WorkingDir ? '' : c.config.workingDir,
+      Entrypoint: c.config.entrypoint,
+      OnBuild: null,
+      Labels: image?.Labels ?? {},
+      ...(image?.StopSignal ? { StopSignal: c.config.stopSignal } : {}),
     },
-    HostConfig: {
-      Memory: c.limits.memoryBytes,
-      MemorySwap: c.limits.memoryBytes,
-      NanoCpus: Math.round(c.cpus * 1e9),
-      PidsLimit: c.limits.pidsMax,
-      AutoRemove: c.config.autoRemove,
+    // No network but loopback: Docker's --network none, so `{{.NetworkSettings.IPAddress}}` is "".
+    NetworkSettings: {
+      Bridge: '',
+      Ports: {},
+      Gateway: '',
+      IPAddress: '',
+      IPPrefixLen: 0,
+      MacAddress: '',
+      Networks: { none: { Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' } },
     },
-    GraphDriver: { Name: 'overlay', Data: { UpperDir: c.paths.upper, WorkDir: c.paths.work, MergedDir: c.paths.rootfs } },
     Layercake: {
       Session: c.session,
       TimedOut: c.timedOut,
@@ -129,6 +172,7 @@ function dockerContainerView(c: ContainerInfo): object {
       Starts: c.starts,
       LastActivityAt: c.lastActivityAt,
       IdleTimeoutMs: c.limits.idleTimeoutMs,
+      TimeLimitMs: c.limits.timeLimitMs ?? null,
       StopGraceMs: c.limits.stopGraceMs,
       WritableLayerBytes: c.limits.writableLayerBytes,
       WritableLayerEnforced: c.diskQuota,
@@ -145,16 +189,23 @@ export function registerManage(program: Program): void {
     .option('-q, --quiet', t('ps.quiet'))
     .option('--no-trunc', t('ps.noTrunc'))
     .option('--format <template>', t('ps.format'))
+    .option('-s, --size', t('ps.size'))
     .action(
-      program.verb(async (ctx: CliContext, f: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string }) => {
-        const { containers } = await ctx.engine();
+      program.verb(async (ctx: CliContext, f: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string; size?: boolean }) => {
+        const { containers, store } = await ctx.engine();
         const list = await containers.list({ all: f.all ?? false });
         if (f.quiet) {
           for (const c of list) process.stdout.write(`${f.trunc ? c.shortId : c.id}\n`);
           return 0;
         }
         const now = Date.now();
-        process.stdout.write(formatList(f.format, list.map((c) => psRow(c, f.trunc, now)), PS_FORMAT));
+        const measure = f.size === true || formatReadsSize(f.format);
+        // Measured only when asked for, as Docker's: it walks every writable layer.
+        const sizes = measure
+          ? await Promise.all(list.map(async (c) => ({ writableBytes: await treeBytes(c.paths.upper), imageBytes: (await store.inspect(c.imageId).catch(() => null))?.size ?? 0 })))
+          : list.map(() => null);
+        const format = f.size === true && (f.format === undefined || f.format === '' || f.format === 'table') ? `${PS_FORMAT.defaultFormat}\t{{.Size}}` : f.format;
+        process.stdout.write(formatList(format, list.map((c, i) => psRow(c, f.trunc, now, sizes[i]!)), PS_FORMAT));
         return 0;
       }),
     );
@@ -340,7 +391,8 @@ export function registerManage(program: Program): void {
         const out: object[] = [];
         const status = await each(ctx, refs, async (ref) => {
           try {
-            out.push(dockerContainerView(await containers.inspect(ref)));
+            const c = await containers.inspect(ref);
+            out.push(dockerContainerView(c, (await store.inspect(c.imageId).catch(() => null))?.config.config ?? null));
             return;
           } catch (err) {
             if (!(err instanceof LearnerError && err.key === 'container.notFound')) throw err;
