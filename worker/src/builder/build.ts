@@ -26,6 +26,7 @@ import { handlers } from './instructions/index.js';
 import { parseDockerfile, type Keyword } from './parse.js';
 import { planBuild, resolveImage, stageNamed, type BuildPlan } from './plan.js';
 import { CancelledError, type StepResources } from './run-step.js';
+import { cacheMountRoot } from './run-mounts.js';
 import { StepBudget } from './step-budget.js';
 import { atLine, learnerError, type BuildRuntime, type CopySource, type PreparedStep, type StageRuntime } from './step.js';
 import { diskQuotaLimiter, type WritableLayerLimiter } from '../disk/writable-layer.js';
@@ -233,7 +234,9 @@ export class Builder {
       return formatReference(parseReference(tag));
     });
     const stepBytes = this.options.writableLayerBytes ?? containerLimits.writableLayerBytes;
-    const budget = new StepBudget(store, session, { ...sessionQuotas, ...this.options.quotas }, stepBytes);
+    const quotas = { ...sessionQuotas, ...this.options.quotas };
+    const cacheRoot = cacheMountRoot(this.options.dataDir, req.session);
+    const budget = new StepBudget(store, session, quotas, stepBytes, cacheRoot);
 
     const parsed = parseDockerfile(await this.readDockerfile(req));
     if (parsed.instructions.length > this.limits.steps) {
@@ -273,6 +276,7 @@ export class Builder {
       writableLayerBytes: stepBytes,
       writableLayer: this.writableLayer,
       tailLines: this.limits.failedOutputLines,
+      cacheMounts: { root: cacheRoot, maxBytes: quotas.layerBytes, admitGrowth: (bytes) => budget.admitGrowth(bytes) },
       ...(this.options.egress ? { egress: await this.options.egress.forSession(req.session) } : {}),
       ...(signal ? { signal } : {}),
       log,

@@ -7,6 +7,7 @@
 import { DockerfileParser } from 'dockerfile-ast';
 import { LearnerError } from '../../../protocol/errors.js';
 import { closestKeyword } from './suggest.js';
+import { expandWord, splitWords } from './substitution.js';
 
 export const KEYWORDS = [
   'ADD',
@@ -55,6 +56,20 @@ export interface Instruction {
   argsWhere: Where;
   /** The arguments as a JSON array of strings (Docker's exec form), or null (shell form). */
   json: string[] | null;
+  /** Here-documents of RUN, COPY and ADD (shell form), in the order their `<<NAME` words appear. */
+  heredocs: Heredoc[];
+}
+
+/** One here-document (`<<EOF` … `EOF`), as BuildKit's dockerfile:1 parser reads it. */
+export interface Heredoc {
+  /** The delimiter, quotes removed: COPY's file name, the file a `#!` RUN script becomes. */
+  name: string;
+  /** The body lines, each with its newline; for `<<-`, still with its leading tabs. */
+  content: string;
+  /** `<<-NAME`: leading tabs are stripped from the body (and the terminator). */
+  chomp: boolean;
+  /** No quotes in the delimiter: COPY substitutes variables in the body. */
+  expand: boolean;
 }
 
 export interface ParsedDockerfile {
@@ -149,8 +164,12 @@ export function parseDockerfile(content: string): ParsedDockerfile {
   const source = content.split('\n');
   checkSyntaxDirective(document);
   const instructions: Instruction[] = [];
+  // The last line a here-document body took: dockerfile-ast's ranges usually cover the bodies
+  // already, but an instruction it found inside one is body text, never an instruction.
+  let bodyEnd = -1;
   for (const node of document.getInstructions()) {
     const range = node.getRange();
+    if (range.start.line <= bodyEnd) continue;
     const keywordRange = node.getInstructionRange();
     const where: Where = { line: range.start.line + 1, column: range.start.character + 1 };
     const word = node.getInstruction();
@@ -162,10 +181,21 @@ export function parseDockerfile(content: string): ParsedDockerfile {
       }
       throw new LearnerError('build.unknownInstruction', { line: where.line, instruction: word, suggestion: '' }, where);
     }
-    const instruction = buildInstruction(keyword as Keyword, source, range.start.line, keywordRange.start.character, range.end.line, escape, where);
-    // Refused here, before the here-document's body lines are read as instructions.
-    if (HEREDOC_KEYWORDS.has(instruction.keyword) && instruction.json === null && HEREDOC.test(instruction.args)) {
+    // An instruction that may hold here-documents ends, for its own text, where its command
+    // line ends; the bodies follow it (BuildKit reads them after the joined line).
+    const commandEnd = HEREDOC_KEYWORDS.has(keyword as Keyword) || keyword === 'ONBUILD' ? commandLineEnd(source, range.start.line, escape) : range.end.line;
+    let instruction = buildInstruction(keyword as Keyword, source, range.start.line, keywordRange.start.character, Math.min(commandEnd, range.end.line), escape, where);
+    const markers = instruction.json === null ? heredocMarkers(instruction.args, escape) : [];
+    if (markers.length > 0 && !HEREDOC_KEYWORDS.has(instruction.keyword)) {
+      // ONBUILD RUN <<EOF: a trigger is stored as one line in the image's config, so there is nowhere to keep its body.
       throw new LearnerError('build.heredocUnsupported', { line: where.line, instruction: instruction.keyword }, instruction.argsWhere);
+    }
+    if (markers.length > 0) {
+      const { heredocs, end } = readHeredocs(source, commandEnd + 1, markers, instruction);
+      instruction = { ...instruction, heredocs };
+      bodyEnd = end;
+    } else if (commandEnd < range.end.line) {
+      instruction = buildInstruction(keyword as Keyword, source, range.start.line, keywordRange.start.character, range.end.line, escape, where);
     }
     instructions.push(instruction);
   }
@@ -174,8 +204,80 @@ export function parseDockerfile(content: string): ParsedDockerfile {
 }
 
 const HEREDOC_KEYWORDS = new Set<Keyword>(['RUN', 'COPY', 'ADD']);
-/** `<<EOF`, `<<-EOF`, `<<"EOF"` as a word of its own (not `a<<b` arithmetic or `<<<`). */
-const HEREDOC = /(?:^|\s)<<-?(["']?)[A-Za-z_][A-Za-z0-9_]*\1(?=\s|$)/;
+
+/** The last physical line (0-based) of the command line starting at `start`: continuations followed. */
+function commandLineEnd(source: string[], start: number, escape: string): number {
+  const continuation = new RegExp(`${escapeRegExp(escape)}[ \\t]*$`);
+  let line = start;
+  while (line + 1 < source.length) {
+    const text = (source[line] ?? '').replace(/\r$/, '');
+    // Comment and empty lines inside a continuation are skipped, as logicalLine drops them.
+    if (line > start && (/^\s*#/.test(text) || text.trim() === '')) {
+      line++;
+      continue;
+    }
+    if (!continuation.test(text)) break;
+    line++;
+  }
+  return line;
+}
+
+/** BuildKit's test of a word: `[n]<<[-]rest`, where rest has no `<` (so `<<<` is no here-document). */
+const HEREDOC_WORD = /^(\d*)<<(-?)([^<]*)$/;
+
+/**
+ * The here-documents a command line asks for, as BuildKit finds them: each whitespace-separated
+ * word (quotes kept) that is `<<NAME`, `<<-NAME`, `<<"NAME"`; NAME unquoted is the delimiter,
+ * and any quote in it turns substitution of the body off.
+ */
+export function heredocMarkers(args: string, escape: string): Omit<Heredoc, 'content'>[] {
+  const markers: Omit<Heredoc, 'content'>[] = [];
+  for (const word of splitWords(args, escape)) {
+    const match = HEREDOC_WORD.exec(word);
+    if (match === null || match[3] === '') continue;
+    const rest = match[3]!;
+    let name: string;
+    try {
+      // Variables in a delimiter are kept as written (BuildKit skips unset ones; none is set here).
+      name = expandWord(rest, (variable) => `$${variable}`, escape);
+    } catch {
+      continue;
+    }
+    if (name === '' || splitWords(rest, escape).length !== 1) continue;
+    markers.push({ name, chomp: match[2] === '-', expand: !/["']/.test(rest) });
+  }
+  return markers;
+}
+
+/** Reads each here-document's body after the command line, up to its terminator line. */
+function readHeredocs(source: string[], first: number, markers: Omit<Heredoc, 'content'>[], instruction: Instruction): { heredocs: Heredoc[]; end: number } {
+  const heredocs: Heredoc[] = [];
+  let line = first;
+  for (const marker of markers) {
+    let content = '';
+    let terminated = false;
+    for (; line < source.length; line++) {
+      const text = (source[line] ?? '').replace(/\r$/, '');
+      const candidate = marker.chomp ? text.replace(/^\t+/, '') : text;
+      if (candidate === marker.name) {
+        terminated = true;
+        line++;
+        break;
+      }
+      content += `${text}\n`;
+    }
+    if (!terminated) {
+      throw new LearnerError('build.heredocUnterminated', { line: instruction.where.line, instruction: instruction.keyword, name: marker.name }, instruction.argsWhere);
+    }
+    heredocs.push({ ...marker, content });
+  }
+  return { heredocs, end: line - 1 };
+}
+
+/** `<<-`'s body: leading tabs removed from every line. */
+export function chompHeredoc(content: string): string {
+  return content.replace(/^\t+/gm, '');
+}
 
 /**
  * `# syntax=` picks the frontend. This builder is the frontend, and it implements
@@ -217,6 +319,7 @@ function buildInstruction(
     args,
     argsWhere: whereAt(logical, rest, where),
     json: parseJsonArray(args),
+    heredocs: [],
   };
 }
 

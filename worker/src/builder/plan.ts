@@ -229,8 +229,21 @@ export function stageNamed(stages: readonly StagePlan[], name: string, before: n
   return stage !== undefined && stage.index < before ? stage : null;
 }
 
+/** The stage (or image) names an instruction reads from: COPY --from, RUN --mount=...,from=. */
+function stageReferences(instruction: Instruction): string[] {
+  if (instruction.keyword === 'COPY') {
+    const from = instruction.flags.find((flag) => flag.name === 'from');
+    return from?.value ? [from.value] : [];
+  }
+  if (instruction.keyword !== 'RUN') return [];
+  return instruction.flags
+    .filter((flag) => flag.name === 'mount')
+    .map((flag) => /(?:^|,)from=([^,]*)/.exec(flag.value ?? '')?.[1] ?? '')
+    .filter((name) => name !== '');
+}
+
 /**
- * The target and every stage it uses through FROM or COPY --from, transitively. Stages that
+ * The target and every stage it uses through FROM, COPY --from or RUN --mount's from=, transitively. Stages that
  * nothing uses are skipped, as BuildKit (and buildah) skip them.
  */
 function neededStages(stages: StagePlan[], target: number, globals: ArgScope, escape: string): number[] {
@@ -241,21 +254,19 @@ function neededStages(stages: StagePlan[], target: number, globals: ArgScope, es
     const stage = stages[index]!;
     if (stage.base.kind === 'stage') visit(stage.base.stage);
     for (const instruction of [...stage.triggers, ...stage.instructions]) {
-      if (instruction.keyword !== 'COPY') continue;
-      const from = instruction.flags.find((flag) => flag.name === 'from');
-      if (from === undefined || from.value === null) continue;
-      let name = from.value;
-      if (name.includes('$')) {
-        try {
-          name = new StepVars({}, globals, escape, from.where).expand(name);
-        } catch {
-          // Stage ARGs decide it at run time; without knowing, keep every earlier stage.
-          for (let j = 0; j < index; j++) visit(j);
-          continue;
+      for (let name of stageReferences(instruction)) {
+        if (name.includes('$')) {
+          try {
+            name = new StepVars({}, globals, escape, instruction.where).expand(name);
+          } catch {
+            // Stage ARGs decide it at run time; without knowing, keep every earlier stage.
+            for (let j = 0; j < index; j++) visit(j);
+            continue;
+          }
         }
+        const source = stageNamed(stages, name, index);
+        if (source !== null) visit(source.index);
       }
-      const source = stageNamed(stages, name, index);
-      if (source !== null) visit(source.index);
     }
   };
   visit(target);

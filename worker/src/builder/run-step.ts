@@ -4,8 +4,8 @@
 // mounts the overlay inside the container's own mount namespace, so nothing is mounted on the
 // host and nothing can be left mounted.
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -15,7 +15,7 @@ import { RuntimeError, type ContainerRuntime, type ExitInfo } from '../runtime/c
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
 import { describeFailure, isLauncherLine } from '../runtime/launcher-error.js';
 import { BUILD_HOSTNAME, writeEtcFiles } from '../runtime/etc-files.js';
-import { hardenedSpec, writeBundle } from '../runtime/oci-spec.js';
+import { hardenedSpec, writeBundle, type ExtraMount } from '../runtime/oci-spec.js';
 import { formatBytes } from './format.js';
 import type { Where } from './parse.js';
 
@@ -47,6 +47,10 @@ export interface RunStepOptions {
   onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
   /** Lines of output kept for the error of a failed command. */
   tailLines: number;
+  /** RUN --mount's mounts (run-mounts.ts), after the standard ones. */
+  mounts?: ExtraMount[];
+  /** Their mount points, made in the init layer below the image so they stay out of the step's layer. */
+  mountPoints?: { path: string; file: boolean }[];
   /** The kernel bounds what the step writes to this many bytes (absent: not enforced here). */
   diskLimitBytes?: number;
   signal?: AbortSignal;
@@ -101,7 +105,13 @@ export async function runStep(o: RunStepOptions): Promise<string> {
     // BuildKit's /etc/hosts and resolv.conf (read-only binds), over an init layer of mount
     // points (/etc's files, /proc, /sys, /dev) that keeps them out of the step's layer; it is
     // also the lower layer overlayfs needs when FROM scratch has none.
-    const etc = await writeEtcFiles({ dir: o.stepDir, hostname: BUILD_HOSTNAME, owner: lease.hostId, flavour: 'build' });
+    const etc = await writeEtcFiles({ dir: o.stepDir, hostname: BUILD_HOSTNAME, owner: lease.hostId, flavour: 'build', files: o.egress?.files ?? [] });
+    for (const point of o.mountPoints ?? []) {
+      // Normalized absolute paths (run-mounts.ts), in a directory made afresh for this step: no link to follow.
+      const at = join(etc.initLayer, point.path);
+      await mkdir(point.file ? dirname(at) : at, { recursive: true, mode: 0o755 });
+      if (point.file) await writeFile(at, '', { flag: 'a', mode: 0o644 });
+    }
     writeBundle(
       bundle,
       hardenedSpec({
@@ -121,7 +131,7 @@ export async function runStep(o: RunStepOptions): Promise<string> {
         timeoutMs: o.resources.timeoutMs,
         layers: [etc.initLayer, ...o.layers],
         upperDir: upperParent,
-        mounts: etc.mounts,
+        mounts: [...etc.mounts, ...(o.mounts ?? [])],
       }),
     );
     const before = o.egress?.usage();
@@ -244,7 +254,8 @@ const NO_ROUTE = /network is unreachable|could not resolve|temporary failure (in
 /** A failed step that was refused a destination, or cut off at the session's limit, says so. */
 function refusedEgress(o: RunStepOptions, before: Usage, tail: string[]): void {
   const now = o.egress!.usage();
-  if (now.limit && !before.limit) {
+  // Cut off during the step, or before it (the session's record: its limit outlives restarts).
+  if (now.limit) {
     throw new LearnerError('egress.limit', { line: o.where.line, limit: now.limit === 'bytes' ? formatBytes(egressDefaults.session.bytes) : `${Math.round(egressDefaults.session.ms / 60_000)} min` }, o.where);
   }
   const refused = now.refused.slice(before.refused.length);

@@ -5,6 +5,7 @@
 // lengths, each inode once: a walk of lstat calls, no reading) before it is tarred and hashed, and
 // refused early: beyond one step's bound (build.stepTooLarge), or beyond what the session's disk
 // quota has left for the whole build, its intermediate images included (quota.layerBytesAdding).
+import { existsSync } from 'node:fs';
 import { LearnerError } from '../../../protocol/errors.js';
 import { checkQuotas, measureUsage, treeBytes, type SessionQuotas, type SessionUsage } from '../sessions/quotas.js';
 import { containerPaths, readAllRecords } from '../containers/record.js';
@@ -24,6 +25,8 @@ export class StepBudget {
     private readonly session: SessionImages,
     private readonly quotas: SessionQuotas,
     private readonly stepBytes: number,
+    /** The session's RUN --mount=type=cache dirs: they take the session's disk too. */
+    private readonly cacheRoot?: string,
   ) {}
 
   /** The session's usage (its images, and its containers' writable layers), once per build. */
@@ -31,7 +34,9 @@ export class StepBudget {
     this.usage ??= (async () => {
       const { dataDir, session } = this.session;
       const uppers = (await readAllRecords(dataDir)).filter((r) => r.session === session).map((r) => containerPaths(dataDir, r.id).upper);
-      return measureUsage(this.store, this.session, uppers);
+      const usage = await measureUsage(this.store, this.session, uppers);
+      if (this.cacheRoot === undefined || !existsSync(this.cacheRoot)) return usage;
+      return { ...usage, layerBytes: usage.layerBytes + (await treeBytes(this.cacheRoot)) };
     })();
     return this.usage;
   }
@@ -56,6 +61,13 @@ export class StepBudget {
     if (this.imagesChecked) return;
     checkQuotas(await this.sessionUsage(), this.quotas, { images: 1 });
     this.imagesChecked = true;
+  }
+
+  /** After a step that grew a cache mount by `bytes`: throws when the session's disk quota has no room for it. */
+  async admitGrowth(bytes: number): Promise<void> {
+    if (bytes <= 0) return;
+    checkQuotas(await this.sessionUsage(), this.quotas, { bytes: this.addedBytes + bytes });
+    this.addedBytes += bytes;
   }
 
   /** Before a step's upper becomes a layer: throws (without reading a byte of content) when it is too large. */

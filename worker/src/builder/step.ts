@@ -13,7 +13,7 @@ import type { BuildContext } from './context.js';
 import { envMap, type ImageState } from './image-config.js';
 import type { Instruction, Where } from './parse.js';
 import type { StepResources } from './run-step.js';
-import { expandWord, splitWords, SubstitutionError, type Lookup } from './substitution.js';
+import { expandHeredoc, expandWord, splitWords, SubstitutionError, type Lookup } from './substitution.js';
 import type { WritableLayerLimiter } from '../disk/writable-layer.js';
 
 export interface StageRuntime {
@@ -48,6 +48,8 @@ export interface BuildRuntime {
   writableLayerBytes: number;
   writableLayer: WritableLayerLimiter;
   tailLines: number;
+  /** RUN --mount=type=cache: the session's cache dirs, the bound on all of them, and the quota check of a step that grew them. */
+  cacheMounts: { root: string; maxBytes: number; admitGrowth(bytes: number): Promise<void> };
   /** RUN's way out to package archives, when the engine has one. */
   egress?: EgressSession;
   signal?: AbortSignal;
@@ -129,6 +131,16 @@ export class StepVars {
       if (err instanceof SubstitutionError) {
         throw learnerError('build.badSubstitution', this.where, { text: word, detail: err.message });
       }
+      throw err;
+    }
+  }
+
+  /** A here-document body: quotes kept (substitution.ts expandHeredoc). */
+  expandHeredoc(text: string): string {
+    try {
+      return expandHeredoc(text, this.lookup, this.escape);
+    } catch (err) {
+      if (err instanceof SubstitutionError) throw learnerError('build.badSubstitution', this.where, { text: text.split('\n')[0] ?? '', detail: err.message });
       throw err;
     }
   }

@@ -31,6 +31,8 @@ class WordProcessor {
     private readonly word: string,
     private readonly lookup: Lookup,
     private readonly escape: string,
+    /** Quotes are plain characters (BuildKit's SkipProcessQuotes, for here-document bodies). */
+    private readonly rawQuotes = false,
   ) {}
 
   /** Processes until `stop` (unquoted, unescaped) or the end; the stop character is consumed. */
@@ -43,8 +45,8 @@ class WordProcessor {
         this.i++;
         return out;
       }
-      if (ch === "'") out += this.singleQuoted();
-      else if (ch === '"') out += this.doubleQuoted();
+      if (ch === "'" && !this.rawQuotes) out += this.singleQuoted();
+      else if (ch === '"' && !this.rawQuotes) out += this.doubleQuoted();
       else if (ch === '$') out += this.dollar();
       else if (ch === this.escape) {
         this.i++;
@@ -156,6 +158,14 @@ class WordProcessor {
  */
 export function expandWord(word: string, lookup: Lookup, escape = '\\'): string {
   return new WordProcessor(word, lookup, escape).process(null);
+}
+
+/**
+ * A here-document body of COPY/ADD whose delimiter was not quoted: variables substituted and
+ * escapes removed, quotes kept as written (BuildKit expands it so: `echo "hi $NAME"` keeps its quotes).
+ */
+export function expandHeredoc(text: string, lookup: Lookup, escape = '\\'): string {
+  return new WordProcessor(text, lookup, escape, true).process(null);
 }
 
 /**

@@ -7,13 +7,14 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import { Readable } from 'node:stream';
 import { readImageFile } from '../../image-store/image-files.js';
 import { ArchiveTooLargeError, detectArchive, extractArchive } from '../archive.js';
 import { formatBytes } from '../format.js';
 import { fileDigest } from '../context.js';
 import { layerDirsOf, runConfigOf } from '../image-config.js';
 import { LAYER_SUFFIX } from '../created-by.js';
-import { checkFlags, type Instruction } from '../parse.js';
+import { checkFlags, chompHeredoc, heredocMarkers, type Instruction } from '../parse.js';
 import { atLine, learnerError, StepVars, type InstructionHandler, type StepInput } from '../step.js';
 import { splitWhitespace } from '../substitution.js';
 import {
@@ -43,10 +44,31 @@ const URL_PATTERN = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 function wordsOf(instruction: Instruction): string[] {
   if (instruction.json !== null) return instruction.json;
-  if (/^<<-?["']?[A-Za-z_]/.test(instruction.args)) {
-    throw learnerError('build.heredocUnsupported', instruction.argsWhere, { instruction: instruction.keyword });
-  }
   return splitWhitespace(instruction.args);
+}
+
+/** A here-document source (`COPY <<EOF /dest`): a file named for its delimiter, with its body. */
+interface InlineFile {
+  name: string;
+  data: string;
+}
+
+/** Splits the words into paths and here-documents, bodies substituted where the delimiter was unquoted. */
+function inlineFiles(words: string[], instruction: Instruction, escape: string, vars: StepVars): { paths: string[]; inline: InlineFile[] } {
+  if (instruction.heredocs.length === 0) return { paths: words, inline: [] };
+  const paths: string[] = [];
+  const inline: InlineFile[] = [];
+  for (const word of words) {
+    const marker = heredocMarkers(word, escape)[0];
+    const doc = marker === undefined ? undefined : instruction.heredocs.find((d) => d.name === marker.name);
+    if (marker === undefined || doc === undefined) {
+      paths.push(word);
+      continue;
+    }
+    const body = marker.chomp ? chompHeredoc(doc.content) : doc.content;
+    inline.push({ name: marker.name, data: marker.expand ? vars.expandHeredoc(body) : body });
+  }
+  return { paths, inline };
 }
 
 /** Finds every source a COPY/ADD names, following wildcards and symlinks inside the tree. */
@@ -122,13 +144,19 @@ async function resolveChown(spec: string, layers: readonly string[], instruction
 function copyLike(kind: 'COPY' | 'ADD'): InstructionHandler {
   return async (input: StepInput) => {
     const { instruction, parent, stage, build } = input;
-    const flags = checkFlags(instruction, kind === 'COPY' ? ['from', 'chown', 'chmod'] : ['chown', 'chmod']);
+    // --link: the same files in the same layer (see the README for what BuildKit does besides).
+    const flags = checkFlags(instruction, kind === 'COPY' ? ['from', 'chown', 'chmod', 'link'] : ['chown', 'chmod', 'link']);
     const config = structuredClone(runConfigOf(parent));
     const vars = new StepVars(config, stage.args, build.escape, instruction.argsWhere);
     const words = wordsOf(instruction);
     if (words.length < 2) throw learnerError('build.copyNeedsDestination', instruction.where, { instruction: kind });
-    const expanded = words.map((word) => vars.expand(word));
-    const dest = expanded.pop()!;
+    const destWord = words.pop()!;
+    if (instruction.heredocs.length > 0 && heredocMarkers(destWord, build.escape).length > 0) {
+      throw learnerError('build.copyNeedsDestination', instruction.where, { instruction: kind });
+    }
+    const { paths, inline } = inlineFiles(words, instruction, build.escape, vars);
+    const expanded = paths.map((word) => vars.expand(word));
+    const dest = vars.expand(destWord);
     if (kind === 'ADD') {
       const url = expanded.find((source) => URL_PATTERN.test(source) || source.startsWith('git@'));
       if (url !== undefined) throw learnerError('build.addUrlUnsupported', instruction.argsWhere, { url });
@@ -151,20 +179,23 @@ function copyLike(kind: 'COPY' | 'ADD'): InstructionHandler {
     const from = fromName === null ? null : await build.copySource(fromName, flags.get('from')!.where);
     const tree: SourceTree =
       from === null ? build.context : new LayeredTree(null, layerDirsOf(from.state, (id) => build.store.layerDir(id)));
-    const sources = await findSources(tree, expanded, from === null, instruction);
+    const sources = expanded.length === 0 ? [] : await findSources(tree, expanded, from === null, instruction);
 
     const workdir = config.WorkingDir || '/';
     const destPath = dest.startsWith('/') ? dest : posix.join(workdir, dest);
     // `dir/`, `.` and `dir/.` name a directory whether it exists or not.
     const destNamesDir = dest.endsWith('/') || dest === '.' || dest.endsWith('/.');
-    if (sources.length > 1 && !destNamesDir) throw learnerError('build.copyDestNotDir', instruction.argsWhere, { instruction: kind });
+    if (sources.length + inline.length > 1 && !destNamesDir) throw learnerError('build.copyDestNotDir', instruction.argsWhere, { instruction: kind });
 
-    const files = from === null ? await digestSources(tree, sources, build.signal) : createHash('sha256').update(JSON.stringify([from.id, sources.map((s) => s.parts)])).digest('hex');
+    const pathFiles = from === null ? await digestSources(tree, sources, build.signal) : createHash('sha256').update(JSON.stringify([from.id, sources.map((s) => s.parts)])).digest('hex');
+    // Here-document bodies are files too: their text is part of the key.
+    const files = inline.length === 0 ? pathFiles : createHash('sha256').update(JSON.stringify([pathFiles, inline])).digest('hex');
     const layers = layerDirsOf(parent, (id) => build.store.layerDir(id));
 
     return {
-      // BuildKit's words: the sources and destination as substituted, no flags.
-      createdBy: `${kind} ${[...expanded, dest].join(' ')}${LAYER_SUFFIX}`,
+      // BuildKit's words: the sources and destination as substituted, no flags; here-documents
+      // after the paths, as `<<NAME`.
+      createdBy: `${kind} ${[...expanded, ...inline.map((file) => `<<${file.name}`), dest].join(' ')}${LAYER_SUFFIX}`,
       cache: {
         instruction: JSON.stringify({ kind, from: from?.id ?? null, sources: expanded, dest: destPath, chown, chmod }),
         files,
@@ -217,6 +248,12 @@ function copyLike(kind: 'COPY' | 'ADD'): InstructionHandler {
             const file = intoDir ? [...target.parts, source.name] : target.parts;
             await writer.ensureDir(file.slice(0, -1), created);
             await writer.writeFile(file, source.entry.hostPath, attrsOf(source.entry));
+          }
+          for (const doc of inline) {
+            // BuildKit makes the file 0644 (--chmod aside), owned as --chown says, created now.
+            const file = intoDir ? [...target.parts, doc.name] : target.parts;
+            await writer.ensureDir(file.slice(0, -1), created);
+            await writer.writeFile(file, Readable.from([Buffer.from(doc.data)]), { mode: chmod ?? 0o644, ...owner });
           }
         } catch (err) {
           throw atLine(err, instruction.where);

@@ -4,31 +4,40 @@ import { posix } from 'node:path';
 import { resolveUser } from '../../image-store/image-files.js';
 import { DEFAULT_PATH, envMap, layerDirsOf, runConfigOf, shellOf } from '../image-config.js';
 import { runText } from '../created-by.js';
-import { checkFlags } from '../parse.js';
+import { checkFlags, chompHeredoc, type Instruction } from '../parse.js';
+import { mountsKey, parseMounts, prepareMounts } from '../run-mounts.js';
+import { splitWords } from '../substitution.js';
+import { treeBytes } from '../../sessions/quotas.js';
+import { removeLayerDir } from '../../disk/writable-layer.js';
 import { runStep } from '../run-step.js';
 import { atLine, learnerError, requireArgs, StepVars, type InstructionHandler, type StepIO } from '../step.js';
 import { LayeredTree, NotADirectoryError, resolveInTree, SymlinkLoopError } from '../../image-store/layered-tree.js';
 import { UpperWriter } from '../../image-store/upper-writer.js';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const run: InstructionHandler = async ({ instruction, parent, stage, build }) => {
-  // --mount, --security and here-documents are refused before the build starts (check.ts, parse.ts).
-  const network = checkFlags(instruction, ['network']).get('network');
+  // --security and --mount=type=secret|ssh are refused before the build starts (check.ts).
+  const network = checkFlags(instruction, ['network', 'mount']).get('network');
   if (network !== undefined && network.value !== 'none' && network.value !== 'default') {
     throw learnerError('build.invalidFlagValue', network.where, { flag: 'network', value: network.value ?? '' });
   }
   requireArgs(instruction);
   const config = structuredClone(runConfigOf(parent));
   const vars = new StepVars(config, stage.args, build.escape, instruction.argsWhere);
-  const args = instruction.json ?? [...shellOf(config), instruction.args];
+  const mounts = parseMounts(instruction, (text) => vars.expand(text));
+  const { command, script } = heredocCommand(instruction, build.escape);
+  const args = instruction.json ?? [...shellOf(config), command];
   if (args.length === 0) throw learnerError('build.missingArguments', instruction.where, { instruction: 'RUN' });
   // Every declared build argument is in the command's environment, so all of them are part of
   // its identity; BuildKit writes them in front: `RUN |2 A=1 B=2 /bin/sh -c make # buildkit`.
   const runArgs = vars.runArgs();
+  // A `#!` script's body is not in the command, so it goes into the key beside it; so do the
+  // mounts (a bind's content too, as BuildKit keys it), never a cache mount's contents.
+  const extra = [script === null ? null : { script }, mounts.length === 0 ? null : { mounts: await mountsKey(mounts, build) }].filter((x) => x !== null);
   return {
     createdBy: runText(vars.historyArgs(), args),
-    cache: { instruction: `RUN ${JSON.stringify(args)}`, args: Object.fromEntries(runArgs), source: instruction.text },
+    cache: { instruction: `RUN ${JSON.stringify(args)}${extra.length > 0 ? ` ${JSON.stringify(extra)}` : ''}`, args: Object.fromEntries(runArgs), source: instruction.text },
     runConfig: config,
     layer: async (stepDir, io) => {
       // The whole step dir (the layer's upper lives in it) is bounded before anything is written.
@@ -68,7 +77,25 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
       const target = await writer.resolve(cwd).catch(() => null);
       if (target !== null && target.entry === null) await writer.ensureDir(target.parts, { mode: 0o755, uid: 0, gid: 0 });
     }
-    return runStep({
+    const prepared = await prepareMounts({
+      mounts,
+      stepDir,
+      cacheRoot: build.cacheMounts.root,
+      cacheBytes: build.cacheMounts.maxBytes,
+      memoryBytes: build.resources.memoryBytes,
+      build,
+    });
+    const extraMounts = [...prepared.mounts];
+    if (script !== null) {
+      // BuildKit runs a `#!` here-document as a file of a read-only mount at /dev/pipes/.
+      const pipes = join(stepDir, 'pipes');
+      await mkdir(pipes);
+      await writeFile(join(pipes, script.name), script.data, { mode: 0o755 });
+      extraMounts.push({ destination: '/dev/pipes', type: 'bind', source: pipes, options: ['bind', 'idmap', 'ro', 'nosuid', 'nodev'] });
+    }
+    const cachesBefore = await sizesOf(prepared.caches);
+    try {
+      return await runStep({
       runtime: build.runtime,
       idRanges: build.idRanges,
       idPrefix: build.idPrefix,
@@ -89,9 +116,58 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
       ...(build.egress && network?.value !== 'none' ? { egress: build.egress } : {}),
       signal: io.signal,
       log: build.log,
+      mounts: extraMounts,
+      mountPoints: prepared.mountPoints,
     });
+    } finally {
+      await prepared.release();
+      await admitCaches(prepared.caches, cachesBefore);
+    }
+  }
+
+  /** A cache mount takes the session's disk: what a step added is checked against its quota, and a cache past it is emptied. */
+  async function admitCaches(caches: string[], before: number[]): Promise<void> {
+    const after = await sizesOf(caches);
+    const grown = after.reduce((sum, size, i) => sum + size - before[i]!, 0);
+    try {
+      await build.cacheMounts.admitGrowth(grown);
+    } catch (err) {
+      for (const dir of caches) await emptyDir(dir);
+      throw atLine(err, instruction.where);
+    }
   }
 };
+
+async function sizesOf(dirs: readonly string[]): Promise<number[]> {
+  const sizes: number[] = [];
+  for (const dir of dirs) sizes.push(await treeBytes(dir));
+  return sizes;
+}
+
+/** Empties a directory containers wrote, without following what they left in it (GNU rm's fd-relative walk). */
+async function emptyDir(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) await removeLayerDir(join(dir, name));
+}
+
+/**
+ * The command a RUN with here-documents runs, as BuildKit's dockerfile:1 makes it: `RUN <<EOF`
+ * alone is its body given to the shell (`/bin/sh -c <body>`), or, when the body starts with
+ * `#!`, a file run by that interpreter; anything else (`RUN python3 <<EOF`, two documents) is
+ * the command line with each body and terminator after it, for the shell to read as here-documents.
+ */
+function heredocCommand(instruction: Instruction, escape: string): { command: string; script: { name: string; data: string } | null } {
+  const docs = instruction.heredocs;
+  if (docs.length === 0) return { command: instruction.args, script: null };
+  const words = splitWords(instruction.args, escape);
+  if (docs.length === 1 && words.length === 1) {
+    const doc = docs[0]!;
+    const data = doc.chomp ? chompHeredoc(doc.content) : doc.content;
+    if (data.startsWith('#!')) return { command: `/dev/pipes/${doc.name}`, script: { name: doc.name, data } };
+    return { command: data, script: null };
+  }
+  return { command: instruction.args + docs.map((doc) => `\n${doc.content}${doc.name}`).join(''), script: null };
+}
 
 export const workdir: InstructionHandler = async ({ instruction, parent, stage, build }) => {
   checkFlags(instruction, []);
