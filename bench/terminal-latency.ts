@@ -1,6 +1,9 @@
-// Keystroke-to-echo round trip in a terminal, browser → gateway → worker → container → browser:
-// from the keydown event in the page to the echoed character in xterm's buffer (its
-// onWriteParsed, before any drawing), p50 and p99 over 300 keystrokes, in Debian's Chromium.
+// Keystroke-to-echo round trip in a terminal, browser → worker host → container → browser (the
+// direct path: the gateway only hands out the endpoint and a token): from the keydown event in
+// the page to the echoed character in xterm's buffer (its onWriteParsed, before any drawing), p50
+// and p99 over 300 keystrokes, in Debian's Chromium. For comparison, the same page through the
+// gateway path (browser → gateway → Redis → worker and back), which a page falls back to when
+// the worker host cannot be reached (forced here by publishing a port nothing listens on).
 // The peer, in the same run and the same browser: WeTTY (socket.io, node-pty and xterm.js
 // running /bin/sh on this host), installed at bench time into .data/bench-peers/wetty (never
 // into package.json). Target (issue 12): p50 ≤ 1.2× WeTTY and ≤ 10 ms.
@@ -9,8 +12,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import type { Page } from 'playwright-core';
 import { startProduct } from '../e2e/harness/product.js';
+import { terminalEndpointKey } from '../queue-client/terminal-token.js';
 import { fmt, launchChromium, percentile, typeDockerfile } from './support/browser.js';
 
 const KEYSTROKES = 300;
@@ -124,18 +129,23 @@ async function measure(page: Page, label: string, keystrokes: number): Promise<n
 }
 
 ensureWetty();
-const product = await startProduct({ apps: 1, workers: 1 });
+// Nothing between the page and the worker host's endpoint (the e2e suite puts a cuttable relay there).
+const product = await startProduct({ apps: 1, workers: 1, cuttableTerminals: false });
 const wetty = await startWetty().catch(async (err) => {
   await product.stop();
   throw err;
 });
 const browser = await launchChromium();
+const redis = new Redis(product.redisUrl, { lazyConnect: true });
+const endpointKey = terminalEndpointKey(product.prefix, product.hostIds[0]!);
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, locale: 'en-US' });
   await context.addCookies([{ name: 'layercake-locale', value: 'en', url: product.apps[0]! }]);
 
   // Layercake: /play, a shell image, Run, its terminal.
   const page = await context.newPage();
+  const sockets: string[] = [];
+  page.on('websocket', (ws) => sockets.push(ws.url()));
   await page.goto(new URL('/play', product.apps[0]!).href);
   const build = page.getByRole('button', { name: 'Build', exact: true });
   await build.waitFor();
@@ -158,6 +168,9 @@ try {
   await terminal.locator('textarea').focus();
   await page.waitForTimeout(1000);
   await installProbe(page, 'layercake');
+  // The direct path is in use: a WebSocket of the page's goes to the worker host's endpoint.
+  const endpointPort = await redis.hget(endpointKey, 'port');
+  if (!sockets.some((u) => new URL(u).port === endpointPort)) throw new Error(`the terminal did not go direct (endpoint port ${endpointPort}; sockets ${sockets.join(', ')})`);
 
   // WeTTY in the same browser.
   const peer = await context.newPage();
@@ -174,7 +187,7 @@ try {
   for (const half of [0, 1]) {
     void half;
     await page.bringToFront();
-    ours.push(...(await measure(page, 'layercake (gateway, worker, sandbox)', KEYSTROKES / 2)));
+    ours.push(...(await measure(page, 'layercake (direct to worker, sandbox)', KEYSTROKES / 2)));
     await peer.bringToFront();
     theirs.push(...(await measure(peer, 'wetty (node-pty, /bin/sh on host)', KEYSTROKES / 2)));
   }
@@ -184,7 +197,25 @@ try {
   console.log(`  layercake  p50 ${fmt(p50)} ms  p99 ${fmt(percentile(ours, 0.99))} ms`);
   console.log(`  wetty      p50 ${fmt(peer50)} ms  p99 ${fmt(percentile(theirs, 0.99))} ms`);
   console.log(`  ratio p50 ${(p50 / peer50).toFixed(2)}× wetty (target ≤ 1.2× and ≤ 10 ms: ${p50 / peer50 <= 1.2 && p50 <= 10 ? 'met' : 'NOT met'})`);
+
+  // For comparison: the path a page falls back to (the endpoint published where nothing listens).
+  const port = await redis.hget(endpointKey, 'port');
+  await redis.hset(endpointKey, 'port', '1');
+  try {
+    await page.bringToFront();
+    await page.reload();
+    await page.getByRole('tab', { name: 'Containers' }).click();
+    await connected.waitFor({ timeout: 60_000 });
+    await terminal.locator('textarea').focus();
+    await page.waitForTimeout(1000);
+    await installProbe(page, 'layercake');
+    const relayed = await measure(page, 'layercake through the gateway', KEYSTROKES / 2);
+    console.log(`  gateway path p50 ${fmt(percentile(relayed, 0.5))} ms (${(percentile(relayed, 0.5) / peer50).toFixed(2)}× wetty), the direct path ${(percentile(relayed, 0.5) / p50).toFixed(2)}× faster`);
+  } finally {
+    await redis.hset(endpointKey, 'port', port!);
+  }
 } finally {
+  redis.disconnect();
   await browser.close();
   wetty.child.kill();
   await product.stop();

@@ -55,10 +55,17 @@ function startApp(redisUrl: string): Promise<{ child: ChildProcess; ready: AppRe
   });
 }
 
+/** The worker's terminal endpoint, which browsers reach directly: the port after the app's unless set. */
+function terminalPort(): string {
+  if (process.env.TERMINAL_PORT) return process.env.TERMINAL_PORT;
+  const appPort = Number(process.env.PORT || 3000);
+  return String(appPort === 0 ? 0 : appPort + 1);
+}
+
 function startWorker(redisUrl: string): Promise<{ child: ChildProcess; ready: WorkerReady }> {
   const child = fork(join(REPO_ROOT, 'worker/src/main.ts'), [], {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, REDIS_URL: redisUrl },
+    env: { ...process.env, REDIS_URL: redisUrl, TERMINAL_PORT: terminalPort() },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // Its own process group: Ctrl-C reaches only this process, which stops the worker in order.
     detached: true,
@@ -104,6 +111,7 @@ async function main(): Promise<void> {
     `  app     ${appReady.url}${appReady.dev ? ' (next dev)' : ''}, pid ${appReady.pid}`,
     `  redis   ${redisUrl}${redis ? ` (private, pid ${redis.pid}, AOF in ${config.redisDir})` : ' (REDIS_URL)'}`,
     `  worker  host ${ready.hostId}, queue ${ready.queue}, ${ready.concurrency} jobs at once, pid ${ready.pid}`,
+    `  terminals ${ready.terminalPort === null ? 'through the app (the worker\'s terminal endpoint did not start: TERMINAL_PORT in use?)' : process.env.TERMINAL_PUBLIC_URL || `port ${ready.terminalPort} (browsers reach it at the app's host name; TERMINAL_PORT, TERMINAL_PUBLIC_URL)`}`,
     `  data    ${config.dataDir} (${quota ? `${quota.kind} disk quotas` : 'no disk quotas'})`,
     `  stop    Ctrl-C: the app, then the worker (running jobs get ${config.shutdownGraceMs / 1000} s, then go back on the queue), then Redis`,
   ];

@@ -4,10 +4,13 @@
 // (app/server/main.ts: Next's production build and the gateway, on random ports), all on one
 // Redis under a key prefix of the run's own, as `npm start` + `npm run worker` + `npm run app`
 // would run them. In front of the first app a TCP relay that a spec can cut (a dropped
-// connection). stop() ends every process it started, removes the containers the specs left, and
+// connection), and one in front of each worker host's terminal endpoint, cut with it (browsers
+// reach those directly; `cuttableTerminals: false` for the latency bench, with nothing between).
+// stop() ends every process it started, removes the containers the specs left, and
 // fails if anything is left behind. startWorkerHost() is one such worker host on its own, for a
 // spec that needs a host with other settings (time-limit.spec.ts: a short container time limit).
 import { fork, execFile, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -126,6 +129,9 @@ export async function startWorkerHost(o: {
     LAYERCAKE_BASE_IMAGES: 'busybox',
     LAYERCAKE_CONCURRENCY: '2',
     LAYERCAKE_SHUTDOWN_GRACE_MS: '3000',
+    // Its terminal endpoint on a free port of loopback (never the product's default 3001).
+    TERMINAL_PORT: '0',
+    TERMINAL_HOST: '127.0.0.1',
     ...o.env,
   });
   return { hostId: o.hostId, dataDir, child };
@@ -150,7 +156,17 @@ export async function stopWorkerHosts(hosts: WorkerHost[]): Promise<string[]> {
   return problems;
 }
 
-export async function startProduct(options: { apps?: number; workers?: number } = {}): Promise<Product> {
+/** A port nothing listens on right now (for a process that must be told its port up front). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startProduct(options: { apps?: number; workers?: number; cuttableTerminals?: boolean } = {}): Promise<Product> {
   const appCount = options.apps ?? 2;
   const workerCount = options.workers ?? 2;
   const run = randomBytes(3).toString('hex');
@@ -160,9 +176,11 @@ export async function startProduct(options: { apps?: number; workers?: number } 
   const hosts: WorkerHost[] = [];
   let redis: PrivateRedis | null = null;
   let relay: CuttableRelay | null = null;
+  const terminalRelays: CuttableRelay[] = [];
 
   const stop = async () => {
     await relay?.close();
+    for (const r of terminalRelays) await r.close();
     // The order of scripts/start.ts: apps (no new jobs), then workers (which need Redis), then Redis.
     for (const c of children) await stopChild(c, 15_000);
     const problems = await stopWorkerHosts(hosts);
@@ -179,8 +197,21 @@ export async function startProduct(options: { apps?: number; workers?: number } 
     redis = await startPrivateRedis({ dir: join(scratch, 'redis'), appendOnly: false });
     const common = { REDIS_URL: redis.url, LAYERCAKE_REDIS_PREFIX: prefix, LAYERCAKE_LOG_LEVEL: process.env.LAYERCAKE_E2E_LOG ?? 'info' };
 
+    // Each worker host's terminal endpoint, as the browser reaches it: through a relay that /cut cuts.
+    const terminalEnv: NodeJS.ProcessEnv[] = [];
+    for (let i = 0; i < workerCount; i++) {
+      if (options.cuttableTerminals === false) {
+        terminalEnv.push({});
+        continue;
+      }
+      const port = await freePort();
+      const cuttable = await startCuttableRelay(port);
+      terminalRelays.push(cuttable);
+      terminalEnv.push({ TERMINAL_PORT: String(port), TERMINAL_PUBLIC_URL: cuttable.url });
+    }
     const workers = Array.from({ length: workerCount }, (_, i) =>
       startWorkerHost({
+        env: terminalEnv[i]!,
         name: `worker-${i}`,
         hostId: `e2e-${run}-${String.fromCharCode(97 + i)}`,
         scratch,
@@ -207,7 +238,7 @@ export async function startProduct(options: { apps?: number; workers?: number } 
     const failed = [...workersSettled, ...appsSettled].find((s) => s.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     const appUrls = appsSettled.map((s) => (s as PromiseFulfilledResult<{ ready: { port: number } }>).value.ready.port).map((port) => `http://localhost:${port}`);
-    relay = await startCuttableRelay(Number(new URL(appUrls[0]!).port));
+    relay = await startCuttableRelay(Number(new URL(appUrls[0]!).port), terminalRelays);
     return { apps: appUrls, relayUrl: relay.url, relayControlUrl: relay.controlUrl, redisUrl: redis.url, prefix, hostIds: hosts.map((h) => h.hostId), stop };
   } catch (err) {
     await stop().catch((e: unknown) => console.error(e));

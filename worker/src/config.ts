@@ -93,6 +93,15 @@ const schema = z.object({
   /** The host's registry blob cache (<data>/registry-cache): least recently used blobs not in use go beyond it. */
   LAYERCAKE_REGISTRY_CACHE_SIZE: byteSize.default(4 * GiB),
   LAYERCAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * The port of this host's terminal endpoint, which browsers reach directly (terminals/README.md);
+   * 0: any free port. `npm start` passes the app's PORT + 1.
+   */
+  TERMINAL_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+  /** Interface it listens on (all by default, as the app's). */
+  TERMINAL_HOST: z.string().min(1).optional(),
+  /** The address browsers use for it behind a proxy; default: the app's host name, TERMINAL_PORT. */
+  TERMINAL_PUBLIC_URL: z.string().url().regex(/^(https?|wss?):\/\//, 'an http(s) or ws(s) URL').optional(),
 });
 
 export type EngineConfig = Readonly<{
@@ -112,6 +121,7 @@ export type EngineConfig = Readonly<{
   idRangeBase: number;
   baseImages: readonly ('busybox' | 'debian' | 'node')[];
   logLevel: string;
+  terminalEndpoint: Readonly<{ port: number; host: string | undefined; publicUrl: string | undefined }>;
   registryCacheBytes: number;
   egress: Readonly<{ enabled: boolean; containers: boolean; dir: string; allow: readonly string[]; cacheBytes: number }>;
 }>;
@@ -146,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     idRangeBase: c.LAYERCAKE_ID_RANGE_BASE,
     baseImages: Object.freeze([...c.LAYERCAKE_BASE_IMAGES]),
     logLevel: c.LAYERCAKE_LOG_LEVEL,
+    terminalEndpoint: Object.freeze({ port: c.TERMINAL_PORT, host: c.TERMINAL_HOST, publicUrl: c.TERMINAL_PUBLIC_URL }),
     registryCacheBytes: c.LAYERCAKE_REGISTRY_CACHE_SIZE,
     egress: Object.freeze({
       enabled: c.LAYERCAKE_EGRESS === 'on',

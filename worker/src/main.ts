@@ -10,6 +10,7 @@ import { openEngine } from './queue/engine.js';
 import { EgressService } from './egress/index.js';
 import { PROJECT_REGISTRY_PORT, ProjectRegistry, projectRegistryDir, publishProjectRegistry } from './registry/index.js';
 import { HostWorker } from './queue/host-worker.js';
+import { TerminalEndpoint } from './terminals/endpoint.js';
 import { TerminalRelays } from './terminals/relays.js';
 
 /** What the parent (scripts/start.ts) hears over IPC once the worker takes jobs. */
@@ -19,6 +20,8 @@ export interface WorkerReady {
   queue: string;
   concurrency: number;
   pid: number;
+  /** The terminal endpoint's port; null when it did not start (terminals then go through the gateway). */
+  terminalPort: number | null;
 }
 
 function redisUrlOf(config: EngineConfig): string {
@@ -83,6 +86,24 @@ async function main(): Promise<void> {
     log: log.child({ part: 'terminals' }),
   });
 
+  // Browsers type to this host directly (the gateway hands out a token); without it, through the gateway.
+  let endpoint: TerminalEndpoint | undefined;
+  try {
+    endpoint = await TerminalEndpoint.start({
+      relays: terminals,
+      redisUrl: redisUrlOf(config),
+      prefix: config.redisPrefix,
+      hostId: config.hostId,
+      port: config.terminalEndpoint.port,
+      ...(config.terminalEndpoint.host ? { host: config.terminalEndpoint.host } : {}),
+      ...(config.terminalEndpoint.publicUrl ? { publicUrl: config.terminalEndpoint.publicUrl } : {}),
+      log: log.child({ part: 'terminal-endpoint' }),
+    });
+    log.info({ step: 'terminal-endpoint', port: endpoint.port, publicUrl: config.terminalEndpoint.publicUrl }, 'terminal endpoint listening');
+  } catch (err) {
+    log.warn({ step: 'terminal-endpoint', err, port: config.terminalEndpoint.port }, 'terminal endpoint did not start (TERMINAL_PORT in use?): terminals go through the gateway');
+  }
+
   const worker = await HostWorker.start({
     redisUrl: redisUrlOf(config),
     prefix: config.redisPrefix,
@@ -103,7 +124,7 @@ async function main(): Promise<void> {
     }
     log.info({ signal }, 'shutting down');
     // Relays detach; the containers keep running and the next worker attaches again.
-    Promise.all([terminals.close(), worker.shutdown(config.shutdownGraceMs)])
+    Promise.all([endpoint?.close().then(() => terminals.close()) ?? terminals.close(), worker.shutdown(config.shutdownGraceMs)])
       .then(() => egress?.stop())
       .then(() => registry?.stop())
       .then(
@@ -117,7 +138,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
-  const ready: WorkerReady = { type: 'ready', hostId: config.hostId, queue: worker.queueName, concurrency: config.concurrency, pid: process.pid };
+  const ready: WorkerReady = { type: 'ready', hostId: config.hostId, queue: worker.queueName, concurrency: config.concurrency, pid: process.pid, terminalPort: endpoint?.port ?? null };
   process.send?.(ready);
 }
 
