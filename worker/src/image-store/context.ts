@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { mapConcurrent } from './concurrent.js';
 import { chainIdsOf, type Digest } from './digest.js';
 import { ImageStoreError } from './errors.js';
 import type { ImageRecords, StoredImage } from './image-records.js';
@@ -33,6 +34,9 @@ export interface Image {
   created: string | null;
 }
 
+/** An image's layer records read at once (mapConcurrent; images are read READS_AT_ONCE at a time). */
+const LAYER_READS_AT_ONCE = 8;
+
 export function storeLock<T>(ctx: StoreContext, fn: () => Promise<T>): Promise<T> {
   return withLock(ctx.paths, 'store', fn, ctx.limits.lockTimeoutMs);
 }
@@ -43,14 +47,13 @@ export async function tagsOf(ctx: StoreContext, id: Digest): Promise<ImageRefere
 
 export async function imageView(ctx: StoreContext, stored: StoredImage): Promise<Image> {
   const chainIds = chainIdsOf(stored.config.rootfs.diff_ids);
-  const layers: LayerRecord[] = [];
-  for (const chainId of chainIds) layers.push(await ctx.layers.require(chainId));
+  const [layers, tags] = await Promise.all([mapConcurrent(chainIds, LAYER_READS_AT_ONCE, (chainId) => ctx.layers.require(chainId)), tagsOf(ctx, stored.id)]);
   return {
     id: stored.id,
     config: stored.config,
     manifestDigest: stored.manifestDigest,
     layers,
-    tags: (await tagsOf(ctx, stored.id)).map(formatReference),
+    tags: tags.map(formatReference),
     size: layers.reduce((sum, layer) => sum + layer.size, 0),
     created: stored.config.created ?? null,
   };

@@ -7,6 +7,7 @@
  */
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mapConcurrent } from './concurrent.js';
 import { digestFromHex, sha256, type Digest } from './digest.js';
 import { MediaType } from './media-types.js';
 import type { StorePaths } from './paths.js';
@@ -33,6 +34,9 @@ export function buildManifest(configBytes: Buffer, layers: readonly LayerRecord[
   };
   return Buffer.from(JSON.stringify(manifest));
 }
+
+/** Images read at once in a listing (mapConcurrent). */
+export const READS_AT_ONCE = 16;
 
 export class ImageRecords {
   constructor(private readonly paths: StorePaths) {}
@@ -70,22 +74,15 @@ export class ImageRecords {
   }
 
   async ids(): Promise<Digest[]> {
-    const out: Digest[] = [];
-    for (const name of await readdir(this.paths.imagesDir).catch(() => [] as string[])) {
-      if (!/^[0-9a-f]{64}$/.test(name)) continue;
-      const id = digestFromHex(name);
-      if (await this.exists(id)) out.push(id);
-    }
-    return out;
+    const names = (await readdir(this.paths.imagesDir).catch(() => [] as string[])).filter((name) => /^[0-9a-f]{64}$/.test(name));
+    const ids = names.map(digestFromHex);
+    const present = await mapConcurrent(ids, READS_AT_ONCE, (id) => this.exists(id));
+    return ids.filter((_, i) => present[i]);
   }
 
   async all(): Promise<StoredImage[]> {
-    const out: StoredImage[] = [];
-    for (const id of await this.ids()) {
-      const image = await this.read(id);
-      if (image !== null) out.push(image);
-    }
-    return out;
+    const images = await mapConcurrent(await this.ids(), READS_AT_ONCE, (id) => this.read(id));
+    return images.filter((image): image is StoredImage => image !== null);
   }
 
   /** The image `id` was committed from, or null (built, pulled, loaded, or from an older store). */

@@ -20,7 +20,8 @@ import {
 } from './context.js';
 import { chainIdsOf, digestFromHex, isDigest, type Digest } from './digest.js';
 import { ImageStoreError } from './errors.js';
-import { ImageRecords, buildManifest, type StoredImage } from './image-records.js';
+import { mapConcurrent } from './concurrent.js';
+import { ImageRecords, READS_AT_ONCE, buildManifest, type StoredImage } from './image-records.js';
 import { LayerStore, type CommitOptions } from './layer-store.js';
 import { imageStoreLimits, type ImageStoreLimits } from './limits.js';
 import { withLock } from './lock.js';
@@ -550,9 +551,7 @@ export class ImageStore {
 
   /** Every stored image (for tooling and tests). */
   async images(): Promise<Image[]> {
-    const out: Image[] = [];
-    for (const stored of await this.ctx.images.all()) out.push(await imageView(this.ctx, stored));
-    return out;
+    return mapConcurrent(await this.ctx.images.all(), READS_AT_ONCE, (stored) => imageView(this.ctx, stored));
   }
 
   /** @internal for archive tests: the raw stored documents of an image. */
