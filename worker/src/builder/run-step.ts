@@ -107,10 +107,15 @@ export async function runStep(o: RunStepOptions): Promise<string> {
     // also the lower layer overlayfs needs when FROM scratch has none.
     const etc = await writeEtcFiles({ dir: o.stepDir, hostname: BUILD_HOSTNAME, owner: lease.hostId, flavour: 'build', files: o.egress?.files ?? [] });
     for (const point of o.mountPoints ?? []) {
-      // Normalized absolute paths (run-mounts.ts), in a directory made afresh for this step: no link to follow.
+      // Normalized absolute paths (run-mounts.ts), in a directory made afresh for this step: no
+      // link to follow. One that cannot be made here (below /etc/hosts) is left to the launcher.
       const at = join(etc.initLayer, point.path);
-      await mkdir(point.file ? dirname(at) : at, { recursive: true, mode: 0o755 });
-      if (point.file) await writeFile(at, '', { flag: 'a', mode: 0o644 });
+      try {
+        await mkdir(point.file ? dirname(at) : at, { recursive: true, mode: 0o755 });
+        if (point.file) await writeFile(at, '', { flag: 'a', mode: 0o644 });
+      } catch (err) {
+        if (!['ENOTDIR', 'EEXIST', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+      }
     }
     writeBundle(
       bundle,
