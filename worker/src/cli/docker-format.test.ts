@@ -187,6 +187,35 @@ describe.skipIf(DOCKERD_MISSING)(`--format and tables, side by side with Docker$
     expect(shape(ours.stdout).replace(/ +/g, ' ')).toBe(shape(theirs.stdout).replace(/ +/g, ' '));
   });
 
+  it('ps -f/--filter, -n and -l pick the containers Docker’s pick, and a bad filter fails as Docker’s', { timeout: 60_000 }, async ({ onTestFinished }) => {
+    onTestFinished(async () => void (await Promise.all([cli(['rm', 'fa', 'fb']), docker.run(['rm', 'fa', 'fb'])])));
+    // Made in the same order on both sides: x1 (exit 3), then fa (exit 0), then fb (created).
+    await Promise.all([cli(['run', '--name', 'fa', 'busybox', 'true']), docker.ok(['run', '--network', 'none', '--name', 'fa', 'busybox', 'true'])]);
+    await Promise.all([cli(['create', '--name', 'fb', 'busybox', 'true']), docker.ok(['create', '--network', 'none', '--name', 'fb', 'busybox', 'true'])]);
+    for (const flags of [
+      ['-f', 'status=exited'],
+      ['--filter', 'status=created'],
+      ['-f', 'status=exited', '-f', 'status=created'],
+      ['-a', '-f', 'exited=3'],
+      ['-f', 'exited=0'],
+      ['-a', '-f', 'name=^f'],
+      ['-a', '-f', 'name=fa', '-f', 'name=x1'],
+      ['-a', '-f', 'status=exited', '-f', 'name=f'],
+      ['-a', '-f', 'ancestor=busybox'],
+      ['-l'],
+      ['-n', '2'],
+    ]) {
+      const { ours, theirs } = await both(['ps', ...flags, '--format', '{{.Names}}']);
+      expect(ours, flags.join(' ')).toEqual(theirs);
+    }
+    expect((await both(['ps', '-a', '-f', 'name=^f', '--format', '{{.Names}}'])).theirs.stdout).toBe('fb\nfa\n');
+    for (const [flags, status] of [[['-f', 'bogus=1'], 1], [['-f', 'status=nope'], 1], [['-f', 'name'], 125]] as const) {
+      const { ours, theirs } = await both(['ps', '-a', ...flags]);
+      expect([ours.code, ours.stdout], flags.join(' ')).toEqual([status, '']);
+      expect(theirs.code).toBe(status);
+    }
+  });
+
   it('ps -s and {{.Size}}: the writable layer, then virtual with the image, as Docker prints them', { timeout: 60_000 }, async ({ onTestFinished }) => {
     onTestFinished(async () => void (await Promise.all([cli(['rm', 'sized']), docker.run(['rm', 'sized'])])));
     // 4 bytes of file, 2 of symlink (its target's length); a directory and a whiteout count nothing.

@@ -1,6 +1,7 @@
 // ps, stop, kill, rm, pause, unpause, wait, logs, diff, commit, stats, inspect: looking after
 // containers, printing what Docker prints.
 import { once } from 'node:events';
+import { InvalidArgumentError } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LearnerError } from '../../../../protocol/errors.js';
 import type { ContainerInfo, ContainerStats } from '../../containers/index.js';
@@ -10,6 +11,7 @@ import { ago, binarySize, ellipsis, goTime, humanDuration, humanSize, table } fr
 import { treeBytes } from '../../sessions/quotas.js';
 import type { Json } from '../go-template.js';
 import type { RunConfig } from '../../image-store/index.js';
+import type { SessionImages } from '../../sessions/images.js';
 import { parseNonNegativeInt } from '../options.js';
 import { printable } from '../../../../protocol/printable.js';
 import { dockerImageView } from './images.js';
@@ -47,6 +49,46 @@ const PS_FORMAT: ListFormat = {
   },
   defaultFormat: 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}',
 };
+
+/** `-f KEY=VALUE`, as Docker's flag takes it: no `=` is a usage error (125). */
+function filterOption(value: string, previous: string[] = []): string[] {
+  if (!/^[^=]+=/.test(value)) throw new InvalidArgumentError('bad format of filter (expected name=value)');
+  return [...previous, value];
+}
+
+const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
+
+/**
+ * Docker's `ps --filter`: values of one key match any, keys must all match. status, name (a
+ * regular expression, as the daemon's), id (a prefix), exited (an exit code), ancestor (an image).
+ */
+async function psFilter(entries: readonly string[], images: SessionImages): Promise<(c: ContainerInfo) => boolean> {
+  const byKey = new Map<string, string[]>();
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    const [key, value] = [entry.slice(0, eq).toLowerCase(), entry.slice(eq + 1)];
+    if (!['status', 'name', 'id', 'exited', 'ancestor'].includes(key)) throw new LearnerError('ps.invalidFilter', { filter: entry.slice(0, eq) });
+    if ((key === 'status' && !STATUSES.has(value)) || (key === 'exited' && !/^-?\d+$/.test(value))) throw new LearnerError('ps.invalidFilter', { filter: entry });
+    byKey.set(key, [...(byKey.get(key) ?? []), value]);
+  }
+  const ancestors = new Set<string>();
+  for (const ref of byKey.get('ancestor') ?? []) ancestors.add(await images.resolve(ref).catch(() => ref));
+  const names = (byKey.get('name') ?? []).map((source) => {
+    try {
+      return new RegExp(source);
+    } catch {
+      throw new LearnerError('ps.invalidFilter', { filter: `name=${source}` });
+    }
+  });
+  const tests: Record<string, (c: ContainerInfo, value: string, i: number) => boolean> = {
+    status: (c, value) => c.status === value,
+    name: (c, _value, i) => names[i]!.test(c.name) || names[i]!.test(`/${c.name}`),
+    id: (c, value) => c.id.startsWith(value),
+    exited: (c, value) => c.status === 'exited' && c.exitCode === Number(value),
+    ancestor: (c, value) => ancestors.has(c.imageId) || c.image === value,
+  };
+  return (c) => [...byKey].every(([key, values]) => values.some((value, i) => tests[key]!(c, value, i)));
+}
 
 /** Docker's SIZE: the writable layer's bytes, then the image's with them ("6B (virtual 1.98MB)"). */
 export interface ContainerSize {
@@ -190,10 +232,18 @@ export function registerManage(program: Program): void {
     .option('--no-trunc', t('ps.noTrunc'))
     .option('--format <template>', t('ps.format'))
     .option('-s, --size', t('ps.size'))
+    .option('-f, --filter <filter>', t('ps.filter'), filterOption, [])
+    .option('-n, --last <n>', t('ps.last'))
+    .option('-l, --latest', t('ps.latest'))
     .action(
-      program.verb(async (ctx: CliContext, f: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string; size?: boolean }) => {
-        const { containers, store } = await ctx.engine();
-        const list = await containers.list({ all: f.all ?? false });
+      program.verb(async (ctx: CliContext, f: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string; size?: boolean; filter: string[]; last?: string; latest?: boolean }) => {
+        const last = f.latest ? 1 : f.last !== undefined ? parseNonNegativeInt('--last', f.last) : 0;
+        const { containers, store, images } = await ctx.engine();
+        const matches = await psFilter(f.filter, images);
+        // As Docker's: a status filter, -n and -l look at every container, not only running ones.
+        const all = f.all === true || last > 0 || f.filter.some((entry) => entry.toLowerCase().startsWith('status='));
+        let list = (await containers.list({ all })).filter(matches);
+        if (last > 0) list = list.sort((a, b) => b.created.localeCompare(a.created)).slice(0, last);
         if (f.quiet) {
           for (const c of list) process.stdout.write(`${f.trunc ? c.shortId : c.id}\n`);
           return 0;
