@@ -27,6 +27,7 @@ import type { HandlerContext } from './handlers/types.js';
 import { recordJobDuration } from './durations.js';
 import { HostHeartbeat } from './heartbeat.js';
 import { hostOpsQueueName, hostQueueName } from '../../../queue-client/names.js';
+import { HopStamps, wallClockMs } from '../../../queue-client/hop-stamps.js';
 import { InternalJobError, newErrorId, toOutcome, type JobOutcome } from './outcome.js';
 import { RedisRunEvents } from './run-events.js';
 import { ContainerWatch } from './container-watch.js';
@@ -139,6 +140,7 @@ export class HostWorker {
   }
 
   private async process(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<JobOutcome<unknown>> {
+    const taken = wallClockMs();
     const { log, prefix, engine } = this.options;
     const name = job.name as JobName;
     const schema = jobSchemas[name];
@@ -151,12 +153,25 @@ export class HostWorker {
     }
     const input = parsed.data;
     const jobLog = log.child({ jobId: job.id, job: name, runId: input.runId, sessionId: input.sessionId });
-    const stream = await RedisRunEvents.open(this.redis, prefix, input.runId, (last) =>
-      job.updateProgress({ seq: last.seq, type: last.type }),
-    );
+    // Until the run's first event is stored: added (BullMQ's stamp, ms), taken, … (hop-stamps.ts).
+    const hops = new HopStamps(log, input.runId, 'worker');
+    hops.mark('added', job.timestamp);
+    hops.mark('taken', taken);
+    // The stream's last seq (a run re-queued at shutdown continues it) is read while the handler starts.
+    const stream = RedisRunEvents.opening(this.redis, prefix, input.runId, (last) => {
+      hops.mark('firstStored');
+      hops.done();
+      return job.updateProgress({ seq: last.seq, type: last.type });
+    });
     // After a shutdown abort the handler's last events ("cancelled") are not the run's story:
     // the run goes on elsewhere, so they are not published.
-    const events: EventSink = { emit: (body: EventBody) => (signal?.reason === SHUTDOWN ? undefined : stream.emit(body)) };
+    const events: EventSink = {
+      emit: (body: EventBody) => {
+        if (signal?.reason === SHUTDOWN) return;
+        hops.mark('firstEmit');
+        stream.emit(body);
+      },
+    };
     this.setActive(+1);
     const started = performance.now();
     try {
@@ -166,6 +181,7 @@ export class HostWorker {
         events,
         signal: signal ?? new AbortController().signal,
         log: jobLog,
+        hops,
         watch: (id, session, runId) => this.watch.watch(id, session, runId),
         ...(this.options.terminals ? { terminal: (id: string, session: string, a: ContainerAttachment) => this.options.terminals!.adopt(id, session, a) } : {}),
       };

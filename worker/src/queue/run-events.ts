@@ -19,23 +19,37 @@ export async function nextSeq(redis: Redis, prefix: string, runId: string): Prom
 
 /**
  * An EventSink that appends to the run's stream. Emitting is synchronous (producers must not
- * wait on Redis); events are written in order, batched per tick, and `flush()` resolves when all
- * emitted so far are stored (or rejects with the first write error).
+ * wait on Redis); events are written in order, and `flush()` resolves when all emitted so far
+ * are stored (or rejects with the first write error).
+ *
+ * When no write is under way, what was emitted goes out as soon as its producer yields (a
+ * microtask): the builder's work after `build.started` must not hold the event back, as a write
+ * scheduled for the loop's next turn was (1–32 ms). While a write is under way, events pile up
+ * and go together when it ends: a burst of build.log lines costs a round trip per batch, not per line.
  */
 export class RedisRunEvents extends RunEvents {
   private pending: EngineEvent[] = [];
-  private writing: Promise<void> = Promise.resolve();
-  private failure: unknown = null;
+  /** The writes under way (ending when nothing is pending), null when idle. */
+  private writing: Promise<void> | null = null;
   private scheduled = false;
+  private failure: unknown = null;
+  /** The job's progress, kept in order beside the writes (it need not hold the next one back). */
+  private progress: Promise<void> = Promise.resolve();
+  /** Added to each event's seq as it is written (opening(): the stream's next seq, read meanwhile). */
+  private readonly base: Promise<number>;
 
   private constructor(
     private readonly redis: Redis,
     private readonly key: string,
     runId: string,
-    startSeq: number,
+    startSeq: number | Promise<number>,
     private readonly onStored?: (last: EngineEvent) => Promise<unknown> | void,
   ) {
-    super(runId, (event) => this.enqueue(event), startSeq);
+    super(runId, (event) => this.enqueue(event), typeof startSeq === 'number' ? startSeq : 0);
+    this.base = typeof startSeq === 'number' ? Promise.resolve(0) : startSeq;
+    this.base.catch((err: unknown) => {
+      this.failure ??= err;
+    });
   }
 
   /** Opens the run's stream, continuing its seq if it already has events. */
@@ -48,35 +62,71 @@ export class RedisRunEvents extends RunEvents {
     return new RedisRunEvents(redis, runStreamKey(prefix, runId), runId, await nextSeq(redis, prefix, runId), onStored);
   }
 
+  /**
+   * The same, at once: the stream's last seq is read while the producer starts its work (a round
+   * trip off the way to a run's first event); events emitted meanwhile get their seq when written.
+   */
+  static opening(redis: Redis, prefix: string, runId: string, onStored?: (last: EngineEvent) => Promise<unknown> | void): RedisRunEvents {
+    return new RedisRunEvents(redis, runStreamKey(prefix, runId), runId, nextSeq(redis, prefix, runId), onStored);
+  }
+
   private enqueue(event: EngineEvent): void {
     this.pending.push(event);
-    if (this.scheduled) return;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    // A write under way takes what piled up when it ends.
+    if (this.scheduled || this.writing) return;
     this.scheduled = true;
-    // One MULTI per tick: a burst of build.log lines costs one round trip, not one each.
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.scheduled = false;
-      const batch = this.pending;
-      this.pending = [];
-      this.writing = this.writing.then(() => this.write(batch)).catch((err: unknown) => {
-        this.failure ??= err;
+      const writing = this.drain();
+      this.writing = writing;
+      void writing.then(() => {
+        if (this.writing !== writing) return;
+        this.writing = null;
+        if (this.pending.length > 0) this.schedule();
       });
     });
   }
 
-  private async write(batch: EngineEvent[]): Promise<void> {
-    if (batch.length === 0 || this.failure) return;
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      await this.write(batch).catch((err: unknown) => {
+        this.failure ??= err;
+      });
+    }
+  }
+
+  private async write(emitted: EngineEvent[]): Promise<void> {
+    const base = await this.base.catch(() => 0);
+    if (this.failure) return;
+    const batch = base === 0 ? emitted : emitted.map((event) => ({ ...event, seq: event.seq + base }));
     const multi = this.redis.multi();
     for (const event of batch) multi.xadd(this.key, streamIdOf(event.seq), 'type', event.type, 'event', JSON.stringify(event));
     multi.pexpire(this.key, RUN_EVENTS_TTL_MS);
     const results = (await multi.exec()) ?? [];
     const failed = results.find(([err]) => err);
     if (failed) throw failed[0];
-    await this.onStored?.(batch[batch.length - 1]!);
+    const onStored = this.onStored;
+    if (!onStored) return;
+    const last = batch[batch.length - 1]!;
+    this.progress = this.progress
+      .then(() => onStored(last))
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.failure ??= err;
+        },
+      );
   }
 
   async flush(): Promise<void> {
-    while (this.scheduled || this.pending.length > 0) await new Promise((r) => setImmediate(r));
-    await this.writing;
+    while (this.scheduled || this.writing) await (this.writing ?? new Promise((r) => queueMicrotask(() => r(undefined))));
+    await this.progress;
     if (this.failure) throw this.failure;
   }
 }

@@ -18,6 +18,7 @@ import {
   type ImageReference,
   type ImageSummary,
 } from '../image-store/index.js';
+import { listRecords } from '../image-store/record-io.js';
 
 const PREFIX = 'local.layercake';
 const SESSION = /^[a-z0-9]{1,64}$/;
@@ -125,7 +126,7 @@ export class SessionImages {
   }
 
   async owned(): Promise<Set<Digest>> {
-    const names = await readdir(this.ownedDir).catch(() => [] as string[]);
+    const names = await listRecords(this.ownedDir).catch(() => [] as string[]);
     return new Set(names.map((n) => `sha256:${n}` as Digest));
   }
 
@@ -144,12 +145,13 @@ export class SessionImages {
     } catch {
       throw new ImageStoreError('image.notFound', `No such image: ${ref}`, { ref });
     }
-    for (const candidate of [this.qualify(ref), ...(this.baseNames().has(parsed) ? [parsed] : [])]) {
-      try {
-        return await this.store.resolve(candidate);
-      } catch (err) {
-        if (!(err instanceof ImageStoreError) || err.key !== 'image.notFound') throw err;
-      }
+    // The session's own name first, then the base image's: both looked up at once (a build's FROM
+    // waits for this before build.started), the first that exists wins.
+    const candidates = [this.qualify(ref), ...(this.baseNames().has(parsed) ? [parsed] : [])];
+    for (const found of await Promise.allSettled(candidates.map((candidate) => this.store.resolve(candidate)))) {
+      if (found.status === 'fulfilled') return found.value;
+      const err: unknown = found.reason;
+      if (!(err instanceof ImageStoreError) || err.key !== 'image.notFound') throw err;
     }
     throw new ImageStoreError('image.notFound', `No such image: ${ref}`, { ref });
   }

@@ -18,6 +18,8 @@ export interface HandlerContext {
   /** Aborted when the job must stop: the worker is shutting down past its grace period. */
   signal: AbortSignal;
   log: Logger;
+  /** Stamps of the way to the run's first event, for bench/build-queue-wait.ts (hop-stamps.ts). */
+  hops?: { mark(hop: string): void };
   /** Report this container's exit on the run's events after the job has ended. */
   watch?: (containerId: string, session: string, runId: string) => Promise<void>;
   /** Relay this container's terminal from its start (`attachment` was connected before it started). */
