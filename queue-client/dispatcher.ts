@@ -4,6 +4,7 @@ import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { jobSchemas, limitErrorOf, type JobName } from '../protocol/jobs.js';
 import { bullmqConnection } from './connection.js';
+import type { HopStamps } from './hop-stamps.js';
 import { hostForSession, type PinOptions, type SessionHost } from './hosts.js';
 import { queueOfJob, runRoom } from './names.js';
 
@@ -12,6 +13,16 @@ export interface Enqueued extends SessionHost {
   runId: string;
   /** The socket.io room whose clients want this run's events. */
   room: string;
+}
+
+export interface EnqueueOptions {
+  /** The session's host, looked up already (with hostFor, beside the caller's other reads). */
+  host?: SessionHost | Promise<SessionHost>;
+  /** The job's id in its queue, known before it is added (unique: BullMQ adds an id only once). */
+  jobId?: string;
+  /** Written with the add, in the same round trip (e.g. the gateway's record of the run); awaited with it. */
+  alongside?: (where: { hostId: string; queue: string }) => Promise<unknown>;
+  hops?: HopStamps;
 }
 
 /** Jobs are not retried by BullMQ: a learner's build that failed should not silently run again. */
@@ -46,16 +57,27 @@ export class JobDispatcher {
    * bounds throws the LearnerError the engine would give (container.limitOutOfRange); any other
    * malformed job a ZodError (the gateway's bug, not the learner's).
    */
-  async enqueue<N extends JobName>(name: N, input: unknown): Promise<Enqueued> {
+  async enqueue<N extends JobName>(name: N, input: unknown, options: EnqueueOptions = {}): Promise<Enqueued> {
+    const { hops } = options;
     // Parsed here as well as on the worker: a malformed job never reaches a queue.
     const parsed = jobSchemas[name].safeParse(input);
     if (!parsed.success) throw limitErrorOf(input) ?? parsed.error;
     const data = parsed.data;
-    const host = await hostForSession(this.redis, this.prefix, data.sessionId, this.pinOptions);
+    hops?.mark('parsed');
+    const host = await (options.host ?? this.hostFor(data.sessionId));
+    hops?.mark('host');
     // Operations go to the host's own lane for them (names.ts), builds and runs to its queue.
     const queue = queueOfJob(host.hostId, name);
-    const job = await this.queue(queue).add(name, data);
+    const [job] = await Promise.all([
+      this.queue(queue).add(name, data, options.jobId ? { jobId: options.jobId } : undefined),
+      options.alongside?.({ hostId: host.hostId, queue }),
+    ]);
     return { ...host, queue, jobId: job.id!, runId: data.runId, room: runRoom(data.runId) };
+  }
+
+  /** The host a session's next job goes to (pinning it on first use): hosts.ts hostForSession. */
+  hostFor(sessionId: string): Promise<SessionHost> {
+    return hostForSession(this.redis, this.prefix, sessionId, this.pinOptions);
   }
 
   /** The queue of one host, e.g. for its waiting count (the learner's queue position). */

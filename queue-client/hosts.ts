@@ -68,6 +68,17 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return current`;
 
+// The usual case in one round trip: the pin names a host whose entry has not expired; the pin is
+// renewed. KEYS[1] the pin; ARGV the host entries' key prefix, the pin's ttl. (The host key is
+// made here from the pin: one Redis, as BullMQ's own scripts assume.)
+const PINNED_ALIVE = `
+local pinned = redis.call('GET', KEYS[1])
+if pinned and redis.call('EXISTS', ARGV[1] .. pinned) == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return pinned
+end
+return false`;
+
 function leastBusy(hosts: HostInfo[]): HostInfo {
   // Free slots first; among equals a random one, so sessions spread across idle hosts.
   const free = (h: HostInfo) => (h.concurrency - h.active) / h.concurrency;
@@ -80,7 +91,9 @@ function leastBusy(hosts: HostInfo[]): HostInfo {
 export async function hostForSession(redis: Redis, prefix: string, sessionId: string, options: PinOptions = {}): Promise<SessionHost> {
   const ttl = options.pinTtlSeconds ?? DEFAULT_PIN_TTL_S;
   const key = sessionPinKey(prefix, sessionId);
-  // Every build and run waits for this before its job is added: two round trips, not four.
+  // Every build and run waits for this before its job is added.
+  const alive = (await redis.eval(PINNED_ALIVE, 1, key, hostKey(prefix, ''), String(ttl))) as string | null;
+  if (alive) return { hostId: alive, queue: hostQueueName(alive), how: 'pinned' };
   const [hosts, pinned] = await Promise.all([liveHosts(redis, prefix), redis.get(key)]);
   if (pinned !== null && hosts.some((h) => h.hostId === pinned)) {
     // Renewing a pin of days need not hold the job back; it is sent now, on this connection.

@@ -13,6 +13,7 @@ import * as files from './features/files.js';
 import * as runs from './features/runs.js';
 import type { Gateway } from './gateway.js';
 import { DEFAULT_RATE_LIMITS } from './rate-limit.js';
+import { FOLLOWS_STARTED_RUNS } from '../../protocol/socket/runs.js';
 import { browser, gatewayProcess, learner, testGateway, testSecret, type Browser } from './test-support/gateway.js';
 
 const redis = testClient();
@@ -163,6 +164,70 @@ describe('runs through the gateway', () => {
     expect(await c.request('runs:container', { op: 'stop' })).toMatchObject({ ok: false, error: { key: 'socket.badMessage' } });
     expect(await c.request('runs:subscribe', { runId: '../../x' })).toMatchObject({ ok: false, error: { key: 'socket.badMessage' } });
   });
+});
+
+describe('a run followed from its start (FOLLOWS_STARTED_RUNS)', () => {
+  /** Every runs:event and runs:done of the socket from its first moment, as app/src/lib/socket.ts keeps them. */
+  function keepAll(l: Browser) {
+    const kept = { events: [] as any[], done: [] as any[] };
+    l.socket.on('runs:event', (m: any) => kept.events.push(m));
+    l.socket.on('runs:done', (m: any) => kept.done.push(m));
+    return kept;
+  }
+  const build = async (l: Browser) => {
+    await l.request('files:write', { path: 'Dockerfile', content: 'FROM busybox\nRUN echo hi > /hi\n' });
+    const started = await l.request('runs:build', { noCache: true });
+    expect(started).toMatchObject({ ok: true });
+    return started.runId as string;
+  };
+  const settle = async (ms: number) => sleep(ms);
+
+  it('gets the build’s events from the first without a runs:subscribe; the subscribe after the reply sends nothing twice', async () => {
+    const l = await track(learner(gateway.url, { [FOLLOWS_STARTED_RUNS]: true }));
+    const kept = keepAll(l);
+    const runId = await build(l);
+    // As followRun does, right after the reply.
+    expect(await l.request('runs:subscribe', { runId, afterSeq: -1 })).toEqual({ ok: true });
+    await l.next('runs:done', (m: any) => m.runId === runId, 60_000).catch(() => undefined);
+    await settle(1_500);
+    const seqs = kept.events.filter((m) => m.runId === runId).map((m) => m.event.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i));
+    expect(kept.events.find((m) => m.runId === runId)?.event.type).toBe('build.started');
+    expect(kept.events.filter((m) => m.runId === runId).at(-1).event.type).toBe('build.finished');
+    expect(kept.done.filter((m) => m.runId === runId)).toEqual([expect.objectContaining({ runId, ok: true })]);
+  }, 90_000);
+
+  it('a subscribe that comes after the run ended gets nothing again; a later one from a seq is served as usual', async () => {
+    const l = await track(learner(gateway.url, { [FOLLOWS_STARTED_RUNS]: true }));
+    const kept = keepAll(l);
+    const runId = await build(l);
+    await l.next('runs:done', (m: any) => m.runId === runId, 60_000);
+    const events = kept.events.filter((m) => m.runId === runId).length;
+    expect(events).toBeGreaterThan(2);
+    expect(await l.request('runs:subscribe', { runId, afterSeq: -1 })).toEqual({ ok: true });
+    await settle(1_500);
+    expect(kept.events.filter((m) => m.runId === runId)).toHaveLength(events);
+    expect(kept.done.filter((m) => m.runId === runId)).toHaveLength(1);
+    // A reload's resume (a new subscribe, as after a reconnect): the rest after its seq, once.
+    const again = l.next('runs:done', (m: any) => m.runId === runId, 30_000);
+    expect(await l.request('runs:subscribe', { runId, afterSeq: 1 })).toEqual({ ok: true });
+    await again;
+    expect(kept.events.filter((m) => m.runId === runId).slice(events).map((m) => m.event.seq)).toEqual([...Array(events - 2).keys()].map((i) => i + 2));
+  }, 90_000);
+
+  it('control: a client that does not say so gets nothing of the run until it subscribes', async () => {
+    const l = await track(learner(gateway.url));
+    const kept = keepAll(l);
+    const runId = await build(l);
+    await settle(4_000);
+    expect(kept.events.filter((m) => m.runId === runId)).toEqual([]);
+    const done = l.next('runs:done', (m: any) => m.runId === runId, 60_000);
+    expect(await l.request('runs:subscribe', { runId, afterSeq: -1 })).toEqual({ ok: true });
+    await done;
+    const seqs = kept.events.filter((m) => m.runId === runId).map((m) => m.event.seq);
+    expect(seqs.length).toBeGreaterThan(2);
+    expect(seqs).toEqual(seqs.map((_, i) => i));
+  }, 90_000);
 });
 
 describe('waiting in line', () => {

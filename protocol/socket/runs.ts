@@ -17,11 +17,22 @@
 //                                 container.exited still arrives later as a runs:event)
 //   runs:unsubscribe { runId }     → { ok }
 // Only runs this session started can be subscribed to; any other id is `runs.notFound`.
+// A client that says FOLLOWS_STARTED_RUNS in its handshake is sent the runs it starts (build,
+// run, vm) from their first event, right after the reply, as if it had subscribed from -1; its
+// runs:subscribe for such a run (from at or before what was sent) then continues it, sending
+// nothing twice.
 import { z } from 'zod';
 import { errorPayload } from '../errors.js';
 import { engineEvent } from '../events.js';
 import { buildJob, containerOpJob, imageOpJob, runJob, vmJob } from '../jobs.js';
 import type { ContainerOpResult, ImageOpResult } from '../results.js';
+
+/**
+ * The handshake's `auth` field by which a client promises to keep every runs:event and runs:done
+ * from its first moment, also of runs it does not follow yet (app/src/lib/socket.ts does): the
+ * gateway then needs no runs:subscribe round trip before a new run's first event.
+ */
+export const FOLLOWS_STARTED_RUNS = 'followsStartedRuns';
 
 export const runIdSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/);
 

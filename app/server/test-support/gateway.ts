@@ -42,12 +42,13 @@ export interface Browser {
 }
 
 /** A connected socket.io-client with this cookie (or none); rejects with the handshake's refusal. */
-export async function browser(url: string, cookie?: string | null, headers: Record<string, string> = {}): Promise<Browser> {
+export async function browser(url: string, cookie?: string | null, headers: Record<string, string> = {}, auth?: Record<string, unknown>): Promise<Browser> {
   const socket = connect(url, {
     transports: ['websocket'],
     reconnection: false,
     forceNew: true,
     extraHeaders: { ...headers, ...(cookie ? { cookie } : {}) },
+    ...(auth ? { auth } : {}),
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
@@ -78,10 +79,10 @@ export async function browser(url: string, cookie?: string | null, headers: Reco
   };
 }
 
-/** A new learner: a fresh cookie from the gateway and a socket carrying it. */
-export async function learner(url: string): Promise<Browser & { sessionId: string }> {
+/** A new learner: a fresh cookie from the gateway and a socket carrying it (and `auth` in its handshake). */
+export async function learner(url: string, auth?: Record<string, unknown>): Promise<Browser & { sessionId: string }> {
   const cookie = await newSessionCookie(url);
-  return Object.assign(await browser(url, cookie), { sessionId: sessionIdOf(cookie) });
+  return Object.assign(await browser(url, cookie, {}, auth), { sessionId: sessionIdOf(cookie) });
 }
 
 /** A gateway in its own process on the same Redis, as `npm run app` starts another (all features, no Next). */
