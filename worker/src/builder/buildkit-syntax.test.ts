@@ -157,6 +157,25 @@ describe('RUN --mount', () => {
     expect(await readdir(cacheMountRoot(h.dataDir, 'cacheb'))).toHaveLength(1);
   });
 
+  it('a cache id cannot name another session\'s cache, and a bind source cannot leave the context through a symlink', async () => {
+    await h.build('FROM busybox\nRUN --mount=type=cache,id=x,target=/c echo of-a > /c/f\n', { session: 'attacka' });
+    const aDir = (await readdir(cacheMountRoot(h.dataDir, 'attacka')))[0]!;
+    // The id is hashed into a name: a path in it reaches nothing (control: A's own dir holds the file).
+    expect(readFileSync(join(cacheMountRoot(h.dataDir, 'attacka'), aDir, 'f'), 'utf8')).toBe('of-a\n');
+    for (const id of [`../../attacka/cache/${aDir}`, `/${join(cacheMountRoot(h.dataDir, 'attacka'), aDir)}`]) {
+      const other = await h.build(`FROM busybox\nRUN --mount=type=cache,id=${id},target=/c ls -A /c > /got\n`, { session: 'attackb' });
+      expect(await h.inImage(other.imageId, 'cat "$ROOT/got"')).toBe('');
+    }
+    expect((await readdir(cacheMountRoot(h.dataDir, 'attackb'))).every((name) => /^[0-9a-f]{32}$/.test(name))).toBe(true);
+    // A symlink in the context pointing at the host's /etc is followed inside the context only.
+    const context = await h.context({ 'etc-link': '-> /etc', 'passwd-link': '-> /etc/passwd' });
+    expect(readFileSync('/etc/passwd', 'utf8')).toContain('root:'); // control: the host file is there
+    for (const source of ['etc-link/passwd', 'passwd-link']) {
+      const failed = await h.buildFails(`FROM busybox\nRUN --mount=type=bind,source=${source},target=/p cat /p\n`, { context });
+      expect(learner(failed.error)).toMatchObject({ key: 'build.mountSourceMissing', facts: { line: 2, source } });
+    }
+  });
+
   it('type=cache files keep their owners across steps with different id ranges (uid=, mode= for a new cache)', async () => {
     const built = await h.build(
       'FROM busybox\nRUN --mount=type=cache,target=/c,id=owners,uid=1000,gid=1000,mode=0770 stat -c "%u %g %a" /c > /first && touch /c/f && chown 7:8 /c/f\n' +

@@ -1,7 +1,7 @@
 // Parsing Dockerfile text into instructions: pure functions, no kernel needed.
 import { describe, expect, it } from 'vitest';
 import { LearnerError } from '../../../protocol/errors.js';
-import { parseDockerfile, parseTrigger } from './parse.js';
+import { chompHeredoc, heredocMarkers, parseDockerfile, parseTrigger } from './parse.js';
 import { closestKeyword } from './suggest.js';
 
 function learnerError(fn: () => unknown): LearnerError {
@@ -75,5 +75,49 @@ describe('parsing a Dockerfile', () => {
     const trigger = parseTrigger('COPY . /app', { line: 4, column: 1 });
     expect(trigger).toMatchObject({ keyword: 'COPY', args: '. /app', where: { line: 4, column: 1 } });
     expect(learnerError(() => parseTrigger('BOGUS x', { line: 9, column: 1 })).where?.line).toBe(9);
+  });
+});
+
+describe('here-documents, as BuildKit dockerfile:1 reads them', () => {
+  it('take the lines after the command line up to the delimiter; body lines are never instructions', () => {
+    const { instructions } = parseDockerfile('FROM busybox\nRUN <<EOF\nRUN echo inside\nFROM other\nEOF\nCOPY <<a <<b /d/\none\na\ntwo\nb\nCMD ["sh"]\n');
+    expect(instructions.map((i) => [i.keyword, i.where.line, i.args])).toEqual([
+      ['FROM', 1, 'busybox'],
+      ['RUN', 2, '<<EOF'],
+      ['COPY', 6, '<<a <<b /d/'],
+      ['CMD', 11, '["sh"]'],
+    ]);
+    expect(instructions[1]!.heredocs).toEqual([{ name: 'EOF', content: 'RUN echo inside\nFROM other\n', chomp: false, expand: true }]);
+    expect(instructions[2]!.heredocs.map((d) => [d.name, d.content])).toEqual([
+      ['a', 'one\n'],
+      ['b', 'two\n'],
+    ]);
+  });
+
+  it('read quoted delimiters (no expansion), <<- (tab-indented terminator), continuation lines and CRLF', () => {
+    const { instructions } = parseDockerfile('FROM b\r\nRUN <<-"EOT" \\\r\n  bash\r\n\techo $A\r\n\tEOT\r\nRUN echo done\r\n');
+    expect(instructions[1]).toMatchObject({ args: '<<-"EOT"   bash', heredocs: [{ name: 'EOT', content: '\techo $A\n', chomp: true, expand: false }] });
+    expect(instructions[2]!.args).toBe('echo done');
+    expect(chompHeredoc('\t\ta\n\tb\n c\n')).toBe('a\nb\n c\n');
+  });
+
+  it('are no here-document: <<< , a quoted "<<EOF", exec form, a << inside a word', () => {
+    for (const text of ['RUN cat <<<word', 'RUN echo "<<EOF"', 'RUN ["sh", "<<EOF"]', 'RUN echo a<<b']) {
+      const { instructions } = parseDockerfile(`FROM b\n${text}\nRUN next\n`);
+      expect(instructions.map((i) => i.keyword), text).toEqual(['FROM', 'RUN', 'RUN']);
+      expect(instructions[1]!.heredocs).toEqual([]);
+    }
+    expect(heredocMarkers("<<'A' <<B 3<<-C", '\\')).toEqual([
+      { name: 'A', chomp: false, expand: false },
+      { name: 'B', chomp: false, expand: true },
+      { name: 'C', chomp: true, expand: true },
+    ]);
+  });
+
+  it('refuse an unterminated body and one in an ONBUILD trigger, naming the line', () => {
+    const open = learnerError(() => parseDockerfile('FROM b\nRUN <<EOF\necho\nEOF \n'));
+    expect(open).toMatchObject({ key: 'build.heredocUnterminated', facts: { line: 2, name: 'EOF' } });
+    const trigger = learnerError(() => parseDockerfile('FROM b\nONBUILD RUN <<EOF\necho\nEOF\n'));
+    expect(trigger).toMatchObject({ key: 'build.heredocUnsupported', facts: { line: 2, instruction: 'ONBUILD' } });
   });
 });

@@ -52,15 +52,21 @@ function bool(value: string | undefined): boolean | null {
  * learner error at the flag for an unknown type or option, a bad value, a missing target, and
  * for what is not done here (secret, ssh, a cache seeded `from` an image).
  */
-export function parseMount(flag: Flag, instruction: Instruction, expand: (text: string) => string): RunMount {
-  return checkMount(flag, instruction, expand, true)!;
+export function parseMount(flag: Flag, instruction: Instruction, expand: (text: string) => string, workdir = '/'): RunMount {
+  return checkMount(flag, instruction, expand, true, workdir)!;
 }
 
 /**
  * Before step 1 (check.ts), values not yet substituted: the type, the option names and the
  * target's presence; `values` also checks each value and returns the mount.
  */
-export function checkMount(flag: Flag, instruction: Instruction, expand: (text: string) => string = (text) => text, values = false): RunMount | null {
+export function checkMount(
+  flag: Flag,
+  instruction: Instruction,
+  expand: (text: string) => string = (text) => text,
+  values = false,
+  workdir = '/',
+): RunMount | null {
   const fields = new Map<string, string | undefined>();
   for (const field of (flag.value ?? '').split(',')) {
     if (field === '') continue;
@@ -83,10 +89,8 @@ export function checkMount(flag: Flag, instruction: Instruction, expand: (text: 
   const rawTarget = fields.get('target') ?? fields.get('dst') ?? fields.get('destination');
   if (rawTarget === undefined || rawTarget === '') throw learnerError('build.mountNeedsTarget', flag.where, { type });
   if (!values) return null;
-  // Relative targets are relative to the working directory, which only the step knows: BuildKit
-  // resolves them so too; here they are refused rather than guessed.
-  if (!rawTarget.startsWith('/')) bad(`target=${rawTarget}`);
-  const target = posix.normalize(rawTarget).replace(/(.)\/$/, '$1');
+  // A relative target is relative to the step's working directory, as BuildKit takes it.
+  const target = posix.normalize(posix.join(workdir, rawTarget)).replace(/(.)\/$/, '$1');
   if (target === '/') bad(`target=${rawTarget}`);
   const flagOf = (names: string[]): boolean | null => {
     for (const name of names) if (fields.has(name)) return bool(fields.get(name)) ?? bad(`${name}=${fields.get(name)}`);
@@ -122,8 +126,8 @@ export function checkMount(flag: Flag, instruction: Instruction, expand: (text: 
 }
 
 /** Every `--mount` of a RUN, parsed (several are allowed; one target once). */
-export function parseMounts(instruction: Instruction, expand: (text: string) => string): RunMount[] {
-  const mounts = instruction.flags.filter((f) => f.name === 'mount').map((flag) => parseMount(flag, instruction, expand));
+export function parseMounts(instruction: Instruction, expand: (text: string) => string, workdir: string): RunMount[] {
+  const mounts = instruction.flags.filter((f) => f.name === 'mount').map((flag) => parseMount(flag, instruction, expand, workdir));
   const seen = new Set<string>();
   for (const mount of mounts) {
     if (seen.has(mount.target)) throw learnerError('build.invalidFlagValue', mount.where, { flag: 'mount', value: `target=${mount.target}` });

@@ -25,7 +25,7 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
   requireArgs(instruction);
   const config = structuredClone(runConfigOf(parent));
   const vars = new StepVars(config, stage.args, build.escape, instruction.argsWhere);
-  const mounts = parseMounts(instruction, (text) => vars.expand(text));
+  const mounts = parseMounts(instruction, (text) => vars.expand(text), config.WorkingDir || '/');
   const { command, script } = heredocCommand(instruction, build.escape);
   const args = instruction.json ?? [...shellOf(config), command];
   if (args.length === 0) throw learnerError('build.missingArguments', instruction.where, { instruction: 'RUN' });
