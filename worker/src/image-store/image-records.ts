@@ -5,13 +5,14 @@
  * when there, names the image `commit` made it from: Docker's parent link, which `history`
  * follows for ids (a build, as BuildKit's, and a pull or load record none).
  */
-import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mapConcurrent } from './concurrent.js';
 import { digestFromHex, sha256, type Digest } from './digest.js';
 import { MediaType } from './media-types.js';
 import type { StorePaths } from './paths.js';
 import { parseRecord } from './record-cache.js';
+import { listRecords, readRecord, recordExists } from './record-io.js';
 import { ImageConfigSchema, OciManifestSchema, type ImageConfig, type LayerRecord, type OciManifest } from './schemas.js';
 
 export interface StoredImage {
@@ -46,8 +47,8 @@ export class ImageRecords {
     let configBytes: Buffer;
     let manifestBytes: Buffer;
     try {
-      configBytes = await readFile(join(dir, 'config.json'));
-      manifestBytes = await readFile(join(dir, 'manifest.json'));
+      configBytes = await readRecord(join(dir, 'config.json'));
+      manifestBytes = await readRecord(join(dir, 'manifest.json'));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
@@ -67,14 +68,11 @@ export class ImageRecords {
    * there says so (without reading and checking both documents, as read() does).
    */
   async exists(id: Digest): Promise<boolean> {
-    return access(join(this.paths.image(id), 'config.json')).then(
-      () => true,
-      () => false,
-    );
+    return recordExists(join(this.paths.image(id), 'config.json'));
   }
 
   async ids(): Promise<Digest[]> {
-    const names = (await readdir(this.paths.imagesDir).catch(() => [] as string[])).filter((name) => /^[0-9a-f]{64}$/.test(name));
+    const names = (await listRecords(this.paths.imagesDir).catch(() => [] as string[])).filter((name) => /^[0-9a-f]{64}$/.test(name));
     const ids = names.map(digestFromHex);
     const present = await mapConcurrent(ids, READS_AT_ONCE, (id) => this.exists(id));
     return ids.filter((_, i) => present[i]);

@@ -16,6 +16,7 @@ import { ImageStoreError, formatBytes } from './errors.js';
 import type { ExtractLimits } from './layer-extract.js';
 import type { StorePaths } from './paths.js';
 import { parseRecord } from './record-cache.js';
+import { readRecord } from './record-io.js';
 import { LayerRecordSchema, type LayerRecord } from './schemas.js';
 import type { Change } from './upper-diff.js';
 
@@ -81,7 +82,7 @@ export class LayerStore {
   async get(chainId: Digest): Promise<LayerRecord | null> {
     let text: string;
     try {
-      text = await readFile(join(this.paths.layer(chainId), 'layer.json'), 'utf8');
+      text = await readRecord(join(this.paths.layer(chainId), 'layer.json'), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;

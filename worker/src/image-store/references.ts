@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { isDigest, type Digest } from './digest.js';
 import { ImageStoreError } from './errors.js';
 import type { StorePaths } from './paths.js';
+import { listRecords, readRecord, recordExists } from './record-io.js';
 
 export interface ImageReference {
   /** Familiar repository name, e.g. `busybox`, `learner/app`, `localhost:5000/app`. */
@@ -135,7 +136,7 @@ export class RefStore {
   private async ensureIndex(): Promise<void> {
     this.indexReady ??= (async () => {
       const complete = join(this.indexDir, '.complete');
-      if (await readFile(complete).then(() => true, () => false)) return;
+      if (await recordExists(complete)) return;
       for (const { ref, imageId } of await this.list()) await this.addMarker(imageId, ref);
       await mkdir(this.indexDir, { recursive: true });
       await writeFile(complete, '');
@@ -148,7 +149,7 @@ export class RefStore {
     await this.ensureIndex();
     const dir = join(this.indexDir, imageId.slice('sha256:'.length));
     const out: ImageReference[] = [];
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
+    for (const name of await listRecords(dir).catch(() => [] as string[])) {
       const ref = tryParseReference(decodeURIComponent(name));
       if (ref === null) continue;
       if ((await this.get(ref)) === imageId) out.push(ref);
@@ -160,7 +161,7 @@ export class RefStore {
 
   async get(ref: ImageReference): Promise<Digest | null> {
     try {
-      const id = (await readFile(this.file(ref), 'utf8')).trim();
+      const id = (await readRecord(this.file(ref), 'utf8')).trim();
       return isDigest(id) ? id : null;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
