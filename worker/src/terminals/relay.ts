@@ -94,6 +94,13 @@ interface DirectViewer {
   gone: boolean;
 }
 
+/**
+ * While every viewer is a direct one, output is stored this long after it was sent (batched):
+ * the stream is then only the record for a later reload, and Redis's work stays out of the way
+ * of the echo on a busy host. With a viewer reading the stream, each batch is stored at once.
+ */
+const DIRECT_STORE_DELAY_MS = 25;
+
 /** Entries per read of a direct viewer's backlog (at most 64 KiB each). */
 const BACKLOG_READ_ENTRIES = 32;
 
@@ -124,6 +131,9 @@ export class Relay {
   private live = 0;
   private pending: Buffer[] = [];
   private flushScheduled = false;
+  /** Batches sent to direct viewers and not yet stored (see DIRECT_STORE_DELAY_MS). */
+  private unstored: Buffer[] = [];
+  private storeTimer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RelayOptions) {
@@ -204,7 +214,9 @@ export class Relay {
         if (viewer.queued) viewer.queued.push([batch, this.live]);
         else viewer.sink.output(batch, this.live);
       }
-      this.writing = this.writing.then(() => this.store(batch)).catch((err: unknown) => this.options.log.error({ err, container: this.containerId }, 'terminal output not stored'));
+      this.unstored.push(batch);
+      if (this.direct.size === 0 || this.viewers.size > this.direct.size) this.storeNow();
+      else this.storeTimer ??= setTimeout(() => this.storeNow(), DIRECT_STORE_DELAY_MS);
     });
   }
 
@@ -229,8 +241,19 @@ export class Relay {
     if (failed) throw failed[0];
   }
 
+  /** Stores what was sent and not yet stored, in order after what is being stored. */
+  private storeNow(): void {
+    if (this.storeTimer) clearTimeout(this.storeTimer);
+    this.storeTimer = null;
+    if (this.unstored.length === 0) return;
+    const bytes = this.unstored.length === 1 ? this.unstored[0]! : Buffer.concat(this.unstored);
+    this.unstored = [];
+    this.writing = this.writing.then(() => this.store(bytes)).catch((err: unknown) => this.options.log.error({ err, container: this.containerId }, 'terminal output not stored'));
+  }
+
   private async flushed(): Promise<void> {
     while (this.flushScheduled) await new Promise((r) => setImmediate(r));
+    this.storeNow();
     await this.writing;
   }
 
