@@ -122,13 +122,17 @@ const lazyBuiltins = {
     b.onResolve({ filter: new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`) }, (args) =>
       args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
     );
+    // The names are listed at build time (the same node runs the build and the bundle): an ES
+    // import of a CommonJS module is copied name by name (esbuild's __toESM), which would
+    // otherwise load the module to learn its names.
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
       contents: `let real; const load = () => (real ??= require(${JSON.stringify(`node:${args.path}`)}));
+const names = ${JSON.stringify(Object.keys(require(`node:${args.path}`)))};
 module.exports = new Proxy({}, {
   get: (_, name) => load()[name],
-  has: (_, name) => name in load(),
-  ownKeys: () => Reflect.ownKeys(load()),
-  getOwnPropertyDescriptor: (_, name) => { const d = Reflect.getOwnPropertyDescriptor(load(), name); return d && { ...d, configurable: true }; },
+  has: (_, name) => names.includes(name) || name in load(),
+  ownKeys: () => names,
+  getOwnPropertyDescriptor: (_, name) => (names.includes(name) ? { configurable: true, enumerable: true, get: () => load()[name] } : undefined),
 });`,
       loader: 'js',
     }));

@@ -149,13 +149,15 @@ export class RefStore {
     await this.ensureIndex();
     const dir = join(this.indexDir, imageId.slice('sha256:'.length));
     const out: ImageReference[] = [];
-    for (const name of await listRecords(dir).catch(() => [] as string[])) {
+    // Most images (a build's steps) have no tag and so no directory here: nothing to tidy.
+    const names = await listRecords(dir).catch(() => null);
+    for (const name of names ?? []) {
       const ref = tryParseReference(decodeURIComponent(name));
       if (ref === null) continue;
       if ((await this.get(ref)) === imageId) out.push(ref);
       else await unlink(join(dir, name)).catch(() => {}); // a stale hint
     }
-    if (out.length === 0) await rmdir(dir).catch(() => {});
+    if (names !== null && out.length === 0) await rmdir(dir).catch(() => {});
     return out.sort((a, b) => formatReference(a).localeCompare(formatReference(b)));
   }
 
