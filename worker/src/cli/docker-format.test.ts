@@ -71,6 +71,15 @@ describe.skipIf(DOCKERD_MISSING)(`--format and tables, side by side with Docker$
     expect(ours).toEqual(theirs);
   });
 
+  it.each([['busybox'], ['x1']])('inspect -f of %s: unset lists and maps print [] and map[], omitempty fields are there, JSON says null', async (ref) => {
+    const template = '{{.Config.Entrypoint}}|{{.Config.Volumes}}|{{.Config.OnBuild}}|{{.Config.Labels}}|{{.Config.ExposedPorts}}|{{.Config.StopSignal}}|{{.Config.Shell}}|{{.Config.ArgsEscaped}}|{{json .Config.Entrypoint}}|{{json .Config.ExposedPorts}}|{{len .Config.Entrypoint}}|{{json .Config}}';
+    const { ours, theirs } = await both(['inspect', '-f', template, ref]);
+    expect(theirs.stdout).toMatch(/^\[\]\|map\[\]\|\[\]\|map\[\]\|map\[\]\|\|\[\]\|false\|null\|null\|0\|/);
+    // Docker's container config also says which streams a run attached (AttachStdout…): the engine's record does not.
+    const unattached = (text: string): string => text.replace(/"AttachStdin":\w+,"AttachStdout":\w+,"AttachStderr":\w+,/, '');
+    expect({ ...ours, stdout: unattached(ours.stdout) }).toEqual({ ...theirs, stdout: unattached(theirs.stdout) });
+  });
+
   it('inspect of an image: its Config as Docker’s struct (every field, in order), Parent, Comment, VirtualSize', async () => {
     const { ours, theirs } = await both(['inspect', '-f', '{{json .Config}} {{json .Parent}} {{json .Comment}} {{.VirtualSize}} {{json .RepoDigests}}', 'busybox']);
     expect(theirs.stdout).toMatch(/^\{"Hostname":"","Domainname":""/);
@@ -240,7 +249,7 @@ describe.skipIf(DOCKERD_MISSING)(`--format and tables, side by side with Docker$
     expect(fields(json.stdout)).toEqual(fields(dockerJson.stdout));
   });
 
-  it.each([[[]], [['--format', '{{json .}}']], [['--format', 'table {{.Repository}}:{{.Tag}}\\t{{.ID}}\\t{{.Size}}']], [['--no-trunc', '--format', '{{.ID}}']]])(
+  it.each([[[]], [['-a']], [['--format', '{{json .}}']], [['--format', 'table {{.Repository}}:{{.Tag}}\\t{{.ID}}\\t{{.Size}}']], [['--no-trunc', '--format', '{{.ID}}']]])(
     'images %j',
     async (flags) => {
       const { ours, theirs } = await both(['images', ...flags]);
@@ -284,6 +293,10 @@ describe.skipIf(DOCKERD_MISSING)(`history’s ids, side by side with Docker (Bui
       expect(await named('ours', inspectArgs)).toBe(await named('theirs', inspectArgs));
     }
     expect(await named('ours', ['inspect', '-f', '{{.Parent}}|{{.Comment}}', 'hist-commit'])).toBe('HIST-BUILT|\n');
+    // images -a lists no build step, as BuildKit leaves none (the classic builder's would be here).
+    const { ours: all, theirs: dockerAll } = await both(['images', '-a', '--format', '{{.Repository}}:{{.Tag}}']);
+    expect(dockerAll.stdout).toBe('hist-commit:latest\nhist-built:latest\nbusybox:latest\n');
+    expect(all).toEqual(dockerAll);
     // Control: the engine's history (what this verb printed before, and what the web app shows
     // with each step's Dockerfile line) has an image for the build's steps and for busybox.
     const store = await ImageStore.open(enginePaths(join(work, 'data')).store);

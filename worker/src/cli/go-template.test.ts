@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatList } from './docker-format.js';
 import { tabwrite } from './format.js';
-import { renderTemplate, TemplateError, type Json } from './go-template.js';
+import { goJsonReplacer, nilMap, nilSlice, omitEmpty, renderTemplate, TemplateError, type Json } from './go-template.js';
 
 const container: Json = {
   Id: 'e0471adf64e6',
@@ -26,6 +26,17 @@ function error(template: string, data: Json = container): string {
 }
 
 describe('Go templates as Docker evaluates them', () => {
+  it('prints a nil slice as [] and a nil map as map[], encodes both as null, and leaves an empty omitempty field out of JSON only', () => {
+    // What Docker printed for busybox: {{.Config.Entrypoint}} [], {{json .Config.Entrypoint}} null, {{.Config.ExposedPorts}} map[].
+    const config = omitEmpty({ Entrypoint: nilSlice(), Labels: nilMap(), ExposedPorts: nilMap(), StopSignal: '', Cmd: ['sh'] }, ['ExposedPorts', 'StopSignal']);
+    const data = { Config: config } as unknown as Json;
+    expect(renderTemplate('{{.Config.Entrypoint}}|{{.Config.Labels}}|{{.Config.ExposedPorts}}|{{.Config.StopSignal}}|{{len .Config.Entrypoint}}|{{if .Config.Labels}}y{{else}}n{{end}}', data)).toBe('[]|map[]|map[]||0|n');
+    expect(renderTemplate('{{json .Config.Entrypoint}} {{json .Config.Labels}} {{json .Config}}', data)).toBe('null null {"Entrypoint":null,"Labels":null,"Cmd":["sh"]}');
+    expect(JSON.stringify(data, goJsonReplacer)).toBe('{"Config":{"Entrypoint":null,"Labels":null,"Cmd":["sh"]}}');
+    // Control: unmarked, the same values are JSON's [] and {} and stay in.
+    expect(renderTemplate('{{json .}}', { Entrypoint: [], ExposedPorts: {}, StopSignal: '' })).toBe('{"Entrypoint":[],"ExposedPorts":{},"StopSignal":""}');
+  });
+
   it('prints field paths, lists, maps, null and numbers as Go prints decoded JSON', () => {
     expect(renderTemplate('{{.State.ExitCode}}', container)).toBe('3');
     expect(renderTemplate('{{.Config.Entrypoint}}|{{.Config.Cmd}}|{{.Config.Env}}|{{.State.Running}}|{{.Args}}|{{.Name}}', container)).toBe(

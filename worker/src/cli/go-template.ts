@@ -354,6 +354,45 @@ export function goPrint(value: Value, top = true): string {
     .join(' ')}]`;
 }
 
+// Two things Go's values say that JSON cannot: a nil slice or map prints as [] or map[] (Docker's
+// inspect -f runs over its structs) yet encodes as null, and an `omitempty` field is in the
+// struct a template reads but left out of the JSON printed when empty. The views mark them.
+const NIL = new WeakSet<object>();
+const OMIT_EMPTY = new WeakMap<object, readonly string[]>();
+
+/** A nil slice: `[]` to a template, `null` in JSON. */
+export function nilSlice(): Json {
+  const value: Json[] = [];
+  NIL.add(value);
+  return value;
+}
+
+/** A nil map: `map[]` to a template, `null` in JSON. */
+export function nilMap(): Json {
+  const value: { [key: string]: Json } = {};
+  NIL.add(value);
+  return value;
+}
+
+/** `object`, whose `keys` JSON leaves out when empty (Go's omitempty); a template still reads them. */
+export function omitEmpty<T extends object>(object: T, keys: readonly string[]): T {
+  OMIT_EMPTY.set(object, keys);
+  return object;
+}
+
+function goEmpty(value: unknown): boolean {
+  if (value === undefined || value === null || value === '' || value === false || value === 0) return true;
+  return typeof value === 'object' && (Array.isArray(value) ? value.length === 0 : Object.keys(value).length === 0);
+}
+
+/** JSON.stringify's replacer for marked views: nil as null, an empty omitempty field left out. */
+export function goJsonReplacer(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (NIL.has(value)) return null;
+  const keys = OMIT_EMPTY.get(value);
+  return keys ? Object.fromEntries(Object.entries(value).filter(([k, v]) => !(keys.includes(k) && goEmpty(v)))) : value;
+}
+
 /** Escapes JSON text's <, >, & (and U+2028/9) as Go's encoder does for HTML: \u003c… */
 export function goJsonEscape(json: string): string {
   return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -361,7 +400,7 @@ export function goJsonEscape(json: string): string {
 
 /** Go's json.Marshal: no spaces, and <, >, & escaped as it escapes them for HTML. */
 export function goJson(value: Value): string {
-  return goJsonEscape(JSON.stringify(value ?? null) ?? 'null');
+  return goJsonEscape(JSON.stringify(value ?? null, goJsonReplacer) ?? 'null');
 }
 
 function truth(value: Value): boolean {

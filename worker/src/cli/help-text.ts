@@ -91,6 +91,7 @@ const en = {
 
   'images': 'List images',
   'images.quiet': 'only ids',
+  'images.all': 'also images other images are built on (as with BuildKit, a build leaves none to show)',
   'vm': 'Virtual machines: an image booted with its own kernel',
   'vm.run': 'Boot an image as a VM (Debian’s kernel under qemu) and run a command on its serial console',
   'vm.memory': 'the guest’s memory (e.g. 256m)',
@@ -213,6 +214,7 @@ const ko: Record<HelpKey, string> = {
 
   'images': '이미지 목록을 보여 줘요',
   'images.quiet': 'ID만 출력해요',
+  'images.all': '다른 이미지가 그 위에 만들어진 이미지까지 보여 줘요 (BuildKit처럼, 빌드는 그런 이미지를 남기지 않아요)',
   'vm': '가상 머신: 자기 커널로 부팅한 이미지',
   'vm.run': '이미지를 가상 머신으로 부팅해요 (qemu 위의 데비안 커널). 명령은 시리얼 콘솔에서 실행돼요',
   'vm.memory': '게스트 메모리 (예: 256m)',

@@ -11,38 +11,51 @@ import type { Digest, ImageStore, RunConfig } from '../../image-store/index.js';
 import type { SessionImages } from '../../sessions/images.js';
 import type { CliContext } from '../context.js';
 import { formatList, type ListFormat } from '../docker-format.js';
+import { nilMap, nilSlice, omitEmpty } from '../go-template.js';
 import { ago, ellipsis, goTime, humanSize, shortImageId } from '../format.js';
 import { collect } from '../options.js';
 import { printable } from '../../../../protocol/printable.js';
 import { listImages, loadImages, removeImage, saveImages } from '../../sessions/image-ops.js';
 import { each, type Program } from './shared.js';
 
-/** An image's run config as Docker's inspect prints it: its container-config struct, every field, in Go's order. */
+/** Go's omitempty fields of Docker's container config: out of the JSON when empty, there for -f. */
+export const CONFIG_OMIT_EMPTY = ['ExposedPorts', 'Healthcheck', 'ArgsEscaped', 'NetworkDisabled', 'MacAddress', 'StopSignal', 'StopTimeout', 'Shell'];
+
+/**
+ * An image's run config as Docker's inspect prints it: its container-config struct, every field
+ * in Go's order, unset slices and maps nil (`[]`/`map[]` to -f, null in JSON).
+ */
 function dockerRunConfig(c: RunConfig): object {
-  return {
-    Hostname: '',
-    Domainname: '',
-    User: c.User ?? '',
-    AttachStdin: false,
-    AttachStdout: false,
-    AttachStderr: false,
-    ...(c.ExposedPorts ? { ExposedPorts: c.ExposedPorts } : {}),
-    Tty: false,
-    OpenStdin: false,
-    StdinOnce: false,
-    Env: c.Env ?? null,
-    Cmd: c.Cmd ?? null,
-    ...(c.Healthcheck ? { Healthcheck: c.Healthcheck } : {}),
-    ...(c.ArgsEscaped ? { ArgsEscaped: true } : {}),
-    Image: '',
-    Volumes: c.Volumes ?? null,
-    WorkingDir: c.WorkingDir ?? '',
-    Entrypoint: c.Entrypoint ?? null,
-    OnBuild: c.OnBuild ?? null,
-    Labels: c.Labels ?? null,
-    ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
-    ...(c.Shell ? { Shell: c.Shell } : {}),
-  };
+  return omitEmpty(
+    {
+      Hostname: '',
+      Domainname: '',
+      User: c.User ?? '',
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      ExposedPorts: c.ExposedPorts ?? nilMap(),
+      Tty: false,
+      OpenStdin: false,
+      StdinOnce: false,
+      Env: c.Env ?? nilSlice(),
+      Cmd: c.Cmd ?? nilSlice(),
+      Healthcheck: c.Healthcheck ?? null,
+      ArgsEscaped: c.ArgsEscaped ?? false,
+      Image: '',
+      Volumes: c.Volumes ?? nilMap(),
+      WorkingDir: c.WorkingDir ?? '',
+      Entrypoint: c.Entrypoint ?? nilSlice(),
+      NetworkDisabled: false,
+      MacAddress: '',
+      OnBuild: c.OnBuild ?? nilSlice(),
+      Labels: c.Labels ?? nilMap(),
+      StopSignal: c.StopSignal ?? '',
+      StopTimeout: null,
+      Shell: c.Shell ?? nilSlice(),
+    },
+    CONFIG_OMIT_EMPTY,
+  );
 }
 
 /** `docker inspect`'s shape for an image, in the session's names, its keys in Docker's order. */
@@ -128,6 +141,9 @@ export function registerImages(program: Program): void {
     .command('images')
     .description(t('images'))
     .option('-q, --quiet', t('images.quiet'))
+    // Accepted, and the list is the same: Docker's -a adds the classic builder's step images,
+    // which BuildKit never makes; this engine keeps its build steps out of sight, as BuildKit.
+    .option('-a, --all', t('images.all'))
     .option('--no-trunc', t('images.noTrunc'))
     .option('--format <template>', t('images.format'))
     .action(

@@ -9,12 +9,12 @@ import type { CliContext } from '../context.js';
 import { formatList, parseFormat, runFormat, type ListFormat } from '../docker-format.js';
 import { ago, binarySize, ellipsis, goTime, humanDuration, humanSize, table } from '../format.js';
 import { treeBytes } from '../../sessions/quotas.js';
-import type { Json } from '../go-template.js';
+import { goJsonReplacer, nilMap, nilSlice, omitEmpty, type Json } from '../go-template.js';
 import type { RunConfig } from '../../image-store/index.js';
 import type { SessionImages } from '../../sessions/images.js';
 import { parseNonNegativeInt } from '../options.js';
 import { printable } from '../../../../protocol/printable.js';
-import { dockerImageView } from './images.js';
+import { CONFIG_OMIT_EMPTY, dockerImageView } from './images.js';
 import { describeError } from '../errors.js';
 import { each, type Program } from './shared.js';
 
@@ -178,25 +178,36 @@ function dockerContainerView(c: ContainerInfo, image: RunConfig | null): object 
     },
     GraphDriver: { Name: 'overlay', Data: { UpperDir: c.paths.upper, WorkDir: c.paths.work, MergedDir: c.paths.rootfs } },
     Mounts: [],
-    Config: {
-      Hostname: c.config.hostname,
-      Domainname: '',
-      User: c.config.user,
-      Tty: c.config.tty,
-      OpenStdin: c.config.openStdin,
-      StdinOnce: false,
-      // Docker's daemon adds HOSTNAME to the process, not to the config inspect shows (records made before run-config.ts said so hold it).
-      Env: c.config.env.filter((e) => e !== `HOSTNAME=${c.config.hostname}`),
-      Cmd: c.config.cmd,
-      Image: c.image,
-      Volumes: image?.Volumes ?? null,
-      // Docker's "": no -w and none in the image (the process still starts in /).
-      WorkingDir: c.config.workingDir === '/' && !image?.WorkingDir ? '' : c.config.workingDir,
-      Entrypoint: c.config.entrypoint,
-      OnBuild: null,
-      Labels: image?.Labels ?? {},
-      ...(image?.StopSignal ? { StopSignal: c.config.stopSignal } : {}),
-    },
+    // Docker's struct, in Go's order (images.ts dockerRunConfig); Attach* are left out: the record does not say.
+    Config: omitEmpty(
+      {
+        Hostname: c.config.hostname,
+        Domainname: '',
+        User: c.config.user,
+        ExposedPorts: image?.ExposedPorts ?? nilMap(),
+        Tty: c.config.tty,
+        OpenStdin: c.config.openStdin,
+        StdinOnce: false,
+        // Docker's daemon adds HOSTNAME to the process, not to the config inspect shows (records made before run-config.ts said so hold it).
+        Env: c.config.env.filter((e) => e !== `HOSTNAME=${c.config.hostname}`),
+        Cmd: c.config.cmd ?? nilSlice(),
+        Healthcheck: image?.Healthcheck ?? null,
+        ArgsEscaped: image?.ArgsEscaped ?? false,
+        Image: c.image,
+        Volumes: image?.Volumes ?? nilMap(),
+        // Docker's "": no -w and none in the image (the process still starts in /).
+        WorkingDir: c.config.workingDir === '/' && !image?.WorkingDir ? '' : c.config.workingDir,
+        Entrypoint: c.config.entrypoint ?? nilSlice(),
+        NetworkDisabled: false,
+        MacAddress: '',
+        OnBuild: nilSlice(),
+        Labels: image?.Labels ?? {},
+        StopSignal: image?.StopSignal ? c.config.stopSignal : '',
+        StopTimeout: null,
+        Shell: image?.Shell ?? nilSlice(),
+      },
+      CONFIG_OMIT_EMPTY,
+    ),
     // No network but loopback: Docker's --network none, so `{{.NetworkSettings.IPAddress}}` is "".
     NetworkSettings: {
       Bridge: '',
@@ -469,7 +480,7 @@ export function registerManage(program: Program): void {
           return status;
         }
         // JSON escapes C0 controls but not C1 (U+009B is a CSI to many terminals). Docker's leaves <, > and & as they are.
-        process.stdout.write(`${printable(JSON.stringify(out, null, 4), { keepNewlines: true })}\n`);
+        process.stdout.write(`${printable(JSON.stringify(out, goJsonReplacer, 4), { keepNewlines: true })}\n`);
         return status;
       }),
     );
