@@ -34,6 +34,11 @@ export interface TerminalProps {
 }
 
 const encoder = new TextEncoder();
+/**
+ * The page hears "the learner typed" at most this often: it re-renders for it (the idle timer
+ * counts minutes), and a render per keystroke sat between the keystroke and its echo.
+ */
+const INPUT_NOTICE_MS = 1_000;
 
 function latin1Bytes(s: string): Uint8Array {
   const bytes = new Uint8Array(s.length);
@@ -119,13 +124,20 @@ export default function TerminalXterm({ containerId, label, onStatus, autoFocus,
       };
       element.addEventListener('contextmenu', onContextMenu);
 
+      let inputNoticedAt = -Infinity;
+      const noticeInput = () => {
+        const now = performance.now();
+        if (now - inputNoticedAt < INPUT_NOTICE_MS) return;
+        inputNoticedAt = now;
+        inputListener.current?.();
+      };
       const typed = term.onData((text) => {
         connection.input(encoder.encode(text));
-        inputListener.current?.();
+        noticeInput();
       });
       const binary = term.onBinary((bytes) => {
         connection.input(latin1Bytes(bytes));
-        inputListener.current?.();
+        noticeInput();
       });
       const resized = term.onResize(({ rows, cols }) => connection.resize(rows, cols));
       const refit = () => {
