@@ -58,6 +58,8 @@ describe('RUN here-documents', () => {
     expect(again.imageId).toBe(first.imageId);
     const changed = await h.build('FROM busybox\nRUN <<EOF\necho b > /v\nEOF\n');
     expect(changed.steps.at(-1)!.cacheHit).toBe(false);
+    // The reason names the body it was built with before, not "a build argument changed".
+    expect(changed.steps.at(-1)!.reason).toEqual({ key: 'cache.miss.instructionChanged', facts: { previous: 'RUN <<EOF\necho a > /v\nEOF' } });
     expect(await h.inImage(changed.imageId, 'cat "$ROOT/v"')).toBe('b\n');
     // A #! script's body is not in the command line; it is in the key all the same.
     const s1 = await h.build('FROM busybox\nRUN <<EOF\n#!/bin/sh\necho 1 > /s\nEOF\n');
@@ -118,6 +120,7 @@ describe('COPY here-documents', () => {
     expect((await h.build(dockerfile, { context })).imageId).toBe(first.imageId);
     const other = await h.build(dockerfile, { context, buildArgs: { V: '2' } });
     expect(other.steps.at(-1)!.cacheHit).toBe(false);
+    expect(other.steps.at(-1)!.reason).toEqual({ key: 'cache.miss.argChanged', facts: { args: 'V' } });
     expect(await h.inImage(other.imageId, 'cat "$ROOT/v"')).toBe('2\n');
   });
 });

@@ -274,6 +274,14 @@ function readHeredocs(source: string[], first: number, markers: Omit<Heredoc, 'c
   return { heredocs, end: line - 1 };
 }
 
+/**
+ * The instruction as the learner wrote it, here-document bodies and terminators included: what
+ * the cache compares to say "the instruction changed" when only a body did.
+ */
+export function writtenText(instruction: Instruction): string {
+  return instruction.text + instruction.heredocs.map((doc) => `\n${doc.content}${doc.name}`).join('');
+}
+
 /** `<<-`'s body: leading tabs removed from every line. */
 export function chompHeredoc(content: string): string {
   return content.replace(/^\t+/gm, '');

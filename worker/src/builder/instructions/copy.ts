@@ -14,7 +14,7 @@ import { formatBytes } from '../format.js';
 import { fileDigest } from '../context.js';
 import { layerDirsOf, runConfigOf } from '../image-config.js';
 import { LAYER_SUFFIX } from '../created-by.js';
-import { checkFlags, chompHeredoc, heredocMarkers, type Instruction } from '../parse.js';
+import { checkFlags, chompHeredoc, writtenText, heredocMarkers, type Instruction } from '../parse.js';
 import { atLine, learnerError, StepVars, type InstructionHandler, type StepInput } from '../step.js';
 import { splitWhitespace } from '../substitution.js';
 import {
@@ -200,7 +200,7 @@ function copyLike(kind: 'COPY' | 'ADD'): InstructionHandler {
         instruction: JSON.stringify({ kind, from: from?.id ?? null, sources: expanded, dest: destPath, chown, chmod }),
         files,
         args: vars.usedArgs,
-        source: instruction.text,
+        source: writtenText(instruction),
       },
       runConfig: config,
       layer: async (stepDir, io) => {

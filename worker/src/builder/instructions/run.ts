@@ -4,7 +4,7 @@ import { posix } from 'node:path';
 import { resolveUser } from '../../image-store/image-files.js';
 import { DEFAULT_PATH, envMap, layerDirsOf, runConfigOf, shellOf } from '../image-config.js';
 import { runText } from '../created-by.js';
-import { checkFlags, chompHeredoc, type Instruction } from '../parse.js';
+import { checkFlags, chompHeredoc, writtenText, type Instruction } from '../parse.js';
 import { mountsKey, parseMounts, prepareMounts } from '../run-mounts.js';
 import { splitWords } from '../substitution.js';
 import { treeBytes } from '../../sessions/quotas.js';
@@ -37,7 +37,7 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
   const extra = [script === null ? null : { script }, mounts.length === 0 ? null : { mounts: await mountsKey(mounts, build) }].filter((x) => x !== null);
   return {
     createdBy: runText(vars.historyArgs(), args),
-    cache: { instruction: `RUN ${JSON.stringify(args)}${extra.length > 0 ? ` ${JSON.stringify(extra)}` : ''}`, args: Object.fromEntries(runArgs), source: instruction.text },
+    cache: { instruction: `RUN ${JSON.stringify(args)}${extra.length > 0 ? ` ${JSON.stringify(extra)}` : ''}`, args: Object.fromEntries(runArgs), source: writtenText(instruction) },
     runConfig: config,
     layer: async (stepDir, io) => {
       // The whole step dir (the layer's upper lives in it) is bounded before anything is written.
