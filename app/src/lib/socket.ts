@@ -4,13 +4,15 @@
 //   request('files:write', { path, content })  → Promise<SocketReply<…>>  (never rejects)
 //   on('files:changed', handler)               → unsubscribe function
 //   followRun(runId, { onEvent, onQueued, onDone })  → stop function; resumes after the last
-//                                                 seq seen on every reconnect, never twice
+//                                                 seq seen on every reconnect, never twice (a run
+//                                                 this socket started arrives from its start unasked)
 //   uploadFile(path, blob)                     → Promise<SocketReply<{ file }>>
 //   onConnection(handler)                      → connected / disconnected changes
 // The session is the httpOnly cookie (sent by the browser with the handshake), never a field.
 import { io, type Socket } from 'socket.io-client';
 import { formatBytes, type ErrorPayload, type LearnerErrorPayload } from '../../../protocol/errors.js';
 import type { EngineEvent } from '../../../protocol/events.js';
+import { FOLLOWS_STARTED_RUNS } from '../../../protocol/socket/runs.js';
 import {
   FILES_UPLOAD_PATH,
   SESSION_PATH,
@@ -39,6 +41,30 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 let socket: Socket | null = null;
 let sessionRenewedAt = 0;
 
+/**
+ * What arrived for runs nobody follows yet: the gateway sends a run this socket started from its
+ * first event on (FOLLOWS_STARTED_RUNS), and with the polling transport those can come in the
+ * same batch as the reply, before followRun is called. Bounded, and forgotten after a minute.
+ */
+const unclaimed = new Map<string, { at: number; events: RunEvent[]; done: RunDone | null }>();
+const followers = new Map<string, number>();
+const UNCLAIMED_RUNS = 32;
+const UNCLAIMED_EVENTS = 2_000;
+const UNCLAIMED_MS = 60_000;
+
+function keepUnclaimed(runId: string, keep: (entry: { events: RunEvent[]; done: RunDone | null }) => void): void {
+  if (followers.has(runId)) return;
+  const now = Date.now();
+  for (const [id, entry] of unclaimed) if (now - entry.at > UNCLAIMED_MS) unclaimed.delete(id);
+  let entry = unclaimed.get(runId);
+  if (!entry) {
+    if (unclaimed.size >= UNCLAIMED_RUNS) unclaimed.delete(unclaimed.keys().next().value!);
+    entry = { at: now, events: [], done: null };
+    unclaimed.set(runId, entry);
+  }
+  keep(entry);
+}
+
 function learner(key: string, facts: LearnerErrorPayload['facts'] = {}): { ok: false; error: ErrorPayload } {
   return { ok: false, error: { kind: 'learner', key, facts } };
 }
@@ -46,7 +72,10 @@ function learner(key: string, facts: LearnerErrorPayload['facts'] = {}): { ok: f
 /** The shared connection, created on first use (in the browser only). */
 export function getSocket(): Socket {
   if (socket) return socket;
-  const s = io({ path: SOCKET_PATH, withCredentials: true, transports: ['websocket', 'polling'] });
+  const s = io({ path: SOCKET_PATH, withCredentials: true, transports: ['websocket', 'polling'], auth: { [FOLLOWS_STARTED_RUNS]: true } });
+  // Registered before anything else listens: nothing of a run started here is missed.
+  s.on('runs:event', (m: RunEvent) => keepUnclaimed(m.runId, (e) => void (e.events.length < UNCLAIMED_EVENTS && e.events.push(m))));
+  s.on('runs:done', (m: RunDone) => keepUnclaimed(m.runId, (e) => (e.done = m)));
   s.on('connect_error', (err: Error & { data?: { key?: string } }) => {
     // No or a stale cookie: have the gateway issue one, then try again (at most every 5 s).
     if (err.data?.key !== 'session.missing' || Date.now() - sessionRenewedAt < 5_000) return;
@@ -133,9 +162,18 @@ export function followRun(runId: string, handlers: RunHandlers, afterSeq = -1): 
   s.on('runs:queued', onQueued);
   s.on('runs:done', onDone);
   s.on('connect', subscribe);
+  followers.set(runId, (followers.get(runId) ?? 0) + 1);
+  // A run this socket started: what came before this call, first.
+  const kept = unclaimed.get(runId);
+  unclaimed.delete(runId);
+  for (const m of kept?.events ?? []) onEvent(m);
+  if (kept?.done) onDone(kept.done);
   if (s.connected) void subscribe();
   return () => {
     stopped = true;
+    const n = (followers.get(runId) ?? 1) - 1;
+    if (n > 0) followers.set(runId, n);
+    else followers.delete(runId);
     s.off('runs:event', onEvent);
     s.off('runs:queued', onQueued);
     s.off('runs:done', onDone);
