@@ -3,11 +3,17 @@
 // to its first step drawn in the status line), for `FROM busybox` + `RUN sleep 0.3` without the cache, in Debian's Chromium against the whole product
 // (e2e's harness: one app process, one worker). The peer, in the same run on the same Redis: a
 // bare BullMQ add → processor start, which is the least any queued build can wait.
-// Target (issue 12): p50 ≤ 50 ms.   npx tsx bench/build-queue-wait.ts   (root)
+// Then hop by hop: the page's stamps and the product's own (queue-client/hop-stamps.ts, logged at
+// debug level by the gateway, its subscription and the worker; one wall clock on this host), each
+// as ms after the click, so a slow figure says which hop to look at.
+// Target (issue 12): p50 ≤ 50 ms.   npx tsx bench/build-queue-wait.ts   (root; BENCH_BUILDS=30)
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import type { BrowserContext, Page } from 'playwright-core';
 import { bullmqConnection } from '../queue-client/connection.js';
-import { startProduct } from '../e2e/harness/product.js';
+import { LOG_DIR, startProduct } from '../e2e/harness/product.js';
 import { fmt, launchChromium, percentile, typeDockerfile } from './support/browser.js';
 
 const BUILDS = Number(process.env.BENCH_BUILDS ?? 30);
@@ -18,8 +24,9 @@ async function openPlay(context: BrowserContext, url: string): Promise<Page> {
   await context.addCookies([{ name: 'layercake-locale', value: 'en', url }]);
   const page = await context.newPage();
   await page.addInitScript(() => {
-    // hops: per build, ms from the click to runs:build sent, its reply, runs:subscribe sent.
-    const probe = { t0: 0, samples: [] as number[], screen: [] as number[], seen: false, runId: '', hop: [] as number[], hops: [] as number[][] };
+    // hops: per build, ms from the click to runs:build sent, its reply, runs:subscribe sent;
+    // builds: per build its run id and the click's wall-clock time (to join the product's stamps).
+    const probe = { t0: 0, samples: [] as number[], screen: [] as number[], seen: false, runId: '', hop: [] as number[], hops: [] as number[][], builds: [] as { runId: string; clickAt: number }[] };
     (window as unknown as { probe: typeof probe }).probe = probe;
     const Native = window.WebSocket;
     window.WebSocket = class extends Native {
@@ -37,6 +44,7 @@ async function openPlay(context: BrowserContext, url: string): Promise<Page> {
           if (probe.runId && m.data.startsWith(`42["runs:event",{"runId":"${probe.runId}"`)) {
             probe.samples.push(performance.now() - probe.t0);
             probe.hops.push([...probe.hop]);
+            probe.builds.push({ runId: probe.runId, clickAt: performance.timeOrigin + probe.t0 });
             probe.seen = true;
           }
         });
@@ -79,8 +87,38 @@ async function openPlay(context: BrowserContext, url: string): Promise<Page> {
   return page;
 }
 
+/** run id → part → hop → wall-clock ms, from the `hops` lines (queue-client/hop-stamps.ts) of the product's logs. */
+const stamped = new Map<string, Record<string, Record<string, number>>>();
+/**
+ * Read after each build: the harness's log files are shared with any e2e run that starts
+ * meanwhile (it truncates them), so each build's lines are taken while they are fresh.
+ */
+function readHopLines(): void {
+  for (const file of ['app-0.log', 'worker-0.log']) {
+    let text = '';
+    try {
+      text = readFileSync(join(LOG_DIR, file), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.replaceAll('\0', '').split('\n')) {
+      if (!line.includes('"msg":"hops"')) continue;
+      try {
+        const { runId, part, hops } = JSON.parse(line) as { runId: string; part: string; hops: Record<string, number> };
+        stamped.set(runId, { ...stamped.get(runId), [part]: hops });
+      } catch {
+        // a line cut short by a stopped process
+      }
+    }
+  }
+}
+
+// The product's processes stamp each hop (debug level): the table below says where the time goes.
+process.env.LAYERCAKE_E2E_LOG ??= 'debug';
 const product = await startProduct({ apps: 1, workers: 1 });
+const loadBefore = loadavg()[0]!;
 const browser = await launchChromium();
+const builds: { runId: string; clickAt: number; page: Record<string, number> }[] = [];
 try {
   const samples: number[] = [];
   const screen: number[] = [];
@@ -106,8 +144,11 @@ try {
       else misses += 1;
       if (probe.screen.length > beforeScreen) screen.push(probe.screen.at(-1)!);
       await page.waitForTimeout(300);
+      readHopLines();
     }
-    hops.push(...(await page.evaluate(() => (window as unknown as { probe: { hops: number[][] } }).probe.hops)));
+    const seen = await page.evaluate(() => (window as unknown as { probe: { hops: number[][]; builds: { runId: string; clickAt: number }[]; samples: number[] } }).probe);
+    hops.push(...seen.hops);
+    seen.builds.forEach((b, i) => builds.push({ ...b, page: { 'page.runs:build sent': seen.hops[i]![0]!, 'page.reply': seen.hops[i]![1]!, 'page.runs:subscribe sent': seen.hops[i]![2]!, 'page.first runs:event': seen.samples[i]! } }));
     await context.close();
   }
 
@@ -131,7 +172,7 @@ try {
   await queue.close();
 
   const p50 = percentile(samples, 0.5);
-  console.log(`click → build start, idle, ${samples.length} builds${misses ? ` (${misses} without a runs:event frame seen)` : ''}, Chromium (headless):`);
+  console.log(`click → build start, idle, ${samples.length} builds${misses ? ` (${misses} without a runs:event frame seen)` : ''}, Chromium (headless), load ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}:`);
   console.log(`  layercake /play: first runs:event on the page's socket  p50 ${fmt(p50).padStart(6)} ms   p99 ${fmt(percentile(samples, 0.99)).padStart(6)} ms`);
   console.log(`  layercake /play: first step on screen                  p50 ${fmt(percentile(screen, 0.5)).padStart(6)} ms   p99 ${fmt(percentile(screen, 0.99)).padStart(6)} ms   (n=${screen.length})`);
   const hop = (i: number) => fmt(percentile(hops.map((h) => h[i]!).filter((x) => !Number.isNaN(x)), 0.5)).padStart(6);
@@ -142,3 +183,19 @@ try {
   await browser.close();
   await product.stop();
 }
+
+// Hop by hop: each process's stamps as ms after the click (same host, one wall clock), p50 over
+// the builds, in the order of those medians.
+const perHop = new Map<string, number[]>();
+for (const build of builds) {
+  const add = (name: string, ms: number) => Number.isFinite(ms) && perHop.set(name, [...(perHop.get(name) ?? []), ms]);
+  for (const [name, ms] of Object.entries(build.page)) add(name, ms);
+  const at = (hop: unknown) => (typeof hop === 'number' ? hop - build.clickAt : NaN);
+  for (const [part, marks] of Object.entries(stamped.get(build.runId) ?? {})) {
+    for (const [hop, wall] of Object.entries(marks)) add(`${part}.${hop}`, at(wall));
+  }
+}
+const rows = [...perHop].map(([name, ms]) => ({ name, p50: percentile(ms, 0.5), p90: percentile(ms, 0.9), n: ms.length })).sort((a, b) => a.p50 - b.p50);
+console.log(`  hop by hop, ms after the click (p50, p90; gateway, subscription and worker stamps from their debug logs;`);
+console.log(`  worker.firstStored is when the worker heard its write succeed, the subscription's read may come first):`);
+for (const row of rows) console.log(`    ${row.name.padEnd(34)} ${fmt(row.p50).padStart(7)} ${fmt(row.p90).padStart(7)}   n=${row.n}`);
