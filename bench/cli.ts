@@ -22,6 +22,9 @@ interface Timing {
   command: string;
   times: number[];
   exit_codes: number[];
+  /** Means over the runs, in seconds: CPU time moves less with the machine's load than wall time. */
+  user: number;
+  system: number;
 }
 
 function median(values: readonly number[]): number {
@@ -42,10 +45,10 @@ function pair(title: string, a: string, b: string): void {
   const [ours, peer] = (JSON.parse(readFileSync(out, 'utf8')) as { results: Timing[] }).results;
   const line = (r: Timing) => {
     const failed = r.exit_codes.filter((c) => c !== 0).length;
-    return `median ${ms(median(r.times))}  (min ${ms(Math.min(...r.times))}, max ${ms(Math.max(...r.times))}, ${r.times.length} runs${failed ? `, ${failed} failed` : ''})`;
+    return `median ${ms(median(r.times))}  (min ${ms(Math.min(...r.times))}, max ${ms(Math.max(...r.times))}, ${r.times.length} runs${failed ? `, ${failed} failed` : ''}; CPU mean ${ms(r.user + r.system)})`;
   };
   process.stdout.write(`\n## ${title}\n  layercake  ${line(ours!)}\n  peer       ${line(peer!)}\n`);
-  process.stdout.write(`  ratio layercake/peer (medians): ${(median(ours!.times) / median(peer!.times)).toFixed(2)}\n`);
+  process.stdout.write(`  ratio layercake/peer (medians): ${(median(ours!.times) / median(peer!.times)).toFixed(2)}; CPU ${((ours!.user + ours!.system) / (peer!.user + peer!.system)).toFixed(2)}\n`);
 }
 
 const quiet: ExecFileSyncOptions = { stdio: ['ignore', 'ignore', 'inherit'] };
