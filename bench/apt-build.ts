@@ -74,7 +74,7 @@ async function main(): Promise<void> {
       rmSync(egressDir, { recursive: true, force: true }); // cold: an empty squid cache
       mkdirSync(egressDir, { mode: 0o755 });
       chmodSync(egressDir, 0o755);
-      const egress = new EgressService({ dir: egressDir });
+      const egress = new EgressService({ dir: egressDir, sessionsDir: join(dir, 'data', 'sessions') });
       await egress.start();
       try {
         if (peer === 'layercake') {

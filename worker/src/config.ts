@@ -90,6 +90,11 @@ const schema = z.object({
     }),
   /** The proxy's disk cache bound. */
   LAYERCAKE_EGRESS_CACHE_SIZE: byteSize.default(2 * GiB),
+  /**
+   * A PEM file of CA certificates RUN steps and containers trust besides the public roots, for a
+   * host whose way out intercepts TLS (egress/trust.ts).
+   */
+  LAYERCAKE_EGRESS_CA: path.optional(),
   /** The host's registry blob cache (<data>/registry-cache): least recently used blobs not in use go beyond it. */
   LAYERCAKE_REGISTRY_CACHE_SIZE: byteSize.default(4 * GiB),
   LAYERCAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -123,7 +128,7 @@ export type EngineConfig = Readonly<{
   logLevel: string;
   terminalEndpoint: Readonly<{ port: number; host: string | undefined; publicUrl: string | undefined }>;
   registryCacheBytes: number;
-  egress: Readonly<{ enabled: boolean; containers: boolean; dir: string; allow: readonly string[]; cacheBytes: number }>;
+  egress: Readonly<{ enabled: boolean; containers: boolean; dir: string; allow: readonly string[]; cacheBytes: number; extraCa: string | undefined }>;
 }>;
 
 export class ConfigError extends Error {
@@ -164,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
       dir: c.LAYERCAKE_EGRESS_DIR ?? join(c.LAYERCAKE_DATA, 'egress'),
       allow: Object.freeze([...c.LAYERCAKE_EGRESS_ALLOW]),
       cacheBytes: c.LAYERCAKE_EGRESS_CACHE_SIZE,
+      extraCa: c.LAYERCAKE_EGRESS_CA,
     }),
   });
 }

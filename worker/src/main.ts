@@ -4,10 +4,10 @@
 // back on the queue. Containers the learners started keep running (their launchers own them).
 import { pino } from 'pino';
 import { ensureBaseImages } from './base-images/index.js';
-import { loadConfig, type EngineConfig } from './config.js';
+import { enginePaths, loadConfig, type EngineConfig } from './config.js';
 import { cleanupHost } from './host-cleanup.js';
 import { openEngine } from './queue/engine.js';
-import { EgressService } from './egress/index.js';
+import { egressServiceFor, type EgressService } from './egress/index.js';
 import { PROJECT_REGISTRY_PORT, ProjectRegistry, projectRegistryDir, publishProjectRegistry } from './registry/index.js';
 import { HostWorker } from './queue/host-worker.js';
 import { TerminalEndpoint } from './terminals/endpoint.js';
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   // The host's proxy to package archives; without squid (not set up) builds keep loopback only.
   let egress: EgressService | undefined;
   if (config.egress.enabled) {
-    const service = new EgressService({ dir: config.egress.dir, allow: config.egress.allow, cacheBytes: config.egress.cacheBytes, containers: config.egress.containers });
+    const service = egressServiceFor(config, { dataDir: config.dataDir, sessionsDir: enginePaths(config.dataDir).sessions });
     try {
       await service.start();
       egress = service;

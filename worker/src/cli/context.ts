@@ -8,11 +8,13 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Locale } from '../../../protocol/errors.js';
 import type { Builder } from '../builder/index.js';
-import type { EngineConfig } from '../config.js';
+import { enginePaths, type EngineConfig } from '../config.js';
 import type { Containers } from '../containers/index.js';
+import type { EgressService } from '../egress/index.js';
 import type { Digest, ImageStore } from '../image-store/index.js';
 import type { EngineCore } from '../queue/engine.js';
 import { lazyLogger } from './lazy-log.js';
+import { atEnd } from './termination.js';
 import type { SessionImages } from '../sessions/images.js';
 
 // pino is CommonJS: required synchronously, and only when something is logged.
@@ -34,6 +36,7 @@ export class CliContext {
   private opened: Promise<Engine> | null = null;
   private storeOpened: Promise<ImageEngine> | null = null;
   private logger: Logger | null = null;
+  private egressOpened: Promise<EgressService | null> | null = null;
 
   constructor(
     readonly config: EngineConfig,
@@ -90,8 +93,45 @@ export class CliContext {
   }
 
   async builder(): Promise<Builder> {
-    const [core, { withBuilder }] = await Promise.all([this.engine(), import('../queue/engine.js')]);
-    return (await withBuilder(core)).builder;
+    const [core, { withBuilder }, egress] = await Promise.all([this.engine(), import('../queue/engine.js'), this.egress()]);
+    return (await withBuilder(core, egress ? { egress } : {})).builder;
+  }
+
+  /**
+   * This verb's way out to package archives, as the worker's RUN steps and containers have it
+   * (egress/README.md, "The command line"): relays of this process, the host's squid joined (the
+   * worker's, when it runs) or started on the first connection, all let go when the verb ends.
+   * Null where the operator turned egress off, or it could not be set up (then loopback only).
+   */
+  egress(): Promise<EgressService | null> {
+    if (!this.config.egress.enabled) return Promise.resolve(null);
+    this.egressOpened ??= (async () => {
+      const { egressServiceFor } = await import('../egress/index.js');
+      const service = egressServiceFor(this.config, { dataDir: this.dataDir, sessionsDir: enginePaths(this.dataDir).sessions, transient: true });
+      try {
+        await service.start();
+      } catch (err) {
+        this.log.warn({ err }, 'no way out to package archives for this command');
+        return null;
+      }
+      // However the verb ends: its status, an error, or a signal (termination.ts).
+      atEnd(() => this.closeEgress());
+      return service;
+    })();
+    return this.egressOpened;
+  }
+
+  /** The session's containers, given the way out (a foreground `run`); null without one. */
+  async containersWithEgress(): Promise<Containers | null> {
+    const [core, egress, { Containers }] = await Promise.all([this.engine(), this.egress(), import('../containers/index.js')]);
+    return egress ? new Containers({ ...core, session: this.session, containerEgress: egress.forContainers() }) : null;
+  }
+
+  /** Stops this verb's relays, and squid if this process was its last user. */
+  async closeEgress(): Promise<void> {
+    const opened = this.egressOpened;
+    this.egressOpened = null;
+    await (await opened?.catch(() => null))?.stop();
   }
 
   /**

@@ -13,7 +13,7 @@ import { describeError } from './errors.js';
 import { helpText } from './help-text.js';
 import { langFlag, localeFrom, verbOf } from './invocation.js';
 import { layercakeProgram, verbFilesFor } from './program.js';
-import { installTermination } from './termination.js';
+import { installTermination, runAtEnd } from './termination.js';
 
 const SESSION = /^[a-z0-9]{1,64}$/;
 
@@ -49,8 +49,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   try {
     await root.parseAsync(argv, { from: 'node' });
+    await runAtEnd();
     return status;
   } catch (err) {
+    await runAtEnd();
     if (err instanceof CommanderError) {
       // Help and version print and succeed; a usage error was printed by commander.
       if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.help') return 0;

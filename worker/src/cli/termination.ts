@@ -13,6 +13,20 @@ type SignalHandler = (signal: TerminationSignal) => void;
 
 let takenOver: SignalHandler | null = null;
 let ending = false;
+const endings: (() => Promise<void>)[] = [];
+
+/**
+ * Runs `fn` when the process ends: after the verb (runAtEnd, from main) or on a signal, after
+ * the signal's own cleanup. What other processes of the host share goes here (this verb's hold
+ * on the package proxy), so no way of ending leaves it held.
+ */
+export function atEnd(fn: () => Promise<void>): void {
+  endings.push(fn);
+}
+
+export async function runAtEnd(): Promise<void> {
+  for (const fn of endings.splice(0)) await fn().catch(() => undefined);
+}
 
 /** The status a shell shows for a process ended by `signal`. */
 export function signalStatus(signal: TerminationSignal): number {
@@ -41,6 +55,7 @@ export function isEnding(): boolean {
 export async function endProcess(signal: TerminationSignal, cleanup: () => Promise<void> = async () => {}): Promise<never> {
   ending = true;
   await cleanup().catch(() => undefined);
+  await runAtEnd();
   process.exit(signalStatus(signal));
 }
 

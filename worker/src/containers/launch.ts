@@ -126,7 +126,7 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
   let attachment: ContainerAttachment | null = null;
   try {
     // /etc/hosts, hostname, resolv.conf: Docker's, bind-mounted, never part of the writable layer.
-    const etc = await writeEtcFiles({ dir: paths.layer, hostname: record.config.hostname, owner: lease.hostId, flavour: 'container' });
+    const etc = await writeEtcFiles({ dir: paths.layer, hostname: record.config.hostname, owner: lease.hostId, flavour: 'container', files: ctx.egress?.files ?? [] });
     writeBundle(
       paths.bundle,
       hardenedSpec({

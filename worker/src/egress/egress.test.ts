@@ -1,7 +1,7 @@
 // Package archives from a build, through the host's squid, and nothing else. Real parts only:
 // Debian's squid, the launcher, Debian's archive (this machine reaches deb.debian.org; when it
 // does not, the suite is skipped and says why). Each refused way out is tried for real.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LearnerError } from '../../../protocol/errors.js';
@@ -10,10 +10,12 @@ import { createHarness, type Harness } from '../builder/test-support/harness.js'
 import type { Builder } from '../builder/build.js';
 import { createHarness as createContainerHarness, logsOf, processesMentioning, type Harness as ContainerHarness } from '../containers/test-support/harness.js';
 import { EgressService } from './index.js';
+import { chainRoot } from './test-support/host-ca.js';
 import { reachable } from './test-support/reachable.js';
 
 const online = await reachable('deb.debian.org');
 if (!online) console.warn('egress tests skipped: deb.debian.org is not reachable from this host');
+const npmOnline = online && (await reachable('registry.npmjs.org', 'https'));
 
 describe.skipIf(!online)('egress to package archives', () => {
   let h: Harness;
@@ -28,7 +30,7 @@ describe.skipIf(!online)('egress to package archives', () => {
     // squid drops to the proxy user: its directory must be reachable by it.
     dir = await mkdtemp('/tmp/lc-egress-');
     await chmod(dir, 0o755);
-    egress = new EgressService({ dir, cacheBytes: 256 * 2 ** 20 });
+    egress = new EgressService({ dir, cacheBytes: 256 * 2 ** 20, sessionsDir: join(h.dataDir, 'sessions') });
     await egress.start();
     builder = h.builderWith({ egress });
   }, 600_000);
@@ -122,7 +124,7 @@ describe.skipIf(!online)('egress to package archives', () => {
       try {
         // A new service on the same directory, as after a worker restart.
         await egress.stop();
-        egress = new EgressService({ dir, cacheBytes: 256 * 2 ** 20 });
+        egress = new EgressService({ dir, cacheBytes: 256 * 2 ** 20, sessionsDir: join(h.dataDir, 'sessions') });
         await egress.start();
         builder = h.builderWith({ egress });
         const run = await containers.exec(container.id, { cmd: ['bash', '-c', 'apt-get update 2>&1'] });
@@ -138,6 +140,30 @@ describe.skipIf(!online)('egress to package archives', () => {
       expect(processesMentioning(join(dir, 'sessions'))).toEqual([]);
     }, 180_000);
   });
+
+  it.skipIf(!npmOnline)('hands RUN steps the operator’s CA (LAYERCAKE_EGRESS_CA): curl reaches an HTTPS archive through this host’s intercepting way out', async () => {
+    expect(curlImage).not.toBe('');
+    // The operator's setting: the root this host's TLS clients are shown (the interceptor's here).
+    const caFile = join(dir, 'operator-ca.pem');
+    await writeFile(caFile, await chainRoot('registry.npmjs.org'));
+    const withCa = new EgressService({ dir, cacheBytes: 256 * 2 ** 20, sessionsDir: join(h.dataDir, 'sessions'), transient: true, extraCa: caFile });
+    await withCa.start();
+    // The image's curl has no CA bundle of its own (no ca-certificates: --no-install-recommends).
+    const STEP = `FROM ${curlImage}\nRUN curl -sS -o /dev/null -w 'status %{http_code}\\n' https://registry.npmjs.org/is-number\n`;
+    try {
+      const built = await h.build(STEP, { noCache: true }, h.builderWith({ egress: withCa }));
+      const log = built.events.events.flatMap((e) => (e.type === 'build.log' ? [e.text] : [])).join('');
+      expect(log).toContain('status 200');
+      // The files were the step's (its init layer), not its layer's.
+      expect(await h.inImage(built.imageId, 'test -e "$ROOT/etc/layercake" && echo kept || echo absent')).toContain('absent');
+    } finally {
+      await withCa.stop();
+    }
+    // The control: the same step without the setting fails its TLS handshake.
+    const failed = await h.buildFails(STEP, { noCache: true }, builder);
+    expect((failed.error as LearnerError).key).toBe('build.runFailed');
+    expect(JSON.stringify((failed.error as LearnerError).facts)).toMatch(/certificate|SSL/i);
+  }, 120_000);
 
   const refused: [string, string][] = [
     ['a host off the list, by name, through the proxy', 'curl -sSf http://example.com/'],

@@ -7,9 +7,8 @@
 // test hands npm the root of the chain the host sees, in the build context: with no
 // interception that is the registry's real root and changes nothing. An operator setting that
 // gives every step and container such a CA does not exist yet (egress/README.md).
-import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LearnerError } from '../../../protocol/errors.js';
 import { ensureBaseImage } from '../base-images/index.js';
@@ -17,20 +16,11 @@ import type { Builder } from '../builder/build.js';
 import { createHarness, type Harness } from '../builder/test-support/harness.js';
 import { processesMentioning } from '../containers/test-support/harness.js';
 import { EgressService } from './index.js';
+import { chainRoot } from './test-support/host-ca.js';
 import { reachable } from './test-support/reachable.js';
 
 const online = (await reachable('registry.npmjs.org', 'https')) && (await reachable('deb.debian.org'));
 if (!online) console.warn('npm tests skipped: registry.npmjs.org or deb.debian.org is not reachable from this host');
-
-/** The last certificate of the chain a TLS client on this host is shown by `host`. */
-async function chainRoot(host: string): Promise<string> {
-  const { stdout } = await promisify(execFile)('openssl', ['s_client', '-connect', `${host}:443`, '-servername', host, '-showcerts'], { timeout: 15_000 }).catch(
-    (err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }),
-  );
-  const pems = stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (pems.length === 0) throw new Error(`openssl showed no certificate of ${host}`);
-  return `${pems.at(-1)}\n`;
-}
 
 describe.skipIf(!online)('npm install in a build', () => {
   let h: Harness;
@@ -44,7 +34,7 @@ describe.skipIf(!online)('npm install in a build', () => {
     expect(node.config.config?.Cmd).toEqual(['node']);
     dir = await mkdtemp('/tmp/lc-npm-');
     await chmod(dir, 0o755);
-    egress = new EgressService({ dir, cacheBytes: 128 * 2 ** 20 });
+    egress = new EgressService({ dir, cacheBytes: 128 * 2 ** 20, sessionsDir: join(h.dataDir, 'sessions') });
     await egress.start();
     builder = h.builderWith({ egress });
   }, 900_000);

@@ -1,12 +1,21 @@
 // The host's caching proxy: Debian's squid, one per host, shared by every session. It caches
 // plain-HTTP archives (apt, Alpine) on disk with a size bound, tunnels HTTPS (npm, PyPI, Go)
 // with CONNECT to port 443, and applies the allow-list a second time behind the session relay.
-// It listens on loopback only; containers never reach it directly (see relay.ts, forwarder.mjs).
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+// It listens on loopback only; containers never reach it directly (see relay.ts, forwarder.ts).
+//
+// One squid per directory, shared by the host's processes that need it: the worker for as long
+// as it runs, a `layercake build` or `run` for its verb. Each holds a lease in `users/`
+// (../leases/process-lease.ts); the first starts squid (detached: it belongs to no one process)
+// and publishes its port in `serving.json`, the others use it, and the last to let go stops it.
+// So the command line uses the worker's squid when the worker runs, and one of its own, for the
+// verb, when it does not; either way one cache on disk. Starts and stops take `start.lock`.
+import { spawn, execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { chown, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { isLive, liveLeases, lock, processTag, takeLease } from '../leases/process-lease.js';
 
 const execFileP = promisify(execFile);
 
@@ -74,10 +83,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, ms: number): Promise<void> {
+async function waitForPort(port: number, exited: () => string | null, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`squid exited (${child.exitCode}) while starting`);
+    const status = exited();
+    if (status !== null) throw new Error(`squid exited (${status}) while starting`);
     const ok = await new Promise<boolean>((resolve) => {
       const c = connect(port, '127.0.0.1', () => (c.destroy(), resolve(true)));
       c.on('error', () => resolve(false));
@@ -93,8 +103,26 @@ async function proxyIds(): Promise<{ uid: number; gid: number }> {
   return { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
 }
 
+/** What a started squid publishes for the host's other processes. */
+interface Serving {
+  port: number;
+  /** squid's process, as processTag() tells it. */
+  tag: string;
+  /** Its config but the port: a user with other settings (allow-list, cache size) restarts it when it is alone. */
+  settings: string;
+}
+
+/** Whether the process is alive (a zombie is not: it only waits to be reaped). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 export class Squid {
-  private child: ChildProcess | null = null;
+  private releaseLease: (() => Promise<void>) | null = null;
   port = 0;
 
   constructor(private readonly o: SquidOptions) {}
@@ -103,38 +131,109 @@ export class Squid {
     return join(this.o.dir, 'access.log');
   }
 
+  private get servingFile(): string {
+    return join(this.o.dir, 'serving.json');
+  }
+
+  /** Uses the squid serving this directory, starting it when none does. */
   async start(): Promise<void> {
+    if (this.releaseLease) return;
+    await mkdir(this.o.dir, { recursive: true });
+    const unlock = await lock(join(this.o.dir, 'start.lock'));
+    try {
+      this.releaseLease = await takeLease(join(this.o.dir, 'users'), 'user');
+      const settings = config(this.o, 0);
+      const serving = await this.serving();
+      // Another user's squid with other settings is used as it is; alone, this one restarts it.
+      const others = ((await liveLeases(join(this.o.dir, 'users'))).get('user') ?? 0) - 1;
+      if (serving && (serving.settings === settings || others > 0)) {
+        this.port = serving.port;
+        return;
+      }
+      if (serving) await this.kill(serving);
+      await this.spawn(settings);
+    } catch (err) {
+      await this.releaseLease?.();
+      this.releaseLease = null;
+      throw err;
+    } finally {
+      await unlock();
+    }
+  }
+
+  /** Lets go of it; the last user of the host stops it. */
+  async stop(): Promise<void> {
+    const release = this.releaseLease;
+    if (!release) return;
+    this.releaseLease = null;
+    const unlock = await lock(join(this.o.dir, 'start.lock'));
+    try {
+      await release();
+      if (((await liveLeases(join(this.o.dir, 'users'))).get('user') ?? 0) > 0) return;
+      const serving = await this.serving();
+      if (serving) await this.kill(serving);
+    } finally {
+      await unlock();
+    }
+  }
+
+  private async serving(): Promise<Serving | null> {
+    try {
+      const serving = JSON.parse(await readFile(this.servingFile, 'utf8')) as Serving;
+      return isLive(serving.tag) && running(Number(serving.tag.split('-')[0])) ? serving : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async kill(serving: Serving): Promise<void> {
+    const pid = Number(serving.tag.split('-')[0]);
+    const signal = (sig: NodeJS.Signals): void => {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // gone already
+      }
+    };
+    signal('SIGTERM');
+    for (let waited = 0; isLive(serving.tag) && running(pid); waited += 50) {
+      if (waited === 5_000) signal('SIGKILL');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await rm(this.servingFile, { force: true });
+  }
+
+  private async spawn(settings: string): Promise<void> {
     const binary = this.o.binary ?? '/usr/sbin/squid';
     await mkdir(join(this.o.dir, 'cache'), { recursive: true });
     const { uid, gid } = await proxyIds();
     await chown(this.o.dir, uid, gid);
     await chown(join(this.o.dir, 'cache'), uid, gid);
-    this.port = await freePort();
+    const port = await freePort();
     const conf = join(this.o.dir, 'squid.conf');
-    await writeFile(conf, config(this.o, this.port));
+    await writeFile(conf, config(this.o, port));
     // Creates the cache's directory levels where missing (quick when they exist).
     await execFileP(binary, ['-N', '-z', '-f', conf], { timeout: 60_000 });
-    const child = spawn(binary, ['-N', '-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child = child;
-    let stderr = '';
-    child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+    // Detached: it serves the host's processes, not only this one (see the header). Its stderr
+    // goes to a file: a pipe would break (SIGPIPE) once the process that read it is gone.
+    const stderrFile = join(this.o.dir, 'squid.stderr');
+    const out = await open(stderrFile, 'w');
+    const child = spawn(binary, ['-N', '-f', conf], { stdio: ['ignore', 'ignore', out.fd], detached: true });
+    await out.close();
+    let exited: string | null = null;
+    child.once('exit', (code, sig) => (exited = sig ?? String(code)));
     try {
-      await waitForPort(this.port, child, 30_000);
+      if (child.pid === undefined) throw new Error('squid could not be spawned');
+      await waitForPort(port, () => exited, 30_000);
     } catch (err) {
       child.kill('SIGKILL');
-      throw new Error(`${(err as Error).message}: ${stderr.trim()}`);
+      const stderr = await readFile(stderrFile, 'utf8').catch(() => '');
+      throw new Error(`${(err as Error).message}: ${stderr.slice(-4000).trim()}`);
     }
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    this.child = null;
-    if (!child || child.exitCode !== null) return;
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await gone;
-    clearTimeout(timer);
+    child.unref();
+    const serving: Serving = { port, tag: processTag(child.pid!), settings };
+    await writeFile(this.servingFile, JSON.stringify(serving));
+    this.port = port;
   }
 
   /** Counted from squid's access log (its "squid" format: the 4th field is CODE/STATUS). */

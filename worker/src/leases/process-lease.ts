@@ -39,16 +39,21 @@ export async function takeLease(dir: string, key: string): Promise<() => Promise
   return () => rm(file, { force: true });
 }
 
-/** The keys of `dir` some live process holds a lease on; dead processes' leases are removed. */
-export async function liveKeys(dir: string): Promise<Set<string>> {
-  const keys = new Set<string>();
+/** How many live leases each key of `dir` has; dead processes' leases are removed. */
+export async function liveLeases(dir: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const [key, tag] = name.split('~');
     if (key === undefined || tag === undefined) continue;
-    if (isLive(tag)) keys.add(key);
+    if (isLive(tag)) counts.set(key, (counts.get(key) ?? 0) + 1);
     else await rm(join(dir, name), { force: true });
   }
-  return keys;
+  return counts;
+}
+
+/** The keys of `dir` some live process holds a lease on. */
+export async function liveKeys(dir: string): Promise<Set<string>> {
+  return new Set((await liveLeases(dir)).keys());
 }
 
 /**

@@ -9,7 +9,7 @@
 // /etc/hosts in the upper to mount over, and a FROM scratch container's diff would show /etc.
 // It also holds /proc, /sys and /dev for an image that lacks them, for the same reason.
 import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ExtraMount } from './oci-spec.js';
 
 export type EtcFlavour = 'container' | 'build';
@@ -66,7 +66,14 @@ const ETC_FILES = { container: ['hosts', 'hostname', 'resolv.conf'], build: ['ho
  * files are its own, as in Docker (root may edit /etc/hosts). A RUN step gets them read-only,
  * as BuildKit mounts them. Written afresh at every start, as Docker does.
  */
-export async function writeEtcFiles(o: { dir: string; hostname: string; owner: number; flavour: EtcFlavour }): Promise<EtcFiles> {
+export async function writeEtcFiles(o: {
+  dir: string;
+  hostname: string;
+  owner: number;
+  flavour: EtcFlavour;
+  /** More files of the engine's in the init layer, read-only to the container (the egress's CA bundle). */
+  files?: readonly { path: string; content: string }[];
+}): Promise<EtcFiles> {
   const initLayer = join(o.dir, 'init');
   const files = join(o.dir, 'etc-mounts');
   const names = ETC_FILES[o.flavour];
@@ -79,6 +86,13 @@ export async function writeEtcFiles(o: { dir: string; hostname: string; owner: n
   // a start never finds half of an earlier one.
   await rm(initLayer, { recursive: true, force: true });
   for (const name of ['proc', 'sys', 'dev', 'etc']) await mkdir(join(initLayer, name), { recursive: true, mode: 0o755 });
+  for (const file of o.files ?? []) {
+    const path = join(initLayer, file.path);
+    // Relative paths of the engine's own (not a learner's): nothing may name a place outside.
+    if (!path.startsWith(`${initLayer}/`) || file.path.split('/').includes('..')) throw new Error(`not a path in the init layer: ${file.path}`);
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    await writeFile(path, file.content, { mode: 0o444 });
+  }
   await mkdir(files, { recursive: true, mode: 0o755 });
   for (const name of names) {
     await writeFile(join(initLayer, 'etc', name), '', { mode: 0o644 });

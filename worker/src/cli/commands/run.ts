@@ -133,9 +133,15 @@ export function registerRun(program: Program): void {
           process.stdout.write(`${container.id}\n`);
           return 0;
         }
+        // A foreground container reaches package archives as the worker's do: this verb lasts as
+        // long as it, and so does the relay its door leads to (a detached one would outlive it).
+        const outside = await ctx.containersWithEgress();
         const consoleSize = f.tty ? localConsoleSize() : undefined;
-        const { container, attachment } = await containers.run(req, { attach: true, ...(consoleSize ? { consoleSize } : {}) });
-        return attachAndWait(containers, container, attachment!, { interactive: f.interactive ?? false });
+        const { container, attachment } = await (outside ?? containers).run(outside ? { ...req, egress: true } : req, {
+          attach: true,
+          ...(consoleSize ? { consoleSize } : {}),
+        });
+        return attachAndWait(outside ?? containers, container, attachment!, { interactive: f.interactive ?? false });
       }, 125),
     );
 
