@@ -200,7 +200,7 @@ async function bindSource(tree: SourceTree, mount: Extract<RunMount, { type: 'bi
   return { parts: resolved.parts, entry: resolved.entry };
 }
 
-/** Paths, types, permission bits, owners and bytes of a tree, as the cache sees a bind's content. */
+/** Paths, types, permission bits and bytes of a tree (not times or owners, as for COPY): a bind's content as the cache sees it. */
 async function digestTree(tree: SourceTree, parts: string[], entry: TreeEntry, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
   const visit = async (at: string[], node: TreeEntry, rel: string): Promise<void> => {

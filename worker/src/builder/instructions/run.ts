@@ -85,43 +85,47 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
       memoryBytes: build.resources.memoryBytes,
       build,
     });
-    const extraMounts = [...prepared.mounts];
-    if (script !== null) {
-      // BuildKit runs a `#!` here-document as a file of a read-only mount at /dev/pipes/.
-      const pipes = join(stepDir, 'pipes');
-      await mkdir(pipes);
-      await writeFile(join(pipes, script.name), script.data, { mode: 0o755 });
-      extraMounts.push({ destination: '/dev/pipes', type: 'bind', source: pipes, options: ['bind', 'idmap', 'ro', 'nosuid', 'nodev'] });
-    }
-    const cachesBefore = await sizesOf(prepared.caches);
     try {
-      return await runStep({
-      runtime: build.runtime,
-      idRanges: build.idRanges,
-      idPrefix: build.idPrefix,
-      stepDir,
-      layers,
-      args,
-      env,
-      cwd,
-      user: { uid: user.uid, gid: user.gid },
-      resources: build.resources,
-      where: instruction.where,
-      command: instruction.json ? JSON.stringify(instruction.json) : instruction.args,
-      onOutput: io.emitLog,
-      ...(io.emitEgress ? { onEgress: io.emitEgress } : {}),
-      tailLines: build.tailLines,
-      ...(enforced ? { diskLimitBytes: build.writableLayerBytes } : {}),
-      // --network=none keeps a step on loopback alone, as in Docker.
-      ...(build.egress && network?.value !== 'none' ? { egress: build.egress } : {}),
-      signal: io.signal,
-      log: build.log,
-      mounts: extraMounts,
-      mountPoints: prepared.mountPoints,
-    });
+      const extraMounts = [...prepared.mounts];
+      if (script !== null) {
+        // BuildKit runs a `#!` here-document as a file of a read-only mount at /dev/pipes/.
+        const pipes = join(stepDir, 'pipes');
+        await mkdir(pipes);
+        await writeFile(join(pipes, script.name), script.data, { mode: 0o755 });
+        extraMounts.push({ destination: '/dev/pipes', type: 'bind', source: pipes, options: ['bind', 'idmap', 'ro', 'nosuid', 'nodev'] });
+      }
+      const cachesBefore = await sizesOf(prepared.caches);
+      try {
+        return await runStep({
+          runtime: build.runtime,
+          idRanges: build.idRanges,
+          idPrefix: build.idPrefix,
+          stepDir,
+          layers,
+          args,
+          env,
+          cwd,
+          user: { uid: user.uid, gid: user.gid },
+          resources: build.resources,
+          where: instruction.where,
+          command: instruction.json ? JSON.stringify(instruction.json) : instruction.args,
+          onOutput: io.emitLog,
+          ...(io.emitEgress ? { onEgress: io.emitEgress } : {}),
+          tailLines: build.tailLines,
+          ...(enforced ? { diskLimitBytes: build.writableLayerBytes } : {}),
+          // --network=none keeps a step on loopback alone, as in Docker.
+          ...(build.egress && network?.value !== 'none' ? { egress: build.egress } : {}),
+          signal: io.signal,
+          log: build.log,
+          mounts: extraMounts,
+          mountPoints: prepared.mountPoints,
+        });
+      } finally {
+        // What the step added to its caches counts, whether it succeeded or not.
+        await admitCaches(prepared.caches, cachesBefore);
+      }
     } finally {
       await prepared.release();
-      await admitCaches(prepared.caches, cachesBefore);
     }
   }
 
