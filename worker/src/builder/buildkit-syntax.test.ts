@@ -199,6 +199,19 @@ describe('RUN --mount', () => {
     expect(await readdir(join(cacheMountRoot(h.dataDir, 'cachequota'), dirs[0]!))).toEqual(['blob']);
   });
 
+  it('type=cache sharing=locked runs one step at a time on the cache; shared (the control) lets two run together', async () => {
+    // Each step marks the cache, then waits up to 3 s for the other's mark: together, both see
+    // it; one after the other, the first gives up and the second finds the first's mark.
+    const step = (me: string, other: string, sharing: string) =>
+      `FROM busybox\nRUN --mount=type=cache,id=${sharing},target=/c,sharing=${sharing} touch /c/${me}; i=0; while [ ! -e /c/${other} ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; [ -e /c/${other} ] && echo saw > /saw || echo alone > /saw\n`;
+    const outcome = async (sharing: string) => {
+      const [a, b] = await Promise.all([h.build(step('a', 'b', sharing), { session: 'sharing' }), h.build(step('b', 'a', sharing), { session: 'sharing' })]);
+      return [await h.inImage(a.imageId, 'cat "$ROOT/saw"'), await h.inImage(b.imageId, 'cat "$ROOT/saw"')].sort();
+    };
+    expect(await outcome('locked')).toEqual(['alone\n', 'saw\n']);
+    expect(await outcome('shared')).toEqual(['saw\n', 'saw\n']);
+  }, 60_000);
+
   it('type=tmpfs is empty and gone after the step; type=bind shows context files read-only, rw writes are discarded', async () => {
     const context = await h.context({ 'req.txt': 'pkg-a\n', 'src/main.c': 'int main(){}' });
     const built = await h.build(
