@@ -113,6 +113,12 @@ describe('COPY here-documents', () => {
     expect(await h.inImage(ran.imageId, 'cat "$ROOT/said"')).toBe('hello layercake layercake\n');
   });
 
+  it('ADD <<EOF writes a file too, and a relative destination follows WORKDIR', async () => {
+    const built = await h.build('FROM busybox\nWORKDIR /srv\nADD <<EOF notes.txt\nadded\nEOF\n', { context: await h.context({}) });
+    expect(await h.inImage(built.imageId, 'cat "$ROOT/srv/notes.txt"')).toBe('added\n');
+    expect((await historyOf(built.imageId)).at(-1)).toBe('ADD <<EOF notes.txt # buildkit');
+  });
+
   it('keys the cache on the body and on the build args it substituted', async () => {
     const context = await h.context({});
     const dockerfile = 'FROM busybox\nARG V=1\nCOPY <<EOF /v\n$V\nEOF\n';
