@@ -47,6 +47,9 @@ function startWorkerProcess(): Promise<ChildProcess> {
       LAYERCAKE_HEARTBEAT_MS: '200',
       LAYERCAKE_ID_RANGE_BASE: String(ID_BASE),
       LAYERCAKE_LOG_LEVEL: process.env.LAYERCAKE_TEST_LOG ?? 'warn',
+      // Its terminal endpoint on a free loopback port, not the product's 3001.
+      TERMINAL_PORT: '0',
+      TERMINAL_HOST: '127.0.0.1',
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
