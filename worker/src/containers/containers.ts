@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { LearnerError } from '../../../protocol/errors.js';
 import { noEvents, type EventSink } from '../events.js';
 import { containerGroups, resolveUser } from '../image-store/image-files.js';
-import type { Change, Digest, ImageStore, LayerRecord } from '../image-store/index.js';
+import { byCodePoint, type Change, type Digest, type ImageStore, type LayerRecord } from '../image-store/index.js';
 import { TreeAccessError } from '../image-store/tree-beneath.js';
 import { commitLimits, sessionQuotas } from '../limits.js';
 import { type Attachment, type ContainerProcess, type ContainerRuntime, type ExitInfo, type RuntimeState } from '../runtime/container-runtime.js';
@@ -833,7 +833,7 @@ export class Containers {
       if (!options.all && cur.status !== 'running' && cur.status !== 'paused') continue;
       out.push(await this.view(cur));
     }
-    return out.sort((a, b) => b.created.localeCompare(a.created));
+    return out.sort((a, b) => byCodePoint(b.created, a.created));
   }
 
   async inspect(ref: string): Promise<ContainerInfo> {

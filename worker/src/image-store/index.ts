@@ -17,7 +17,7 @@ export { chainIdOf, chainIdsOf, isDigest, sha256, type Digest } from './digest.j
 export { ImageStoreError, isImageStoreError, type ImageStoreErrorKey } from './errors.js';
 export { diffUpper, type Change, type ChangeCounts, type ChangeKind } from './upper-diff.js';
 export { digestLayerDir, layerTar, type LayerTarSummary } from './layer-tar.js';
-export { formatReference, parseReference, type ImageReference } from './references.js';
+export { byCodePoint, formatReference, parseReference, type ImageReference } from './references.js';
 export { imageStoreLimits, type ImageStoreLimits } from './limits.js';
 export type { HistoryEntry, ImageConfig, LayerRecord, RunConfig } from './schemas.js';
 export { OPAQUE_XATTR, WHITEOUT_PREFIX, OPAQUE_MARKER } from './overlay.js';

@@ -90,6 +90,15 @@ export function hasExplicitTag(input: string): boolean {
 }
 
 /**
+ * Names and times in code-point order, as Go's sort.Strings orders Docker's: the first
+ * localeCompare of a process sets up ICU's collator, which cost `layercake images` 20-40 ms, for
+ * names that are ASCII (references) or timestamps of one format.
+ */
+export function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
  * Tags are files under refs/ (the truth). Beside them, refs-by-image/<image hex>/<tag> markers
  * answer "which tags name this image" without reading every tag in the store (156 ms per
  * inspect with 1000 tags, before). Markers are hints: each is checked against its tag file,
@@ -158,7 +167,7 @@ export class RefStore {
       else await unlink(join(dir, name)).catch(() => {}); // a stale hint
     }
     if (names !== null && out.length === 0) await rmdir(dir).catch(() => {});
-    return out.sort((a, b) => formatReference(a).localeCompare(formatReference(b)));
+    return out.sort((a, b) => byCodePoint(formatReference(a), formatReference(b)));
   }
 
   async get(ref: ImageReference): Promise<Digest | null> {
@@ -209,6 +218,6 @@ export class RefStore {
       const imageId = await this.get(ref);
       if (imageId !== null) out.push({ ref, imageId });
     }
-    return out.sort((a, b) => formatReference(a.ref).localeCompare(formatReference(b.ref)));
+    return out.sort((a, b) => byCodePoint(formatReference(a.ref), formatReference(b.ref)));
   }
 }

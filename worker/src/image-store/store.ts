@@ -27,7 +27,7 @@ import { imageStoreLimits, type ImageStoreLimits } from './limits.js';
 import { withLock } from './lock.js';
 import { removeTree } from './mounts.js';
 import { StorePaths, processAlive, tmpOwnerPid } from './paths.js';
-import { RefStore, formatReference, parseReference, tryParseReference } from './references.js';
+import { RefStore, byCodePoint, formatReference, parseReference, tryParseReference } from './references.js';
 import { ImageConfigSchema, type ImageConfig, type LayerRecord } from './schemas.js';
 import type { Change, ChangeCounts } from './upper-diff.js';
 
@@ -573,7 +573,7 @@ function summarise(images: readonly Image[], options: { all?: boolean }): ImageS
     rows.push({ repository: '<none>', tag: '<none>', id: image.id, created: image.created, size: image.size });
   }
   return rows.sort(
-    (a, b) => (b.created ?? '').localeCompare(a.created ?? '') || a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag),
+    (a, b) => byCodePoint(b.created ?? '', a.created ?? '') || byCodePoint(a.repository, b.repository) || byCodePoint(a.tag, b.tag),
   );
 }
 

@@ -6,7 +6,7 @@
 import { LearnerError } from '../../../protocol/errors.js';
 import { checkQuotas, sessionImages, type SessionQuotas, type SessionUsage } from './quotas.js';
 import { isDerivedFrom } from '../image-store/context.js';
-import { formatReference, ImageStoreError, parseReference, type Digest, type Image, type ImageStore, type ImageUser } from '../image-store/index.js';
+import { byCodePoint, formatReference, ImageStoreError, parseReference, type Digest, type Image, type ImageStore, type ImageUser } from '../image-store/index.js';
 import { isBaseName, type SessionImages } from './images.js';
 
 export interface ImageRow {
@@ -27,7 +27,7 @@ export async function listImages(store: ImageStore, images: SessionImages): Prom
     if (image.tags.some((t) => images.unqualify(t) !== null)) continue;
     rows.push({ repository: '<none>', tag: '<none>', id: image.id, created: image.created, size: image.size });
   }
-  return rows.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));
+  return rows.sort((a, b) => byCodePoint(b.created ?? '', a.created ?? ''));
 }
 
 /**
