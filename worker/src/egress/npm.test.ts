@@ -4,10 +4,10 @@
 //
 // This machine's own way out intercepts TLS (registry.npmjs.org presents a certificate of the
 // host's "sandboxing-egress-ca", which the host trusts and Debian's bundle does not), so the
-// test hands npm the root of the chain the host sees, in the build context: with no
-// interception that is the registry's real root and changes nothing. An operator setting that
-// gives every step and container such a CA does not exist yet (egress/README.md).
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+// service is given the root of the chain the host sees as the operator's CA
+// (LAYERCAKE_EGRESS_CA, trust.ts: NODE_EXTRA_CA_CERTS in the step): with no interception that is
+// the registry's real root and changes nothing.
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LearnerError } from '../../../protocol/errors.js';
@@ -34,7 +34,9 @@ describe.skipIf(!online)('npm install in a build', () => {
     expect(node.config.config?.Cmd).toEqual(['node']);
     dir = await mkdtemp('/tmp/lc-npm-');
     await chmod(dir, 0o755);
-    egress = new EgressService({ dir, cacheBytes: 128 * 2 ** 20, sessionsDir: join(h.dataDir, 'sessions') });
+    const caFile = join(dir, 'operator-ca.pem');
+    await writeFile(caFile, await chainRoot('registry.npmjs.org'));
+    egress = new EgressService({ dir, cacheBytes: 128 * 2 ** 20, sessionsDir: join(h.dataDir, 'sessions'), extraCa: caFile });
     await egress.start();
     builder = h.builderWith({ egress });
   }, 900_000);
@@ -48,16 +50,14 @@ describe.skipIf(!online)('npm install in a build', () => {
   }, 60_000);
 
   it('FROM node:18 builds offline of any registry, and npm install fetches a package through the proxy', async () => {
-    const context = await h.context({ 'host-ca.pem': await chainRoot('registry.npmjs.org') });
     const dockerfile = [
       'FROM node:18',
       'WORKDIR /app',
-      'COPY host-ca.pem /tmp/host-ca.pem',
-      'RUN npm init -y >/dev/null && NODE_EXTRA_CA_CERTS=/tmp/host-ca.pem npm install --no-audit --no-fund is-number@7.0.0',
+      'RUN npm init -y >/dev/null && npm install --no-audit --no-fund is-number@7.0.0',
       `RUN node -e "console.log('is-number:', require('is-number')(7))"`,
       '',
     ].join('\n');
-    const built = await h.build(dockerfile, { tags: ['npm-app'], context }, builder).catch((err) => {
+    const built = await h.build(dockerfile, { tags: ['npm-app'] }, builder).catch((err) => {
       console.error(JSON.stringify((err as LearnerError).facts, null, 1));
       throw err;
     });
