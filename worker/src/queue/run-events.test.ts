@@ -107,4 +107,30 @@ describe('run events in Redis', () => {
     await sink.flush();
     expect(await readRunEvents(redis, prefix, 'r5', -1)).toEqual([]);
   });
+
+  it('an event goes out as soon as its producer yields to microtasks, not at the loop’s next turn', async () => {
+    const sink = await RedisRunEvents.open(redis, prefix, 'r6');
+    sink.emit(log('started'));
+    // A producer that goes on without giving the loop a turn (awaits of settled promises only).
+    for (let i = 0; i < 100; i++) await Promise.resolve();
+    // Sent on the sink's own connection, so after the event's write if that was sent already.
+    expect(await redis.xlen(runStreamKey(prefix, 'r6'))).toBe(1);
+    await sink.flush();
+  });
+
+  it('opening(): events emitted before the stream’s last seq is known continue it', async () => {
+    const first = await RedisRunEvents.open(redis, prefix, 'r7');
+    first.emit(log('a'));
+    await first.flush();
+    const second = RedisRunEvents.opening(redis, prefix, 'r7');
+    second.emit(log('b'));
+    second.emit(log('c'));
+    await second.flush();
+    const events = await readRunEvents(redis, prefix, 'r7', -1);
+    expect(events.map((e) => [e.seq, (e as Extract<EngineEvent, { type: 'build.log' }>).text])).toEqual([
+      [0, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+    ]);
+  });
 });

@@ -125,7 +125,7 @@ export class RedisRunEvents extends RunEvents {
   }
 
   async flush(): Promise<void> {
-    while (this.scheduled || this.writing) await (this.writing ?? new Promise((r) => queueMicrotask(() => r(undefined))));
+    while (this.scheduled || this.writing) await (this.writing ?? new Promise((r) => setImmediate(r)));
     await this.progress;
     if (this.failure) throw this.failure;
   }
