@@ -73,7 +73,14 @@ export const engineEvent = z.discriminatedUnion('type', [
     type: z.literal('container.started'),
     containerId: z.string(),
     image: z.string(),
-    limits: z.object({ memoryBytes: z.number().int(), pidsMax: z.number().int(), cpus: z.number(), idleTimeoutMs: z.number().int() }),
+    limits: z.object({
+      memoryBytes: z.number().int(),
+      pidsMax: z.number().int(),
+      cpus: z.number(),
+      idleTimeoutMs: z.number().int(),
+      /** The host operator's wall-clock limit for this start; absent: none. */
+      timeLimitMs: z.number().int().positive().optional(),
+    }),
   }),
   z.object({
     ...base,

@@ -71,6 +71,10 @@ for (const locale of ['en', 'ko'] as Locale[]) {
     const startedAt = Date.now();
     // The shell waits for input that never comes: only the clock can end it.
     await expect(pane.getByText(locale === 'ko' ? '실행 중' : 'Running', { exact: true })).toBeVisible();
+    // The header counts down to the limit (it comes before the idle stop), and says so.
+    await expect(play.page.getByRole('timer')).toHaveAccessibleName(
+      locale === 'ko' ? /^\S+ 컨테이너는 작업 중이어도 0:0\d 뒤에 이 서버의 시간 제한으로 멈춰요\.$/ : /^\S+ reaches this host’s time limit in 0:0\d and is stopped then, busy or not\.$/,
+    );
     await play.shot('running');
 
     const notice = pane.getByRole('alert');

@@ -425,6 +425,37 @@ it('the widget’s connection types and reads on the worker host directly, and a
   await eventually(() => direct.opened.every((s) => !s.connected));
 });
 
+it('keys typed when the direct socket’s ping has expired (a laptop waking up) reach the shell once, after it attaches anew', async () => {
+  const a = await session();
+  const id = await shell(a.id);
+  const page = connect(gateway.url, { path: SOCKET_PATH, transports: ['websocket'], extraHeaders: { cookie: a.cookie }, forceNew: true });
+  sockets.push(page);
+  const direct = recordingOpener();
+  const chunks: Uint8Array[] = [];
+  const states: string[] = [];
+  const connection: TerminalConnection = new TerminalConnection(page, id, {
+    write(data, offset) {
+      chunks.push(Uint8Array.from(data));
+      connection.rendered(offset);
+    },
+    status: (st) => states.push(st.state),
+  }, { openDirect: direct.open });
+  const text = () => Buffer.concat(chunks).toString();
+  await eventually(() => states.includes('connected'));
+  // As after a sleep: the last ping is long past, so socket.io buffers the next packet and
+  // closes the socket ("ping timeout") instead of sending it.
+  (direct.opened[0]!.io.engine as unknown as { _pingTimeoutTime: number })._pingTimeoutTime = 1;
+  connection.input(new TextEncoder().encode('echo woke-$((3+4))\n'));
+  await eventually(() => text().includes('woke-7\r\n'));
+  expect(states).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
+  expect(direct.opened).toHaveLength(2);
+  // Control: the first socket never sent it (it is still in its buffer), so only the resend
+  // after attaching again put it through; and it went through once.
+  expect(direct.opened[0]!.sendBuffer.map((p) => (p.data as unknown[])[0])).toContain('terminal:input');
+  expect(text().split('woke-7').length).toBe(2);
+  connection.dispose();
+});
+
 it('when the worker host cannot be reached directly, the widget’s connection falls back to the gateway by itself', async () => {
   const a = await session();
   const id = await shell(a.id);

@@ -7,6 +7,7 @@ import {
   idleDeadline,
   idleWarningMs,
   imagesInUse,
+  limitDeadline,
   LOG_CHUNKS_KEPT,
   resumeAfter,
   runReducer,
@@ -231,6 +232,18 @@ describe('the session: containers, images, idle time', () => {
     const exited = sessionReducer(touched, { type: 'event', event: stream(containerRun.slice(4), RUN, 4)[0]! });
     expect(exited.containers[C1]!.status).toBe('exited');
     expect(idleDeadline(exited)).toBeNull();
+  });
+
+  it('learns a start\'s time limit, which activity does not move; none without one', () => {
+    expect(limitDeadline(events.reduce((acc, event) => sessionReducer(acc, { type: 'event', event }), emptySession()))).toBeNull();
+    const limited = stream([containerRun[0]!, { type: 'container.started', containerId: C1, image: 'app:latest', limits: { ...limits, timeLimitMs: 300_000 } }]);
+    const s = limited.reduce((acc, event) => sessionReducer(acc, { type: 'event', event }), emptySession());
+    const started = Date.parse(limited[1]!.at);
+    expect(limitDeadline(s)).toEqual({ containerId: C1, atMs: started + 300_000 });
+    const touched = sessionReducer(s, { type: 'touched', containerId: C1, atMs: started + 60_000 });
+    expect(limitDeadline(touched)!.atMs).toBe(started + 300_000);
+    // The limit comes before the idle stop here (5 min against 10).
+    expect(limitDeadline(touched)!.atMs).toBeLessThan(idleDeadline(touched)!.atMs);
   });
 
   it('takes the list as the truth about which containers exist, keeping which run reports each', () => {

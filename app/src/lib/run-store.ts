@@ -375,6 +375,8 @@ export interface SessionContainer {
   /** The engine's last activity (attach input, exec, start), as last listed. */
   lastActivityAt?: string | null;
   idleTimeoutMs?: number;
+  /** The host's wall-clock limit per start (absent: none): the engine stops it then, activity or not. */
+  timeLimitMs?: number;
   /** The run whose events report this container, when this browser started it. */
   runId?: string;
 }
@@ -430,11 +432,13 @@ export function sessionReducer(state: SessionState, action: SessionAction): Sess
         const known = state.containers[c.id];
         const runId = c.runId ?? known?.runId;
         const idleTimeoutMs = c.idleTimeoutMs ?? known?.idleTimeoutMs;
+        const timeLimitMs = c.timeLimitMs ?? known?.timeLimitMs;
         const lastActivityAt = c.lastActivityAt ?? known?.lastActivityAt;
         containers[c.id] = {
           ...c,
           ...(runId !== undefined ? { runId } : {}),
           ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
+          ...(timeLimitMs !== undefined ? { timeLimitMs } : {}),
           ...(lastActivityAt !== undefined ? { lastActivityAt } : {}),
         };
       }
@@ -469,6 +473,7 @@ export function sessionReducer(state: SessionState, action: SessionAction): Sess
         startedAt: d.startedAt,
         lastActivityAt: d.lastActivityAt,
         idleTimeoutMs: d.limits.idleTimeoutMs,
+        timeLimitMs: d.limits.timeLimitMs,
       };
       return { ...state, containers: { ...state.containers, [d.id]: row }, details: { ...state.details, [d.id]: d } };
     }
@@ -514,6 +519,7 @@ function sessionEvent(state: SessionState, event: EngineEvent): SessionState {
         startedAt: event.at,
         lastActivityAt: event.at,
         idleTimeoutMs: event.limits.idleTimeoutMs,
+        timeLimitMs: event.limits.timeLimitMs,
         exitCode: undefined,
         oomKilled: false,
         timedOut: false,
@@ -553,6 +559,20 @@ export function idleDeadline(state: SessionState): { containerId: string; atMs: 
     );
     if (last === 0) continue;
     const atMs = last + c.idleTimeoutMs;
+    if (first === null || atMs < first.atMs) first = { containerId: c.id, atMs };
+  }
+  return first;
+}
+
+/**
+ * When the first of the session's running containers reaches the host's time limit for its
+ * start. Activity does not move it: a learner is warned to commit, not offered "keep working".
+ */
+export function limitDeadline(state: SessionState): { containerId: string; atMs: number } | null {
+  let first: { containerId: string; atMs: number } | null = null;
+  for (const c of Object.values(state.containers)) {
+    if (c.status !== 'running' || !c.timeLimitMs || !c.startedAt) continue;
+    const atMs = Date.parse(c.startedAt) + c.timeLimitMs;
     if (first === null || atMs < first.atMs) first = { containerId: c.id, atMs };
   }
   return first;

@@ -475,7 +475,7 @@ export class Containers {
         type: 'container.started',
         containerId: cur.record.id,
         image: cur.record.image,
-        limits: { memoryBytes: l.memoryBytes, pidsMax: l.pidsMax, cpus: cpusOf(l), idleTimeoutMs: l.idleTimeoutMs },
+        limits: { memoryBytes: l.memoryBytes, pidsMax: l.pidsMax, cpus: cpusOf(l), idleTimeoutMs: l.idleTimeoutMs, ...(l.timeLimitMs ? { timeLimitMs: l.timeLimitMs } : {}) },
       });
     }
     return { container: await this.view(cur), attachment };

@@ -12,7 +12,7 @@ import { CodeEditor, isDockerfilePath, preloadEditor } from '../editor';
 import { BinaryNotice, FileTree, SaveStatus, useWorkspace } from '../files';
 import { ImagesList } from '../images/ImagesList';
 import { useBuildRun, usePlaySession } from '../session/PlaySession';
-import { IdleWarning } from '../session/SessionTimer';
+import { IdleWarning, LimitWarning } from '../session/SessionTimer';
 import { Terminal } from '../terminal';
 import { VmPanel } from '../vm/VmPanel';
 import { Tabs } from './Tabs';
@@ -109,6 +109,7 @@ export function Playground() {
 
       <div className={styles.panels}>
         <IdleWarning />
+        <LimitWarning />
         <Tabs
           label={t('playground.panels')}
           selected={tab}

@@ -3,9 +3,11 @@
 // idle reaper stops them after their idleTimeoutMs), and, before it acts, a warning with a
 // "Keep working" button that counts as activity. The deadline comes from the engine (each
 // container's last activity, read with inspect) so what the page says is what the reaper does.
+// A host may also limit each start's wall-clock time; when that comes first the header counts
+// down to it instead, and its warning asks for a commit (activity cannot move it).
 import { useEffect, useState } from 'react';
 import { useT } from '../../lib/i18n/client';
-import { idleDeadline, idleWarningMs } from '../../lib/run-store';
+import { idleDeadline, idleWarningMs, limitDeadline, type SessionState } from '../../lib/run-store';
 import { formatClock } from '../layers/format';
 import { usePlaySession } from './PlaySession';
 import { messages } from './messages';
@@ -20,23 +22,55 @@ function useNow(everyMs: number): number {
   return now;
 }
 
+/** The time limit warns as long before as the idle stop does. */
+function limitWarningMs(timeLimitMs: number): number {
+  return idleWarningMs(timeLimitMs);
+}
+
+/** Whichever stop comes first: the idle reaper's or a time limit's. */
+function firstStop(session: SessionState): { containerId: string; atMs: number; kind: 'idle' | 'limit' } | null {
+  const idle = idleDeadline(session);
+  const limit = limitDeadline(session);
+  if (limit && (!idle || limit.atMs < idle.atMs)) return { ...limit, kind: 'limit' };
+  return idle ? { ...idle, kind: 'idle' } : null;
+}
+
 /** The short form for the page header's status slot. */
 export function SessionTimer() {
   const t = useT(messages);
   const { session, connected } = usePlaySession();
   const now = useNow(1000);
-  const deadline = idleDeadline(session);
+  const stop = firstStop(session);
   // The page's connection status says so when offline; a stale countdown would mislead.
   if (!connected) return null;
-  if (!deadline) return <span className={styles.timer} role="status">{t('session.noContainers')}</span>;
-  const left = deadline.atMs - now;
-  const container = session.containers[deadline.containerId];
-  const warn = container?.idleTimeoutMs !== undefined && left <= idleWarningMs(container.idleTimeoutMs);
+  if (!stop) return <span className={styles.timer} role="status">{t('session.noContainers')}</span>;
+  const left = Math.max(0, stop.atMs - now);
+  const container = session.containers[stop.containerId];
+  const window = stop.kind === 'idle' ? container?.idleTimeoutMs && idleWarningMs(container.idleTimeoutMs) : container?.timeLimitMs && limitWarningMs(container.timeLimitMs);
+  const warn = window !== undefined && left <= window;
+  const label = stop.kind === 'idle' ? t('session.timeLeftLabel', { time: formatClock(left) }) : t('session.limitLabel', { name: container?.name ?? '', time: formatClock(left) });
   return (
     // A timer is not read out as it ticks (aria-live off); its name says what the time is for.
-    <span role="timer" aria-label={t('session.timeLeftLabel', { time: formatClock(left) })} className={`${styles.timer} ${warn ? styles.timerWarn : ''}`} title={t('session.timeLeftLabel', { time: formatClock(left) })}>
+    <span role="timer" aria-label={label} className={`${styles.timer} ${warn ? styles.timerWarn : ''}`} title={label}>
       {t('session.timeLeft', { time: formatClock(left) })}
     </span>
+  );
+}
+
+/** Shortly before a container's time limit: a warning that only a commit keeps its files. */
+export function LimitWarning() {
+  const t = useT(messages);
+  const { session } = usePlaySession();
+  const now = useNow(1000);
+  const deadline = limitDeadline(session);
+  const container = deadline ? session.containers[deadline.containerId] : undefined;
+  if (!deadline || !container?.timeLimitMs) return null;
+  const left = Math.max(0, deadline.atMs - now);
+  if (left > limitWarningMs(container.timeLimitMs)) return null;
+  return (
+    <div className={styles.warning} role="alert">
+      <p>{t('session.limitWarning', { name: container.name, time: formatClock(left) })}</p>
+    </div>
   );
 }
 

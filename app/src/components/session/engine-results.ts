@@ -30,6 +30,7 @@ export function readContainers(result: unknown): SessionContainer[] | null {
     timedOut: c.timedOut,
     startedAt: c.startedAt,
     idleTimeoutMs: c.limits.idleTimeoutMs,
+    ...(c.limits.timeLimitMs ? { timeLimitMs: c.limits.timeLimitMs } : {}),
   }));
 }
 

@@ -40,6 +40,17 @@ export interface TerminalSocket {
 /** A socket to a worker host's terminal endpoint (socket.io-client's, without reconnection). */
 export interface DirectSocket extends TerminalSocket {
   disconnect(): unknown;
+  /** socket.io's packets emitted while it could not send (public in socket.io-client). */
+  readonly sendBuffer?: ReadonlyArray<{ data?: unknown }>;
+}
+
+/** The input a dropped direct socket still held unsent, in the order it was typed. */
+function unsentInput(socket: DirectSocket): Uint8Array[] {
+  return (socket.sendBuffer ?? []).flatMap((packet) => {
+    const [event, payload] = Array.isArray(packet.data) ? packet.data : [];
+    const data = (payload as { data?: unknown } | undefined)?.data;
+    return event === terminalEvents.input && data instanceof Uint8Array ? [data] : [];
+  });
 }
 
 export type DirectOpener = (endpoint: TerminalDirectEndpoint) => DirectSocket;
@@ -239,9 +250,14 @@ export class TerminalConnection {
     const dropped = () => {
       if (this.direct?.socket !== socket) return;
       const carried = this.channel === socket;
+      // Keys typed as the socket went (or once its ping had expired, as after a laptop's sleep:
+      // socket.io then buffers instead of sending) would go with it: they are sent again after
+      // attaching anew, before anything typed meanwhile.
+      const unsent = carried ? unsentInput(socket) : [];
       this.closeDirect();
       if (carried) {
         this.dropped();
+        for (const data of unsent.reverse()) this.requeue(data);
         this.retry();
       }
     };
@@ -323,6 +339,13 @@ export class TerminalConnection {
     if (!this.attachmentId || this.renderedTo <= this.acked) return;
     this.acked = this.renderedTo;
     this.channel.emit(terminalEvents.ack, { attachmentId: this.attachmentId, offset: this.acked });
+  }
+
+  /** Input that was sent but not delivered goes to the front of what waits for the attachment. */
+  private requeue(data: Uint8Array): void {
+    if (this.queuedBytes + data.byteLength > QUEUED_INPUT_MAX_BYTES) return;
+    this.queued.unshift(data);
+    this.queuedBytes += data.byteLength;
   }
 
   /** Keystrokes and pastes, as bytes (the widget encodes text as UTF-8). */
