@@ -68,9 +68,11 @@ describe.skipIf(!online)("a session's egress counts", () => {
     // And it counts on from there.
     await h.build(FETCH, { noCache: true }, h.builderWith({ egress: second }));
     expect((await second.usage(h.session)).bytes).toBeGreaterThan(counted.bytes + 50_000);
+    // Its lines are appended every half second and at its end: read once it has stopped (a quiet
+    // host finished the build and read the file before the next flush).
+    await stop(second);
     const lines = (await readFile(join(h.dataDir, 'sessions', h.session, 'egress-usage.log'), 'utf8')).trim().split('\n');
     expect(lines.length).toBeGreaterThan(1);
-    await stop(second);
     // The control: a service that keeps its records elsewhere starts this session from zero.
     const elsewhere = await service({ sessionsDir: join(h.work, 'other-sessions') });
     expect((await elsewhere.usage(h.session)).bytes).toBe(0);
