@@ -46,8 +46,8 @@ export function SessionTimer() {
   if (!stop) return <span className={styles.timer} role="status">{t('session.noContainers')}</span>;
   const left = Math.max(0, stop.atMs - now);
   const container = session.containers[stop.containerId];
-  const window = stop.kind === 'idle' ? container?.idleTimeoutMs && idleWarningMs(container.idleTimeoutMs) : container?.timeLimitMs && limitWarningMs(container.timeLimitMs);
-  const warn = window !== undefined && left <= window;
+  const warnWithin = stop.kind === 'idle' ? container?.idleTimeoutMs && idleWarningMs(container.idleTimeoutMs) : container?.timeLimitMs && limitWarningMs(container.timeLimitMs);
+  const warn = warnWithin !== undefined && left <= warnWithin;
   const label = stop.kind === 'idle' ? t('session.timeLeftLabel', { time: formatClock(left) }) : t('session.limitLabel', { name: container?.name ?? '', time: formatClock(left) });
   return (
     // A timer is not read out as it ticks (aria-live off); its name says what the time is for.
