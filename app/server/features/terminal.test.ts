@@ -383,10 +383,12 @@ it('terminal:direct hands out this host’s endpoint and a token for this sessio
   expect(await s.socket.timeout(15_000).emitWithAck('terminal:direct', { containerId: id, token: 'x' })).toMatchObject({ ok: false, error: { key: 'socket.badMessage' } });
 });
 
-it('the widget’s connection types and reads on the worker host directly, and after that socket drops goes on there in the same shell, nothing twice', async () => {
-  const a = await session();
-  const id = await shell(a.id);
-  const page = connect(gateway.url, { path: SOCKET_PATH, transports: ['websocket'], extraHeaders: { cookie: a.cookie }, forceNew: true });
+/**
+ * The page's terminal widget without a screen, as the browser runs it: a page socket with the
+ * learner's cookie, direct sockets recorded, what it renders and each status it reports.
+ */
+function widget(cookie: string, id: string) {
+  const page = connect(gateway.url, { path: SOCKET_PATH, transports: ['websocket'], extraHeaders: { cookie }, forceNew: true });
   sockets.push(page);
   const onPage: string[] = [];
   page.on('terminal:output', () => onPage.push('frame'));
@@ -400,7 +402,13 @@ it('the widget’s connection types and reads on the worker host directly, and a
     },
     status: (st) => states.push(st.state),
   }, { openDirect: direct.open });
-  const text = () => Buffer.concat(chunks).toString();
+  return { connection, direct, states, onPage, text: () => Buffer.concat(chunks).toString() };
+}
+
+it('the widget’s connection types and reads on the worker host directly, and after that socket drops goes on there in the same shell, nothing twice', async () => {
+  const a = await session();
+  const id = await shell(a.id);
+  const { connection, direct, states, text, onPage } = widget(a.cookie, id);
   await eventually(() => states.includes('connected'));
   connection.input(new TextEncoder().encode('echo pid=$$. $((6*7))\n'));
   await eventually(() => text().includes('42\r\n'));
@@ -428,19 +436,7 @@ it('the widget’s connection types and reads on the worker host directly, and a
 it('keys typed when the direct socket’s ping has expired (a laptop waking up) reach the shell once, after it attaches anew', async () => {
   const a = await session();
   const id = await shell(a.id);
-  const page = connect(gateway.url, { path: SOCKET_PATH, transports: ['websocket'], extraHeaders: { cookie: a.cookie }, forceNew: true });
-  sockets.push(page);
-  const direct = recordingOpener();
-  const chunks: Uint8Array[] = [];
-  const states: string[] = [];
-  const connection: TerminalConnection = new TerminalConnection(page, id, {
-    write(data, offset) {
-      chunks.push(Uint8Array.from(data));
-      connection.rendered(offset);
-    },
-    status: (st) => states.push(st.state),
-  }, { openDirect: direct.open });
-  const text = () => Buffer.concat(chunks).toString();
+  const { connection, direct, states, text } = widget(a.cookie, id);
   await eventually(() => states.includes('connected'));
   // As after a sleep: the last ping is long past, so socket.io buffers the next packet and
   // closes the socket ("ping timeout") instead of sending it.
@@ -463,23 +459,10 @@ it('when the worker host cannot be reached directly, the widget’s connection f
   // Where nothing listens (a host behind a firewall, a worker restarting); restored after.
   await redis.hset(key, 'port', '1');
   try {
-    const page = connect(gateway.url, { path: SOCKET_PATH, transports: ['websocket'], extraHeaders: { cookie: a.cookie }, forceNew: true });
-    sockets.push(page);
-    const onPage: string[] = [];
-    page.on('terminal:output', () => onPage.push('frame'));
-    const direct = recordingOpener();
-    const chunks: Uint8Array[] = [];
-    const states: string[] = [];
-    const connection: TerminalConnection = new TerminalConnection(page, id, {
-      write(data, offset) {
-        chunks.push(Uint8Array.from(data));
-        connection.rendered(offset);
-      },
-      status: (st) => states.push(st.state),
-    }, { openDirect: direct.open });
+    const { connection, direct, states, text, onPage } = widget(a.cookie, id);
     await eventually(() => states.includes('connected'));
     connection.input(new TextEncoder().encode('echo fell-back-$((2*3))\n'));
-    await eventually(() => Buffer.concat(chunks).toString().includes('fell-back-6\r\n'));
+    await eventually(() => text().includes('fell-back-6\r\n'));
     // It tried the direct way once, then went through the page socket.
     expect(direct.opened).toHaveLength(1);
     expect(direct.opened[0]!.connected).toBe(false);
