@@ -26,7 +26,7 @@ import { handlers } from './instructions/index.js';
 import { parseDockerfile, type Keyword } from './parse.js';
 import { planBuild, resolveImage, stageNamed, type BuildPlan } from './plan.js';
 import { CancelledError, type StepResources } from './run-step.js';
-import { cacheMountRoot } from './run-mounts.js';
+import { cacheMountRoot, SECRET_MAX_BYTES } from './run-mounts.js';
 import { StepBudget } from './step-budget.js';
 import { atLine, learnerError, type BuildRuntime, type CopySource, type PreparedStep, type StageRuntime } from './step.js';
 import { diskQuotaLimiter, type WritableLayerLimiter } from '../disk/writable-layer.js';
@@ -49,6 +49,8 @@ export const buildRequestSchema = z.object({
   tags: z.array(z.string().min(1).max(255)).default([]),
   buildArgs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
   noCache: z.boolean().default(false),
+  /** `--secret id=…`: id → bytes, for RUN --mount=type=secret; never stored, logged or sent in an event. */
+  secrets: z.record(z.string().min(1), z.instanceof(Uint8Array).refine((b) => b.length <= SECRET_MAX_BYTES)).default({}),
   /** Build up to this stage (`--target`). */
   target: z.string().min(1).optional(),
   /** Cancels the build: a running step is killed and everything it made is removed. */
@@ -277,6 +279,7 @@ export class Builder {
       writableLayer: this.writableLayer,
       tailLines: this.limits.failedOutputLines,
       cacheMounts: { root: cacheRoot, maxBytes: quotas.layerBytes, admitGrowth: (bytes) => budget.admitGrowth(bytes) },
+      secrets: new Map(Object.entries(req.secrets)),
       ...(this.options.egress ? { egress: await this.options.egress.forSession(req.session) } : {}),
       ...(signal ? { signal } : {}),
       log,

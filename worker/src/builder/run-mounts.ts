@@ -7,19 +7,28 @@
 //    what the command writes there is thrown away. They are copied into the step's scratch dir
 //    first, so a bind can never write to the context or to a layer, and the copy's digest is part
 //    of the cache key (as BuildKit keys a bind by its content).
-//  - type=secret, type=ssh: refused by name (nothing here can hand a secret to a build).
+//  - type=secret: a value handed to this build (`layercake build --secret`), as a read-only file
+//    (default /run/secrets/<id>, mode 0400) and/or an environment variable (`env=`), on a tmpfs the
+//    host mounts for the step alone, as BuildKit does: never in the layer, the history, the cache
+//    key (its id and options are, its bytes are not: BuildKit does not re-run a step for a new
+//    value either), the events or a file of the store. A secret the build was not given is left
+//    out (its directory is still made, as BuildKit's stub is), unless `required`.
+//  - type=ssh: refused by name (no SSH agent is ever handed to a build here).
 // Each mount is an idmapped bind of a host directory (sandbox-native's `idmap` option), so its
 // files show the owners they have on disk as container ids, whichever id range the step got.
 // The mount point is made in the step's init layer, below the image, so the directory the
 // launcher would otherwise create does not land in the layer either (BuildKit removes its stubs).
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, readdir } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { release as kernelRelease } from 'node:os';
 import { join, posix } from 'node:path';
+import { promisify } from 'node:util';
 import { limitDir } from '../disk/disk-quota.js';
 import { removeLayerDir } from '../disk/writable-layer.js';
 import type { ExtraMount } from '../runtime/oci-spec.js';
 import type { Flag, Instruction } from './parse.js';
-import { learnerError, type BuildRuntime } from './step.js';
+import { learnerError, type BuildRuntime, type BuildSecrets } from './step.js';
 import { LayeredTree, NotADirectoryError, resolveInTree, SymlinkLoopError, type SourceTree, type TreeEntry } from '../image-store/layered-tree.js';
 import { UpperWriter } from '../image-store/upper-writer.js';
 import { layerDirsOf } from './image-config.js';
@@ -28,7 +37,9 @@ import { fileDigest } from './context.js';
 export type RunMount =
   | { type: 'cache'; target: string; id: string; sharing: 'shared' | 'private' | 'locked'; mode: number; uid: number; gid: number; readonly: boolean; where: Flag['where'] }
   | { type: 'tmpfs'; target: string; sizeBytes: number | null; where: Flag['where'] }
-  | { type: 'bind'; target: string; from: string | null; source: string; readwrite: boolean; where: Flag['where'] };
+  | { type: 'bind'; target: string; from: string | null; source: string; readwrite: boolean; where: Flag['where'] }
+  /** target null: only `env` (BuildKit mounts no file when env= is given without a target). */
+  | { type: 'secret'; id: string; target: string | null; env: string | null; required: boolean; mode: number; uid: number; gid: number; where: Flag['where'] };
 
 const TYPES = ['bind', 'cache', 'tmpfs', 'secret', 'ssh'] as const;
 const SIZE = /^(\d+)([kmgt]?)i?b?$/i;
@@ -39,7 +50,12 @@ const OPTIONS: Record<RunMount['type'], readonly string[]> = {
   bind: ['type', 'target', 'dst', 'destination', 'source', 'src', 'from', 'rw', 'readwrite', 'ro', 'readonly'],
   cache: ['type', 'target', 'dst', 'destination', 'id', 'sharing', 'mode', 'uid', 'gid', 'ro', 'readonly', 'rw', 'readwrite'],
   tmpfs: ['type', 'target', 'dst', 'destination', 'size'],
+  // ro/rw are BuildKit's generic options: accepted, and a secret is read-only whatever they say.
+  secret: ['type', 'id', 'source', 'src', 'target', 'dst', 'destination', 'env', 'required', 'mode', 'uid', 'gid', 'ro', 'readonly', 'rw', 'readwrite'],
 };
+
+/** Most bytes of one secret: BuildKit's MaxSecretSize (500 KiB). */
+export const SECRET_MAX_BYTES = 500 * 1024;
 
 function bool(value: string | undefined): boolean | null {
   if (value === undefined || value === '' || value === 'true' || value === '1') return true;
@@ -79,13 +95,12 @@ export function checkMount(
   };
   const type = (fields.get('type') ?? 'bind') as (typeof TYPES)[number];
   if (!TYPES.includes(type)) bad(`type=${type}`);
-  if (type === 'secret' || type === 'ssh') {
-    throw learnerError('build.mountSecretUnsupported', flag.where, { type });
-  }
+  if (type === 'ssh') throw learnerError('build.mountSshUnsupported', flag.where);
   if (type === 'cache' && fields.has('from')) {
     throw learnerError('build.featureUnsupported', flag.where, { instruction: instruction.keyword, feature: '--mount=type=cache,from' });
   }
   for (const [key, value] of fields) if (!OPTIONS[type].includes(key)) bad(value === undefined ? key : `${key}=${value}`);
+  if (type === 'secret') return checkSecret(fields, flag, values, bad);
   const rawTarget = fields.get('target') ?? fields.get('dst') ?? fields.get('destination');
   if (rawTarget === undefined || rawTarget === '') throw learnerError('build.mountNeedsTarget', flag.where, { type });
   if (!values) return null;
@@ -95,12 +110,6 @@ export function checkMount(
   const flagOf = (names: string[]): boolean | null => {
     for (const name of names) if (fields.has(name)) return bool(fields.get(name)) ?? bad(`${name}=${fields.get(name)}`);
     return null;
-  };
-  const idOf = (name: string): number => {
-    const value = fields.get(name);
-    if (value === undefined) return 0;
-    if (!/^\d+$/.test(value) || Number(value) > 65535) bad(`${name}=${value}`);
-    return Number(value);
   };
   switch (type) {
     case 'tmpfs': {
@@ -112,11 +121,10 @@ export function checkMount(
     case 'cache': {
       const sharing = fields.get('sharing') ?? 'shared';
       if (sharing !== 'shared' && sharing !== 'private' && sharing !== 'locked') bad(`sharing=${sharing}`);
-      const mode = fields.get('mode') ?? '0755';
-      if (!/^[0-7]{3,4}$/.test(mode)) bad(`mode=${mode}`);
+      const mode = modeOf(fields, 0o755, bad);
       const readonly = flagOf(['ro', 'readonly']) ?? !(flagOf(['rw', 'readwrite']) ?? true);
       const id = fields.get('id') || target;
-      return { type, target, id, sharing: sharing as 'shared', mode: parseInt(mode, 8), uid: idOf('uid'), gid: idOf('gid'), readonly, where: flag.where };
+      return { type, target, id, sharing: sharing as 'shared', mode, uid: idOf(fields, 'uid', bad), gid: idOf(fields, 'gid', bad), readonly, where: flag.where };
     }
     default: {
       const readwrite = flagOf(['rw', 'readwrite']) ?? !(flagOf(['ro', 'readonly']) ?? true);
@@ -125,11 +133,50 @@ export function checkMount(
   }
 }
 
+type Fields = ReadonlyMap<string, string | undefined>;
+
+function modeOf(fields: Fields, fallback: number, bad: (value: string) => never): number {
+  const mode = fields.get('mode');
+  if (mode === undefined) return fallback;
+  if (!/^[0-7]{1,4}$/.test(mode)) bad(`mode=${mode}`);
+  return parseInt(mode, 8);
+}
+
+/** uid/gid: a container id (its range has 65536). */
+function idOf(fields: Fields, name: string, bad: (value: string) => never): number {
+  const value = fields.get(name);
+  if (value === undefined) return 0;
+  if (!/^\d+$/.test(value) || Number(value) > 65535) bad(`${name}=${value}`);
+  return Number(value);
+}
+
+/**
+ * type=secret, as BuildKit's dockerfile frontend reads it: the id is `id` or `source` (not both),
+ * else the target's base name; the file goes to `target`, else /run/secrets/<id> unless only `env`
+ * was asked for; `required` alone means true.
+ */
+function checkSecret(fields: Fields, flag: Flag, values: boolean, bad: (value: string) => never): RunMount | null {
+  const named = fields.get('id') ?? fields.get('source') ?? fields.get('src');
+  const rawTarget = fields.get('target') ?? fields.get('dst') ?? fields.get('destination');
+  if ([fields.get('id'), fields.get('source') ?? fields.get('src')].every((v) => v !== undefined)) bad(`source=${fields.get('source') ?? fields.get('src')}`);
+  if (!named && !rawTarget) throw learnerError('build.mountSecretNeedsId', flag.where);
+  if (!values) return null;
+  const id = named || posix.basename(rawTarget!);
+  const env = fields.get('env') ?? null;
+  if (env !== null && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) bad(`env=${env}`);
+  // BuildKit hands a relative target to the runtime as it is: relative to the root, not WORKDIR.
+  const target = rawTarget ? posix.normalize(posix.join('/', rawTarget)) : env === null ? `/run/secrets/${posix.basename(id)}` : null;
+  if (target === '/') bad(`target=${rawTarget}`);
+  const required = fields.has('required') ? (bool(fields.get('required')) ?? bad(`required=${fields.get('required')}`)) : false;
+  return { type: 'secret', id, target, env, required, mode: modeOf(fields, 0o400, bad), uid: idOf(fields, 'uid', bad), gid: idOf(fields, 'gid', bad), where: flag.where };
+}
+
 /** Every `--mount` of a RUN, parsed (several are allowed; one target once). */
 export function parseMounts(instruction: Instruction, expand: (text: string) => string, workdir: string): RunMount[] {
   const mounts = instruction.flags.filter((f) => f.name === 'mount').map((flag) => parseMount(flag, instruction, expand, workdir));
   const seen = new Set<string>();
   for (const mount of mounts) {
+    if (mount.target === null) continue;
     if (seen.has(mount.target)) throw learnerError('build.invalidFlagValue', mount.where, { flag: 'mount', value: `target=${mount.target}` });
     seen.add(mount.target);
   }
@@ -151,6 +198,10 @@ export interface PreparedMounts {
   mountPoints: { path: string; file: boolean }[];
   /** The session's cache dirs this step mounts rw (measured after it, against the quota). */
   caches: string[];
+  /** `NAME=value` of the secrets asked for with env=, for the step's environment. */
+  env: string[];
+  /** The step's private secret dir (a tmpfs where the kernel can idmap one): the bundle goes here when `env` holds a secret. */
+  secretDir: string | null;
   release(): Promise<void>;
 }
 
@@ -163,6 +214,28 @@ interface PrepareInput {
   cacheBytes: number;
   memoryBytes: number;
   build: BuildRuntime;
+  secrets: BuildSecrets;
+}
+
+const execFileP = promisify(execFile);
+
+/** Idmapped mounts of a tmpfs came with Linux 6.3; before it a secret's file goes in the step's private dir. */
+function tmpfsIdmaps(): boolean {
+  const [major = 0, minor = 0] = kernelRelease().split(/[.-]/).map(Number);
+  return major > 6 || (major === 6 && minor >= 3);
+}
+
+/**
+ * The step's secrets dir: a tmpfs mounted on the host for this step alone (as BuildKit's secret
+ * mounts are), so a secret's bytes never reach a disk; mode 0700, root's, no exec. Unmounted by
+ * `release`, and detached by the store's scratch clean-up if the process dies first.
+ */
+async function secretDirOf(stepDir: string, log: BuildRuntime['log']): Promise<string> {
+  const dir = join(stepDir, 'secrets');
+  await mkdir(dir, { mode: 0o700 });
+  if (tmpfsIdmaps()) await execFileP('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=0700,nosuid,nodev,noexec', 'tmpfs', dir]);
+  else log.warn({ dir }, 'this kernel cannot idmap a tmpfs: the step\'s secrets are in its private dir on the data filesystem');
+  return dir;
 }
 
 /** The spec's `key` part only, without touching the disk: what the cache lookup needs. */
@@ -170,6 +243,7 @@ export async function mountsKey(mounts: readonly RunMount[], build: BuildRuntime
   const parts: unknown[] = [];
   for (const mount of mounts) {
     if (mount.type !== 'bind') {
+      // A secret's id and options, never its bytes (held by nothing here anyway).
       const { where: _where, ...spec } = mount;
       parts.push(spec);
       continue;
@@ -253,11 +327,36 @@ export async function prepareMounts(o: PrepareInput): Promise<PreparedMounts> {
   const releases: (() => void)[] = [];
   const scratch: string[] = [];
   const caches: string[] = [];
+  const env: string[] = [];
+  let secretDir: string | null = null;
   const base = ['nosuid', 'nodev'];
+  const unmountSecrets = async (): Promise<void> => {
+    if (secretDir !== null) await execFileP('umount', [secretDir]).catch(() => undefined);
+  };
   try {
     let index = 0;
     for (const mount of o.mounts) {
       index++;
+      if (mount.type === 'secret') {
+        const value = o.secrets.get(mount.id);
+        if (value === undefined) {
+          // BuildKit: a secret nobody gave is left out (its directory is still there), unless required.
+          if (mount.required) throw learnerError('build.secretMissing', mount.where, { id: mount.id });
+          if (mount.target !== null) mountPoints.push({ path: posix.dirname(mount.target), file: false });
+          continue;
+        }
+        secretDir ??= await secretDirOf(o.stepDir, o.build.log);
+        if (mount.env !== null) env.push(`${mount.env}=${Buffer.from(value).toString('utf8')}`);
+        if (mount.target === null) continue;
+        const file = join(secretDir, `secret-${index}`);
+        await writeFile(file, value, { mode: 0o600, flag: 'wx' });
+        // Through the idmapped bind these are the container's ids, whatever range the step gets.
+        await chown(file, mount.uid, mount.gid);
+        await chmod(file, mount.mode);
+        mounts.push({ destination: mount.target, type: 'bind', source: file, options: ['bind', 'idmap', 'ro', ...base, 'noexec'] });
+        mountPoints.push({ path: mount.target, file: true });
+        continue;
+      }
       if (mount.type === 'tmpfs') {
         const size = mount.sizeBytes ?? o.memoryBytes;
         mounts.push({ destination: mount.target, type: 'tmpfs', source: 'tmpfs', options: [...base, `size=${size}`, 'mode=1777'] });
@@ -313,15 +412,19 @@ export async function prepareMounts(o: PrepareInput): Promise<PreparedMounts> {
     }
   } catch (err) {
     for (const release of releases) release();
+    await unmountSecrets();
     throw err;
   }
   return {
     mounts,
     mountPoints,
     caches,
+    env,
+    secretDir,
     release: async () => {
       for (const release of releases) release();
       for (const dir of scratch) await removeLayerDir(dir);
+      await unmountSecrets();
     },
   };
 }

@@ -47,6 +47,8 @@ export interface RunStepOptions {
   onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
   /** Lines of output kept for the error of a failed command. */
   tailLines: number;
+  /** Where config.json is written (default: the step dir's bundle/), e.g. a tmpfs when the environment holds a secret. */
+  bundleDir?: string;
   /** RUN --mount's mounts (run-mounts.ts), after the standard ones. */
   mounts?: ExtraMount[];
   /** Their mount points, made in the init layer below the image so they stay out of the step's layer. */
@@ -95,7 +97,7 @@ export async function runStep(o: RunStepOptions): Promise<string> {
   o.signal?.throwIfAborted();
   const upperParent = join(o.stepDir, 'layer');
   const rootfs = join(o.stepDir, 'rootfs');
-  const bundle = join(o.stepDir, 'bundle');
+  const bundle = o.bundleDir ?? join(o.stepDir, 'bundle');
   await mkdir(join(upperParent, 'upper'), { recursive: true });
   await mkdir(join(upperParent, 'work'));
   await mkdir(rootfs);

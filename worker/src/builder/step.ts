@@ -32,6 +32,9 @@ export interface CopySource {
   id: Digest | 'scratch';
 }
 
+/** `--secret` values as the builder takes them: id → bytes. */
+export type BuildSecrets = ReadonlyMap<string, Uint8Array>;
+
 export interface BuildRuntime {
   store: ImageStore;
   context: BuildContext;
@@ -50,6 +53,8 @@ export interface BuildRuntime {
   tailLines: number;
   /** RUN --mount=type=cache: the session's cache dirs, the bound on all of them, and the quota check of a step that grew them. */
   cacheMounts: { root: string; maxBytes: number; admitGrowth(bytes: number): Promise<void> };
+  /** `--secret` values for RUN --mount=type=secret (none from the web playground). */
+  secrets: BuildSecrets;
   /** RUN's way out to package archives, when the engine has one. */
   egress?: EgressSession;
   signal?: AbortSignal;

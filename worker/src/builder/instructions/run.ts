@@ -17,7 +17,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const run: InstructionHandler = async ({ instruction, parent, stage, build }) => {
-  // --security and --mount=type=secret|ssh are refused before the build starts (check.ts).
+  // --security and --mount=type=ssh are refused before the build starts (check.ts).
   const network = checkFlags(instruction, ['network', 'mount']).get('network');
   if (network !== undefined && network.value !== 'none' && network.value !== 'default') {
     throw learnerError('build.invalidFlagValue', network.where, { flag: 'network', value: network.value ?? '' });
@@ -84,6 +84,7 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
       cacheBytes: build.cacheMounts.maxBytes,
       memoryBytes: build.resources.memoryBytes,
       build,
+      secrets: build.secrets,
     });
     try {
       const extraMounts = [...prepared.mounts];
@@ -103,7 +104,10 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
           stepDir,
           layers,
           args,
-          env,
+          // A secret asked for with env= is in this process's environment only; the bundle that
+          // carries it is then written to the step's secrets tmpfs, not to the store's disk.
+          env: [...env, ...prepared.env],
+          ...(prepared.env.length > 0 ? { bundleDir: join(prepared.secretDir!, 'bundle') } : {}),
           cwd,
           user: { uid: user.uid, gid: user.gid },
           resources: build.resources,
