@@ -30,7 +30,10 @@ export type CacheReason = z.infer<typeof cacheReason>;
 export const changeKind = z.enum(['A', 'C', 'D']);
 
 export const engineEvent = z.discriminatedUnion('type', [
-  z.object({ ...base, type: z.literal('build.started'), steps: z.number().int(), stages: z.number().int(), tags: z.array(z.string()) }),
+  // Started: the host took the job and its context is in place (the Dockerfile is not read yet, so a
+  // syntax error comes after it, as a failing step's error does). Planned: how many steps and stages.
+  z.object({ ...base, type: z.literal('build.started'), tags: z.array(z.string()) }),
+  z.object({ ...base, type: z.literal('build.planned'), steps: z.number().int(), stages: z.number().int() }),
   z.object({
     ...base,
     type: z.literal('build.step'),

@@ -30,7 +30,7 @@ function stream(bodies: EventBody[], runId = RUN, firstSeq = 0): EngineEvent[] {
 }
 
 const firstBuild: EventBody[] = [
-  { type: 'build.started', steps: 3, stages: 1, tags: ['app:latest'] },
+  { type: 'build.started', tags: ['app:latest'] },
   { type: 'build.step', step: 1, total: 3, stage: '0', instruction: 'FROM busybox', line: 1 },
   { type: 'build.step', step: 2, total: 3, stage: '0', instruction: 'RUN echo hi > /hi', line: 2 },
   { type: 'build.cache', step: 2, cacheHit: false, reason: { key: 'cache.miss.firstTime', facts: {} } },
@@ -69,7 +69,7 @@ describe('a run folds its events into a layer stack', () => {
     const s0 = foldEvents(
       emptyRun(RUN),
       stream([
-        { type: 'build.started', steps: 2, stages: 1, tags: [] },
+        { type: 'build.started', tags: [] },
         { type: 'build.step', step: 1, total: 2, stage: '0', instruction: 'FROM busybox', line: 1 },
         { type: 'build.step', step: 2, total: 2, stage: '0', instruction: 'RUN echo hi > /hi', line: 2 },
         { type: 'build.cache', step: 2, cacheHit: true, reason: { key: 'cache.hit', facts: {} } },
@@ -88,7 +88,7 @@ describe('a run folds its events into a layer stack', () => {
     const s = foldEvents(
       emptyRun(RUN),
       stream([
-        { type: 'build.started', steps: 2, stages: 1, tags: [] },
+        { type: 'build.started', tags: [] },
         { type: 'build.step', step: 1, total: 2, stage: '0', instruction: 'FROM busybox', line: 1 },
         { type: 'build.step', step: 2, total: 2, stage: '0', instruction: 'RUN false', line: 4 },
         { type: 'build.cache', step: 2, cacheHit: false, reason: { key: 'cache.miss.firstTime', facts: {} } },
@@ -105,6 +105,25 @@ describe('a run folds its events into a layer stack', () => {
     expect(s.build!.steps.map((x) => x.status)).toEqual(['done', 'failed']);
     expect(stepForLine(s.build, 4)?.step).toBe(2);
     expect(stepForLine(s.build, 3)).toBeNull();
+  });
+
+  it('counts the steps from build.planned, which comes after the build started', () => {
+    const started = foldEvents(emptyRun(RUN), stream([{ type: 'build.started', tags: ['app:latest'] }]));
+    expect(started.build).toMatchObject({ status: 'running', totalSteps: 0, tags: ['app:latest'], steps: [] });
+    const planned = foldEvents(started, stream([{ type: 'build.planned', steps: 4, stages: 2 }], RUN, 1));
+    expect(planned.build).toMatchObject({ status: 'running', totalSteps: 4, stages: 2 });
+  });
+
+  it('shows a Dockerfile error found after the start at its line, with no step failed', () => {
+    const s = foldEvents(
+      emptyRun(RUN),
+      stream([
+        { type: 'build.started', tags: [] },
+        { type: 'build.failed', error: { kind: 'learner', key: 'build.unknownInstruction', facts: { instruction: 'FORM' }, line: 1, column: 1 } },
+      ]),
+    );
+    expect(s.build).toMatchObject({ status: 'failed', steps: [], error: { kind: 'learner', key: 'build.unknownInstruction', line: 1 } });
+    expect(s.build!.failedStep).toBeUndefined();
   });
 });
 
@@ -161,7 +180,7 @@ describe('seq: every event once, in order', () => {
 
   it('keeps only the newest log chunks, so a chatty build cannot grow the tab without bound', () => {
     const logs: EventBody[] = Array.from({ length: LOG_CHUNKS_KEPT + 10 }, (_, i) => ({ type: 'build.log', step: 1, stream: 'stdout', text: `${i}\n` }));
-    const s = foldEvents(emptyRun(RUN), stream([{ type: 'build.started', steps: 1, stages: 1, tags: [] }, ...logs]));
+    const s = foldEvents(emptyRun(RUN), stream([{ type: 'build.started', tags: [] }, ...logs]));
     expect(s.build!.log).toHaveLength(LOG_CHUNKS_KEPT);
     expect(s.build!.log.at(-1)!.text).toBe(`${LOG_CHUNKS_KEPT + 9}\n`);
   });

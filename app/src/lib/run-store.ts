@@ -54,6 +54,7 @@ export interface LogChunk {
 
 export interface BuildView {
   status: 'running' | 'finished' | 'failed';
+  /** 0 until build.planned (or the first build.step) says. */
   totalSteps: number;
   stages: number;
   tags: string[];
@@ -217,8 +218,12 @@ function apply(state: RunState, event: EngineEvent): RunState {
     case 'build.started':
       return {
         ...next,
-        build: { status: 'running', totalSteps: event.steps, stages: event.stages, tags: event.tags, startedAt: event.at, steps: [], log: [] },
+        build: { status: 'running', totalSteps: 0, stages: 0, tags: event.tags, startedAt: event.at, steps: [], log: [] },
       };
+    case 'build.planned': {
+      const build = buildOf(next, event);
+      return { ...next, build: { ...build, totalSteps: event.steps, stages: event.stages } };
+    }
     case 'build.step': {
       const build = closeRunning(buildOf(next, event), event.at);
       const step: StepView = {

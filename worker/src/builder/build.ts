@@ -50,7 +50,7 @@ export const buildRequestSchema = z.object({
   buildArgs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
   noCache: z.boolean().default(false),
   /** `--secret id=…`: id → bytes, for RUN --mount=type=secret; never stored, logged or sent in an event. */
-  secrets: z.record(z.string().min(1), z.instanceof(Uint8Array).refine((b) => b.length <= SECRET_MAX_BYTES)).default({}),
+  secrets: z.record(z.string().min(1), z.custom<Uint8Array>((b) => b instanceof Uint8Array && b.length <= SECRET_MAX_BYTES)).default({}),
   /** Build up to this stage (`--target`). */
   target: z.string().min(1).optional(),
   /** Cancels the build: a running step is killed and everything it made is removed. */
@@ -235,6 +235,10 @@ export class Builder {
       }
       return formatReference(parseReference(tag));
     });
+    // Started: the job is taken and its context is in place. Nothing here waited on a file or a
+    // process wake-up (each costs 5-25 ms on a loaded host); reading the Dockerfile, the base
+    // image's records and the plan come after, and their errors follow this as a step's would.
+    events.emit({ type: 'build.started', tags });
     const stepBytes = this.options.writableLayerBytes ?? containerLimits.writableLayerBytes;
     const quotas = { ...sessionQuotas, ...this.options.quotas };
     const cacheRoot = cacheMountRoot(this.options.dataDir, req.session);
@@ -247,8 +251,7 @@ export class Builder {
     const buildArgs = new BuildArgs(req.buildArgs);
     // A FROM that pulls shows its layers' progress and counts against the session's quota, as `pull` does.
     const plan = await planBuild(parsed, { buildArgs, target: req.target, session, store, images: this.images, events, quota: budget.quotaSource() });
-    // Started once the plan says how many steps; the context walk is the build's first work.
-    events.emit({ type: 'build.started', steps: plan.totalSteps, stages: plan.needed.length, tags });
+    events.emit({ type: 'build.planned', steps: plan.totalSteps, stages: plan.needed.length });
     const context = await BuildContext.load(req.contextDir, this.limits);
 
     const cache = new BuildCache(this.options.dataDir, req.session, async (id) => {

@@ -36,9 +36,12 @@ describe('Dockerfile mistakes', () => {
   });
 
   it('an unknown instruction, with a suggestion, its line and column', async () => {
-    const error = learner(await h.buildFails('FROM busybox\n  RUNN echo hi\n'));
+    const failed = await h.buildFails('FROM busybox\n  RUNN echo hi\n');
+    const error = learner(failed);
     expect(error.key).toBe('build.unknownInstructionSuggestion');
     expect(error.toPayload()).toMatchObject({ line: 2, column: 3, facts: { instruction: 'RUNN', name: 'RUN' } });
+    // Started before the Dockerfile is read (the first event waits for nothing): its mistake follows.
+    expect(failed.events.events.map((e) => e.type)).toEqual(['build.started', 'build.failed']);
   });
 
   it('bad syntax, with line and column', async () => {

@@ -30,7 +30,7 @@ describe('multi-stage builds', () => {
     expect(await h.inImage(built.imageId, 'cd "$ROOT" && find . -mindepth 1 | sort && cat app second && stat -c %a app')).toBe(
       './app\n./second\nbinary\nsecond\n755\n',
     );
-    expect(built.events.ofType('build.started')[0]).toMatchObject({ stages: 3, steps: 7 });
+    expect(built.events.ofType('build.planned')[0]).toMatchObject({ stages: 3, steps: 7 });
     expect(built.steps.map((s) => s.stage)).toEqual(['build', 'build', '1', '1', 'final', 'final', 'final']);
     expect((await h.store.inspect(built.imageId)).layers).toHaveLength(2);
   });

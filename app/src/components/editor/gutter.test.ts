@@ -11,7 +11,8 @@ function events(runId: string): EngineEvent[] {
   let seq = 0;
   const e = (body: Record<string, unknown>) => ({ runId, seq: seq++, at, ...body }) as EngineEvent;
   return [
-    e({ type: 'build.started', steps: 3, stages: 1, tags: ['hello'] }),
+    e({ type: 'build.started', tags: ['hello'] }),
+    e({ type: 'build.planned', steps: 3, stages: 1 }),
     e({ type: 'build.step', step: 1, total: 3, stage: '0', instruction: 'FROM busybox', line: 2 }),
     e({ type: 'build.step', step: 2, total: 3, stage: '0', instruction: 'COPY hello.txt .', line: 3 }),
     e({ type: 'build.cache', step: 2, cacheHit: true, reason: { key: 'cache.hit', facts: {} } }),
