@@ -133,4 +133,31 @@ describe('run events in Redis', () => {
       [2, 'c'],
     ]);
   });
+
+  it('opening(): a new run’s first events are stored with one command, nothing read before it', async () => {
+    const conn = redis.duplicate();
+    const sent: string[] = [];
+    const send = conn.sendCommand.bind(conn);
+    conn.sendCommand = ((command: { name: string }) => {
+      sent.push(command.name);
+      return send(command as never);
+    }) as typeof conn.sendCommand;
+    await conn.ping();
+    sent.length = 0;
+    const sink = RedisRunEvents.opening(conn, prefix, 'r8');
+    sink.emit(log('started'));
+    sink.emit(log('planned'));
+    await sink.flush();
+    expect(sent).toEqual(['eval']);
+    expect((await readRunEvents(redis, prefix, 'r8', -1)).map((e) => e.seq)).toEqual([0, 1]);
+    expect(await redis.pttl(runStreamKey(prefix, 'r8'))).toBeGreaterThan(RUN_EVENTS_TTL_MS - 60_000);
+    // The control: open() reads the stream's end first, then writes.
+    sent.length = 0;
+    const known = await RedisRunEvents.open(conn, prefix, 'r9');
+    known.emit(log('started'));
+    await known.flush();
+    expect(sent[0]).toBe('xrevrange');
+    expect(sent.length).toBeGreaterThan(1);
+    await conn.quit();
+  });
 });

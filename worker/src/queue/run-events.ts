@@ -18,6 +18,19 @@ export async function nextSeq(redis: Redis, prefix: string, runId: string): Prom
 }
 
 /**
+ * The first write of a run whose seq is not known yet (opening()): appends the batch only if the
+ * stream has no entry, in one round trip; otherwise appends nothing and returns the last entry's
+ * id, and the batch is numbered after it. A new run's first event so waits for one round trip,
+ * not a read of the stream's end and then a write.
+ */
+const APPEND_IF_NEW = `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last > 0 then return last[1][1] end
+for i = 2, #ARGV, 3 do redis.call('XADD', KEYS[1], ARGV[i], 'type', ARGV[i + 1], 'event', ARGV[i + 2]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return false`;
+
+/**
  * An EventSink that appends to the run's stream. Emitting is synchronous (producers must not
  * wait on Redis); events are written in order, and `flush()` resolves when all emitted so far
  * are stored (or rejects with the first write error).
@@ -35,21 +48,18 @@ export class RedisRunEvents extends RunEvents {
   private failure: unknown = null;
   /** The job's progress, kept in order beside the writes (it need not hold the next one back). */
   private progress: Promise<void> = Promise.resolve();
-  /** Added to each event's seq as it is written (opening(): the stream's next seq, read meanwhile). */
-  private readonly base: Promise<number>;
+  /** Added to each event's seq as it is written; null until the first write learns it (opening()). */
+  private base: number | null;
 
   private constructor(
     private readonly redis: Redis,
     private readonly key: string,
     runId: string,
-    startSeq: number | Promise<number>,
+    startSeq: number | null,
     private readonly onStored?: (last: EngineEvent) => Promise<unknown> | void,
   ) {
-    super(runId, (event) => this.enqueue(event), typeof startSeq === 'number' ? startSeq : 0);
-    this.base = typeof startSeq === 'number' ? Promise.resolve(0) : startSeq;
-    this.base.catch((err: unknown) => {
-      this.failure ??= err;
-    });
+    super(runId, (event) => this.enqueue(event), startSeq ?? 0);
+    this.base = startSeq === null ? null : 0;
   }
 
   /** Opens the run's stream, continuing its seq if it already has events. */
@@ -63,11 +73,12 @@ export class RedisRunEvents extends RunEvents {
   }
 
   /**
-   * The same, at once: the stream's last seq is read while the producer starts its work (a round
-   * trip off the way to a run's first event); events emitted meanwhile get their seq when written.
+   * The same, at once: nothing is read first. The first write appends only to an empty stream
+   * (APPEND_IF_NEW); a run that has events already (re-queued at shutdown) has that write numbered
+   * after its last event and sent again.
    */
   static opening(redis: Redis, prefix: string, runId: string, onStored?: (last: EngineEvent) => Promise<unknown> | void): RedisRunEvents {
-    return new RedisRunEvents(redis, runStreamKey(prefix, runId), runId, nextSeq(redis, prefix, runId), onStored);
+    return new RedisRunEvents(redis, runStreamKey(prefix, runId), runId, null, onStored);
   }
 
   private enqueue(event: EngineEvent): void {
@@ -102,15 +113,28 @@ export class RedisRunEvents extends RunEvents {
   }
 
   private async write(emitted: EngineEvent[]): Promise<void> {
-    const base = await this.base.catch(() => 0);
     if (this.failure) return;
+    if (this.base === null) {
+      const entries = emitted.flatMap((event) => [streamIdOf(event.seq), event.type, JSON.stringify(event)]);
+      const last = (await this.redis.eval(APPEND_IF_NEW, 1, this.key, RUN_EVENTS_TTL_MS, ...entries)) as string | null;
+      this.base = last === null ? 0 : seqOfStreamId(last) + 1;
+      if (last === null) {
+        this.stored(emitted);
+        return;
+      }
+    }
+    const base = this.base;
     const batch = base === 0 ? emitted : emitted.map((event) => ({ ...event, seq: event.seq + base }));
     const multi = this.redis.multi();
-    for (const event of batch) multi.xadd(this.key, streamIdOf(event.seq), 'type', event.type, 'event', JSON.stringify(event));
+    for (const event of batch) multi.xadd(this.key, ...entryOf(event));
     multi.pexpire(this.key, RUN_EVENTS_TTL_MS);
     const results = (await multi.exec()) ?? [];
     const failed = results.find(([err]) => err);
     if (failed) throw failed[0];
+    this.stored(batch);
+  }
+
+  private stored(batch: EngineEvent[]): void {
     const onStored = this.onStored;
     if (!onStored) return;
     const last = batch[batch.length - 1]!;
@@ -129,4 +153,9 @@ export class RedisRunEvents extends RunEvents {
     await this.progress;
     if (this.failure) throw this.failure;
   }
+}
+
+/** An event's stream entry: its id (the seq), then its fields. */
+function entryOf(event: EngineEvent): [id: string, 'type', string, 'event', string] {
+  return [streamIdOf(event.seq), 'type', event.type, 'event', JSON.stringify(event)];
 }
