@@ -1,4 +1,5 @@
 #include "commands.h"
+#include "rootfs.h"
 #include "state.h"
 
 #include <poll.h>
@@ -41,11 +42,13 @@ int cmd_delete(const struct sn_globals *g, int argc, char **argv)
         if (strcmp(status, "paused") == 0) cgroup_freeze(&st.cg, false, &e);
     }
     wait_for_monitor(&st, 5000);
-    /* Whatever the monitor did not get to (it may have been killed): the cgroup, the state. */
+    /* Whatever the monitor did not get to (it may have been killed): the cgroup, the overlay's
+     * dir beside a plain rootfs, the state. */
     if (st.cg.version) {
         cgroup_kill_all(&st.cg);
         if (cgroup_destroy(&st.cg, 2000) < 0) sn_log("could not remove the cgroup of %s: %s", st.id, strerror(errno));
     }
+    if (rootfs_release(st.rootfs, st.id) < 0) sn_log("could not remove the overlay's dir beside %s: %s", st.rootfs, strerror(errno));
     int rc = state_remove(st.dir) < 0 && errno != ENOENT ? SN_EXIT_FAILED : 0;
     state_free(&st);
     return rc;

@@ -172,7 +172,7 @@ int container_create(struct sn_container *c, struct sn_error *e)
 
     if (idmap_write(pid, s->uid_maps, s->n_uid_maps, s->gid_maps, s->n_gid_maps, e) < 0) return -1;
     int fds[SN_SYNC_MAX_FDS];
-    fds[0] = rootfs_build(s, pid, e);
+    fds[0] = rootfs_build(s, c->id, pid, e);
     if (fds[0] < 0) return -1;
     int nbinds = rootfs_clone_binds(s, pid, fds + 1, SN_SYNC_MAX_FDS - 1, e);
     if (nbinds < 0) { close(fds[0]); return -1; }
@@ -278,6 +278,10 @@ void container_finish(struct sn_container *c, int wstatus, bool timed_out, bool 
     if (timed_out) sn_log("container %s: killed at its time limit", c->id);
     release_cgroup(c);
     t = trace_step("cgroup_remove", t);
+    /* Init is gone and the cgroup empty: nothing uses the overlay of a plain rootfs now. */
+    if (!c->spec.layers && rootfs_release(st->rootfs, c->id) < 0)
+        sn_log("could not remove the overlay's dir beside %s: %s", st->rootfs, strerror(errno));
+    if (!c->spec.layers) t = trace_step("rootfs_release", t);
     struct sn_error e;
     if (keep) {
         if (state_write(st, &e) < 0) sn_error_print(&e);
@@ -300,6 +304,7 @@ void container_abort(struct sn_container *c)
     if (c->sync >= 0) close(c->sync);
     if (c->pty_master >= 0) close(c->pty_master);
     if (c->st.cg.version) release_cgroup(c);
+    if (c->created_dir && !c->spec.layers) rootfs_release(c->st.rootfs, c->id);
     if (c->created_dir) state_remove(c->st.dir);
     seccomp_free(&c->bpf);
 }

@@ -10,7 +10,7 @@
 
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
 import type { IdRangeLease } from '../../worker/src/runtime/id-ranges.js';
@@ -378,6 +378,11 @@ export class Sandbox {
         }
       }
       for (const m of mountsUnder(b.dir)) leaks.push(`${b.id}: host mount ${m.line}`);
+      // sandbox-native's overlay of a plain rootfs keeps its lower and work dirs beside it
+      // (.rootfs.overlay-ID) only while the container exists.
+      for (const name of existsSync(b.dir) ? readdirSync(b.dir) : []) {
+        if (name.startsWith('.rootfs.overlay-')) leaks.push(`${b.id}: ${join(b.dir, name)} left beside the rootfs`);
+      }
     }
     for (const b of this.bundles) {
       if (mountsUnder(b.dir).length === 0) rmSync(b.dir, { recursive: true, force: true });

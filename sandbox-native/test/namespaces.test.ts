@@ -4,7 +4,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { hostname } from 'node:os';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { isNative, runtimes, useSandbox } from './harness.js';
@@ -76,29 +77,128 @@ describe.each(runtimes())('namespaces — $name', (rt) => {
         expect(m.mountPoint, m.line).not.toContain(TEST_ROOT);
         expect(m.source, m.line).not.toContain(bundle.dir);
       }
-      // The root field of a mount names the directory within its filesystem; for a plain
-      // directory rootfs that is the rootfs path itself, so it may appear there — on the
-      // "/" line only. No other line may name the bundle.
-      for (const m of mounts.filter((x) => x.mountPoint !== '/')) expect(m.line).not.toContain(bundle.dir);
+      // The root field of a mount names the directory within its filesystem: for a plain
+      // directory bind-mounted into place (runc) the rootfs path itself, on the "/" line.
+      // sandbox-native shows the directory as an overlay instead, and no line names the bundle.
+      if (isNative(rt)) {
+        for (const m of mounts) expect(m.line).not.toContain(bundle.dir);
+        expect(mounts.find((m) => m.mountPoint === '/')?.line).toMatch(/ - overlay overlay /);
+      } else {
+        expect(mounts.find((m) => m.mountPoint === '/')?.root).toBe(bundle.rootfs); // the control: see RUNC-DIFFERENCES
+        for (const m of mounts.filter((x) => x.mountPoint !== '/')) expect(m.line).not.toContain(bundle.dir);
+      }
       expect(mounts.filter((m) => m.mountPoint === '/')).toHaveLength(1);
       // One mount per path, as Docker shows it (the spec's masked paths repeat the defaults).
       const points = mounts.map((m) => m.mountPoint);
       expect(points.filter((p, i) => points.indexOf(p) !== i)).toEqual([]);
     });
 
-    // Why a plain rootfs stays a bind mount (README, "What it enforces"): shown as the upper
-    // layer of an overlay it would hide its path, but a file the host adds while the container
-    // runs would never appear inside (overlayfs keeps the negative dentry), which is how the
-    // cgroup v2 guest and many tutorials hand a running container a file.
-    test('a file the host adds to a plain rootfs while the container runs appears inside', async () => {
-      const sb = sandbox();
-      const bundle = sb.bundle({ args: ['/bin/sh', '-c', 'i=0; while [ ! -e /handed-in ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; /probe read /handed-in'] });
-      const running = sb.start(bundle);
-      running.child.stdin?.end();
-      await new Promise((r) => setTimeout(r, 500)); // it has looked for the file, and not found it, by now
-      writeFileSync(join(bundle.rootfs, 'handed-in'), 'from the host\n');
-      const line = JSON.parse((await running.exited).stdout.trim().split('\n').pop()!) as { data?: string };
-      expect(line.data).toBe('from the host\n');
+    // A plain directory as the rootfs is the upper layer of an overlay over an empty lower
+    // one (README, "What it enforces"): the container reads and writes the directory itself,
+    // and the overlay's lower and work dirs live beside it only while the container does.
+    describe('a plain-directory rootfs', () => {
+      const aside = (b: { dir: string; id: string }) => join(b.dir, `.rootfs.overlay-${b.id}`);
+
+      test.runIf(isNative(rt))('is the directory itself: a file in it is read inside, what the container writes is in it afterwards', async () => {
+        const sb = sandbox();
+        const bundle = sb.bundle({
+          args: ['/bin/sh', '-c', 'cat /given && echo written > /written && mkdir /made && mv /made /moved && rm /removed'],
+          rootfs: (r) => {
+            writeFileSync(join(r, 'given'), 'from the host\n');
+            writeFileSync(join(r, 'removed'), '');
+          },
+        });
+        const result = await sb.run(bundle);
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stdout).toBe('from the host\n');
+        expect(result.stderr).toBe(''); // no note: the overlay was not given up for a bind mount
+        expect(readFileSync(join(bundle.rootfs, 'written'), 'utf8')).toBe('written\n');
+        // Owned on disk by the container's root through the idmapped layer, as with the bind mount.
+        expect(statSync(join(bundle.rootfs, 'written')).uid).toBe(0);
+        expect(statSync(join(bundle.rootfs, 'moved')).isDirectory()).toBe(true);
+        // Nothing below the directory, so a removal is a removal: no whiteout left in its place.
+        expect(existsSync(join(bundle.rootfs, 'removed'))).toBe(false);
+        expect(existsSync(aside(bundle))).toBe(false); // removed when the container stopped
+      });
+
+      // What the host adds while the container runs: a name the container has not looked up
+      // appears, a file's new content is read; a name it looked up before the host made it
+      // stays unseen (overlayfs keeps the negative lookup; its docs call changes to a layer
+      // under a mounted overlay undefined, as host writes into a running Docker container's
+      // rootfs are). runc, bind-mounting the directory, sees that one too: the control.
+      test('what the host adds while it runs: a new name appears, one looked up before stays unseen (runc: seen)', async () => {
+        const sb = sandbox();
+        const bundle = sb.bundle({
+          args: [
+            '/bin/sh',
+            '-c',
+            'test -e /late; echo "looked $?"; read go; ' +
+              'test -e /late && echo late-seen || echo late-unseen; cat /fresh /changed; ' +
+              '(echo x > /late) 2>/dev/null && echo late-written || echo late-refused',
+          ],
+          rootfs: (r) => writeFileSync(join(r, 'changed'), 'before\n'),
+        });
+        const running = sb.start(bundle);
+        await running.waitFor(/^looked 1$/m);
+        if (isNative(rt)) expect(existsSync(join(aside(bundle), 'work'))).toBe(true); // beside the rootfs while it runs
+        writeFileSync(join(bundle.rootfs, 'late'), 'made after the lookup\n');
+        writeFileSync(join(bundle.rootfs, 'fresh'), 'never looked up\n');
+        writeFileSync(join(bundle.rootfs, 'changed'), 'after\n');
+        running.write('go\n');
+        running.child.stdin?.end();
+        const result = await running.exited;
+        expect(result.stdout).toContain('never looked up\nafter\n');
+        if (isNative(rt)) {
+          expect(result.stdout).toContain('late-unseen');
+          // Writing the name it cannot see fails (ESTALE), and the host's file stays as it was.
+          expect(result.stdout).toContain('late-refused');
+          expect(readFileSync(join(bundle.rootfs, 'late'), 'utf8')).toBe('made after the lookup\n');
+        } else {
+          expect(result.stdout).toContain('late-seen');
+        }
+      });
+
+      test.runIf(isNative(rt))('leaves nothing beside the rootfs: after a kept stop, a delete before start, and a delete after the launcher was killed', async () => {
+        const sb = sandbox();
+        const kept = sb.bundle({ args: ['/bin/true'] });
+        expect((await sb.run(kept, { flags: ['--keep'] })).code).toBe(0);
+        expect((await sb.state(kept.id)).status).toBe('stopped');
+        expect(existsSync(aside(kept))).toBe(false);
+
+        const created = sb.bundle({ args: ['/bin/true'] });
+        await sb.create(created);
+        expect(existsSync(join(aside(created), 'work'))).toBe(true);
+        expect((await sb.command(['delete', '--force', created.id])).code).toBe(0);
+        expect(existsSync(aside(created))).toBe(false);
+
+        // SIGKILLed, the launcher removes nothing itself (its container dies with it): delete does.
+        const killed = sb.bundle({ args: ['/bin/sh', '-c', 'echo up; sleep 60'] });
+        const running = sb.start(killed);
+        await running.waitFor(/^up$/m);
+        running.child.kill('SIGKILL');
+        await running.exitedOnly();
+        expect(existsSync(join(aside(killed), 'work'))).toBe(true);
+        expect((await sb.command(['delete', '--force', killed.id])).code).toBe(0);
+        expect(existsSync(aside(killed))).toBe(false);
+      });
+
+      // Where the overlay cannot be (here: a read-only bundle directory has no room for its
+      // work dir), the directory is bind-mounted as before, and stderr says why.
+      test.runIf(isNative(rt))('in a read-only bundle directory is bind-mounted, with a note, and still runs', async () => {
+        const sb = sandbox();
+        const bundle = sb.bundle({ args: ['/bin/sh', '-c', 'cat /given /proc/self/mountinfo'], rootfs: (r) => writeFileSync(join(r, 'given'), 'read-only\n') });
+        execFileSync('mount', ['--bind', '-o', 'ro', bundle.dir, bundle.dir]);
+        try {
+          const result = await sb.run(bundle);
+          expect(result.code, result.stderr).toBe(0);
+          expect(result.stdout).toContain('read-only\n');
+          expect(result.stdout).toContain(` ${bundle.rootfs} / `); // the / line's root: the rootfs path, as runc shows it
+          expect(result.stderr).toMatch(/note: .* is bind-mounted, so \/proc\/self\/mountinfo shows its path: its parent is not writable/);
+        } finally {
+          execFileSync('umount', [bundle.dir]);
+        }
+        expect(existsSync(aside(bundle))).toBe(false);
+      });
     });
 
     // The product's rootfs: an overlay of image layers (which live in the image store, not

@@ -25,10 +25,18 @@ export const LIMITS = Object.freeze({
   backstopTimeoutMs: 30_000,
 });
 
-// The container and the guest take turns through marker files in the shared rootfs: the
-// container says it is running, then waits until the guest has read the cgroup files.
-function afterGo(name: string, payload: string): string[] {
-  return ['/bin/sh', '-c', `touch /tmp/${name}.ready; while [ ! -e /tmp/${name}.go ]; do sleep 0.05; done; ${payload}`];
+// The container and the guest take turns through marker files: the container says it is
+// running (/tmp/NAME.ready, in the rootfs, which the guest reads), then waits until the guest
+// has read the cgroup files and handed it /handoff/NAME.go. The hand-off goes through a bind
+// mount, not the rootfs: the launcher shows a plain rootfs as an overlay, which keeps the
+// container's failed lookup of a name the guest creates later (what Docker users do too: a
+// volume, not the container's rootfs).
+const HANDOFF_MOUNT = { destination: '/handoff', type: 'bind', source: '/disk/handoff', options: ['rbind', 'ro'] };
+function afterGo(name: string, payload: string): Pick<Scenario, 'args' | 'mounts'> {
+  return {
+    args: ['/bin/sh', '-c', `touch /tmp/${name}.ready; while [ ! -e /handoff/${name}.go ]; do sleep 0.05; done; ${payload}`],
+    mounts: [HANDOFF_MOUNT],
+  };
 }
 
 type Scenario = Omit<HardenedSpecOptions, 'containerId' | 'rootfsPath' | 'idRange'> & {
@@ -46,10 +54,10 @@ const DEVICE_ATTEMPTS =
 const NODES_MOUNT = { destination: '/nodes', type: 'bind', source: '/disk/nodes', options: ['rbind'] };
 
 const scenarios: Record<string, Scenario> = {
-  basic: { args: afterGo('basic', 'cat /proc/self/cgroup') },
+  basic: afterGo('basic', 'cat /proc/self/cgroup'),
   memory: {
     memoryBytes: LIMITS.memoryBytes,
-    args: afterGo('memory', `exec dd if=/dev/zero of=/dev/null bs=${LIMITS.memoryAllocBytes} count=1`),
+    ...afterGo('memory', `exec dd if=/dev/zero of=/dev/null bs=${LIMITS.memoryAllocBytes} count=1`),
   },
   pids: {
     pidsMax: LIMITS.pidsMax,
@@ -57,13 +65,13 @@ const scenarios: Record<string, Scenario> = {
     // Every copy forks copies of itself for ever; a copy whose fork is refused dies, the
     // others go on, so the cgroup stays at its limit until killed. The container's init
     // execs sleep rather than forking it: it must outlive the bomb for the guest to kill.
-    args: afterGo('pids', 'bomb() { while :; do bomb & done; }; bomb & exec sleep 1000'),
+    ...afterGo('pids', 'bomb() { while :; do bomb & done; }; bomb & exec sleep 1000'),
   },
   cpu: {
     cpuQuotaMicros: LIMITS.cpuQuotaMicros,
     cpuPeriodMicros: LIMITS.cpuPeriodMicros,
     timeoutMs: LIMITS.backstopTimeoutMs,
-    args: afterGo('cpu', 'while :; do :; done & while :; do :; done & wait'),
+    ...afterGo('cpu', 'while :; do :; done & while :; do :; done & wait'),
   },
   timeout: {
     timeoutMs: LIMITS.timeoutMs,

@@ -138,9 +138,13 @@ selected() {
   return 1
 }
 
-# The container writes /tmp/<name>.ready when it is running and waits for /tmp/<name>.go:
-# markers in the shared rootfs are how the guest and a container take turns.
-go() { touch "$R/tmp/$1.go"; }
+# The container writes /tmp/<name>.ready in the rootfs when it is running and waits for
+# /handoff/<name>.go, which the guest makes in the directory bind-mounted there (bundles.ts):
+# a name made in the rootfs after the container looked for it would stay unseen, the rootfs
+# being an overlay.
+HANDOFF=/disk/handoff
+mkdir -p $HANDOFF
+go() { touch "$HANDOFF/$1.go"; }
 
 # ---- the guest itself -------------------------------------------------------------------
 
