@@ -261,7 +261,7 @@ class Subscription {
     private readonly stored: Promise<EngineEvent[]> | null,
     /** Until its first event went out. */
     private readonly hops: HopStamps,
-    startedHere: boolean,
+    private readonly startedHere: boolean,
   ) {
     this.awaitingClaim = startedHere;
   }
@@ -330,15 +330,18 @@ class Subscription {
   private async loop(): Promise<void> {
     const { ctx, record } = this;
     // The job has often started before the page subscribes (the reply to runs:build came first):
-    // what is stored goes out now, before the queue is asked where the job is.
-    const [stored, connection] = await Promise.all([this.stored ?? readRunEvents(ctx.redis, ctx.prefix, this.runId, this.afterSeq, { count: 500 }), this.pool.take()]);
+    // what is stored goes out now, before the queue is asked where the job is. A run started on
+    // this connection a moment ago is not read first: the blocking read below returns at once with
+    // what is there, a round trip less when the worker was quicker than that read.
+    const stored = this.stored ?? (this.startedHere ? Promise.resolve([]) : readRunEvents(ctx.redis, ctx.prefix, this.runId, this.afterSeq, { count: 500 }));
+    const [events, connection] = await Promise.all([stored, this.pool.take()]);
     this.connection = connection;
     this.hops.mark('stored');
     if (this.stopped) return;
-    this.emitEvents(stored, 'stored');
+    this.emitEvents(events, 'stored');
     // A job that starts at once (an idle queue) is never told it waits: its first event is
     // waited for a moment before the queue is asked (several round trips) where the job is.
-    if (stored.length === 0) {
+    if (events.length === 0) {
       this.emitEvents(await this.read(FIRST_EVENT_WAIT_MS), 'read');
       await this.drained();
     }
