@@ -167,10 +167,10 @@ static int clone_plain_parent(const struct sn_spec *s, const char *id, int usern
     if (has_mounts_under(s->rootfs)) return *why = "it is or holds a mount point", -1;
     _cleanup_close_ int dir = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) return *why = "its parent cannot be opened", -1;
-    /* Made afresh or not at all: one already there is another container's (under another
-     * --root) or a leftover of a host that went down, and its lower layer may not be empty. */
-    if (mkdirat(dir, src->aside, 0700) < 0)
-        return *why = errno == EEXIST ? "the overlay's dir beside it exists already" : "its parent is not writable", -1;
+    /* Made afresh: one already there is a leftover of this id's earlier container whose host
+     * went down before delete (ids are unique under a --root), and its lower may not be empty. */
+    if ((remove_at(dir, src->aside, ASIDE_DEPTH) < 0 && errno != EROFS) || mkdirat(dir, src->aside, 0700) < 0)
+        return *why = errno == EEXIST || errno == ENOTEMPTY ? "the overlay's dir beside it cannot be removed" : "its parent is not writable", -1;
     _cleanup_close_ int aside = openat(dir, src->aside, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct sn_error ignored;
     int fd = -1;

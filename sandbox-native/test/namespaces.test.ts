@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { hostname } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { isNative, runtimes, useSandbox } from './harness.js';
 import { hostProbe, hostSleeper, isAlive } from './host.js';
@@ -100,13 +100,18 @@ describe.each(runtimes())('namespaces — $name', (rt) => {
     describe('a plain-directory rootfs', () => {
       const aside = (b: { dir: string; id: string }) => join(b.dir, `.rootfs.overlay-${b.id}`);
 
-      test.runIf(isNative(rt))('is the directory itself: a file in it is read inside, what the container writes is in it afterwards', async () => {
+      test.runIf(isNative(rt))('is the directory itself: a file in it is read inside, what the container writes is in it afterwards (a leftover beside it is not used)', async () => {
         const sb = sandbox();
         const bundle = sb.bundle({
-          args: ['/bin/sh', '-c', 'cat /given && echo written > /written && mkdir /made && mv /made /moved && rm /removed'],
+          args: ['/bin/sh', '-c', 'cat /given && echo written > /written && mkdir /made && mv /made /moved && rm /removed && ! test -e /planted'],
           rootfs: (r) => {
             writeFileSync(join(r, 'given'), 'from the host\n');
             writeFileSync(join(r, 'removed'), '');
+            // What a host that went down before delete would leave, with something in its lower
+            // layer: removed first, never used (the bundle dir is named for the id).
+            const leftover = aside({ dir: dirname(r), id: basename(dirname(r)) });
+            mkdirSync(join(leftover, 'lower'), { recursive: true });
+            writeFileSync(join(leftover, 'lower/planted'), '');
           },
         });
         const result = await sb.run(bundle);
