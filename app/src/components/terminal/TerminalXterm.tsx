@@ -73,7 +73,10 @@ export default function TerminalXterm({ containerId, label, onStatus, autoFocus,
       const element = host.current!;
       let noticeTimer: ReturnType<typeof setTimeout> | undefined;
       const term = new Xterm({
-        cursorBlink: true,
+        // A steady cursor (as VS Code's terminal and WeTTY): xterm blinks it with a CSS animation
+        // that restyles the page every frame (~60 a second), and an echo arriving meanwhile
+        // waited behind that frame (4-8 ms of a keystroke's round trip in /play).
+        cursorBlink: false,
         fontSize: 13,
         lineHeight: TERMINAL_LINE_HEIGHT,
         fontFamily: TERMINAL_FONT_FAMILY,
@@ -92,7 +95,6 @@ export default function TerminalXterm({ containerId, label, onStatus, autoFocus,
         status: (next) => {
           setStatus(next);
           statusListener.current?.(next);
-          if (next.state === 'exited' || next.state === 'failed') term.options.cursorBlink = false;
         },
         notice: (error) => {
           setNotice(error);

@@ -300,6 +300,32 @@ it('a 50 MB flood leaves the tab responsive and ends with the shell back', async
   await eventually(async () => (await screenText(l.page)).includes('still-9'), 5_000);
 }, 300_000);
 
+it('an idle terminal restyles nothing, so an echo never waits behind a frame: its cursor does not blink', async () => {
+  const l = await learner();
+  const region = l.page.getByRole('region', { name: 'Terminal' });
+  await expect.poll(() => region.getByRole('status').innerText(), { timeout: 20_000 }).toContain('Connected');
+  // Focused: xterm blinks only a focused cursor.
+  await region.click();
+  const cdp = await l.context.newCDPSession(l.page);
+  await cdp.send('Performance.enable');
+  const restylesIn2s = async () => {
+    const count = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'RecalcStyleCount')!.value;
+    await new Promise((r) => setTimeout(r, 300));
+    const before = await count();
+    await new Promise((r) => setTimeout(r, 2_000));
+    return (await count()) - before;
+  };
+  const idle = await restylesIn2s();
+  // The control: the same screen with xterm's blinking cursor restyles the page every frame.
+  await l.page.evaluate(() => {
+    const host = [...document.querySelectorAll('section[aria-label="Terminal"] div')].find((d) => 'xterm' in d) as unknown as { xterm: { options: { cursorBlink: boolean } } };
+    host.xterm.options.cursorBlink = true;
+  });
+  const blinking = await restylesIn2s();
+  expect(blinking).toBeGreaterThan(30);
+  expect(idle).toBeLessThan(10);
+});
+
 it('keystroke to echo on screen in Chromium: figures', async () => {
   const l = await learner();
   const region = l.page.getByRole('region', { name: 'Terminal' });
