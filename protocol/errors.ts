@@ -2,20 +2,23 @@
 // an i18n key, the facts to show, and where in their Dockerfile when there is a where. An
 // internal error reaches the learner only as a short apology with an id to quote.
 import { z } from 'zod';
+import { lazySchema } from './lazy-schema.js';
 import { messages, type MessageKey } from './i18n.js';
 
-export const learnerErrorPayload = z.object({
-  kind: z.literal('learner'),
-  key: z.string(),
-  facts: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())])).default({}),
-  line: z.number().int().positive().optional(),
-  column: z.number().int().positive().optional(),
-});
+export const learnerErrorPayload = lazySchema(() =>
+  z.object({
+    kind: z.literal('learner'),
+    key: z.string(),
+    facts: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())])).default({}),
+    line: z.number().int().positive().optional(),
+    column: z.number().int().positive().optional(),
+  }),
+);
 export type LearnerErrorPayload = z.infer<typeof learnerErrorPayload>;
 
-export const internalErrorPayload = z.object({ kind: z.literal('internal'), errorId: z.string() });
+export const internalErrorPayload = lazySchema(() => z.object({ kind: z.literal('internal'), errorId: z.string() }));
 export type InternalErrorPayload = z.infer<typeof internalErrorPayload>;
-export const errorPayload = z.discriminatedUnion('kind', [learnerErrorPayload, internalErrorPayload]);
+export const errorPayload = lazySchema(() => z.discriminatedUnion('kind', [learnerErrorPayload, internalErrorPayload]));
 export type ErrorPayload = z.infer<typeof errorPayload>;
 
 export type Facts = LearnerErrorPayload['facts'];

@@ -3,6 +3,7 @@
 import { cpus, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { lazySchema } from '../../protocol/lazy-schema.js';
 import { hostIdPattern } from '../../queue-client/names.js';
 import { DEFAULT_ALLOW_LIST, parseAllowList } from './egress/allow-list.js';
 import { containerLimits } from './limits.js';
@@ -13,20 +14,24 @@ export const REPO_ROOT = new URL('../../', import.meta.url).pathname.replace(/\/
 const GiB = 1024 ** 3;
 
 /** "20G", "512M", "1073741824" → bytes (powers of 1024, as `truncate -s` reads them). */
-const byteSize = z
-  .string()
-  .regex(/^\d+(\.\d+)?\s*([KMGT]i?B?)?$/i, 'a size such as 20G, 512M or a number of bytes')
-  .transform((text) => {
-    const m = /^(\d+(?:\.\d+)?)\s*([KMGT])?/i.exec(text)!;
-    const power = m[2] ? 'KMGT'.indexOf(m[2].toUpperCase()) + 1 : 0;
-    return Math.floor(Number(m[1]) * 1024 ** power);
-  });
+const byteSize = lazySchema(() =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*([KMGT]i?B?)?$/i, 'a size such as 20G, 512M or a number of bytes')
+    .transform((text) => {
+      const m = /^(\d+(?:\.\d+)?)\s*([KMGT])?/i.exec(text)!;
+      const power = m[2] ? 'KMGT'.indexOf(m[2].toUpperCase()) + 1 : 0;
+      return Math.floor(Number(m[1]) * 1024 ** power);
+    }),
+);
 
-const positiveInt = z.coerce.number().int().positive();
-const path = z
-  .string()
-  .min(1)
-  .transform((p) => (isAbsolute(p) ? p : resolve(REPO_ROOT, p)));
+const positiveInt = lazySchema(() => z.coerce.number().int().positive());
+const path = lazySchema(() =>
+  z
+    .string()
+    .min(1)
+    .transform((p) => (isAbsolute(p) ? p : resolve(REPO_ROOT, p))),
+);
 
 
 function defaultHostId(): string {
@@ -34,80 +39,82 @@ function defaultHostId(): string {
   return (name || 'host').slice(0, 63);
 }
 
-const schema = z.object({
-  /** The engine's data root (image store, containers, launcher state). */
-  LAYERCAKE_DATA: path.default(join(REPO_ROOT, '.data/engine')),
-  /** The sparse filesystem image `npm start` mounts at LAYERCAKE_DATA (for disk quotas). */
-  LAYERCAKE_DATA_IMAGE: path.default(join(REPO_ROOT, '.data/engine.img')),
-  /** Its size: an upper bound; the file only takes what is written. */
-  LAYERCAKE_DATA_SIZE: byteSize.default(20 * GiB),
-  /** Set to use an existing Redis; otherwise `npm start` runs a private one. */
-  REDIS_URL: z.string().url().optional(),
-  /** Where the private Redis keeps its data (AOF) and its socket. */
-  LAYERCAKE_REDIS_DIR: path.default(join(REPO_ROOT, '.data/redis')),
-  /** Prefix of every BullMQ and Layercake key in Redis. */
-  LAYERCAKE_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('layercake'),
-  /** This host's name in the registry and its queue's name; default from the hostname. */
-  LAYERCAKE_HOST_ID: z.string().regex(hostIdPattern, 'lowercase letters, digits, "." and "-"').default(defaultHostId()),
-  /**
-   * Longest a container on this host runs per start, in use or not (a classroom may want short
-   * runs); 0: no limit. Learners cannot change it.
-   */
-  LAYERCAKE_CONTAINER_TIME_LIMIT_MS: z.coerce.number().int().nonnegative().default(containerLimits.timeLimitMs),
-  /** Jobs run at once on this host. */
-  LAYERCAKE_CONCURRENCY: positiveInt.default(Math.max(1, cpus().length)),
-  /** On SIGTERM/SIGINT, running jobs get this long to finish before they are re-queued. */
-  LAYERCAKE_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(30_000),
-  /** How often the host renews its registry entry; the entry lives three times as long. */
-  LAYERCAKE_HEARTBEAT_MS: positiveInt.default(5_000),
-  /** The container launcher. */
-  LAYERCAKE_LAUNCHER: path.default(join(REPO_ROOT, 'sandbox-native/build/sandbox-native')),
-  /** Host uid of the first container id range (each range is 65536 ids; see runtime/id-ranges.ts). */
-  LAYERCAKE_ID_RANGE_BASE: z.coerce.number().int().min(65536).default(200_000),
-  /** Base images `npm start` makes sure of (comma-separated: busybox, debian). */
-  LAYERCAKE_BASE_IMAGES: z
-    .string()
-    .default('busybox,debian')
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-    .pipe(z.array(z.enum(['busybox', 'debian', 'node']))),
-  /** RUN steps reach package archives through the host's squid ("off": loopback only). */
-  LAYERCAKE_EGRESS: z.enum(['on', 'off']).default('on'),
-  /** Containers too (not only RUN steps) reach package archives, when their run job allows it ("off": a refusing door). */
-  LAYERCAKE_CONTAINER_EGRESS: z.enum(['on', 'off']).default('on'),
-  /** squid's cache and config, and the sessions' sockets (default: egress/ in the data root, one squid per engine). */
-  LAYERCAKE_EGRESS_DIR: path.optional(),
-  /** The archives a step may reach: host names, or .domain for a domain and its subdomains. */
-  LAYERCAKE_EGRESS_ALLOW: z
-    .string()
-    .default(DEFAULT_ALLOW_LIST.join(','))
-    .transform((text, ctx) => {
-      try {
-        return parseAllowList(text);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-        return z.NEVER;
-      }
-    }),
-  /** The proxy's disk cache bound. */
-  LAYERCAKE_EGRESS_CACHE_SIZE: byteSize.default(2 * GiB),
-  /**
-   * A PEM file of CA certificates RUN steps and containers trust besides the public roots, for a
-   * host whose way out intercepts TLS (egress/trust.ts).
-   */
-  LAYERCAKE_EGRESS_CA: path.optional(),
-  /** The host's registry blob cache (<data>/registry-cache): least recently used blobs not in use go beyond it. */
-  LAYERCAKE_REGISTRY_CACHE_SIZE: byteSize.default(4 * GiB),
-  LAYERCAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /**
-   * The port of this host's terminal endpoint, which browsers reach directly (terminals/README.md);
-   * 0: any free port. `npm start` passes the app's PORT + 1.
-   */
-  TERMINAL_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
-  /** Interface it listens on (all by default, as the app's). */
-  TERMINAL_HOST: z.string().min(1).optional(),
-  /** The address browsers use for it behind a proxy; default: the app's host name, TERMINAL_PORT. */
-  TERMINAL_PUBLIC_URL: z.string().url().regex(/^(https?|wss?):\/\//, 'an http(s) or ws(s) URL').optional(),
-});
+const schema = lazySchema(() =>
+  z.object({
+    /** The engine's data root (image store, containers, launcher state). */
+    LAYERCAKE_DATA: path.default(join(REPO_ROOT, '.data/engine')),
+    /** The sparse filesystem image `npm start` mounts at LAYERCAKE_DATA (for disk quotas). */
+    LAYERCAKE_DATA_IMAGE: path.default(join(REPO_ROOT, '.data/engine.img')),
+    /** Its size: an upper bound; the file only takes what is written. */
+    LAYERCAKE_DATA_SIZE: byteSize.default(20 * GiB),
+    /** Set to use an existing Redis; otherwise `npm start` runs a private one. */
+    REDIS_URL: z.string().url().optional(),
+    /** Where the private Redis keeps its data (AOF) and its socket. */
+    LAYERCAKE_REDIS_DIR: path.default(join(REPO_ROOT, '.data/redis')),
+    /** Prefix of every BullMQ and Layercake key in Redis. */
+    LAYERCAKE_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('layercake'),
+    /** This host's name in the registry and its queue's name; default from the hostname. */
+    LAYERCAKE_HOST_ID: z.string().regex(hostIdPattern, 'lowercase letters, digits, "." and "-"').default(defaultHostId()),
+    /**
+     * Longest a container on this host runs per start, in use or not (a classroom may want short
+     * runs); 0: no limit. Learners cannot change it.
+     */
+    LAYERCAKE_CONTAINER_TIME_LIMIT_MS: z.coerce.number().int().nonnegative().default(containerLimits.timeLimitMs),
+    /** Jobs run at once on this host. */
+    LAYERCAKE_CONCURRENCY: positiveInt.default(Math.max(1, cpus().length)),
+    /** On SIGTERM/SIGINT, running jobs get this long to finish before they are re-queued. */
+    LAYERCAKE_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(30_000),
+    /** How often the host renews its registry entry; the entry lives three times as long. */
+    LAYERCAKE_HEARTBEAT_MS: positiveInt.default(5_000),
+    /** The container launcher. */
+    LAYERCAKE_LAUNCHER: path.default(join(REPO_ROOT, 'sandbox-native/build/sandbox-native')),
+    /** Host uid of the first container id range (each range is 65536 ids; see runtime/id-ranges.ts). */
+    LAYERCAKE_ID_RANGE_BASE: z.coerce.number().int().min(65536).default(200_000),
+    /** Base images `npm start` makes sure of (comma-separated: busybox, debian). */
+    LAYERCAKE_BASE_IMAGES: z
+      .string()
+      .default('busybox,debian')
+      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(['busybox', 'debian', 'node']))),
+    /** RUN steps reach package archives through the host's squid ("off": loopback only). */
+    LAYERCAKE_EGRESS: z.enum(['on', 'off']).default('on'),
+    /** Containers too (not only RUN steps) reach package archives, when their run job allows it ("off": a refusing door). */
+    LAYERCAKE_CONTAINER_EGRESS: z.enum(['on', 'off']).default('on'),
+    /** squid's cache and config, and the sessions' sockets (default: egress/ in the data root, one squid per engine). */
+    LAYERCAKE_EGRESS_DIR: path.optional(),
+    /** The archives a step may reach: host names, or .domain for a domain and its subdomains. */
+    LAYERCAKE_EGRESS_ALLOW: z
+      .string()
+      .default(DEFAULT_ALLOW_LIST.join(','))
+      .transform((text, ctx) => {
+        try {
+          return parseAllowList(text);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+    /** The proxy's disk cache bound. */
+    LAYERCAKE_EGRESS_CACHE_SIZE: byteSize.default(2 * GiB),
+    /**
+     * A PEM file of CA certificates RUN steps and containers trust besides the public roots, for a
+     * host whose way out intercepts TLS (egress/trust.ts).
+     */
+    LAYERCAKE_EGRESS_CA: path.optional(),
+    /** The host's registry blob cache (<data>/registry-cache): least recently used blobs not in use go beyond it. */
+    LAYERCAKE_REGISTRY_CACHE_SIZE: byteSize.default(4 * GiB),
+    LAYERCAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /**
+     * The port of this host's terminal endpoint, which browsers reach directly (terminals/README.md);
+     * 0: any free port. `npm start` passes the app's PORT + 1.
+     */
+    TERMINAL_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+    /** Interface it listens on (all by default, as the app's). */
+    TERMINAL_HOST: z.string().min(1).optional(),
+    /** The address browsers use for it behind a proxy; default: the app's host name, TERMINAL_PORT. */
+    TERMINAL_PUBLIC_URL: z.string().url().regex(/^(https?|wss?):\/\//, 'an http(s) or ws(s) URL').optional(),
+  }),
+);
 
 export type EngineConfig = Readonly<{
   dataDir: string;

@@ -12,16 +12,19 @@ import { mkdir, readdir, readFile, rename, rmdir, unlink, writeFile } from 'node
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { lazySchema } from '../../../protocol/lazy-schema.js';
 import type { CacheReason } from '../../../protocol/events.js';
 import type { Digest, ImageConfig } from '../image-store/index.js';
 
 /** Enough of an image config to go on building from (the store validated it when it stored it). */
-const keptConfig = z.custom<ImageConfig>(
-  (value) => {
-    const config = value as { rootfs?: { diff_ids?: unknown }; architecture?: unknown };
-    return typeof value === 'object' && value !== null && typeof config.architecture === 'string' && Array.isArray(config.rootfs?.diff_ids);
-  },
-  { message: 'an image config' },
+const keptConfig = lazySchema(() =>
+  z.custom<ImageConfig>(
+    (value) => {
+      const config = value as { rootfs?: { diff_ids?: unknown }; architecture?: unknown };
+      return typeof value === 'object' && value !== null && typeof config.architecture === 'string' && Array.isArray(config.rootfs?.diff_ids);
+    },
+    { message: 'an image config' },
+  ),
 );
 
 /** What a step's cache key is made of; each part explains a different kind of miss. */
@@ -36,19 +39,21 @@ export interface CacheKey {
   source: string;
 }
 
-const entrySchema = z.object({
-  imageId: z.string().regex(/^sha256:[0-9a-f]{64}$/),
-  /**
-   * The image's config, so a hit needs no store.inspect (which reads every tag in the store:
-   * slow on a busy host). The image id, checked to exist, stays the identity.
-   */
-  config: keptConfig.optional(),
-  instruction: z.string(),
-  files: z.string().nullable(),
-  args: z.record(z.string(), z.string()),
-  source: z.string(),
-  createdAt: z.string(),
-});
+const entrySchema = lazySchema(() =>
+  z.object({
+    imageId: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+    /**
+     * The image's config, so a hit needs no store.inspect (which reads every tag in the store:
+     * slow on a busy host). The image id, checked to exist, stays the identity.
+     */
+    config: keptConfig.optional(),
+    instruction: z.string(),
+    files: z.string().nullable(),
+    args: z.record(z.string(), z.string()),
+    source: z.string(),
+    createdAt: z.string(),
+  }),
+);
 type Entry = z.infer<typeof entrySchema>;
 
 const hex = (text: string): string => createHash('sha256').update(text).digest('hex');

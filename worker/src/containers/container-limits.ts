@@ -3,22 +3,25 @@
 // bounds, checked by the same function the gateway's jobs are (checkLimit). The time limit is
 // the operator's alone: a request naming it is refused (the schema is strict).
 import { z } from 'zod';
+import { lazySchema } from '../../../protocol/lazy-schema.js';
 import { checkLimit } from '../../../protocol/limits.js';
 import { containerLimits } from '../limits.js';
 import type { ContainerLimits } from './record.js';
 
-export const limitRequestSchema = z
-  .object({
-    memoryBytes: z.number().int().positive(),
-    pidsMax: z.number().int().positive(),
-    /** As `--cpus` writes it: 0.5 is half of one CPU. */
-    cpus: z.number().positive(),
-    idleTimeoutMs: z.number().int().positive(),
-    writableLayerBytes: z.number().int().positive(),
-    stopGraceMs: z.number().int().nonnegative(),
-  })
-  .partial()
-  .strict();
+export const limitRequestSchema = lazySchema(() =>
+  z
+    .object({
+      memoryBytes: z.number().int().positive(),
+      pidsMax: z.number().int().positive(),
+      /** As `--cpus` writes it: 0.5 is half of one CPU. */
+      cpus: z.number().positive(),
+      idleTimeoutMs: z.number().int().positive(),
+      writableLayerBytes: z.number().int().positive(),
+      stopGraceMs: z.number().int().nonnegative(),
+    })
+    .partial()
+    .strict(),
+);
 export type LimitRequest = z.input<typeof limitRequestSchema>;
 
 export const defaultContainerLimits: ContainerLimits = Object.freeze({

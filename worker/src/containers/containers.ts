@@ -8,6 +8,7 @@ import { mkdir, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { z } from 'zod';
+import { lazySchema } from '../../../protocol/lazy-schema.js';
 import { LearnerError } from '../../../protocol/errors.js';
 import { noEvents, type EventSink } from '../events.js';
 import { containerGroups, resolveUser } from '../image-store/image-files.js';
@@ -58,27 +59,29 @@ export interface ContainersOptions extends ContainerEngine {
   events?: EventSink;
 }
 
-export const createRequestSchema = z
-  .object({
-    image: z.string().min(1),
-    name: z.string().min(1).optional(),
-    /** Replaces the image's CMD. */
-    cmd: z.array(z.string()).optional(),
-    /** Replaces the image's ENTRYPOINT (and drops its CMD); [] clears it. */
-    entrypoint: z.array(z.string()).optional(),
-    env: z.array(z.string()).default([]),
-    workingDir: z.string().optional(),
-    user: z.string().optional(),
-    tty: z.boolean().default(false),
-    /** Keep stdin open (`-i`); without it the container reads end-of-file. */
-    openStdin: z.boolean().default(false),
-    /** `--rm`: removed once it has exited. */
-    autoRemove: z.boolean().default(false),
-    /** Its session lets it reach package archives (when the host runs the proxy). */
-    egress: z.boolean().default(false),
-    limits: limitRequestSchema.optional(),
-  })
-  .strict();
+export const createRequestSchema = lazySchema(() =>
+  z
+    .object({
+      image: z.string().min(1),
+      name: z.string().min(1).optional(),
+      /** Replaces the image's CMD. */
+      cmd: z.array(z.string()).optional(),
+      /** Replaces the image's ENTRYPOINT (and drops its CMD); [] clears it. */
+      entrypoint: z.array(z.string()).optional(),
+      env: z.array(z.string()).default([]),
+      workingDir: z.string().optional(),
+      user: z.string().optional(),
+      tty: z.boolean().default(false),
+      /** Keep stdin open (`-i`); without it the container reads end-of-file. */
+      openStdin: z.boolean().default(false),
+      /** `--rm`: removed once it has exited. */
+      autoRemove: z.boolean().default(false),
+      /** Its session lets it reach package archives (when the host runs the proxy). */
+      egress: z.boolean().default(false),
+      limits: limitRequestSchema.optional(),
+    })
+    .strict(),
+);
 export type CreateRequest = z.input<typeof createRequestSchema>;
 
 export interface StartOptions {

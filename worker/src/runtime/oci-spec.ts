@@ -9,6 +9,7 @@
 import { mkdirSync, readFileSync, readdirSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { lazySchema } from '../../../protocol/lazy-schema.js';
 
 // ---- the subset of the OCI runtime spec we produce ---------------------------------
 
@@ -216,45 +217,47 @@ export function defaultSeccompProfile(): OciSeccomp {
 
 // ---- options -----------------------------------------------------------------------
 
-const containerPath = z.string().startsWith('/', 'must be an absolute path inside the container');
-const positiveInt = z.number().int().positive();
+const containerPath = lazySchema(() => z.string().startsWith('/', 'must be an absolute path inside the container'));
+const positiveInt = lazySchema(() => z.number().int().positive());
 
-const rlimitValue = z.object({ soft: z.number().int().nonnegative(), hard: z.number().int().nonnegative() });
+const rlimitValue = lazySchema(() => z.object({ soft: z.number().int().nonnegative(), hard: z.number().int().nonnegative() }));
 
-export const hardenedSpecOptions = z
-  .object({
-    containerId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'container id: letters, digits, _ . -'),
-    rootfsPath: z.string().min(1),
-    args: z.array(z.string()).min(1),
-    env: z.array(z.string().regex(/^[^=]+=/, 'env entries are KEY=VALUE')).optional(),
-    cwd: containerPath.default('/'),
-    terminal: z.boolean().default(false),
-    consoleSize: z.object({ rows: positiveInt, cols: positiveInt }).optional(),
-    user: z
-      .object({ uid: z.number().int().nonnegative(), gid: z.number().int().nonnegative(), additionalGids: z.array(z.number().int().nonnegative()).max(32).optional() })
-      .default({ uid: 0, gid: 0 }),
-    hostname: z.string().min(1).max(64).default('layercake'),
-    readonlyRootfs: z.boolean().default(false),
-    // Container uid/gid 0 → hostId. Host id 0 would make container root the host's root.
-    idRange: z.object({ hostId: positiveInt, size: positiveInt.default(65536) }),
-    memoryBytes: positiveInt.optional(),
-    pidsMax: positiveInt.optional(),
-    cpuQuotaMicros: positiveInt.optional(),
-    cpuPeriodMicros: positiveInt.default(100_000),
-    timeoutMs: positiveInt.optional(),
-    layers: z.array(z.string().min(1).refine((p) => !p.includes(':'), 'a layer path cannot hold ":"')).optional(),
-    upperDir: z.string().min(1).optional(),
-    cgroupsPath: z.string().startsWith('/').optional(),
-    rlimits: z.record(z.string().regex(/^[A-Z]+$/), rlimitValue).optional(),
-    mounts: z
-      .array(z.object({ destination: containerPath, type: z.string(), source: z.string(), options: z.array(z.string()).default([]) }))
-      .default([]),
-    seccomp: z.custom<OciSeccomp>().optional(),
-  })
-  .refine((o) => o.idRange.size > o.user.uid && o.idRange.size > o.user.gid && (o.user.additionalGids ?? []).every((g) => o.idRange.size > g), {
-    message: 'the process user must lie inside the mapped id range',
-  })
-  .refine((o) => !o.upperDir || o.layers, { message: 'upperDir needs layers' });
+export const hardenedSpecOptions = lazySchema(() =>
+  z
+    .object({
+      containerId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'container id: letters, digits, _ . -'),
+      rootfsPath: z.string().min(1),
+      args: z.array(z.string()).min(1),
+      env: z.array(z.string().regex(/^[^=]+=/, 'env entries are KEY=VALUE')).optional(),
+      cwd: containerPath.default('/'),
+      terminal: z.boolean().default(false),
+      consoleSize: z.object({ rows: positiveInt, cols: positiveInt }).optional(),
+      user: z
+        .object({ uid: z.number().int().nonnegative(), gid: z.number().int().nonnegative(), additionalGids: z.array(z.number().int().nonnegative()).max(32).optional() })
+        .default({ uid: 0, gid: 0 }),
+      hostname: z.string().min(1).max(64).default('layercake'),
+      readonlyRootfs: z.boolean().default(false),
+      // Container uid/gid 0 → hostId. Host id 0 would make container root the host's root.
+      idRange: z.object({ hostId: positiveInt, size: positiveInt.default(65536) }),
+      memoryBytes: positiveInt.optional(),
+      pidsMax: positiveInt.optional(),
+      cpuQuotaMicros: positiveInt.optional(),
+      cpuPeriodMicros: positiveInt.default(100_000),
+      timeoutMs: positiveInt.optional(),
+      layers: z.array(z.string().min(1).refine((p) => !p.includes(':'), 'a layer path cannot hold ":"')).optional(),
+      upperDir: z.string().min(1).optional(),
+      cgroupsPath: z.string().startsWith('/').optional(),
+      rlimits: z.record(z.string().regex(/^[A-Z]+$/), rlimitValue).optional(),
+      mounts: z
+        .array(z.object({ destination: containerPath, type: z.string(), source: z.string(), options: z.array(z.string()).default([]) }))
+        .default([]),
+      seccomp: z.custom<OciSeccomp>().optional(),
+    })
+    .refine((o) => o.idRange.size > o.user.uid && o.idRange.size > o.user.gid && (o.user.additionalGids ?? []).every((g) => o.idRange.size > g), {
+      message: 'the process user must lie inside the mapped id range',
+    })
+    .refine((o) => !o.upperDir || o.layers, { message: 'upperDir needs layers' }),
+);
 
 export type HardenedSpecOptions = z.input<typeof hardenedSpecOptions>;
 /** A mount added to the standard ones (a tmpfs at /tmp, a bind of a build context…). */
