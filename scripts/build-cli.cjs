@@ -115,7 +115,7 @@ const zodEnglishOnly = {
  * module on first use: esbuild reads an imported name off the module object at each call
  * (`(0, mod.spawn)(…)`), so the stand-in sees every use.
  */
-const LAZY_BUILTINS = ['child_process', 'crypto', 'zlib', 'readline', 'http', 'https', 'net', 'tls', 'dns', 'worker_threads'];
+const LAZY_BUILTINS = ['child_process', 'crypto', 'zlib', 'readline', 'http', 'https', 'net', 'tls', 'dns', 'worker_threads', 'fs/promises', 'stream/promises', 'timers/promises'];
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {

@@ -2,73 +2,79 @@
 // layer, its launcher bundle and its output log. The record is the truth about a container
 // between processes (the worker, the command line, a restarted worker): validated with zod on
 // every read, replaced atomically on every write.
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { lazySchema } from '../../../protocol/lazy-schema.js';
+import { listRecords, makeRecordDir, readRecord as readRecordText } from '../image-store/record-io.js';
 import { ID_PATTERN } from './names.js';
 
-const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
-const positiveInt = z.number().int().positive();
+const digest = lazySchema(() => z.string().regex(/^sha256:[0-9a-f]{64}$/));
+const positiveInt = lazySchema(() => z.number().int().positive());
 
-export const containerLimitsSchema = z.object({
-  memoryBytes: positiveInt,
-  pidsMax: positiveInt,
-  cpuQuotaMicros: positiveInt,
-  cpuPeriodMicros: positiveInt,
-  idleTimeoutMs: positiveInt,
-  /** Wall-clock time per start, after which the launcher kills it; absent: none (the operator's choice, or a record from before the limit). */
-  timeLimitMs: positiveInt.optional(),
-  /** Bytes the writable layer may hold (enforced by the kernel when `diskQuota` says so). */
-  writableLayerBytes: positiveInt,
-  stopGraceMs: z.number().int().nonnegative(),
-});
+export const containerLimitsSchema = lazySchema(() =>
+  z.object({
+    memoryBytes: positiveInt,
+    pidsMax: positiveInt,
+    cpuQuotaMicros: positiveInt,
+    cpuPeriodMicros: positiveInt,
+    idleTimeoutMs: positiveInt,
+    /** Wall-clock time per start, after which the launcher kills it; absent: none (the operator's choice, or a record from before the limit). */
+    timeLimitMs: positiveInt.optional(),
+    /** Bytes the writable layer may hold (enforced by the kernel when `diskQuota` says so). */
+    writableLayerBytes: positiveInt,
+    stopGraceMs: z.number().int().nonnegative(),
+  }),
+);
 export type ContainerLimits = z.infer<typeof containerLimitsSchema>;
 
-export const containerStatus = z.enum(['created', 'running', 'exited']);
+export const containerStatus = lazySchema(() => z.enum(['created', 'running', 'exited']));
 
-export const containerRecordSchema = z.object({
-  version: z.literal(1),
-  id: z.string().regex(ID_PATTERN),
-  name: z.string().min(1),
-  session: z.string().regex(/^[a-z0-9]{1,64}$/),
-  created: z.string().datetime(),
-  /** The image as the learner named it, and what it resolved to then. */
-  image: z.string().min(1),
-  imageId: digest,
-  config: z.object({
-    /** What the container runs: entrypoint then cmd, as Docker composes them. */
-    entrypoint: z.array(z.string()).nullable(),
-    cmd: z.array(z.string()).nullable(),
-    args: z.array(z.string()).min(1),
-    env: z.array(z.string()),
-    workingDir: z.string().startsWith('/'),
-    /** As written (`name`, `uid:gid`…); resolved against the container's files at each start. */
-    user: z.string(),
-    tty: z.boolean(),
-    openStdin: z.boolean(),
-    stopSignal: z.string(),
-    hostname: z.string(),
-    autoRemove: z.boolean(),
-    /** Its session lets it reach package archives through the host's proxy (worker/src/egress/). */
-    egress: z.boolean().default(false),
+export const containerRecordSchema = lazySchema(() =>
+  z.object({
+    version: z.literal(1),
+    id: z.string().regex(ID_PATTERN),
+    name: z.string().min(1),
+    session: z.string().regex(/^[a-z0-9]{1,64}$/),
+    created: z.string().datetime(),
+    /** The image as the learner named it, and what it resolved to then. */
+    image: z.string().min(1),
+    imageId: digest,
+    config: z.object({
+      /** What the container runs: entrypoint then cmd, as Docker composes them. */
+      entrypoint: z.array(z.string()).nullable(),
+      cmd: z.array(z.string()).nullable(),
+      args: z.array(z.string()).min(1),
+      env: z.array(z.string()),
+      workingDir: z.string().startsWith('/'),
+      /** As written (`name`, `uid:gid`…); resolved against the container's files at each start. */
+      user: z.string(),
+      tty: z.boolean(),
+      openStdin: z.boolean(),
+      stopSignal: z.string(),
+      hostname: z.string(),
+      autoRemove: z.boolean(),
+      /** Its session lets it reach package archives through the host's proxy (worker/src/egress/). */
+      egress: z.boolean().default(false),
+    }),
+    limits: containerLimitsSchema,
+    /** Whether the kernel enforces limits.writableLayerBytes (a quota filesystem). */
+    diskQuota: z.boolean(),
+    state: z.object({
+      status: containerStatus,
+      startedAt: z.string().nullable(),
+      finishedAt: z.string().nullable(),
+      exitCode: z.number().int(),
+      oomKilled: z.boolean(),
+      timedOut: z.boolean(),
+      signal: z.string().optional(),
+      /** Why the last start failed, in the launcher's words (the command was not found…). */
+      error: z.string().optional(),
+      /** How many times the container was started. */
+      starts: z.number().int().nonnegative(),
+    }),
   }),
-  limits: containerLimitsSchema,
-  /** Whether the kernel enforces limits.writableLayerBytes (a quota filesystem). */
-  diskQuota: z.boolean(),
-  state: z.object({
-    status: containerStatus,
-    startedAt: z.string().nullable(),
-    finishedAt: z.string().nullable(),
-    exitCode: z.number().int(),
-    oomKilled: z.boolean(),
-    timedOut: z.boolean(),
-    signal: z.string().optional(),
-    /** Why the last start failed, in the launcher's words (the command was not found…). */
-    error: z.string().optional(),
-    /** How many times the container was started. */
-    starts: z.number().int().nonnegative(),
-  }),
-});
+);
 export type ContainerRecord = z.infer<typeof containerRecordSchema>;
 
 /** Where one container's files live. */
@@ -105,7 +111,7 @@ export function containersDir(dataDir: string): string {
 export async function readRecord(dataDir: string, id: string): Promise<ContainerRecord | null> {
   let text: string;
   try {
-    text = await readFile(containerPaths(dataDir, id).record, 'utf8');
+    text = await readRecordText(containerPaths(dataDir, id).record, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
@@ -128,8 +134,8 @@ export async function writeRecord(dataDir: string, record: ContainerRecord): Pro
 /** Every container id with a record, whatever its session. */
 export async function listIds(dataDir: string): Promise<string[]> {
   const dir = containersDir(dataDir);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  return (await readdir(dir)).filter((name) => ID_PATTERN.test(name));
+  await makeRecordDir(dir, 0o700);
+  return (await listRecords(dir)).filter((name) => ID_PATTERN.test(name));
 }
 
 /** Every record (of every session): for the image-users check and the idle reaper. */

@@ -19,7 +19,8 @@ import { promisify } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { readMounts, type MountEntry } from '../image-store/mounts.js';
 
-const execFileP = promisify(execFile);
+// Made on first use: promisifying execFile loads child_process (and net), which `ps` never needs.
+const execFileP = (file: string, args: readonly string[]) => promisify(execFile)(file, args);
 
 export type QuotaKind = 'ext4-prjquota' | 'btrfs-qgroup';
 

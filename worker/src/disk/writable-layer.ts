@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { limitDir, releaseDir } from './disk-quota.js';
 import { removeTree } from '../image-store/mounts.js';
 
-const execFileP = promisify(execFile);
+// Made on first use: promisifying execFile loads child_process (and net), which `ps` never needs.
+const execFileP = (file: string, args: readonly string[]) => promisify(execFile)(file, args);
 
 export interface WritableLayerLimiter {
   /** Bound `dir` (holding upper/ and work/, still empty) to `bytes`; true when the kernel enforces it. */

@@ -51,7 +51,9 @@ export async function imageView(ctx: StoreContext, stored: StoredImage): Promise
   return {
     id: stored.id,
     config: stored.config,
-    manifestDigest: stored.manifestDigest,
+    get manifestDigest() {
+      return stored.manifestDigest;
+    },
     layers,
     tags: tags.map(formatReference),
     size: layers.reduce((sum, layer) => sum + layer.size, 0),

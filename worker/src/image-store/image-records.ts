@@ -53,13 +53,21 @@ export class ImageRecords {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
+    let manifest: OciManifest | undefined;
+    let manifestDigest: Digest | undefined;
     return {
       id,
       config: parseRecord(ImageConfigSchema, configBytes.toString('utf8')),
       configBytes,
-      manifest: parseRecord(OciManifestSchema, manifestBytes.toString('utf8')),
+      // Checked and hashed when first asked for: a listing needs neither (the hash alone loads
+      // node:crypto, milliseconds of `layercake images`).
+      get manifest() {
+        return (manifest ??= parseRecord(OciManifestSchema, manifestBytes.toString('utf8')));
+      },
       manifestBytes,
-      manifestDigest: sha256(manifestBytes),
+      get manifestDigest() {
+        return (manifestDigest ??= sha256(manifestBytes));
+      },
     };
   }
 

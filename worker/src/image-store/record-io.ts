@@ -7,8 +7,8 @@
  * (cli/entry.ts); the worker never does. Either way each call returns a promise and fails with
  * the same errors (`code` ENOENT…).
  */
-import { accessSync, readdirSync, readFileSync } from 'node:fs';
-import { access, readdir, readFile } from 'node:fs/promises';
+import { accessSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 
 let atOnce = false;
 
@@ -36,4 +36,10 @@ export async function recordExists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** `mkdir -p`: the store makes its folders at each open. */
+export async function makeRecordDir(path: string, mode?: number): Promise<void> {
+  if (atOnce) mkdirSync(path, { recursive: true, mode });
+  else await mkdir(path, { recursive: true, mode });
 }

@@ -4,7 +4,7 @@
  * own module (layer-store, image-records, references, archive-save, archive-load).
  */
 import { mkdirSync } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { z } from 'zod';
@@ -23,6 +23,7 @@ import { chainIdsOf, digestFromHex, isDigest, type Digest } from './digest.js';
 import { ImageStoreError } from './errors.js';
 import { mapConcurrent } from './concurrent.js';
 import { ImageRecords, READS_AT_ONCE, buildManifest, type StoredImage } from './image-records.js';
+import { listRecords, makeRecordDir } from './record-io.js';
 import { LayerStore, type CommitOptions } from './layer-store.js';
 import { imageStoreLimits, type ImageStoreLimits } from './limits.js';
 import { withLock } from './lock.js';
@@ -108,10 +109,8 @@ export class ImageStore {
       throw new Error(`image store root must not contain ':' or ',': ${root}`);
     }
     const paths = new StorePaths(root);
-    await mkdir(root, { recursive: true, mode: 0o700 });
-    for (const dir of [paths.layersDir, paths.imagesDir, paths.refsDir, paths.tmpDir, paths.locksDir]) {
-      await mkdir(dir, { recursive: true });
-    }
+    await makeRecordDir(root, 0o700);
+    for (const dir of [paths.layersDir, paths.imagesDir, paths.refsDir, paths.tmpDir, paths.locksDir]) await makeRecordDir(dir);
     // The worker passes its own logger; standalone use (tests, tools) only hears warnings.
     const log = options.logger ?? pino({ name: 'image-store', level: 'warn' });
     const ctx: StoreContext = {
@@ -515,7 +514,7 @@ export class ImageStore {
   private async removeDeadWork(): Promise<string[]> {
     const { paths } = this.ctx;
     const removed: string[] = [];
-    for (const name of await readdir(paths.tmpDir).catch(() => [] as string[])) {
+    for (const name of await listRecords(paths.tmpDir).catch(() => [] as string[])) {
       const pid = tmpOwnerPid(name);
       if (pid !== null && processAlive(pid)) continue;
       const path = join(paths.tmpDir, name);

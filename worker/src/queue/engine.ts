@@ -3,12 +3,12 @@
 // the builder over them (withBuilder). Each opens only what it needs: the worker everything at
 // start-up (openEngine); a `layercake` verb the core, and the builder only for `build`, whose
 // modules are loaded then. Containers are per session: each user makes them over the core.
-import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Builder } from '../builder/index.js';
 import { enginePaths } from '../config.js';
 import type { ContainerEgress, EgressService } from '../egress/index.js';
 import { ImageStore } from '../image-store/index.js';
+import { makeRecordDir } from '../image-store/record-io.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { IdRangeAllocator } from '../runtime/id-ranges.js';
 import type { ContainerLimits } from '../containers/record.js';
@@ -50,7 +50,7 @@ export type EngineOptions = CoreOptions & BuilderOptions;
 
 export async function openEngineCore(options: CoreOptions): Promise<EngineCore> {
   const paths = enginePaths(options.dataDir);
-  await mkdir(paths.launcherState, { recursive: true, mode: 0o700 });
+  await makeRecordDir(paths.launcherState, 0o700);
   // The launcher's and the id ranges' modules (the OCI spec's schemas, child processes) load here,
   // alongside the store's opening, not with this file: a command that lists images never opens a core.
   const [store, { sandboxNative }, { IdRangeAllocator }] = await Promise.all([

@@ -19,8 +19,6 @@ import { describeFailure, isNoSuchContainer, launcherFailure, type LauncherFailu
 
 export type { Attachment } from './attachment.js';
 
-const execFileP = promisify(execFile);
-
 export interface ExitInfo {
   exitCode: number;
   /** Name of the signal that ended it (KILL, TERM…), when one did. */
@@ -145,7 +143,7 @@ export class OciCliRuntime implements ContainerRuntime {
 
   private async cli(...rest: string[]): Promise<string> {
     try {
-      const { stdout } = await execFileP(this.binary, this.args(...rest), { maxBuffer: 4 << 20 });
+      const { stdout } = await promisify(execFile)(this.binary, this.args(...rest), { maxBuffer: 4 << 20 });
       return stdout;
     } catch (err) {
       const e = err as { code?: number | string; stderr?: string };
