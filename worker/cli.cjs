@@ -57,8 +57,9 @@ function runBundle(dir, name) {
   }
   const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
   if (cachedData === undefined || script.cachedDataRejected) {
-    // After the start-up, so the cache holds the functions it compiled; never in the way of exit.
-    setImmediate(() => {
+    // At exit, so the cache holds every function the verb compiled. (Not on the next turn of the
+    // loop: a verb whose reads are all synchronous exits before it has one.)
+    process.once('exit', () => {
       try {
         const tmp = `${cacheFile}.${process.pid}`;
         writeFileSync(tmp, script.createCachedData());
