@@ -520,12 +520,15 @@ export class Containers {
     const layers = await this.store.layerDirs(record.imageId);
     const user = await resolveUser([paths.upper, ...layers], req.user ?? record.config.user);
     // The proxy's variables, as the container's own processes have them (launch.ts).
-    // Docker's exec: the container's process environment (its TERM by exec's -t), then -e.
+    // Docker's exec: the container's process environment (its TERM by exec's -t), then -e, then
+    // HOME when none of them set it (runc adds it last); the whole list, so the launcher merges
+    // nothing of the container's own (whose HOME would otherwise stay before -e's entries).
     let env = mergeEnv([...processEnv(record.config.env, record.config.hostname, Boolean(req.tty)), ...(this.launchCtx.egress?.env ?? [])], req.env ?? []);
     if (!env.some((e) => e.startsWith('HOME='))) env = [...env, `HOME=${user.home ?? '/'}`];
     await this.touch(record.id);
     const process = this.runtime.exec({
       id: launcherId(record),
+      bundleDir: paths.bundle,
       args: req.cmd,
       env,
       cwd: req.workingDir ?? record.config.workingDir,

@@ -18,7 +18,7 @@ import { SessionImages } from '../sessions/images.js';
 import { DOCKERD_MISSING, startPrivateDocker, type PrivateDocker } from '../test-support/private-dockerd.js';
 import { createHarness as createBuildHarness, type Harness as BuildHarness } from '../builder/test-support/harness.js';
 import type { Containers } from './containers.js';
-import { StartError } from './launch.js';
+import { launcherId, StartError } from './launch.js';
 import { createHarness, logsOf, type Harness } from './test-support/harness.js';
 
 let h: Harness;
@@ -201,6 +201,38 @@ describe.skipIf(DOCKERD_MISSING)(`inside a container, as Docker shows it${DOCKER
       await h.clean();
     }
   }, 240_000);
+
+  it('exec -e: the environment in Docker’s order (the container’s, then -e, then HOME unless set), under -u too', async () => {
+    const c = h.containers();
+    const { container } = await c.run({ image: GROUPS.ours, cmd: ['sleep', '600'], env: ['RUNENV=r'] });
+    const name = `e${Date.now().toString(36)}`;
+    await docker.ok(['run', '-d', '--name', name, '--network', 'none', '-e', 'RUNENV=r', GROUPS.theirs, 'sleep', '600']);
+    const flagSets = [['-e', 'A=1', '-e', 'B=2'], ['-e', 'HOME=/x', '-e', 'A=1'], ['-e', 'PATH=/bin', '-e', 'A=1'], ['-u', 'learner', '-e', 'A=1'], ['-e', 'RUNENV=e']];
+    try {
+      for (const flags of flagSets) {
+        const env: string[] = [];
+        let user: string | undefined;
+        for (let i = 0; i < flags.length; i += 2) (flags[i] === '-e' ? env.push(flags[i + 1]!) : (user = flags[i + 1]));
+        const session = await c.exec(container.id, { cmd: ['env'], env, ...(user ? { user } : {}) });
+        let out = '';
+        session.process.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        await session.exited;
+        const theirs = await docker.ok(['exec', ...flags, name, 'env']);
+        const masked = (text: string): string => text.replace(/^HOSTNAME=.*$/m, 'HOSTNAME=<id>');
+        expect(`${flags.join(' ')}:\n${masked(out)}`).toBe(`${flags.join(' ')}:\n${masked(theirs)}`);
+      }
+      // Control: the launcher's merge into the container's own environment (what exec did before)
+      // keeps the container's HOME ahead of -e's entries, which Docker never prints.
+      const merged = h.runtime.exec({ id: launcherId(container), args: ['env'], env: ['A=1'] });
+      let out = '';
+      merged.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      await merged.exited;
+      expect(out.indexOf('HOME=')).toBeLessThan(out.indexOf('A=1'));
+    } finally {
+      await docker.run(['rm', '-f', name]);
+      await h.clean();
+    }
+  }, 120_000);
 
   it('exec of a command that cannot run: Docker’s message, and 127 / 126', async () => {
     const c = h.containers();

@@ -13,7 +13,8 @@ import { promisify } from 'node:util';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connectAttachment, type Attachment } from './attachment.js';
 import { describeFailure, isNoSuchContainer, launcherFailure, type LauncherFailure } from './launcher-error.js';
 
@@ -51,7 +52,17 @@ export interface RunOptions {
 export interface ExecOptions {
   id: string;
   args: string[];
+  /**
+   * With `bundleDir`, the process's whole environment, in its order; without, entries merged
+   * into the container's own (runc's `exec --env`).
+   */
   env?: string[];
+  /**
+   * The container's bundle: the process is its config.json's with args, env, cwd, user and the
+   * terminal replaced, handed over as a file (`exec --process`), as Docker's daemon hands runc a
+   * whole process: nothing of the container's own environment (its HOME) is merged in.
+   */
+  bundleDir?: string;
   cwd?: string;
   /** additionalGids: supplementary groups (runc's `exec --additional-gids`). */
   user?: { uid: number; gid: number; additionalGids?: number[] };
@@ -118,6 +129,24 @@ function launcherError(verb: string, code: number | null, stderr: string): Runti
   const failure = launcherFailure(stderr);
   const said = failure ? describeFailure(failure) : `the launcher failed (exit ${code})`;
   return new RuntimeError(`${verb}: ${said}`, code, stderr);
+}
+
+/** The process file of `exec --process`: the bundle's process with this exec's fields, beside its config.json. */
+function writeExecProcess(bundleDir: string, o: ExecOptions): string {
+  const spec = JSON.parse(readFileSync(join(bundleDir, 'config.json'), 'utf8')) as { process: Record<string, unknown> };
+  const { consoleSize: _size, ...base } = spec.process;
+  const process = {
+    ...base,
+    args: o.args,
+    env: o.env ?? [],
+    ...(o.cwd ? { cwd: o.cwd } : {}),
+    ...(o.user ? { user: { uid: o.user.uid, gid: o.user.gid, additionalGids: o.user.additionalGids ?? [] } } : {}),
+    terminal: !!o.tty,
+    ...(o.tty ? { consoleSize: { height: o.tty.rows, width: o.tty.cols } } : {}),
+  };
+  const file = join(bundleDir, `exec-${randomBytes(6).toString('hex')}.json`);
+  writeFileSync(file, JSON.stringify(process), { mode: 0o600, flag: 'wx' });
+  return file;
 }
 
 interface CliFlavour {
@@ -193,11 +222,15 @@ export class OciCliRuntime implements ContainerRuntime {
 
   exec(options: ExecOptions): ContainerProcess {
     const args = ['exec'];
-    if (options.tty) args.push('--tty');
-    if (options.cwd) args.push('--cwd', options.cwd);
-    for (const e of options.env ?? []) args.push('--env', e);
-    if (options.user) args.push('--user', `${options.user.uid}:${options.user.gid}`);
-    for (const gid of options.user?.additionalGids ?? []) args.push('--additional-gids', String(gid));
+    const processFile = options.bundleDir === undefined ? null : writeExecProcess(options.bundleDir, options);
+    if (processFile !== null) args.push('--process', processFile);
+    else {
+      if (options.tty) args.push('--tty');
+      if (options.cwd) args.push('--cwd', options.cwd);
+      for (const e of options.env ?? []) args.push('--env', e);
+      if (options.user) args.push('--user', `${options.user.uid}:${options.user.gid}`);
+      for (const gid of options.user?.additionalGids ?? []) args.push('--additional-gids', String(gid));
+    }
     const control = !!options.tty && this.flavour.controlFd;
     if (control) args.push('--control-fd', '3', '--console-size', `${options.tty!.rows},${options.tty!.cols}`);
     args.push(options.id, ...options.args);
@@ -205,6 +238,7 @@ export class OciCliRuntime implements ContainerRuntime {
       stdio: ['pipe', 'pipe', 'pipe', control ? 'pipe' : 'ignore'],
     });
     const proc = this.wrap(child, control ? (child.stdio[3] as Writable) : null, async (code, signal, stderr) => {
+      if (processFile !== null) rmSync(processFile, { force: true });
       // The exec'd process's status, unless the launcher's record says the launcher failed
       // with exactly this status (the process then never ran).
       const failure = launcherFailure(stderr);
