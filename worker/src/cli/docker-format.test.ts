@@ -257,9 +257,27 @@ describe.skipIf(DOCKERD_MISSING)(`--format and tables, side by side with Docker$
     },
   );
 
-  it.each([[[]], [['--format', '{{json .}}']], [['--no-trunc', '--format', '{{.ID}}|{{.CreatedBy}}|{{.Size}}']], [['-q']]])('history %j busybox', async (flags) => {
+  it.each([
+    [[]],
+    [['--format', '{{json .}}']],
+    [['--no-trunc', '--format', '{{.ID}}|{{.CreatedBy}}|{{.Size}}']],
+    [['-q']],
+    // -H=false: sizes in bytes, dates in RFC 3339, the CREATED AT column; Go's other boolean spellings too.
+    [['-H=false']],
+    [['--human=false', '--format', '{{json .}}']],
+    [['-H=0', '--no-trunc', '--format', 'table {{.ID}}\t{{.CreatedSince}}\t{{.Size}}']],
+    [['-H', '--human=true']],
+  ])('history %j busybox', async (flags) => {
     const { ours, theirs } = await both(['history', ...flags, 'busybox']);
     expect(ours).toEqual(theirs);
+  });
+
+  it('history -H=false is not the default table (the comparison above could not pass by ignoring it)', async () => {
+    const [raw, human] = await Promise.all([cli(['history', '-H=false', 'busybox']), cli(['history', 'busybox'])]);
+    expect(raw.stdout).toMatch(/^IMAGE +CREATED AT +CREATED BY/);
+    expect(raw.stdout).toMatch(/ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ /);
+    expect(human.stdout).toMatch(/^IMAGE +CREATED +CREATED BY/);
+    expect(raw.stdout).not.toBe(human.stdout);
   });
 });
 

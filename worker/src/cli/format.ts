@@ -26,6 +26,16 @@ export function goTime(iso: string): string {
   return `${new Date(iso).toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC`;
 }
 
+/** Go's time.RFC3339 in this machine's zone, whole seconds, as Docker's history dates: 2026-12-01T12:33:54Z, or with +09:00. */
+export function rfc3339(iso: string): string {
+  const date = new Date(iso);
+  const offset = -date.getTimezoneOffset();
+  const local = new Date(date.getTime() + offset * 60_000).toISOString().slice(0, 19);
+  if (offset === 0) return `${local}Z`;
+  const abs = Math.abs(offset);
+  return `${local}${offset > 0 ? '+' : '-'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
 export function ago(iso: string | null, now = Date.now()): string {
   if (!iso) return '';
   return `${humanDuration(now - Date.parse(iso))} ago`;

@@ -105,6 +105,7 @@ const en = {
   'history.noTrunc': 'do not truncate output',
   'history.quiet': 'only ids',
   'history.format': 'print each step with a Go template, e.g. \'{{.CreatedBy}}\'',
+  'history.human': 'sizes and dates for people (default true); -H=false prints bytes and RFC 3339 dates',
   'tag': 'Give an image another name',
   'rmi': 'Remove images',
   'rmi.force': 'remove an image with several names, or a name still used by a container',
@@ -125,6 +126,7 @@ const en = {
   'build.noCache': 'do not use the build cache',
   'build.target': 'build up to this stage',
   'build.quiet': 'print only the image id',
+  'build.secret': 'a secret for RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VARIABLE (repeatable)',
 } as const;
 
 export type HelpKey = keyof typeof en;
@@ -228,6 +230,7 @@ const ko: Record<HelpKey, string> = {
   'history.noTrunc': '출력을 자르지 않아요',
   'history.quiet': 'ID만 출력해요',
   'history.format': '단계마다 Go 템플릿으로 출력해요. 예: \'{{.CreatedBy}}\'',
+  'history.human': '크기와 날짜를 사람이 읽기 쉽게 보여 줘요 (기본값 true). -H=false는 바이트 수와 RFC 3339 날짜를 출력해요',
   'tag': '이미지에 다른 이름을 붙여요',
   'rmi': '이미지를 지워요',
   'rmi.force': '이름이 여러 개인 이미지나, 컨테이너가 아직 쓰는 이름도 지워요',
@@ -248,6 +251,7 @@ const ko: Record<HelpKey, string> = {
   'build.noCache': '빌드 캐시를 쓰지 않아요',
   'build.target': '이 스테이지까지만 빌드해요',
   'build.quiet': '이미지 ID만 출력해요',
+  'build.secret': 'RUN --mount=type=secret에 넘길 비밀 값: id=이름,src=파일 또는 id=이름,env=환경변수 (여러 번 쓸 수 있어요)',
 };
 
 /** One help text, with `{name}`s filled in. */

@@ -37,3 +37,29 @@ export function environment(entries: readonly string[], env: NodeJS.ProcessEnv =
   }
   return out;
 }
+
+/** Go's strconv.ParseBool, which Docker's boolean flags use for `--flag=value`. */
+const GO_BOOLS: Readonly<Record<string, boolean>> = { 1: true, t: true, T: true, TRUE: true, true: true, True: true, 0: false, f: false, F: false, FALSE: false, false: false, False: false };
+
+/**
+ * Docker's boolean flags also take `=value` (`-H=false`, `--human=0`); commander's take no value.
+ * Before `command` parses its options, each such form of `long` (and its `short`) becomes
+ * `--long` or `--no-long` (a `--no-long` option must exist); another value is left for commander
+ * to refuse. Arguments after `--` are left alone.
+ */
+export function dockerBoolean(command: Pick<import('commander').Command, 'parseOptions'>, long: string, short?: string): void {
+  const parse = command.parseOptions.bind(command);
+  command.parseOptions = (argv: string[]) => {
+    const end = argv.indexOf('--');
+    const rewritten = argv.map((arg, i) => {
+      if (end !== -1 && i >= end) return arg;
+      const eq = arg.indexOf('=');
+      const name = eq === -1 ? '' : arg.slice(0, eq);
+      if (name !== `--${long}` && (short === undefined || name !== `-${short}`)) return arg;
+      const value = GO_BOOLS[arg.slice(eq + 1)];
+      // Not a boolean: commander refuses the long form by its name (`-H=x` would read as -= x).
+      return value === undefined ? `--${long}${arg.slice(eq)}` : value ? `--${long}` : `--no-${long}`;
+    });
+    return parse(rewritten);
+  };
+}

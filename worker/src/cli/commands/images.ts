@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { Option } from 'commander';
 import { LearnerError } from '../../../../protocol/errors.js';
 import type { EngineEvent } from '../../../../protocol/events.js';
 import { baseImageFor, ensureBaseImage } from '../../base-images/index.js';
@@ -12,8 +13,8 @@ import type { SessionImages } from '../../sessions/images.js';
 import type { CliContext } from '../context.js';
 import { formatList, type ListFormat } from '../docker-format.js';
 import { nilMap, nilSlice, omitEmpty } from '../go-template.js';
-import { ago, ellipsis, goTime, humanSize, shortImageId } from '../format.js';
-import { collect } from '../options.js';
+import { ago, ellipsis, goTime, humanSize, rfc3339, shortImageId } from '../format.js';
+import { collect, dockerBoolean } from '../options.js';
 import { printable } from '../../../../protocol/printable.js';
 import { listImages, loadImages, removeImage, saveImages } from '../../sessions/image-ops.js';
 import { each, type Program } from './shared.js';
@@ -135,6 +136,9 @@ const HISTORY_FORMAT: ListFormat = {
   defaultFormat: 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}',
 };
 
+/** Docker's table for `history -H=false`: the date column is CREATED AT. */
+const RAW_HISTORY_FORMAT: ListFormat = { ...HISTORY_FORMAT, defaultFormat: 'table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}' };
+
 export function registerImages(program: Program): void {
   const { t } = program;
   program
@@ -175,45 +179,51 @@ export function registerImages(program: Program): void {
       }),
     );
 
-  program
+  const history = program
     .command('history')
     .description(t('history'))
+    .option('-H, --human', t('history.human'), true)
+    // What -H=false and --human=false become (dockerBoolean): Docker has no --no-human to show.
+    .addOption(new Option('--no-human', t('history.human')).hideHelp())
     .option('--no-trunc', t('history.noTrunc'))
     .option('-q, --quiet', t('history.quiet'))
     .option('--format <template>', t('history.format'))
-    .argument('<image>')
-    .action(
-      program.verb(async (ctx: CliContext, ref: string, f: { trunc: boolean; quiet?: boolean; format?: string }) => {
-        const { store, images } = await ctx.imageStore();
-        const top = await images.resolve(ref);
-        const rows = await store.history(top);
-        const chain = await parentChain(store, images, top);
-        // Docker's ids: the image's own on its top row, then down its parent links (commit's),
-        // one per row; the rest <missing>. A build records none, as BuildKit's does, so a built
-        // image's steps and its FROM image show <missing>, even where they are local images.
-        rows.forEach((r, i) => (r.id = chain[i] ?? null));
-        const id = (d: Digest | null): string => (d === null ? '<missing>' : f.trunc ? shortImageId(d) : d);
-        if (f.quiet) {
-          for (const r of rows) process.stdout.write(`${id(r.id)}\n`);
-          return 0;
-        }
-        const now = Date.now();
-        const views = rows.map((r) => {
-          // Docker shows a tab in created_by as a space, and cuts it to 45 characters.
-          const createdBy = r.createdBy.replace(/\t/g, ' ');
-          return {
-            Comment: r.comment,
-            CreatedAt: r.created ? `${new Date(r.created).toISOString().slice(0, 19)}Z` : '',
-            CreatedBy: f.trunc ? ellipsis(createdBy, 45) : createdBy,
-            CreatedSince: ago(r.created, now),
-            ID: id(r.id),
-            Size: humanSize(r.size),
-          };
-        });
-        process.stdout.write(formatList(f.format, views, HISTORY_FORMAT));
+    .argument('<image>');
+  dockerBoolean(history, 'human', 'H');
+  history.action(
+    program.verb(async (ctx: CliContext, ref: string, f: { human: boolean; trunc: boolean; quiet?: boolean; format?: string }) => {
+      const { store, images } = await ctx.imageStore();
+      const top = await images.resolve(ref);
+      const rows = await store.history(top);
+      const chain = await parentChain(store, images, top);
+      // Docker's ids: the image's own on its top row, then down its parent links (commit's),
+      // one per row; the rest <missing>. A build records none, as BuildKit's does, so a built
+      // image's steps and its FROM image show <missing>, even where they are local images.
+      rows.forEach((r, i) => (r.id = chain[i] ?? null));
+      const id = (d: Digest | null): string => (d === null ? '<missing>' : f.trunc ? shortImageId(d) : d);
+      if (f.quiet) {
+        for (const r of rows) process.stdout.write(`${id(r.id)}\n`);
         return 0;
-      }),
-    );
+      }
+      const now = Date.now();
+      const views = rows.map((r) => {
+        // Docker shows a tab in created_by as a space, and cuts it to 45 characters.
+        const createdBy = r.createdBy.replace(/\t/g, ' ');
+        const createdAt = r.created ? rfc3339(r.created) : '';
+        return {
+          Comment: r.comment,
+          CreatedAt: createdAt,
+          CreatedBy: f.trunc ? ellipsis(createdBy, 45) : createdBy,
+          // -H=false: the date itself and the size in bytes, as Docker's history formatter gives them.
+          CreatedSince: f.human ? ago(r.created, now) : createdAt,
+          ID: id(r.id),
+          Size: f.human ? humanSize(r.size) : String(r.size),
+        };
+      });
+      process.stdout.write(formatList(f.format, views, f.human ? HISTORY_FORMAT : RAW_HISTORY_FORMAT));
+      return 0;
+    }),
+  );
 
   program
     .command('tag')
@@ -291,10 +301,11 @@ export function registerImages(program: Program): void {
     .option('--no-cache', t('build.noCache'))
     .option('--target <stage>', t('build.target'))
     .option('-q, --quiet', t('build.quiet'))
+    .option('--secret <id=NAME,src=FILE>', t('build.secret'), collect, [])
     .argument('<dir>')
     .action(
       program.verb(
-        async (ctx: CliContext, dir: string, f: { tag: string[]; file?: string; buildArg: string[]; cache: boolean; target?: string; quiet?: boolean }) => {
+        async (ctx: CliContext, dir: string, f: { tag: string[]; file?: string; buildArg: string[]; cache: boolean; target?: string; quiet?: boolean; secret: string[] }) => {
           const contextDir = resolve(dir);
           // A Dockerfile inside the context is named relative to it; one elsewhere is read here.
           let dockerfile: { dockerfilePath: string } | { dockerfile: string } = { dockerfilePath: 'Dockerfile' };
@@ -303,6 +314,8 @@ export function registerImages(program: Program): void {
             const rel = relative(contextDir, path);
             dockerfile = rel.startsWith('..') || isAbsolute(rel) ? { dockerfile: await readFile(path, 'utf8') } : { dockerfilePath: rel };
           }
+          // Read before anything starts, as Docker does: a missing file stops the build at once.
+          const secrets = f.secret.length > 0 ? await (await import('./build-secrets.js')).readBuildSecrets(f.secret) : {};
           // The builder, and the event schemas its events are checked against, load with `build` only.
           const [builder, { CollectedEvents }] = await Promise.all([ctx.builder(), import('../../events.js')]);
           const request = {
@@ -312,6 +325,7 @@ export function registerImages(program: Program): void {
             tags: f.tag,
             buildArgs: parseBuildArgs(f.buildArg),
             noCache: !f.cache,
+            secrets,
             ...(f.target !== undefined ? { target: f.target } : {}),
           };
           const events = new CollectedEvents('cli', (event) => {
