@@ -10,7 +10,11 @@ export default defineConfig({
     hookTimeout: 120_000,
     reporters: ['default'],
     // The isolation suite's probe and test rootfs (and its leak check after the run); the run's
-    // real redis-server (stopped, and checked gone, afterwards).
-    globalSetup: ['sandbox-native/test/global-setup.ts', 'worker/src/queue/test-support/redis-global-setup.ts'],
+    // real redis-server (stopped, and checked gone, afterwards); the run's base-image cache.
+    globalSetup: [
+      'sandbox-native/test/global-setup.ts',
+      'worker/src/queue/test-support/redis-global-setup.ts',
+      'worker/src/base-images/test-support/global-setup.ts',
+    ],
   },
 });

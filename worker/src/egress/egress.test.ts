@@ -5,7 +5,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LearnerError } from '../../../protocol/errors.js';
-import { ensureBaseImage } from '../base-images/index.js';
+import { sharedBaseImage } from '../base-images/test-support/shared.js';
 import { createHarness, type Harness } from '../builder/test-support/harness.js';
 import type { Builder } from '../builder/build.js';
 import { createHarness as createContainerHarness, logsOf, processesMentioning, type Harness as ContainerHarness } from '../containers/test-support/harness.js';
@@ -26,7 +26,7 @@ describe.skipIf(!online)('egress to package archives', () => {
 
   beforeAll(async () => {
     h = await createHarness('egress');
-    await ensureBaseImage(h.store, 'debian');
+    await sharedBaseImage(h.store, 'debian');
     // squid drops to the proxy user: its directory must be reachable by it.
     dir = await mkdtemp('/tmp/lc-egress-');
     await chmod(dir, 0o755);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBaseImage } from '../base-images/index.js';
+import { sharedBaseImage } from '../base-images/test-support/shared.js';
 import { ImageStore } from '../image-store/index.js';
 import { IdRangeAllocator } from '../runtime/id-ranges.js';
 import { startVm, type VmHost, type VmLimits } from './vm.js';
@@ -110,7 +111,7 @@ describe('an image booted as a VM', () => {
   }, 150_000);
 
   it('debian:bookworm-slim boots with its own files (its os-release), on the guest kernel', async () => {
-    await ensureBaseImage(store, 'debian:bookworm-slim');
+    await sharedBaseImage(store, 'debian:bookworm-slim');
     const { end, console, facts } = await boot('debian:bookworm-slim', ['sh', '-c', 'echo K=$(uname -r); grep ^VERSION_CODENAME /etc/os-release; echo P1=$(cat /proc/1/comm)']);
     expect(end).toMatchObject({ reason: 'exited', exitCode: 0 });
     expect(console).toContain('VERSION_CODENAME=bookworm');
