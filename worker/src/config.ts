@@ -33,60 +33,72 @@ const path = lazySchema(() =>
     .transform((p) => (isAbsolute(p) ? p : resolve(REPO_ROOT, p))),
 );
 
-
 function defaultHostId(): string {
   const name = hostname().toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[^a-z0-9]+/, '');
   return (name || 'host').slice(0, 63);
 }
 
-const schema = lazySchema(() =>
-  z.object({
-    /** The engine's data root (image store, containers, launcher state). */
-    LAYERCAKE_DATA: path.default(join(REPO_ROOT, '.data/engine')),
-    /** The sparse filesystem image `npm start` mounts at LAYERCAKE_DATA (for disk quotas). */
-    LAYERCAKE_DATA_IMAGE: path.default(join(REPO_ROOT, '.data/engine.img')),
-    /** Its size: an upper bound; the file only takes what is written. */
-    LAYERCAKE_DATA_SIZE: byteSize.default(20 * GiB),
-    /** Set to use an existing Redis; otherwise `npm start` runs a private one. */
-    REDIS_URL: z.string().url().optional(),
-    /** Where the private Redis keeps its data (AOF) and its socket. */
-    LAYERCAKE_REDIS_DIR: path.default(join(REPO_ROOT, '.data/redis')),
-    /** Prefix of every BullMQ and Layercake key in Redis. */
-    LAYERCAKE_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('layercake'),
-    /** This host's name in the registry and its queue's name; default from the hostname. */
-    LAYERCAKE_HOST_ID: z.string().regex(hostIdPattern, 'lowercase letters, digits, "." and "-"').default(defaultHostId()),
-    /**
-     * Longest a container on this host runs per start, in use or not (a classroom may want short
-     * runs); 0: no limit. Learners cannot change it.
-     */
-    LAYERCAKE_CONTAINER_TIME_LIMIT_MS: z.coerce.number().int().nonnegative().default(containerLimits.timeLimitMs),
-    /** Jobs run at once on this host. */
-    LAYERCAKE_CONCURRENCY: positiveInt.default(Math.max(1, cpus().length)),
-    /** On SIGTERM/SIGINT, running jobs get this long to finish before they are re-queued. */
-    LAYERCAKE_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(30_000),
-    /** How often the host renews its registry entry; the entry lives three times as long. */
-    LAYERCAKE_HEARTBEAT_MS: positiveInt.default(5_000),
-    /** The container launcher. */
-    LAYERCAKE_LAUNCHER: path.default(join(REPO_ROOT, 'sandbox-native/build/sandbox-native')),
-    /** Host uid of the first container id range (each range is 65536 ids; see runtime/id-ranges.ts). */
-    LAYERCAKE_ID_RANGE_BASE: z.coerce.number().int().min(65536).default(200_000),
-    /** Base images `npm start` makes sure of (comma-separated: busybox, debian). */
-    LAYERCAKE_BASE_IMAGES: z
-      .string()
-      .default('busybox,debian')
-      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-      .pipe(z.array(z.enum(['busybox', 'debian', 'node']))),
-    /** RUN steps reach package archives through the host's squid ("off": loopback only). */
-    LAYERCAKE_EGRESS: z.enum(['on', 'off']).default('on'),
-    /** Containers too (not only RUN steps) reach package archives, when their run job allows it ("off": a refusing door). */
-    LAYERCAKE_CONTAINER_EGRESS: z.enum(['on', 'off']).default('on'),
-    /** squid's cache and config, and the sessions' sockets (default: egress/ in the data root, one squid per engine). */
-    LAYERCAKE_EGRESS_DIR: path.optional(),
-    /** The archives a step may reach: host names, or .domain for a domain and its subdomains. */
-    LAYERCAKE_EGRESS_ALLOW: z
-      .string()
-      .default(DEFAULT_ALLOW_LIST.join(','))
-      .transform((text, ctx) => {
+/**
+ * One variable: its schema, built only when the variable is set (building every one of them was
+ * most of what reading the environment cost a `layercake images`), and what it is when unset, as
+ * zod's .default() gives it: the value as written, not parsed.
+ */
+interface Variable<T> {
+  schema: () => z.ZodType<T>;
+  unset: () => T;
+}
+const variable = <T>(schema: () => z.ZodType<T>, unset: () => NoInfer<T>): Variable<T> => ({ schema, unset });
+const optional = <T>(schema: () => z.ZodType<T>): Variable<T | undefined> => ({ schema, unset: () => undefined });
+
+const variables = {
+  /** The engine's data root (image store, containers, launcher state). */
+  LAYERCAKE_DATA: variable(() => path, () => join(REPO_ROOT, '.data/engine')),
+  /** The sparse filesystem image `npm start` mounts at LAYERCAKE_DATA (for disk quotas). */
+  LAYERCAKE_DATA_IMAGE: variable(() => path, () => join(REPO_ROOT, '.data/engine.img')),
+  /** Its size: an upper bound; the file only takes what is written. */
+  LAYERCAKE_DATA_SIZE: variable(() => byteSize, () => 20 * GiB),
+  /** Set to use an existing Redis; otherwise `npm start` runs a private one. */
+  REDIS_URL: optional(() => z.string().url()),
+  /** Where the private Redis keeps its data (AOF) and its socket. */
+  LAYERCAKE_REDIS_DIR: variable(() => path, () => join(REPO_ROOT, '.data/redis')),
+  /** Prefix of every BullMQ and Layercake key in Redis. */
+  LAYERCAKE_REDIS_PREFIX: variable(() => z.string().regex(/^[A-Za-z0-9_.-]+$/), () => 'layercake'),
+  /** This host's name in the registry and its queue's name; default from the hostname. */
+  LAYERCAKE_HOST_ID: variable(() => z.string().regex(hostIdPattern, 'lowercase letters, digits, "." and "-"'), defaultHostId),
+  /**
+   * Longest a container on this host runs per start, in use or not (a classroom may want short
+   * runs); 0: no limit. Learners cannot change it.
+   */
+  LAYERCAKE_CONTAINER_TIME_LIMIT_MS: variable(() => z.coerce.number().int().nonnegative(), () => containerLimits.timeLimitMs),
+  /** Jobs run at once on this host. */
+  LAYERCAKE_CONCURRENCY: variable(() => positiveInt, () => Math.max(1, cpus().length)),
+  /** On SIGTERM/SIGINT, running jobs get this long to finish before they are re-queued. */
+  LAYERCAKE_SHUTDOWN_GRACE_MS: variable(() => z.coerce.number().int().nonnegative(), () => 30_000),
+  /** How often the host renews its registry entry; the entry lives three times as long. */
+  LAYERCAKE_HEARTBEAT_MS: variable(() => positiveInt, () => 5_000),
+  /** The container launcher. */
+  LAYERCAKE_LAUNCHER: variable(() => path, () => join(REPO_ROOT, 'sandbox-native/build/sandbox-native')),
+  /** Host uid of the first container id range (each range is 65536 ids; see runtime/id-ranges.ts). */
+  LAYERCAKE_ID_RANGE_BASE: variable(() => z.coerce.number().int().min(65536), () => 200_000),
+  /** Base images `npm start` makes sure of (comma-separated: busybox, debian). */
+  LAYERCAKE_BASE_IMAGES: variable(
+    () =>
+      z
+        .string()
+        .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+        .pipe(z.array(z.enum(['busybox', 'debian', 'node']))),
+    () => ['busybox' as const, 'debian' as const],
+  ),
+  /** RUN steps reach package archives through the host's squid ("off": loopback only). */
+  LAYERCAKE_EGRESS: variable(() => z.enum(['on', 'off']), () => 'on' as const),
+  /** Containers too (not only RUN steps) reach package archives, when their run job allows it ("off": a refusing door). */
+  LAYERCAKE_CONTAINER_EGRESS: variable(() => z.enum(['on', 'off']), () => 'on' as const),
+  /** squid's cache and config, and the sessions' sockets (default: egress/ in the data root, one squid per engine). */
+  LAYERCAKE_EGRESS_DIR: optional(() => path),
+  /** The archives a step may reach: host names, or .domain for a domain and its subdomains. */
+  LAYERCAKE_EGRESS_ALLOW: variable(
+    () =>
+      z.string().transform((text, ctx) => {
         try {
           return parseAllowList(text);
         } catch (err) {
@@ -94,27 +106,30 @@ const schema = lazySchema(() =>
           return z.NEVER;
         }
       }),
-    /** The proxy's disk cache bound. */
-    LAYERCAKE_EGRESS_CACHE_SIZE: byteSize.default(2 * GiB),
-    /**
-     * A PEM file of CA certificates RUN steps and containers trust besides the public roots, for a
-     * host whose way out intercepts TLS (egress/trust.ts).
-     */
-    LAYERCAKE_EGRESS_CA: path.optional(),
-    /** The host's registry blob cache (<data>/registry-cache): least recently used blobs not in use go beyond it. */
-    LAYERCAKE_REGISTRY_CACHE_SIZE: byteSize.default(4 * GiB),
-    LAYERCAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    /**
-     * The port of this host's terminal endpoint, which browsers reach directly (terminals/README.md);
-     * 0: any free port. `npm start` passes the app's PORT + 1.
-     */
-    TERMINAL_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
-    /** Interface it listens on (all by default, as the app's). */
-    TERMINAL_HOST: z.string().min(1).optional(),
-    /** The address browsers use for it behind a proxy; default: the app's host name, TERMINAL_PORT. */
-    TERMINAL_PUBLIC_URL: z.string().url().regex(/^(https?|wss?):\/\//, 'an http(s) or ws(s) URL').optional(),
-  }),
-);
+    () => parseAllowList(DEFAULT_ALLOW_LIST.join(',')),
+  ),
+  /** The proxy's disk cache bound. */
+  LAYERCAKE_EGRESS_CACHE_SIZE: variable(() => byteSize, () => 2 * GiB),
+  /**
+   * A PEM file of CA certificates RUN steps and containers trust besides the public roots, for a
+   * host whose way out intercepts TLS (egress/trust.ts).
+   */
+  LAYERCAKE_EGRESS_CA: optional(() => path),
+  /** The host's registry blob cache (<data>/registry-cache): least recently used blobs not in use go beyond it. */
+  LAYERCAKE_REGISTRY_CACHE_SIZE: variable(() => byteSize, () => 4 * GiB),
+  LAYERCAKE_LOG_LEVEL: variable(() => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), () => 'info' as const),
+  /**
+   * The port of this host's terminal endpoint, which browsers reach directly (terminals/README.md);
+   * 0: any free port. `npm start` passes the app's PORT + 1.
+   */
+  TERMINAL_PORT: variable(() => z.coerce.number().int().min(0).max(65535), () => 3001),
+  /** Interface it listens on (all by default, as the app's). */
+  TERMINAL_HOST: optional(() => z.string().min(1)),
+  /** The address browsers use for it behind a proxy; default: the app's host name, TERMINAL_PORT. */
+  TERMINAL_PUBLIC_URL: optional(() => z.string().url().regex(/^(https?|wss?):\/\//, 'an http(s) or ws(s) URL')),
+};
+type VariableName = keyof typeof variables;
+type Settings = { [K in VariableName]: (typeof variables)[K] extends Variable<infer T> ? T : never };
 
 export type EngineConfig = Readonly<{
   dataDir: string;
@@ -146,12 +161,16 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
   // An empty variable means "not set", as shells and compose files often produce them.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = schema.safeParse(present);
+  const set = (Object.keys(variables) as VariableName[]).filter((name) => Object.hasOwn(present, name));
+  const parsed = z.object(Object.fromEntries(set.map((name) => [name, variables[name].schema()]))).safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
   }
-  const c = parsed.data;
+  const given = parsed.data as Partial<Settings>;
+  const c = Object.fromEntries(
+    (Object.keys(variables) as VariableName[]).map((name) => [name, Object.hasOwn(given, name) ? given[name] : variables[name].unset()]),
+  ) as Settings;
   return Object.freeze({
     dataDir: c.LAYERCAKE_DATA,
     dataImage: c.LAYERCAKE_DATA_IMAGE,
