@@ -5,7 +5,8 @@
 // bare BullMQ add → processor start, which is the least any queued build can wait.
 // Then hop by hop: the page's stamps and the product's own (queue-client/hop-stamps.ts, logged at
 // debug level by the gateway, its subscription and the worker; one wall clock on this host), each
-// as ms after the click, so a slow figure says which hop to look at.
+// as ms after the click, so a slow figure says which hop to look at; then each hop's own length,
+// build by build. The way and its figures: worker/src/queue/README.md, "Click to build start".
 // Target (issue 12): p50 ≤ 50 ms.   npx tsx bench/build-queue-wait.ts   (root; BENCH_BUILDS=30)
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -26,7 +27,7 @@ async function openPlay(context: BrowserContext, url: string): Promise<Page> {
   await page.addInitScript(() => {
     // hops: per build, ms from the click to runs:build sent, its reply, runs:subscribe sent;
     // builds: per build its run id and the click's wall-clock time (to join the product's stamps).
-    const probe = { t0: 0, samples: [] as number[], screen: [] as number[], seen: false, runId: '', hop: [] as number[], hops: [] as number[][], builds: [] as { runId: string; clickAt: number }[] };
+    const probe = { t0: 0, samples: [] as number[], screen: [] as number[], seen: false, runId: '', hop: [] as number[], hops: [] as number[][], builds: [] as { runId: string; clickAt: number }[], refused: [] as string[] };
     (window as unknown as { probe: typeof probe }).probe = probe;
     const Native = window.WebSocket;
     window.WebSocket = class extends Native {
@@ -36,7 +37,10 @@ async function openPlay(context: BrowserContext, url: string): Promise<Page> {
           if (!probe.t0 || probe.seen || typeof m.data !== 'string') return;
           // The runs:build reply names the new run; only its events count (the previous build's
           // last events can still be arriving). socket.io packets: 43<id>[…] an ack, 42[…] an event.
-          const ack = /^43\d+\[\{"ok":true,"runId":"([^"]+)"/.exec(m.data);
+          // (An image list's reply names its run too: op-…, from the last build's refresh.)
+          const ack = /^43\d+\[\{"ok":true,"runId":"(build-[^"]+)"/.exec(m.data);
+          // A refused build (its reply names no run) is a miss: the reply says why.
+          if (!probe.runId && /^43\d+\[\{"ok":false/.test(m.data)) probe.refused.push(m.data.slice(0, 300));
           if (ack && !probe.runId) {
             probe.runId = ack[1]!;
             probe.hop[1] = performance.now() - probe.t0;
@@ -141,7 +145,11 @@ try {
       await page.getByRole('status').filter({ hasText: /^Built / }).waitFor({ timeout: 60_000 });
       const probe = await page.evaluate(() => (window as unknown as { probe: { samples: number[]; screen: number[] } }).probe);
       if (probe.samples.length > before) samples.push(probe.samples.at(-1)!);
-      else misses += 1;
+      else {
+        misses += 1;
+        const refused = await page.evaluate(() => (window as unknown as { probe: { refused: string[] } }).probe.refused.at(-1));
+        console.log(`a build without a runs:event frame seen${refused ? `: its reply ${refused}` : ' (its reply named a run)'}`);
+      }
       if (probe.screen.length > beforeScreen) screen.push(probe.screen.at(-1)!);
       await page.waitForTimeout(300);
       readHopLines();
@@ -195,7 +203,32 @@ for (const build of builds) {
     for (const [hop, wall] of Object.entries(marks)) add(`${part}.${hop}`, at(wall));
   }
 }
+// Each hop's own length, build by build (the medians above are of different sets of builds; a
+// hop's p50 here is what that hop itself took), in the order of the way from the click.
+const WAY = ['page.runs:build sent', 'gateway.handler', 'gateway.workspace', 'gateway.added', 'worker.taken', 'worker.scratch', 'worker.context', 'worker.firstEmit', 'subscription.event.read', 'page.first runs:event'];
+const legs = new Map<string, number[]>();
+for (const build of builds) {
+  const marks = stamped.get(build.runId) ?? {};
+  const at = (name: string): number => {
+    if (name.startsWith('page.')) return build.page[name] ?? NaN;
+    const [part, ...hop] = name.split('.');
+    const wall = marks[part!]?.[hop.join('.')];
+    return typeof wall === 'number' ? wall - build.clickAt : NaN;
+  };
+  let from = 'click';
+  let fromMs = 0;
+  for (const name of WAY) {
+    const ms = at(name);
+    if (!Number.isFinite(ms)) continue;
+    const leg = `${from} → ${name}`;
+    legs.set(leg, [...(legs.get(leg) ?? []), ms - fromMs]);
+    from = name;
+    fromMs = ms;
+  }
+}
 const rows = [...perHop].map(([name, ms]) => ({ name, p50: percentile(ms, 0.5), p90: percentile(ms, 0.9), n: ms.length })).sort((a, b) => a.p50 - b.p50);
 console.log(`  hop by hop, ms after the click (p50, p90; gateway, subscription and worker stamps from their debug logs;`);
 console.log(`  worker.firstStored is when the worker heard its write succeed, the subscription's read may come first):`);
 for (const row of rows) console.log(`    ${row.name.padEnd(34)} ${fmt(row.p50).padStart(7)} ${fmt(row.p90).padStart(7)}   n=${row.n}`);
+console.log(`  each hop's own length, build by build (p50, p90):`);
+for (const [leg, ms] of legs) console.log(`    ${leg.padEnd(58)} ${fmt(percentile(ms, 0.5)).padStart(7)} ${fmt(percentile(ms, 0.9)).padStart(7)}   n=${ms.length}`);
