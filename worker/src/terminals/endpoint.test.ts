@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { oneFrameParser } from '../../../protocol/socket/one-frame-parser.js';
 import type { TerminalAttachReply, TerminalErrorFrame, TerminalExitFrame, TerminalOutputFrame } from '../../../protocol/socket/terminal.js';
 import { readTerminalOutput } from '../../../queue-client/terminal-streams.js';
 import { signTerminalToken, terminalEndpointOf, type TerminalClaims } from '../../../queue-client/terminal-token.js';
@@ -78,13 +79,15 @@ interface Direct {
 }
 
 /** A browser's direct socket; resolves once connected, rejects with the handshake's refusal. */
-async function direct(auth: unknown, options: { origin?: string; renderDelayMs?: number } = {}): Promise<Direct> {
+async function direct(auth: unknown, options: { origin?: string; renderDelayMs?: number; defaultParser?: boolean } = {}): Promise<Direct> {
   const socket = io(`http://127.0.0.1:${endpoint.port}`, {
     transports: ['websocket'],
     reconnection: false,
     forceNew: true,
     auth: auth as Record<string, unknown>,
     extraHeaders: { origin: options.origin ?? ORIGIN },
+    // The page's parser (one-frame-parser.ts); `defaultParser`: socket.io's own, for a control.
+    ...(options.defaultParser ? {} : { parser: oneFrameParser }),
   });
   sockets.push(socket);
   await new Promise<void>((resolve, reject) => {
@@ -281,4 +284,48 @@ it('malformed messages are refused with a clear error and the socket stays; an o
   other.type(otherReply.attachmentId, 'echo other-$((3+4))\n');
   await eventually(() => other.text().includes('\r\nother-7\r\n'));
   expect(other.text()).not.toContain('aaaaaaaa');
+});
+
+it('a keystroke and its echo are one WebSocket message each; a message that does not parse, or socket.io’s two-part form, ends only that socket', async () => {
+  const a = session();
+  const id = await shell(a);
+  const s = await direct({ token: token({ s: a, c: id }) });
+  const reply = await s.attach(id);
+  if (!reply.ok) throw new Error('attach failed');
+  // The socket's WebSocket (engine.io's transport), counted as the page would see its frames.
+  const ws = (s.socket.io.engine.transport as unknown as { ws: { send(d: unknown, ...r: unknown[]): void; on(e: string, f: (d: unknown) => void): void } }).ws;
+  const sent: unknown[] = [];
+  const received: unknown[] = [];
+  const send = ws.send.bind(ws);
+  ws.send = (d, ...r) => (sent.push(d), send(d, ...r));
+  ws.on('message', (d) => received.push(d));
+  await new Promise((r) => setTimeout(r, 500));
+  sent.length = received.length = 0;
+  const frame = s.nextFrame();
+  s.type(reply.attachmentId, 'q');
+  await frame;
+  // The keystroke (then the ack this client sends for its echo, text); the echo.
+  expect(sent.filter((d) => typeof d !== 'string')).toHaveLength(1);
+  expect(sent.filter((d) => typeof d === 'string').every((d) => (d as string).includes('terminal:ack'))).toBe(true);
+  expect(received).toHaveLength(1);
+  expect(received[0]).toBeInstanceOf(Buffer);
+
+  // socket.io's own parser sends the same keystroke as a text header and then its bytes.
+  const other = await direct({ token: token({ s: a, c: id }) });
+  const otherReply = await other.attach(id);
+  if (!otherReply.ok) throw new Error('attach failed');
+  // (Not attached: the endpoint's output would be one message, which socket.io's parser refuses.)
+  const plain = await direct({ token: token({ s: a, c: id }) }, { defaultParser: true });
+  const plainClosed = new Promise((resolve) => plain.socket.once('disconnect', resolve));
+  plain.type(otherReply.attachmentId, 'echo plain-$((1+1))\n');
+  await plainClosed;
+  // A binary message whose lengths do not add up.
+  const bad = await direct({ token: token({ s: a, c: id }) });
+  const badClosed = new Promise((resolve) => bad.socket.once('disconnect', resolve));
+  (bad.socket.io.engine as unknown as { write(d: unknown): void }).write(Buffer.from([0, 0, 0, 9, 0x35]));
+  await badClosed;
+  // (A newline first: the line still holds the 'q' typed above.)
+  other.type(otherReply.attachmentId, '\necho other-$((3+4))\n');
+  await eventually(() => other.text().includes('\r\nother-7\r\n'));
+  expect(other.text()).not.toContain('plain-2');
 });

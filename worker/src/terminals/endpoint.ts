@@ -31,6 +31,7 @@ import {
   type TerminalExitFrame,
   type TerminalOutputFrame,
 } from '../../../protocol/socket/terminal.js';
+import { oneFrameParser } from '../../../protocol/socket/one-frame-parser.js';
 import { connectRedis } from '../../../queue-client/connection.js';
 import { InputBudget } from '../../../queue-client/terminal-streams.js';
 import { publishTerminalEndpoint, verifyTerminalToken, withdrawTerminalEndpoint, type TerminalClaims } from '../../../queue-client/terminal-token.js';
@@ -92,6 +93,8 @@ export class TerminalEndpoint {
       connectTimeout: CONNECT_TIMEOUT_MS,
       // No recovery of missed packets: the terminal resumes by byte offset itself.
       connectionStateRecovery: undefined,
+      // A keystroke and its echo as one WebSocket message each, not socket.io's two.
+      parser: oneFrameParser,
     });
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);

@@ -24,6 +24,7 @@ import {
   type TerminalExitFrame,
   type TerminalOutputFrame,
 } from '../../../../protocol/socket/terminal.js';
+import { oneFrameParser } from '../../../../protocol/socket/one-frame-parser.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Listener = (...args: any[]) => void;
@@ -68,6 +69,8 @@ export function directSocketOpener(pageUrl: string): DirectOpener {
       reconnection: false,
       forceNew: true,
       auth: { token: endpoint.token },
+      // The endpoint's packet format: each terminal message one WebSocket message (one-frame-parser.ts).
+      parser: oneFrameParser,
     }) as unknown as DirectSocket;
 }
 
