@@ -161,8 +161,10 @@ function checkSecret(fields: Fields, flag: Flag, values: boolean, bad: (value: s
   if ([fields.get('id'), fields.get('source') ?? fields.get('src')].every((v) => v !== undefined)) bad(`source=${fields.get('source') ?? fields.get('src')}`);
   if (!named && !rawTarget) throw learnerError('build.mountSecretNeedsId', flag.where);
   if (!values) return null;
-  const id = named || posix.basename(rawTarget!);
   const env = fields.get('env') ?? null;
+  const id = named || posix.basename(rawTarget!);
+  // The default file is named after the id: `.` or `..` would name its directory or above.
+  if (!rawTarget && env === null && ['', '.', '..'].includes(posix.basename(id))) bad(`id=${id}`);
   if (env !== null && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) bad(`env=${env}`);
   // BuildKit hands a relative target to the runtime as it is: relative to the root, not WORKDIR.
   const target = rawTarget ? posix.normalize(posix.join('/', rawTarget)) : env === null ? `/run/secrets/${posix.basename(id)}` : null;

@@ -2,7 +2,8 @@
 // dir, with no network, the default container limits and the step time limit. What the command
 // writes lands in the upper, which the caller then commits as the step's layer. The launcher
 // mounts the overlay inside the container's own mount namespace, so nothing is mounted on the
-// host and nothing can be left mounted.
+// host and nothing can be left mounted (one exception: a RUN --mount=type=secret's tmpfs, in the
+// step's scratch dir, run-mounts.ts; the store's scratch clean-up detaches it).
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

@@ -122,6 +122,7 @@ describe('RUN --mount=type=secret', () => {
       ['FROM busybox\nRUN --mount=type=secret,id=a,env=A-B true\n', 'build.invalidFlagValue', { line: 2, value: 'env=A-B' }],
       ['FROM busybox\nRUN --mount=type=secret,id=a,sharing=locked true\n', 'build.invalidFlagValue', { line: 2, value: 'sharing=locked' }],
       ['FROM busybox\nRUN --mount=type=secret,id=a,mode=rw true\n', 'build.invalidFlagValue', { line: 2, value: 'mode=rw' }],
+      ['FROM busybox\nRUN --mount=type=secret,id=.. true\n', 'build.invalidFlagValue', { line: 2, value: 'id=..' }],
       ['FROM busybox\nRUN --mount=type=cache,target=/c,required true\n', 'build.invalidFlagValue', { line: 2, value: 'required' }],
       ['FROM busybox\nRUN echo ran\nRUN --mount=type=ssh ssh-add -l\n', 'build.mountSshUnsupported', { line: 3 }],
     ];
