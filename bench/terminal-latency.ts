@@ -23,6 +23,8 @@ import { fmt, launchChromium, percentile, typeDockerfile } from './support/brows
 
 const KEYSTROKES = 300;
 const PER_LINE = 20;
+/** Rounds of KEYSTROKES / ROUNDS keystrokes on each page in turn. */
+const ROUNDS = 6;
 const ROOT = new URL('../', import.meta.url).pathname.replace(/\/$/, '');
 const PEERS = join(ROOT, '.data/bench-peers/wetty');
 const WETTY = join(PEERS, 'node_modules/wetty/build/main.js');
@@ -104,7 +106,7 @@ async function installProbe(page: Page, which: 'layercake' | 'wetty'): Promise<v
   }, which);
 }
 
-async function measure(page: Page, label: string, keystrokes: number): Promise<number[]> {
+async function measure(page: Page, label: string | null, keystrokes: number): Promise<number[]> {
   const letters = 'abcdefghijklmnopqrstuvwxyz';
   let typed = 0;
   const before = await page.evaluate(() => (window as unknown as { probe: { samples: number[] } }).probe.samples.length);
@@ -133,7 +135,7 @@ async function measure(page: Page, label: string, keystrokes: number): Promise<n
     await page.waitForTimeout(80);
   }
   const samples = (await page.evaluate(() => (window as unknown as { probe: { samples: number[] } }).probe.samples)).slice(before);
-  console.log(`  ${label.padEnd(34)} p50 ${fmt(percentile(samples, 0.5)).padStart(6)} ms   p99 ${fmt(percentile(samples, 0.99)).padStart(6)} ms   (n=${samples.length})`);
+  if (label) console.log(`  ${label.padEnd(34)} p50 ${fmt(percentile(samples, 0.5)).padStart(6)} ms   p99 ${fmt(percentile(samples, 0.99)).padStart(6)} ms   (n=${samples.length})`);
   return samples;
 }
 
@@ -189,16 +191,18 @@ try {
   await peer.locator('textarea').first().focus();
   await installProbe(peer, 'wetty');
 
-  console.log(`keystroke → echo in xterm's buffer, ${KEYSTROKES} keystrokes each (two halves, alternating), Chromium (headless):`);
-  // Alternate halves so load on the shared machine falls on both alike.
+  console.log(`keystroke → echo in xterm's buffer, ${KEYSTROKES} keystrokes each (${ROUNDS} rounds, alternating), Chromium (headless):`);
+  // Alternate in rounds so the shared machine's load, which changes by the minute, falls on both alike.
   const ours: number[] = [];
   const theirs: number[] = [];
-  for (const half of [0, 1]) {
-    void half;
+  for (let round = 1; round <= ROUNDS; round++) {
     await page.bringToFront();
-    ours.push(...(await measure(page, 'layercake (direct to worker, sandbox)', KEYSTROKES / 2)));
+    const a = await measure(page, null, KEYSTROKES / ROUNDS);
     await peer.bringToFront();
-    theirs.push(...(await measure(peer, 'wetty (node-pty, busybox sh, host)', KEYSTROKES / 2)));
+    const b = await measure(peer, null, KEYSTROKES / ROUNDS);
+    ours.push(...a);
+    theirs.push(...b);
+    console.log(`  round ${round}: layercake (direct to worker, sandbox) p50 ${fmt(percentile(a, 0.5)).padStart(6)} ms · wetty (node-pty, busybox sh, host) p50 ${fmt(percentile(b, 0.5)).padStart(6)} ms`);
   }
   const p50 = percentile(ours, 0.5);
   const peer50 = percentile(theirs, 0.5);
