@@ -1,7 +1,7 @@
 // A Dockerfile build for one learner session: parse, plan, then each needed stage step by step,
 // each step a cache hit or a new image (with a new layer when the step changes files), every
 // decision reported as an event. The queue's build handler and the command line call this.
-import type { EgressService } from '../egress/index.js';
+import type { EgressSession } from '../egress/index.js';
 import { posix } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
@@ -111,8 +111,11 @@ export interface BuilderOptions {
   writableLayer?: WritableLayerLimiter;
   /** The session's quotas (default limits.ts sessionQuotas): a build's images and steps count against them. */
   quotas?: Partial<SessionQuotas>;
-  /** The host's proxy to package archives: RUN steps reach them through it (absent: no network at all). */
-  egress?: EgressService;
+  /**
+   * The host's proxy to package archives: RUN steps reach them through it (absent: no network at
+   * all). An EgressService, or what starts one on first use (the command line's).
+   */
+  egress?: { forSession(session: string): Promise<EgressSession | null> };
 }
 
 /**
@@ -268,6 +271,9 @@ export class Builder {
     let stepNo = 0;
     let currentStage = 0;
 
+    // The session's relay is made when a RUN first asks for it, not for every build.
+    const egress = this.options.egress;
+    let stepEgress: Promise<EgressSession | null> | undefined;
     const runtime: BuildRuntime = {
       store,
       context,
@@ -283,7 +289,7 @@ export class Builder {
       tailLines: this.limits.failedOutputLines,
       cacheMounts: { root: cacheRoot, maxBytes: quotas.layerBytes, admitGrowth: (bytes) => budget.admitGrowth(bytes) },
       secrets: new Map(Object.entries(req.secrets)),
-      ...(this.options.egress ? { egress: await this.options.egress.forSession(req.session) } : {}),
+      ...(egress ? { egress: () => (stepEgress ??= egress.forSession(req.session)) } : {}),
       ...(signal ? { signal } : {}),
       log,
     };

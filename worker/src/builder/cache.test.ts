@@ -117,3 +117,17 @@ describe('build cache', () => {
     expect(reasons(other)[0]).toBe('cache.miss.firstTime');
   });
 });
+
+describe("a RUN step's way out to package archives", () => {
+  it('is asked for once, by the first RUN that runs; a rebuild from the cache asks for none', async () => {
+    const asked: string[] = [];
+    // No relay behind it (null: the steps run without a way out); only the asking is counted.
+    const builder = h.builderWith({ egress: { forSession: async (session) => (asked.push(session), null) } });
+    const dockerfile = `FROM busybox\nRUN echo ${Date.now()} > /one\nRUN echo two > /two\n`;
+    await h.build(dockerfile, {}, builder);
+    expect(asked).toEqual([h.session]); // two RUN steps ran: asked once (the control: the source is used)
+    const again = await h.build(dockerfile, {}, builder);
+    expect(again.events.ofType('build.cache').map((e) => e.cacheHit)).toEqual([true, true]);
+    expect(asked).toEqual([h.session]);
+  });
+});

@@ -55,8 +55,11 @@ export interface BuildRuntime {
   cacheMounts: { root: string; maxBytes: number; admitGrowth(bytes: number): Promise<void> };
   /** `--secret` values for RUN --mount=type=secret (none from the web playground). */
   secrets: BuildSecrets;
-  /** RUN's way out to package archives, when the engine has one. */
-  egress?: EgressSession;
+  /**
+   * RUN's way out to package archives, when the engine has one: asked for by the first RUN that
+   * runs (null: none could be set up), so a build whose steps all come from the cache starts none.
+   */
+  egress?: () => Promise<EgressSession | null>;
   signal?: AbortSignal;
   log: Logger;
 }

@@ -93,7 +93,10 @@ export class CliContext {
   }
 
   async builder(): Promise<Builder> {
-    const [core, { withBuilder }, egress] = await Promise.all([this.engine(), import('../queue/engine.js'), this.egress()]);
+    const [core, { withBuilder }] = await Promise.all([this.engine(), import('../queue/engine.js')]);
+    // The way out starts when a RUN step first runs: a build whose steps all come from the cache
+    // starts no relay and loads none of egress/.
+    const egress = this.config.egress.enabled ? { forSession: async (session: string) => (await this.egress())?.forSession(session) ?? null } : undefined;
     return (await withBuilder(core, egress ? { egress } : {})).builder;
   }
 

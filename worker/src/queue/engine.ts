@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { Builder } from '../builder/index.js';
 import { enginePaths } from '../config.js';
-import type { ContainerEgress, EgressService } from '../egress/index.js';
+import type { ContainerEgress, EgressService, EgressSession } from '../egress/index.js';
 import { ImageStore } from '../image-store/index.js';
 import { makeRecordDir } from '../image-store/record-io.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
@@ -74,7 +74,10 @@ export async function openImageStore(options: Pick<CoreOptions, 'dataDir' | 'log
   return ImageStore.open(enginePaths(options.dataDir).store, { logger: options.log.child({ part: 'image-store' }) });
 }
 
-export async function withBuilder(core: EngineCore, options: BuilderOptions = {}): Promise<Engine> {
+/** A session's way out for RUN steps: an EgressService, or what starts one when a RUN first asks (the command line's). */
+export type EgressSource = { forSession(session: string): Promise<EgressSession | null> };
+
+export async function withBuilder(core: EngineCore, options: { buildIdPrefix?: string; egress?: EgressSource } = {}): Promise<Engine> {
   const { Builder } = await import('../builder/index.js');
   const builder = new Builder({
     store: core.store,

@@ -96,6 +96,8 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
         extraMounts.push({ destination: '/dev/pipes', type: 'bind', source: pipes, options: ['bind', 'idmap', 'ro', 'nosuid', 'nodev'] });
       }
       const cachesBefore = await sizesOf(prepared.caches);
+      // --network=none keeps a step on loopback alone, as in Docker.
+      const egress = build.egress && network?.value !== 'none' ? await build.egress() : null;
       try {
         return await runStep({
           runtime: build.runtime,
@@ -117,8 +119,7 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
           ...(io.emitEgress ? { onEgress: io.emitEgress } : {}),
           tailLines: build.tailLines,
           ...(enforced ? { diskLimitBytes: build.writableLayerBytes } : {}),
-          // --network=none keeps a step on loopback alone, as in Docker.
-          ...(build.egress && network?.value !== 'none' ? { egress: build.egress } : {}),
+          ...(egress ? { egress } : {}),
           signal: io.signal,
           log: build.log,
           mounts: extraMounts,
