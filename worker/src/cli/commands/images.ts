@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { Option } from 'commander';
 import { LearnerError } from '../../../../protocol/errors.js';
 import type { EngineEvent } from '../../../../protocol/events.js';
+import type { EventSink } from '../../events.js';
 import { baseImageFor, ensureBaseImage } from '../../base-images/index.js';
 import type { Digest, ImageStore, RunConfig } from '../../image-store/index.js';
 import type { SessionImages } from '../../sessions/images.js';
@@ -316,8 +317,8 @@ export function registerImages(program: Program): void {
           }
           // Read before anything starts, as Docker does: a missing file stops the build at once.
           const secrets = f.secret.length > 0 ? await (await import('./build-secrets.js')).readBuildSecrets(f.secret) : {};
-          // The builder, and the event schemas its events are checked against, load with `build` only.
-          const [builder, { CollectedEvents }] = await Promise.all([ctx.builder(), import('../../events.js')]);
+          // The builder loads with `build` only.
+          const builder = await ctx.builder();
           const request = {
             session: ctx.session,
             contextDir,
@@ -328,11 +329,17 @@ export function registerImages(program: Program): void {
             secrets,
             ...(f.target !== undefined ? { target: f.target } : {}),
           };
-          const events = new CollectedEvents('cli', (event) => {
-            const line = buildLine(event, f.quiet ?? false);
-            if (line.out) process.stdout.write(line.out);
-            if (line.err) process.stderr.write(line.err);
-          });
+          // This verb's events go to its own output only: stamped as RunEvents stamps them, without
+          // the schema check that guards what reaches a browser (the first check builds every event's
+          // schema, a cached rebuild's largest zod cost).
+          let seq = 0;
+          const events: EventSink = {
+            emit: (body) => {
+              const line = buildLine({ ...body, runId: 'cli', seq: seq++, at: new Date().toISOString() } as EngineEvent, f.quiet ?? false);
+              if (line.out) process.stdout.write(line.out);
+              if (line.err) process.stderr.write(line.err);
+            },
+          };
           let result;
           try {
             result = await builder.build(request, events);
