@@ -1,6 +1,7 @@
 // vitest globalSetup: the run's base-image cache (shared.ts), an image store of its own in a temp
-// dir, removed after the run.
-import { mkdtempSync, rmSync } from 'node:fs';
+// dir named for this run's process, removed after the run; one left by a run that was killed
+// (its process gone) is removed at the next start.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -11,8 +12,23 @@ declare module 'vitest' {
   }
 }
 
+const PREFIX = 'lc-base-images-';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function setup(project: TestProject): () => void {
-  const dir = mkdtempSync(join(tmpdir(), 'lc-base-images-'));
+  for (const name of readdirSync(tmpdir())) {
+    const owner = new RegExp(`^${PREFIX}(\\d+)-`).exec(name);
+    if (owner && !alive(Number(owner[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+  const dir = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
   project.provide('baseImageCache', dir);
   return () => rmSync(dir, { recursive: true, force: true });
 }
