@@ -9,10 +9,12 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 // prefix and ephemeral ports, and the leak checks judge by ownership (sandbox-native/test/leaks.ts).
 const WORKERS = 2;
 
-// Files that compare timings taken at different moments of one run: a neighbour's load landing
-// on one side and not the other would decide the result. They run alone, after the others.
+// Files whose result depends on getting CPU when they ask for it: a neighbour's load landing on
+// one side of a comparison and not the other would decide it. They run alone, after the others.
 const ALONE = [
   'worker/src/vm/compare.test.ts', // container and VM benchmark figures as ratios to the host's
+  'sandbox-native/test/limits.test.ts', // CPU quota against a busy-loop control (failed at load 13-16)
+  'worker/src/containers/stats.test.ts', // CPU percent of a loop at 0.5 CPU
 ];
 
 // The longest files (CI, 2 cores), started first so that no worker is left with one of them at
