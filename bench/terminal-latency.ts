@@ -11,67 +11,17 @@
 // leaves the echo to the kernel's tty, where a key echoes without waking any process (the
 // peer measured 8-13 ms that way, against ours' line-editing shell). Target (issue 12): p50 ≤ 1.2× WeTTY and ≤ 10 ms.
 //   npx tsx bench/terminal-latency.ts          (root: it starts the whole product, e2e's harness)
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Page } from 'playwright-core';
 import { startProduct } from '../e2e/harness/product.js';
 import { terminalEndpointKey } from '../queue-client/terminal-token.js';
-import { fmt, launchChromium, percentile, typeDockerfile } from './support/browser.js';
+import { fmt, launchChromium, openPlayTerminal, percentile } from './support/browser.js';
+import { ensureWetty, startWetty } from './support/wetty.js';
 
 const KEYSTROKES = 300;
 const PER_LINE = 20;
 /** Rounds of KEYSTROKES / ROUNDS keystrokes on each page in turn. */
 const ROUNDS = 6;
-const ROOT = new URL('../', import.meta.url).pathname.replace(/\/$/, '');
-const PEERS = join(ROOT, '.data/bench-peers/wetty');
-const WETTY = join(PEERS, 'node_modules/wetty/build/main.js');
-/** busybox runs as the applet its name says: this link is its sh. */
-const BUSYBOX_SH = join(PEERS, 'sh');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function ensureWetty(): void {
-  if (existsSync(WETTY)) return;
-  mkdirSync(PEERS, { recursive: true });
-  writeFileSync(join(PEERS, 'package.json'), '{ "name": "bench-peers", "private": true }\n');
-  console.log('installing wetty into .data/bench-peers/wetty (it builds node-pty)…');
-  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', 'wetty'], { cwd: PEERS, stdio: 'inherit' });
-  if (r.status !== 0 || !existsSync(WETTY)) throw new Error(`npm install wetty failed (${r.status}): no peer to measure against`);
-}
-
-async function startWetty(): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  if (!existsSync(BUSYBOX_SH)) {
-    if (!existsSync('/usr/bin/busybox')) throw new Error('busybox is not installed on this host (apt-get install busybox): the peer runs its sh');
-    symlinkSync('/usr/bin/busybox', BUSYBOX_SH);
-  }
-  // As root on localhost WeTTY runs the command itself (no ssh, no login prompt).
-  const child = spawn(process.execPath, [WETTY, '--host', '127.0.0.1', '--port', String(port), '--command', BUSYBOX_SH, '--base', '/wetty/'], {
-    cwd: PEERS,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ENV: '', PS1: '$ ' },
-  });
-  let log = '';
-  child.stdout!.on('data', (d) => (log += d));
-  child.stderr!.on('data', (d) => (log += d));
-  const url = `http://127.0.0.1:${port}/wetty/`;
-  for (let i = 0; i < 100; i++) {
-    if (await fetch(url).then((r) => r.ok, () => false)) return { url, child };
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  child.kill();
-  throw new Error(`wetty did not start:\n${log}`);
-}
 
 /**
  * Installs the in-page probe on an xterm instance: keydown (capture) stamps t0; each parsed write
@@ -157,27 +107,7 @@ try {
   const page = await context.newPage();
   const sockets: string[] = [];
   page.on('websocket', (ws) => sockets.push(ws.url()));
-  await page.goto(new URL('/play', product.apps[0]!).href);
-  const build = page.getByRole('button', { name: 'Build', exact: true });
-  await build.waitFor();
-  await typeDockerfile(page, 'FROM busybox\nCMD ["sh"]');
-  await page.waitForFunction((el) => !(el as HTMLButtonElement).disabled, await build.elementHandle(), { timeout: 60_000 });
-  await build.click();
-  await page.getByRole('status').filter({ hasText: /^Built / }).waitFor({ timeout: 120_000 });
-  await page.getByRole('tab', { name: 'Containers' }).click();
-  await page.getByRole('button', { name: 'Run', exact: true }).click();
-  const terminal = page.getByRole('region', { name: 'Terminal', exact: true });
-  const connected = terminal.getByRole('status').filter({ hasText: 'Connected' });
-  if (!(await connected.waitFor({ timeout: 20_000 }).then(() => true, () => false))) {
-    // The pane's terminal can ask to attach before the container has started, and then gives up
-    // ("cannot attach to a stopped container"; reported): a reload attaches to it running.
-    console.log(`  (terminal: "${await terminal.getByRole('status').innerText()}"; reloading to attach)`);
-    await page.reload();
-    await page.getByRole('tab', { name: 'Containers' }).click();
-    await connected.waitFor({ timeout: 60_000 });
-  }
-  await terminal.locator('textarea').focus();
-  await page.waitForTimeout(1000);
+  const { terminal, connected } = await openPlayTerminal(page, product.apps[0]!);
   await installProbe(page, 'layercake');
   // The direct path is in use: a WebSocket of the page's goes to the worker host's endpoint.
   const endpointPort = await redis.hget(endpointKey, 'port');

@@ -1,5 +1,5 @@
-// Debian's Chromium for the browser benches (no browser downloads here), and percentiles.
-import { chromium, type Browser, type Page } from 'playwright-core';
+// Debian's Chromium for the browser benches (no browser downloads here), percentiles, and /play made ready.
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
@@ -29,4 +29,30 @@ export async function typeDockerfile(page: Page, text: string): Promise<void> {
   }
   const value = await page.evaluate(() => (window as unknown as { monaco: { editor: { getEditors(): { getValue(): string }[] } } }).monaco.editor.getEditors()[0]!.getValue());
   if (value !== text) throw new Error(`the editor holds ${JSON.stringify(value)}, not ${JSON.stringify(text)}`);
+}
+
+/** /play at `appUrl`: a busybox shell image built, run, and its terminal connected and focused. */
+export async function openPlayTerminal(page: Page, appUrl: string): Promise<{ terminal: Locator; connected: Locator }> {
+  await page.goto(new URL('/play', appUrl).href);
+  const build = page.getByRole('button', { name: 'Build', exact: true });
+  await build.waitFor();
+  await typeDockerfile(page, 'FROM busybox\nCMD ["sh"]');
+  await page.waitForFunction((el) => !(el as HTMLButtonElement).disabled, await build.elementHandle(), { timeout: 60_000 });
+  await build.click();
+  await page.getByRole('status').filter({ hasText: /^Built / }).waitFor({ timeout: 120_000 });
+  await page.getByRole('tab', { name: 'Containers' }).click();
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  const terminal = page.getByRole('region', { name: 'Terminal', exact: true });
+  const connected = terminal.getByRole('status').filter({ hasText: 'Connected' });
+  if (!(await connected.waitFor({ timeout: 20_000 }).then(() => true, () => false))) {
+    // The pane's terminal can ask to attach before the container has started, and then gives up
+    // ("cannot attach to a stopped container"; reported): a reload attaches to it running.
+    console.log(`  (terminal: "${await terminal.getByRole('status').innerText()}"; reloading to attach)`);
+    await page.reload();
+    await page.getByRole('tab', { name: 'Containers' }).click();
+    await connected.waitFor({ timeout: 60_000 });
+  }
+  await terminal.locator('textarea').focus();
+  await page.waitForTimeout(1000);
+  return { terminal, connected };
 }
