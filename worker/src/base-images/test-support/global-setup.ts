@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { processAlive } from '../../image-store/paths.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,19 +15,10 @@ declare module 'vitest' {
 
 const PREFIX = 'lc-base-images-';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export function setup(project: TestProject): () => void {
   for (const name of readdirSync(tmpdir())) {
     const owner = new RegExp(`^${PREFIX}(\\d+)-`).exec(name);
-    if (owner && !alive(Number(owner[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    if (owner && !processAlive(Number(owner[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
   const dir = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
   project.provide('baseImageCache', dir);

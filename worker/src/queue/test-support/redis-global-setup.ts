@@ -6,20 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { processAlive } from '../../image-store/paths.js';
 import { startPrivateRedis } from '../../../../scripts/redis.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -30,13 +22,13 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   // The server has its own process group (scripts/redis.ts), so it would outlive this run if
   // another globalSetup's teardown threw before ours ran: stop it when the runner exits anyway.
   const stopOnExit = () => {
-    if (alive(redis.pid)) process.kill(redis.pid, 'SIGTERM');
+    if (processAlive(redis.pid)) process.kill(redis.pid, 'SIGTERM');
   };
   process.once('exit', stopOnExit);
   return async () => {
     process.off('exit', stopOnExit);
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
-    if (alive(redis.pid)) throw new Error(`the tests' redis-server (pid ${redis.pid}) is still running`);
+    if (processAlive(redis.pid)) throw new Error(`the tests' redis-server (pid ${redis.pid}) is still running`);
   };
 }
