@@ -43,10 +43,12 @@ int cmd_delete(const struct sn_globals *g, int argc, char **argv)
     }
     wait_for_monitor(&st, 5000);
     /* Whatever the monitor did not get to (it may have been killed): the cgroup, the overlay's
-     * dir beside a plain rootfs, the state. */
+     * dir beside a plain rootfs, the state. The wait for the killed processes to leave the
+     * cgroup is long: on a busy host (a CI run, after a SIGKILLed launcher) two seconds were
+     * not always enough, and the cgroup stayed behind. */
     if (st.cg.version) {
         cgroup_kill_all(&st.cg);
-        if (cgroup_destroy(&st.cg, 2000) < 0) sn_log("could not remove the cgroup of %s: %s", st.id, strerror(errno));
+        if (cgroup_destroy(&st.cg, 10000) < 0) sn_log("could not remove the cgroup of %s: %s", st.id, strerror(errno));
     }
     if (rootfs_release(st.rootfs, st.id) < 0) sn_log("could not remove the overlay's dir beside %s: %s", st.rootfs, strerror(errno));
     int rc = state_remove(st.dir) < 0 && errno != ENOENT ? SN_EXIT_FAILED : 0;

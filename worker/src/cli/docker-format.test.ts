@@ -291,6 +291,9 @@ describe.skipIf(DOCKERD_MISSING)(`history’s ids, side by side with Docker (Bui
       const net = side === 'theirs' ? ['--network', 'none'] : [];
       expect((await run(['build', ...net, '-t', 'hist-built', dir])).code).toBe(0);
       expect((await run(['run', ...net, '--name', 'hist-c', 'hist-built', 'touch', '/t'])).code).toBe(0);
+      // images sorts by creation in whole seconds: in the same second as the build, Docker's
+      // order of the two was a coin toss (a CI run listed the build first).
+      await new Promise((r) => setTimeout(r, 1100));
       expect((await run(['commit', 'hist-c', 'hist-commit'])).code).toBe(0);
       expect((await run(['rm', 'hist-c'])).code).toBe(0);
       for (const name of ['hist-built', 'hist-commit']) ids.set(`${side} ${name}`, (await run(['inspect', '-f', '{{.Id}}', name])).stdout.trim());
