@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { startProduct } from '../e2e/harness/product.js';
-import { fmt, launchChromium, openPlayTerminal, percentile } from './support/browser.js';
+import { fmt, launchChromium, openPlayTerminal, percentile, typeEchoedKeys } from './support/browser.js';
 import { ensureWetty, startWetty } from './support/wetty.js';
 
 const N = Number(process.env.N ?? 75);
@@ -63,33 +63,10 @@ async function installProbe(page: Page, wetty: boolean): Promise<void> {
   }, wetty);
 }
 
-/** [keydown, echo parsed] of each keystroke, as bench/terminal-latency.ts types them. */
+/** [keydown, echo parsed] of each keystroke, typed as bench/terminal-latency.ts types them. */
 async function measure(page: Page, keystrokes: number): Promise<number[][]> {
-  const letters = 'abcdefghijklmnopqrstuvwxyz';
   await page.evaluate(() => ((window as unknown as { probe: { samples: unknown[] } }).probe.samples.length = 0));
-  for (let typed = 0; typed < keystrokes; ) {
-    await page.keyboard.type(': ');
-    await page.waitForTimeout(50);
-    let line = '';
-    for (let i = 0; i < 20 && typed < keystrokes; i++, typed++) {
-      const c = letters[(typed + i) % letters.length]!;
-      line += c;
-      await page.evaluate((want) => {
-        const p = (window as unknown as { probe: { want: string; armed: boolean; t0: number; resolve: () => void; done?: Promise<void> } }).probe;
-        p.want = want;
-        p.t0 = 0;
-        p.armed = true;
-        p.done = new Promise<void>((r) => (p.resolve = r));
-      }, `: ${line}`);
-      await page.keyboard.press(c);
-      await page.evaluate(() => Promise.race([
-        (window as unknown as { probe: { done: Promise<void> } }).probe.done,
-        new Promise((_, reject) => setTimeout(() => reject(new Error('no echo within 5 s')), 5000)),
-      ]));
-    }
-    await page.keyboard.press('Enter');
-    await page.waitForTimeout(80);
-  }
+  await typeEchoedKeys(page, keystrokes);
   return page.evaluate(() => (window as unknown as { probe: { samples: number[][] } }).probe.samples);
 }
 

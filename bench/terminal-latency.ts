@@ -15,11 +15,10 @@ import { Redis } from 'ioredis';
 import type { Page } from 'playwright-core';
 import { startProduct } from '../e2e/harness/product.js';
 import { terminalEndpointKey } from '../queue-client/terminal-token.js';
-import { fmt, launchChromium, openPlayTerminal, percentile } from './support/browser.js';
+import { fmt, launchChromium, openPlayTerminal, percentile, typeEchoedKeys } from './support/browser.js';
 import { ensureWetty, startWetty } from './support/wetty.js';
 
 const KEYSTROKES = 300;
-const PER_LINE = 20;
 /** Rounds of KEYSTROKES / ROUNDS keystrokes on each page in turn. */
 const ROUNDS = 6;
 
@@ -57,33 +56,8 @@ async function installProbe(page: Page, which: 'layercake' | 'wetty'): Promise<v
 }
 
 async function measure(page: Page, label: string | null, keystrokes: number): Promise<number[]> {
-  const letters = 'abcdefghijklmnopqrstuvwxyz';
-  let typed = 0;
   const before = await page.evaluate(() => (window as unknown as { probe: { samples: number[] } }).probe.samples.length);
-  while (typed < keystrokes) {
-    // A no-op command per line (':' then the letters), so Enter prints nothing but a prompt.
-    await page.keyboard.type(': ');
-    await page.waitForTimeout(50);
-    let line = '';
-    for (let i = 0; i < PER_LINE && typed < keystrokes; i++, typed++) {
-      const c = letters[(typed + i) % letters.length]!;
-      line += c;
-      await page.evaluate((want) => {
-        const p = (window as unknown as { probe: { want: string; armed: boolean; t0: number; resolve: () => void; done?: Promise<void> } }).probe;
-        p.want = want;
-        p.t0 = 0;
-        p.armed = true;
-        p.done = new Promise<void>((r) => (p.resolve = r));
-      }, `: ${line}`);
-      await page.keyboard.press(c);
-      await page.evaluate(() => Promise.race([
-        (window as unknown as { probe: { done: Promise<void> } }).probe.done,
-        new Promise((_, reject) => setTimeout(() => reject(new Error('no echo within 5 s')), 5000)),
-      ]));
-    }
-    await page.keyboard.press('Enter');
-    await page.waitForTimeout(80);
-  }
+  await typeEchoedKeys(page, keystrokes);
   const samples = (await page.evaluate(() => (window as unknown as { probe: { samples: number[] } }).probe.samples)).slice(before);
   if (label) console.log(`  ${label.padEnd(34)} p50 ${fmt(percentile(samples, 0.5)).padStart(6)} ms   p99 ${fmt(percentile(samples, 0.99)).padStart(6)} ms   (n=${samples.length})`);
   return samples;

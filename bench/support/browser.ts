@@ -56,3 +56,36 @@ export async function openPlayTerminal(page: Page, appUrl: string): Promise<{ te
   await page.waitForTimeout(1000);
   return { terminal, connected };
 }
+
+/**
+ * Types `keystrokes` letters into a focused terminal, 20 to a line of a no-op command (':' then
+ * the letters, so Enter prints nothing but a prompt), each key sent only after the page's probe
+ * saw the echo of the one before. The page's probe (each bench installs its own, recording what
+ * it measures) is armed with the line it should see: { want, armed, t0, resolve, done }.
+ */
+export async function typeEchoedKeys(page: Page, keystrokes: number): Promise<void> {
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  for (let typed = 0; typed < keystrokes; ) {
+    await page.keyboard.type(': ');
+    await page.waitForTimeout(50);
+    let line = '';
+    for (let i = 0; i < 20 && typed < keystrokes; i++, typed++) {
+      const c = letters[(typed + i) % letters.length]!;
+      line += c;
+      await page.evaluate((want) => {
+        const p = (window as unknown as { probe: { want: string; armed: boolean; t0: number; resolve: () => void; done?: Promise<void> } }).probe;
+        p.want = want;
+        p.t0 = 0;
+        p.armed = true;
+        p.done = new Promise<void>((r) => (p.resolve = r));
+      }, `: ${line}`);
+      await page.keyboard.press(c);
+      await page.evaluate(() => Promise.race([
+        (window as unknown as { probe: { done: Promise<void> } }).probe.done,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no echo within 5 s')), 5000)),
+      ]));
+    }
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(80);
+  }
+}
