@@ -61,7 +61,7 @@ export function useWorkspace(): Workspace {
   const [ready, setReady] = useState(false);
   const [files, setFiles] = useState<FileInfo[]>([]);
   const [limits, setLimits] = useState<Limits>(WORKSPACE_LIMITS);
-  const [open, setOpen] = useState<OpenFile | null>(null);
+  const [open, setOpenState] = useState<OpenFile | null>(null);
   const [saveState, setSaveState] = useState<SaveState>('saved');
   const [error, setError] = useState<ErrorPayload | null>(null);
 
@@ -69,8 +69,14 @@ export function useWorkspace(): Workspace {
   const pending = useRef<{ path: string; content: string; firstEditMs: number } | null>(null);
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const inFlight = useRef<Promise<boolean> | null>(null);
+  // Set with the state, not at the next render: a busy page can go several keystrokes without
+  // rendering, and an edit compared with an older text was dropped when it matched that text
+  // (typing a line back to what it was saved the half-typed line instead).
   const openRef = useRef<OpenFile | null>(null);
-  openRef.current = open;
+  const setOpen = useCallback((next: OpenFile | null) => {
+    openRef.current = next;
+    setOpenState(next);
+  }, []);
 
   const fmt = useCallback((n: number) => formatBinaryBytes(n, locale), [locale]);
 
@@ -122,7 +128,7 @@ export function useWorkspace(): Workspace {
       const wait = now - firstEditMs >= SAVE_MAX_WAIT_MS ? 0 : SAVE_DEBOUNCE_MS;
       timer.current = setTimeout(() => void save(), wait);
     },
-    [save],
+    [save, setOpen],
   );
 
   const openFile = useCallback(
@@ -142,7 +148,7 @@ export function useWorkspace(): Workspace {
         // Only which file reopens after a reload is lost.
       }
     },
-    [save],
+    [save, setOpen],
   );
 
   const create = useCallback(
@@ -173,7 +179,7 @@ export function useWorkspace(): Workspace {
       if (current?.path === from) setOpen({ ...current, path: to, info: reply.file });
       return null;
     },
-    [files, save],
+    [files, save, setOpen],
   );
 
   const remove = useCallback(
@@ -190,7 +196,7 @@ export function useWorkspace(): Workspace {
       if (openRef.current?.path === path) setOpen(null);
       return null;
     },
-    [],
+    [setOpen],
   );
 
   const upload = useCallback(
@@ -279,7 +285,7 @@ export function useWorkspace(): Workspace {
         upsert(change.file);
         if (current?.path === change.file.path && !pending.current && !readDraft(current.path)) void openFile(current.path);
       }),
-    [openFile, upsert],
+    [openFile, setOpen, upsert],
   );
 
   // Back online: retry what is pending.
