@@ -46,8 +46,7 @@ export async function tagsOf(ctx: StoreContext, id: Digest): Promise<ImageRefere
 }
 
 export async function imageView(ctx: StoreContext, stored: StoredImage): Promise<Image> {
-  const chainIds = chainIdsOf(stored.config.rootfs.diff_ids);
-  const [layers, tags] = await Promise.all([mapConcurrent(chainIds, LAYER_READS_AT_ONCE, (chainId) => ctx.layers.require(chainId)), tagsOf(ctx, stored.id)]);
+  const [layers, tags] = await Promise.all([mapConcurrent(stored.chainIds, LAYER_READS_AT_ONCE, (chainId) => ctx.layers.require(chainId)), tagsOf(ctx, stored.id)]);
   return {
     id: stored.id,
     config: stored.config,

@@ -3,12 +3,14 @@
  * sha256) and manifest.json the OCI manifest describing the config and the layer tars. An image
  * directory is written in tmp/ and renamed into place, so it is complete or absent. `parent`,
  * when there, names the image `commit` made it from: Docker's parent link, which `history`
- * follows for ids (a build, as BuildKit's, and a pull or load record none).
+ * follows for ids (a build, as BuildKit's, and a pull or load record none). `derived-N.json`
+ * keeps what reading the config works out (below, DERIVED_FILE).
  */
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mapConcurrent } from './concurrent.js';
-import { digestFromHex, sha256, type Digest } from './digest.js';
+import { chainIdsOf, digestFromHex, sha256, type Digest } from './digest.js';
 import { MediaType } from './media-types.js';
 import type { StorePaths } from './paths.js';
 import { parseRecord } from './record-cache.js';
@@ -18,6 +20,8 @@ import { ImageConfigSchema, OciManifestSchema, type ImageConfig, type LayerRecor
 export interface StoredImage {
   id: Digest;
   config: ImageConfig;
+  /** Its layers' chain ids, bottom first (the layer store's keys). */
+  chainIds: Digest[];
   configBytes: Buffer;
   manifest: OciManifest;
   manifestBytes: Buffer;
@@ -34,6 +38,55 @@ export function buildManifest(configBytes: Buffer, layers: readonly LayerRecord[
     layers: layers.map((layer) => ({ mediaType: MediaType.ociLayer, digest: layer.diffId, size: layer.tarSize })),
   };
   return Buffer.from(JSON.stringify(manifest));
+}
+
+/**
+ * The config as ImageConfigSchema gives it and its layers' chain ids: both pure functions of the
+ * config's bytes, which the image's id names, so they are worked out once per image and kept
+ * beside it. A read then needs neither zod nor node:crypto, which were most of `layercake
+ * images` (the schema's first parses and the module's load, ~30 ms of ~150). The number is the
+ * schema's version: a change to ImageConfigSchema bumps it (image-records.test.ts pins the
+ * schema's shape), so records derived under the old one are worked out again.
+ */
+export const DERIVED_FILE = 'derived-1.json';
+
+interface Derived {
+  config: ImageConfig;
+  chainIds: Digest[];
+}
+
+function derive(configBytes: Buffer): Derived {
+  const config = parseRecord(ImageConfigSchema, configBytes.toString('utf8'));
+  return { config, chainIds: chainIdsOf(config.rootfs.diff_ids) };
+}
+
+/** The kept record, or null when it is missing or not one (then it is derived again). */
+function parseDerived(text: string): Derived | null {
+  try {
+    const kept = JSON.parse(text) as Partial<Derived>;
+    const diffIds = kept.config?.rootfs?.diff_ids;
+    return Array.isArray(diffIds) && Array.isArray(kept.chainIds) && kept.chainIds.length === diffIds.length ? (kept as Derived) : null;
+  } catch {
+    return null;
+  }
+}
+
+let keptWrites = 0;
+
+/**
+ * Keeps a derived record for an image stored before there were any, if the store can be written;
+ * nothing is lost when it cannot. Written beside and renamed in the image's own directory: an
+ * image removed meanwhile has no directory there any more (remove() renames it away first), so
+ * the write fails instead of racing the removal.
+ */
+function keepDerived(dir: string, derived: Derived): void {
+  const tmp = join(dir, `.${DERIVED_FILE}.${process.pid}.${keptWrites++}`);
+  try {
+    writeFileSync(tmp, JSON.stringify(derived));
+    renameSync(tmp, join(dir, DERIVED_FILE));
+  } catch {
+    rmSync(tmp, { force: true });
+  }
 }
 
 /** Images read at once in a listing (mapConcurrent). */
@@ -55,9 +108,16 @@ export class ImageRecords {
     }
     let manifest: OciManifest | undefined;
     let manifestDigest: Digest | undefined;
+    const keptText = await readRecord(join(dir, DERIVED_FILE), 'utf8').catch(() => null);
+    let derived = keptText === null ? null : parseDerived(keptText);
+    if (derived === null) {
+      derived = derive(configBytes);
+      keepDerived(dir, derived);
+    }
     return {
       id,
-      config: parseRecord(ImageConfigSchema, configBytes.toString('utf8')),
+      config: derived.config,
+      chainIds: derived.chainIds,
       configBytes,
       // Checked and hashed when first asked for: a listing needs neither (the hash alone loads
       // node:crypto, milliseconds of `layercake images`).
@@ -113,6 +173,7 @@ export class ImageRecords {
     try {
       await writeFile(join(tmp, 'config.json'), configBytes);
       await writeFile(join(tmp, 'manifest.json'), manifestBytes);
+      await writeFile(join(tmp, DERIVED_FILE), JSON.stringify(derive(configBytes)));
       if (parent !== null) await writeFile(join(tmp, 'parent'), parent);
       await rename(tmp, this.paths.image(id));
     } catch (err) {

@@ -9,6 +9,7 @@ import { digestHex, type Digest } from './digest.js';
  *   layers/<chain-id hex>/layer.tar    only for loaded layers whose tar we cannot re-create byte for byte
  *   images/<image-id hex>/config.json  the OCI image config, exactly the bytes the id hashes
  *   images/<image-id hex>/manifest.json
+ *   images/<image-id hex>/derived-N.json  the config as checked, and its chain ids (image-records.ts)
  *   refs/<url-encoded repo:tag>        the image id a tag points at
  *   tmp/<kind>-<pid>-<random>/         work in progress; renamed into place when complete
  *   locks/<name>.lock/                 cross-process locks
