@@ -13,13 +13,22 @@ import { describeError } from './errors.js';
 import { helpText } from './help-text.js';
 import { langFlag, localeFrom, verbOf } from './invocation.js';
 import { layercakeProgram, verbFilesFor } from './program.js';
+import { stdioMade } from './stdout.js';
 import { installTermination, runAtEnd } from './termination.js';
 
 const SESSION = /^[a-z0-9]{1,64}$/;
 
-/** Writes everything still buffered, then ends the process (stdin listeners would keep it alive). */
+/**
+ * Writes everything still buffered, then ends the process (stdin listeners would keep it alive).
+ * A stream nobody made has nothing buffered, and is not made for this (stdout.ts).
+ */
 export function exit(code: number): never {
-  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+  const flush = (names: readonly ('stdout' | 'stderr')[]): void => {
+    const [first, ...rest] = names;
+    if (first === undefined) process.exit(code);
+    else process[first].write('', () => flush(rest));
+  };
+  flush((['stdout', 'stderr'] as const).filter(stdioMade));
   // Unreachable once the writes flush; typed `never` for callers.
   return undefined as never;
 }

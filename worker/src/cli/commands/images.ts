@@ -18,6 +18,7 @@ import { ago, ellipsis, goTime, humanSize, rfc3339, shortImageId } from '../form
 import { collect, dockerBoolean } from '../options.js';
 import { printable } from '../../../../protocol/printable.js';
 import { listImages, loadImages, removeImage, saveImages } from '../../sessions/image-ops.js';
+import { writeOut } from '../stdout.js';
 import { each, type Program } from './shared.js';
 
 /** Go's omitempty fields of Docker's container config: out of the JSON when empty, there for -f. */
@@ -157,7 +158,7 @@ export function registerImages(program: Program): void {
         const rows = await listImages(store, images);
         const id = (d: string): string => (f.trunc ? shortImageId(d) : d);
         if (f.quiet) {
-          for (const d of new Set(rows.map((r) => id(r.id)))) process.stdout.write(`${d}\n`);
+          for (const d of new Set(rows.map((r) => id(r.id)))) writeOut(`${d}\n`);
           return 0;
         }
         const now = Date.now();
@@ -175,7 +176,7 @@ export function registerImages(program: Program): void {
           UniqueSize: 'N/A',
           VirtualSize: humanSize(r.size, 4),
         }));
-        process.stdout.write(formatList(f.format, views, IMAGES_FORMAT));
+        writeOut(formatList(f.format, views, IMAGES_FORMAT));
         return 0;
       }),
     );
@@ -203,7 +204,7 @@ export function registerImages(program: Program): void {
       rows.forEach((r, i) => (r.id = chain[i] ?? null));
       const id = (d: Digest | null): string => (d === null ? '<missing>' : f.trunc ? shortImageId(d) : d);
       if (f.quiet) {
-        for (const r of rows) process.stdout.write(`${id(r.id)}\n`);
+        for (const r of rows) writeOut(`${id(r.id)}\n`);
         return 0;
       }
       const now = Date.now();
@@ -221,7 +222,7 @@ export function registerImages(program: Program): void {
           Size: f.human ? humanSize(r.size) : String(r.size),
         };
       });
-      process.stdout.write(formatList(f.format, views, f.human ? HISTORY_FORMAT : RAW_HISTORY_FORMAT));
+      writeOut(formatList(f.format, views, f.human ? HISTORY_FORMAT : RAW_HISTORY_FORMAT));
       return 0;
     }),
   );
@@ -249,7 +250,7 @@ export function registerImages(program: Program): void {
         const { store, images } = await ctx.engine();
         return each(ctx, refs, async (ref) => {
           const { untagged, deleted } = await removeImage(store, images, ref, f.force ?? false);
-          for (const line of [...untagged.map((t) => `Untagged: ${t}`), ...deleted.map((d) => `Deleted: ${d}`)]) process.stdout.write(`${printable(line)}\n`);
+          for (const line of [...untagged.map((t) => `Untagged: ${t}`), ...deleted.map((d) => `Deleted: ${d}`)]) writeOut(`${printable(line)}\n`);
         });
       }),
     );

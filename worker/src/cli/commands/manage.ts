@@ -16,6 +16,7 @@ import { parseNonNegativeInt } from '../options.js';
 import { printable } from '../../../../protocol/printable.js';
 import { CONFIG_OMIT_EMPTY, dockerImageView } from './images.js';
 import { describeError } from '../errors.js';
+import { writeOut } from '../stdout.js';
 import { each, type Program } from './shared.js';
 
 /** `Up 5 seconds`, `Up 2 minutes (Paused)`, `Exited (0) 3 seconds ago`, `Created`. */
@@ -256,7 +257,7 @@ export function registerManage(program: Program): void {
         let list = (await containers.list({ all })).filter(matches);
         if (last > 0) list = list.sort((a, b) => b.created.localeCompare(a.created)).slice(0, last);
         if (f.quiet) {
-          for (const c of list) process.stdout.write(`${f.trunc ? c.shortId : c.id}\n`);
+          for (const c of list) writeOut(`${f.trunc ? c.shortId : c.id}\n`);
           return 0;
         }
         const now = Date.now();
@@ -266,7 +267,7 @@ export function registerManage(program: Program): void {
           ? await Promise.all(list.map(async (c) => ({ writableBytes: await treeBytes(c.paths.upper), imageBytes: (await store.inspect(c.imageId).catch(() => null))?.size ?? 0 })))
           : list.map(() => null);
         const format = f.size === true && (f.format === undefined || f.format === '' || f.format === 'table') ? `${PS_FORMAT.defaultFormat}\t{{.Size}}` : f.format;
-        process.stdout.write(formatList(format, list.map((c, i) => psRow(c, f.trunc, now, sizes[i]!)), PS_FORMAT));
+        writeOut(formatList(format, list.map((c, i) => psRow(c, f.trunc, now, sizes[i]!)), PS_FORMAT));
         return 0;
       }),
     );
@@ -282,7 +283,7 @@ export function registerManage(program: Program): void {
         const graceMs = f.time !== undefined ? parseNonNegativeInt('--time', f.time) * 1000 : undefined;
         return each(ctx, refs, async (ref) => {
           await containers.stop(ref, graceMs !== undefined ? { graceMs } : {});
-          process.stdout.write(`${ref}\n`);
+          writeOut(`${ref}\n`);
         });
       }),
     );
@@ -297,7 +298,7 @@ export function registerManage(program: Program): void {
         const { containers } = await ctx.engine();
         return each(ctx, refs, async (ref) => {
           await containers.kill(ref, f.signal);
-          process.stdout.write(`${ref}\n`);
+          writeOut(`${ref}\n`);
         });
       }),
     );
@@ -312,7 +313,7 @@ export function registerManage(program: Program): void {
         const { containers } = await ctx.engine();
         return each(ctx, refs, async (ref) => {
           await containers.remove(ref, { force: f.force ?? false });
-          process.stdout.write(`${ref}\n`);
+          writeOut(`${ref}\n`);
         });
       }),
     );
@@ -327,7 +328,7 @@ export function registerManage(program: Program): void {
           const { containers } = await ctx.engine();
           return each(ctx, refs, async (ref) => {
             await (verb === 'pause' ? containers.pause(ref) : containers.unpause(ref));
-            process.stdout.write(`${ref}\n`);
+            writeOut(`${ref}\n`);
           });
         }),
       );
@@ -341,7 +342,7 @@ export function registerManage(program: Program): void {
       program.verb(async (ctx: CliContext, refs: string[]) => {
         const { containers } = await ctx.engine();
         return each(ctx, refs, async (ref) => {
-          process.stdout.write(`${(await containers.wait(ref)).exitCode}\n`);
+          writeOut(`${(await containers.wait(ref)).exitCode}\n`);
         });
       }),
     );
@@ -379,7 +380,7 @@ export function registerManage(program: Program): void {
     .action(
       program.verb(async (ctx: CliContext, ref: string) => {
         const { containers } = await ctx.engine();
-        for (const change of await containers.diff(ref)) process.stdout.write(`${change.kind} ${printable(change.path)}\n`);
+        for (const change of await containers.diff(ref)) writeOut(`${change.kind} ${printable(change.path)}\n`);
         return 0;
       }),
     );
@@ -397,7 +398,7 @@ export function registerManage(program: Program): void {
       program.verb(async (ctx: CliContext, ref: string, name: string | undefined, f: { message?: string; author?: string; pause: boolean }) => {
         const { containers } = await ctx.engine();
         const { imageId } = await containers.commit(ref, { reference: name, message: f.message, author: f.author, pause: f.pause });
-        process.stdout.write(`${imageId}\n`);
+        writeOut(`${imageId}\n`);
         return 0;
       }),
     );
@@ -472,15 +473,15 @@ export function registerManage(program: Program): void {
             try {
               line = runFormat(template, view as Json, 'inspect');
             } catch (err) {
-              process.stdout.write('\n'); // Docker's, too: the object's line, empty
+              writeOut('\n'); // Docker's, too: the object's line, empty
               throw err;
             }
-            process.stdout.write(printable(`${line}\n`, { keepNewlines: true }));
+            writeOut(printable(`${line}\n`, { keepNewlines: true }));
           }
           return status;
         }
         // JSON escapes C0 controls but not C1 (U+009B is a CSI to many terminals). Docker's leaves <, > and & as they are.
-        process.stdout.write(`${printable(JSON.stringify(out, goJsonReplacer, 4), { keepNewlines: true })}\n`);
+        writeOut(`${printable(JSON.stringify(out, goJsonReplacer, 4), { keepNewlines: true })}\n`);
         return status;
       }),
     );
