@@ -270,6 +270,8 @@ export class Builder {
     const steps: StepResult[] = [];
     let stepNo = 0;
     let currentStage = 0;
+    /** Whether this build changed what the cache collection looks at: a new image, or a tag moved off another. */
+    let changedImages = false;
 
     // The session's relay is made when a RUN first asks for it, not for every build.
     const egress = this.options.egress;
@@ -345,6 +347,7 @@ export class Builder {
         });
         const config = nextConfig(state, { runConfig: prepared.runConfig, createdBy: prepared.createdBy, layer, ...(prepared.author !== undefined ? { author: prepared.author } : {}) }, new Date().toISOString());
         const image = await store.createImage(config);
+        changedImages = true;
         await session.own(image.id);
         await cache.record(parentKey, prepared.cache, image.id, image.config);
         state = { imageId: image.id, config: image.config, layers: image.layers };
@@ -361,11 +364,12 @@ export class Builder {
     if (final.imageId === null) {
       // `FROM scratch` and nothing else: an image without layers.
       const image = await store.createImage(final.config);
+      changedImages = true;
       final = { imageId: image.id, config: image.config, layers: image.layers };
     }
     const imageId = final.imageId!;
     await session.own(imageId);
-    for (const tag of tags) await session.tag(imageId, tag);
+    for (const tag of tags) if ((await session.tag(imageId, tag)) !== null) changedImages = true;
     const cachedSteps = steps.filter((s) => s.cacheHit === true).length;
     const durationMs = performance.now() - started;
     events.emit({ type: 'build.finished', imageId, tags, cachedSteps, totalSteps: plan.totalSteps, durationMs });
@@ -373,15 +377,20 @@ export class Builder {
     // untagged steps nothing stands on go (sessions/image-ops.ts), so they never fill the session's
     // image quota before the next build; this build's image is never one of them.
     // The build succeeded whatever happens here: a failed collection is logged, and tried again next time.
-    try {
-      const collected = await collectBuildCache(store, session, {
-        danglingMax: buildCacheLimits.danglingImagesMax,
-        imagesMax: { ...sessionQuotas, ...this.options.quotas }.images,
-        keep: imageId,
-      });
-      if (collected.length > 0) await cache.prune();
-    } catch (err) {
-      log.warn({ err }, 'build cache collection failed');
+    // A build that made no image and moved no tag (a cached rebuild) left the session's images as
+    // they were: none can have become collectable by it, and its image count did not grow; reading
+    // every image for nothing was a tenth of such a rebuild.
+    if (changedImages) {
+      try {
+        const collected = await collectBuildCache(store, session, {
+          danglingMax: buildCacheLimits.danglingImagesMax,
+          imagesMax: { ...sessionQuotas, ...this.options.quotas }.images,
+          keep: imageId,
+        });
+        if (collected.length > 0) await cache.prune();
+      } catch (err) {
+        log.warn({ err }, 'build cache collection failed');
+      }
     }
     const unusedBuildArgs = buildArgs.unused();
     if (unusedBuildArgs.length > 0) log.info({ unusedBuildArgs }, 'build arguments were not consumed');

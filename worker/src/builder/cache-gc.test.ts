@@ -10,6 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LearnerError } from '../../../protocol/errors.js';
 import type { Digest } from '../image-store/index.js';
 import { buildCacheLimits } from '../limits.js';
+import { SessionImages } from '../sessions/images.js';
 import { createHarness, sessionOf, type Harness } from './test-support/harness.js';
 
 let h: Harness;
@@ -63,4 +64,30 @@ it('at the image quota the oldest untagged image goes before a build is refused;
   expect((error as LearnerError).key).toBe('quota.images');
   expect(await Promise.all([kept, loose[2]!, next, own].map(exists))).toEqual([true, true, true, true]);
   expect(await h.leftovers()).toEqual([]);
+});
+
+it('a cached rebuild that moves a tag still collects the image it left dangling; one that changes nothing skips the collection', { timeout: 120_000 }, async () => {
+  // A session of its own, at a quota of two images.
+  const session = new SessionImages(h.store, 'movetag', h.dataDir);
+  const two = h.builderWith({ quotas: { images: 2 } });
+  const build = (dockerfile: string, tag: string) => h.build(dockerfile, { session: 'movetag', tags: [tag] }, two);
+  const q = (await build('FROM busybox\nENV MOVE=q\n', 'move-q')).imageId as Digest;
+  const p = (await build('FROM busybox\nENV MOVE=p\n', 'move-app')).imageId as Digest;
+  // All cache hits, no image made; `move-app` leaves p for q, so p is dangling at the quota and goes.
+  // (The build skips its collection only when no tag moved: without that check p would stay.)
+  const moved = await build('FROM busybox\nENV MOVE=q\n', 'move-app');
+  expect(moved.steps.at(-1)).toMatchObject({ cacheHit: true });
+  expect(moved.imageId).toBe(q);
+  expect(await Promise.all([q, p].map(exists))).toEqual([true, false]);
+
+  // Nothing made, nothing moved: no collection. An image another command left dangling (the tag
+  // removed here) stays until a build that changes something, as it did before any build ran.
+  const r = (await build('FROM busybox\nENV MOVE=r\n', 'move-r')).imageId as Digest;
+  await h.store.untag(session.qualify('move-r'));
+  const same = await build('FROM busybox\nENV MOVE=q\n', 'move-app');
+  expect(same.steps.at(-1)).toMatchObject({ cacheHit: true });
+  expect(await exists(r)).toBe(true);
+
+  for (const id of [q, r]) await session.disown(id);
+  for (const id of [q, r]) await h.store.removeUnused(id, async () => false);
 });

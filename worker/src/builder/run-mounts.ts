@@ -219,7 +219,10 @@ interface PrepareInput {
   secrets: BuildSecrets;
 }
 
-const execFileP = promisify(execFile);
+// Promisified at the first call: reading execFile at import would load child_process (and net)
+// into every build, a cached rebuild's too.
+let execFilePromise: ((file: string, args: string[]) => Promise<unknown>) | undefined;
+const execFileP = (file: string, args: string[]): Promise<unknown> => (execFilePromise ??= promisify(execFile))(file, args);
 
 /** Idmapped mounts of a tmpfs came with Linux 6.3; before it a secret's file goes in the step's private dir. */
 function tmpfsIdmaps(): boolean {

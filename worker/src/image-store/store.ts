@@ -254,10 +254,10 @@ export class ImageStore {
     return imageView(this.ctx, stored);
   }
 
-  /** `docker tag SOURCE TARGET`. */
-  async tag(source: string, target: string): Promise<void> {
+  /** `docker tag SOURCE TARGET`. Returns the image TARGET named before, if another (it may now be dangling). */
+  async tag(source: string, target: string): Promise<Digest | null> {
     const id = await this.resolve(source);
-    await this.ctx.refs.set(parseReference(target), id);
+    return this.ctx.refs.set(parseReference(target), id);
   }
 
   /** Removes one tag; returns the image it pointed at. The image itself stays. */

@@ -185,9 +185,10 @@ export class SessionImages {
     return out;
   }
 
-  async tag(imageId: Digest, name: string): Promise<void> {
+  /** Returns the image the name pointed at before, if another (store.tag). */
+  async tag(imageId: Digest, name: string): Promise<Digest | null> {
     const target = this.writableName(name);
     await this.own(imageId);
-    await this.store.tag(imageId, target);
+    return this.store.tag(imageId, target);
   }
 }
