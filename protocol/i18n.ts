@@ -105,6 +105,9 @@ const en = {
   'cli.secretSyntax': 'Invalid --secret "{value}": write id=<name> with src=<file> or env=<variable> (and optionally type=file or type=env), as docker build takes it.',
   'cli.secretUnreadable': '--secret id={id}: the file {path} cannot be read ({reason}).',
   'cli.secretTooLarge': '--secret id={id} holds {size}; a secret may hold at most 500 KiB, as in Docker.',
+  'cli.networkHost': '--network host is not offered here: a container never shares this machine’s network. Use --network none for loopback only, or leave the flag out for this playground’s default (loopback, and a proxy to package archives where one is offered).',
+  'cli.networkUnsupported': '--network "{value}": this playground has no such network (no bridge, no networks of your own). Use --network none for loopback only, or leave the flag out for the default (loopback, and a proxy to package archives where one is offered).',
+  'cli.networkRepeated': '--network was given more than once ({values}): a container here has one network, so give the flag once.',
 
   'quota.images': 'You have {count} images; the limit is {limit}. Remove some with rmi.',
   'quota.containers': 'You have {count} containers; the limit is {limit}. Remove some with rm.',
@@ -300,6 +303,9 @@ const ko: Record<MessageKey, string> = {
   'cli.secretSyntax': '--secret "{value}"이(가) 올바르지 않아요. docker build처럼 id=<이름>에 src=<파일>이나 env=<환경 변수>를 붙여 쓰세요 (type=file이나 type=env는 써도 되고 안 써도 돼요).',
   'cli.secretUnreadable': '--secret id={id}: 파일 {path}을(를) 읽을 수 없어요 ({reason}).',
   'cli.secretTooLarge': '--secret id={id}의 크기가 {size}예요. Docker처럼 비밀 값 하나는 500 KiB까지만 될 수 있어요.',
+  'cli.networkHost': '여기서는 --network host를 쓸 수 없어요. 컨테이너는 이 컴퓨터의 네트워크를 함께 쓰지 않아요. 루프백만 쓰려면 --network none을 주고, 이 플레이그라운드의 기본값(루프백, 그리고 제공되는 곳에서는 패키지 저장소로 가는 프록시)을 쓰려면 이 옵션을 빼세요.',
+  'cli.networkUnsupported': '--network "{value}": 이 플레이그라운드에는 그런 네트워크가 없어요 (브리지도, 직접 만든 네트워크도 없어요). 루프백만 쓰려면 --network none을 주고, 기본값(루프백, 그리고 제공되는 곳에서는 패키지 저장소로 가는 프록시)을 쓰려면 이 옵션을 빼세요.',
+  'cli.networkRepeated': '--network를 여러 번 줬어요 ({values}). 여기서 컨테이너는 네트워크를 하나만 가지니 한 번만 주세요.',
 
   'quota.images': '이미지가 {count}개 있어요. 한도는 {limit}개예요. rmi로 몇 개 지우세요.',
   'quota.containers': '컨테이너가 {count}개 있어요. 한도는 {limit}개예요. rm으로 몇 개 지우세요.',

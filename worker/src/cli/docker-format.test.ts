@@ -37,7 +37,8 @@ beforeAll(async () => {
   work = await mkdtemp('/tmp/lc-format-');
   env = { ...process.env, LAYERCAKE_DATA: join(work, 'data'), LAYERCAKE_ID_RANGE_BASE: '2140000000', LANG: 'C.UTF-8' };
   docker = await startPrivateDocker();
-  expect((await cli(['run', '--name', 'x1', 'busybox', 'sh', '-c', 'exit 3'])).code).toBe(3);
+  // --network none on both sides: the private dockerd has no bridge, and the network fields below are compared.
+  expect((await cli(['run', '--network', 'none', '--name', 'x1', 'busybox', 'sh', '-c', 'exit 3'])).code).toBe(3);
   expect((await cli(['save', '-o', join(work, 'busybox.tar'), 'busybox'])).code).toBe(0);
   await docker.ok(['load', '-i', join(work, 'busybox.tar')]);
   expect((await docker.run(['run', '--network', 'none', '--name', 'x1', 'busybox', 'sh', '-c', 'exit 3'])).code).toBe(3);

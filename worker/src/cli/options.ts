@@ -1,5 +1,6 @@
 // Flag values as Docker reads them: sizes like `256m` or `1g`, decimal CPUs, repeatable `-e`.
 import { LearnerError } from '../../../protocol/errors.js';
+import type { NetworkMode } from '../containers/index.js';
 
 /** Docker's RAMInBytes: a number with an optional b/k/m/g/t unit (powers of 1024), `b` suffix allowed. */
 export function parseBytes(flag: string, value: string): number {
@@ -21,6 +22,21 @@ export function parseNonNegativeInt(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new LearnerError('cli.invalidArgument', { flag, value, reason: 'a whole number, 0 or more' });
   return n;
+}
+
+/**
+ * `--network`/`--net` (every occurrence): what this playground has is `none` (loopback only) and
+ * its default (`default`, as Docker calls the mode of no flag). Docker's other modes would be
+ * something else under their name: `host` shares no network here, and there is no bridge and no
+ * named network to join, so each is refused, never quietly turned into the default.
+ */
+export function parseNetwork(values: readonly string[]): NetworkMode {
+  if (values.length === 0) return 'default';
+  if (values.length > 1) throw new LearnerError('cli.networkRepeated', { values: values.join(', ') });
+  const value = values[0]!;
+  if (value === 'none' || value === 'default') return value;
+  if (value === 'host') throw new LearnerError('cli.networkHost', {});
+  throw new LearnerError('cli.networkUnsupported', { value });
 }
 
 /** For repeatable flags: commander calls this once per occurrence. */

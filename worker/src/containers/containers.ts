@@ -27,7 +27,7 @@ import { readLogs, type LogChunk } from './logs.js';
 import { checkName, generateName, newContainerId, shortId } from './names.js';
 import { checkQuotas, checkRunningTotals, measureUsage, treeBytes, type RunningLimits, type SessionQuotas, type SessionUsage } from '../sessions/quotas.js';
 import { exitStateOf, isLive, settleExit, type ExitState, type LiveStatus, type ReconcileContext } from './reconcile.js';
-import { containerPaths, listIds, readAllRecords, readRecord, writeRecord, type ContainerLimits, type ContainerRecord } from './record.js';
+import { containerPaths, listIds, networkMode, readAllRecords, readRecord, writeRecord, type ContainerLimits, type ContainerRecord } from './record.js';
 import { composeRun, mergeEnv, processEnv } from './run-config.js';
 import { normaliseSignal } from './signals.js';
 import { measure } from './stats.js';
@@ -78,6 +78,8 @@ export const createRequestSchema = lazySchema(() =>
       autoRemove: z.boolean().default(false),
       /** Its session lets it reach package archives (when the host runs the proxy). */
       egress: z.boolean().default(false),
+      /** `--network none`: loopback only, and no way out even where `egress` allows one. */
+      network: networkMode.default('default'),
       limits: limitRequestSchema.optional(),
     })
     .strict(),
@@ -400,7 +402,7 @@ export class Containers {
           created: now,
           image: req.image,
           imageId,
-          config: { ...run, tty: req.tty, openStdin: req.openStdin, hostname: shortId(id), autoRemove: req.autoRemove, egress: req.egress },
+          config: { ...run, tty: req.tty, openStdin: req.openStdin, hostname: shortId(id), autoRemove: req.autoRemove, egress: req.egress, network: req.network },
           limits,
           diskQuota,
           state: { status: 'created', startedAt: null, finishedAt: null, exitCode: 0, oomKilled: false, timedOut: false, starts: 0 },
@@ -519,11 +521,11 @@ export class Containers {
     const paths = containerPaths(this.dataDir, record.id);
     const layers = await this.store.layerDirs(record.imageId);
     const user = await resolveUser([paths.upper, ...layers], req.user ?? record.config.user);
-    // The proxy's variables, as the container's own processes have them (launch.ts).
+    // The proxy's variables, as the container's own processes have them (launch.ts: none with --network none).
     // Docker's exec: the container's process environment (its TERM by exec's -t), then -e, then
     // HOME when none of them set it (runc adds it last); the whole list, so the launcher merges
     // nothing of the container's own (whose HOME would otherwise stay before -e's entries).
-    let env = mergeEnv([...processEnv(record.config.env, record.config.hostname, Boolean(req.tty)), ...(this.launchCtx.egress?.env ?? [])], req.env ?? []);
+    let env = mergeEnv([...processEnv(record.config.env, record.config.hostname, Boolean(req.tty)), ...(record.config.network === 'none' ? [] : (this.launchCtx.egress?.env ?? []))], req.env ?? []);
     if (!env.some((e) => e.startsWith('HOME='))) env = [...env, `HOME=${user.home ?? '/'}`];
     await this.touch(record.id);
     const process = this.runtime.exec({

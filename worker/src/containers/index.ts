@@ -20,6 +20,6 @@ export { containerImageUsers } from './image-users.js';
 export { StartError } from './launch.js';
 export { type LimitRequest, defaultContainerLimits } from './container-limits.js';
 export { type ExitState, type LiveStatus } from './reconcile.js';
-export { type ContainerLimits, type ContainerRecord } from './record.js';
+export { type ContainerLimits, type ContainerRecord, type NetworkMode } from './record.js';
 export { normaliseSignal } from './signals.js';
 export { shortId } from './names.js';

@@ -118,15 +118,18 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
   await ensureWorkingDir(paths.upper, layers, record.config.workingDir, command);
   const own = processEnv(record.config.env, record.config.hostname, record.config.tty);
   const imageEnv = own.some((e) => e.startsWith('HOME=')) ? own : [...own, `HOME=${user.home ?? '/'}`];
+  // `--network none` means none: no door to package archives, no proxy variables, no CA files,
+  // whatever the session allows (a door to the closed relay would still be a listener on its loopback).
+  const egress = record.config.network === 'none' ? undefined : ctx.egress;
   // The proxy's variables are the launch's, not the container's config: commit leaves them out.
-  const env = ctx.egress ? [...imageEnv, ...ctx.egress.env] : imageEnv;
+  const env = egress ? [...imageEnv, ...egress.env] : imageEnv;
 
   const lease = ctx.idRanges.allocate(id);
   let created = false;
   let attachment: ContainerAttachment | null = null;
   try {
     // /etc/hosts, hostname, resolv.conf: Docker's, bind-mounted, never part of the writable layer.
-    const etc = await writeEtcFiles({ dir: paths.layer, hostname: record.config.hostname, owner: lease.hostId, flavour: 'container', files: ctx.egress?.files ?? [] });
+    const etc = await writeEtcFiles({ dir: paths.layer, hostname: record.config.hostname, owner: lease.hostId, flavour: 'container', files: egress?.files ?? [] });
     writeBundle(
       paths.bundle,
       hardenedSpec({
@@ -156,12 +159,12 @@ export async function launch(ctx: LaunchContext, record: ContainerRecord, option
     );
     await ctx.runtime.create({ id, bundleDir: paths.bundle, outputFile: paths.output });
     created = true;
-    if (ctx.egress) {
+    if (egress) {
       // Before the start: the command finds the proxy from its first instruction.
       const pid = (await ctx.runtime.state(id))?.pid;
       if (!pid) throw new Error('the created container has no process');
       // Without a door (socat missing: setup not run) the container still starts, on loopback only.
-      await ctx.egress.open({ session: record.session, allowed: record.config.egress, pid }).catch((err: unknown) => {
+      await egress.open({ session: record.session, allowed: record.config.egress, pid }).catch((err: unknown) => {
         ctx.log.error({ err, container: id }, 'the container has no way out to package archives: its egress door did not open');
       });
     }

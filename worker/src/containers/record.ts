@@ -28,6 +28,11 @@ export const containerLimitsSchema = lazySchema(() =>
 );
 export type ContainerLimits = z.infer<typeof containerLimitsSchema>;
 
+/** The network modes a container can have here (no bridge, no host network, no named networks). */
+export const NETWORK_MODES = ['default', 'none'] as const;
+export type NetworkMode = (typeof NETWORK_MODES)[number];
+export const networkMode = lazySchema(() => z.enum(NETWORK_MODES));
+
 export const containerStatus = lazySchema(() => z.enum(['created', 'running', 'exited']));
 
 export const containerRecordSchema = lazySchema(() =>
@@ -56,6 +61,12 @@ export const containerRecordSchema = lazySchema(() =>
       autoRemove: z.boolean(),
       /** Its session lets it reach package archives through the host's proxy (worker/src/egress/). */
       egress: z.boolean().default(false),
+      /**
+       * `--network`: `none` has loopback and nothing else, not even the door to package archives;
+       * `default` (no flag; records from before the flag) has loopback and, where the session
+       * lets it out, that door (launch.ts).
+       */
+      network: networkMode.default('default'),
     }),
     limits: containerLimitsSchema,
     /** Whether the kernel enforces limits.writableLayerBytes (a quota filesystem). */

@@ -118,7 +118,7 @@ function psRow(c: ContainerInfo, truncate: boolean, now: number, size: Container
     LocalVolumes: '0',
     Mounts: '',
     Names: c.name,
-    Networks: 'none',
+    Networks: networksOf(c).join(','),
     Ports: '',
     RunningFor: ago(c.created, now),
     Size: sizeText(size),
@@ -139,6 +139,16 @@ function statsRows(stats: readonly ContainerStats[]): string {
       String(s.pids),
     ]),
   );
+}
+
+/**
+ * The networks a container is attached to, as Docker names them: `none` for `--network none`.
+ * The default here has no interface but loopback and there is no bridge to name (Docker's
+ * default lists `bridge`, with an address): none is listed. Its way out to package archives, where
+ * it has one, is a proxy on its loopback, not a network.
+ */
+function networksOf(c: ContainerInfo): string[] {
+  return c.config.network === 'none' ? ['none'] : [];
 }
 
 /**
@@ -170,7 +180,8 @@ function dockerContainerView(c: ContainerInfo, image: RunConfig | null): object 
     Platform: 'linux',
     ExecIDs: null,
     HostConfig: {
-      NetworkMode: 'none',
+      // What was asked for, as Docker keeps it: `default` when no --network was given.
+      NetworkMode: c.config.network,
       AutoRemove: c.config.autoRemove,
       Memory: c.limits.memoryBytes,
       NanoCpus: Math.round(c.cpus * 1e9),
@@ -209,7 +220,7 @@ function dockerContainerView(c: ContainerInfo, image: RunConfig | null): object 
       },
       CONFIG_OMIT_EMPTY,
     ),
-    // No network but loopback: Docker's --network none, so `{{.NetworkSettings.IPAddress}}` is "".
+    // No address either way (loopback only), so `{{.NetworkSettings.IPAddress}}` is "".
     NetworkSettings: {
       Bridge: '',
       Ports: {},
@@ -217,7 +228,7 @@ function dockerContainerView(c: ContainerInfo, image: RunConfig | null): object 
       IPAddress: '',
       IPPrefixLen: 0,
       MacAddress: '',
-      Networks: { none: { Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' } },
+      Networks: Object.fromEntries(networksOf(c).map((name) => [name, { Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' }])),
     },
     Layercake: {
       Session: c.session,

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { ContainerAttachment, ContainerInfo, Containers, CreateRequest } from '../../containers/index.js';
 import type { CliContext } from '../context.js';
-import { collect, environment, parseBytes, parsePositive } from '../options.js';
+import { collect, environment, parseBytes, parseNetwork, parsePositive } from '../options.js';
 import type { HelpText } from '../help-text.js';
 import { localConsoleSize, relayInput, relayOutput } from '../terminal.js';
 import { endProcess, isEnding, takeOverSignals, type TerminationSignal } from '../termination.js';
@@ -21,6 +21,8 @@ interface RunFlags {
   pidsLimit?: string;
   cpus?: string;
   entrypoint?: string;
+  network: string[];
+  net: string[];
 }
 
 function containerFlags(cmd: Command, t: HelpText): Command {
@@ -36,6 +38,9 @@ function containerFlags(cmd: Command, t: HelpText): Command {
     .option('--pids-limit <n>', t('run.pidsLimit'))
     .option('--cpus <n>', t('run.cpus'))
     .option('--entrypoint <command>', t('run.entrypoint'))
+    .option('--network <network>', t('run.network'), collect, [])
+    // Docker's older spelling, which its help no longer shows either.
+    .addOption(cmd.createOption('--net <network>', t('run.network')).argParser(collect).default([]).hideHelp())
     .argument('<image>')
     .argument('[command...]')
     // Options after the image belong to the command: `run busybox ls -l`.
@@ -43,6 +48,7 @@ function containerFlags(cmd: Command, t: HelpText): Command {
 }
 
 function request(image: string, command: string[], f: RunFlags): CreateRequest {
+  const network = parseNetwork([...f.network, ...f.net]);
   const limits: NonNullable<CreateRequest['limits']> = {};
   if (f.memory !== undefined) limits.memoryBytes = parseBytes('--memory', f.memory);
   if (f.pidsLimit !== undefined) limits.pidsMax = parsePositive('--pids-limit', f.pidsLimit);
@@ -58,6 +64,7 @@ function request(image: string, command: string[], f: RunFlags): CreateRequest {
     tty: f.tty ?? false,
     openStdin: f.interactive ?? false,
     autoRemove: f.rm ?? false,
+    network,
     limits,
   };
 }
@@ -125,9 +132,10 @@ export function registerRun(program: Program): void {
     .option('-d, --detach', t('run.detach'))
     .action(
       program.verb(async (ctx: CliContext, image: string, command: string[], f: RunFlags) => {
+        // A bad flag value is refused before anything is opened or pulled.
+        const req = request(image, command, f);
         const { containers } = await ctx.engine();
         await ctx.image(image);
-        const req = request(image, command, f);
         if (f.detach) {
           const { container } = await containers.run(req);
           process.stdout.write(`${container.id}\n`);
@@ -135,7 +143,8 @@ export function registerRun(program: Program): void {
         }
         // A foreground container reaches package archives as the worker's do: this verb lasts as
         // long as it, and so does the relay its door leads to (a detached one would outlive it).
-        const outside = await ctx.containersWithEgress();
+        // `--network none` has no door, so no relay is started for it.
+        const outside = req.network === 'none' ? null : await ctx.containersWithEgress();
         const consoleSize = f.tty ? localConsoleSize() : undefined;
         const { container, attachment } = await (outside ?? containers).run(outside ? { ...req, egress: true } : req, {
           attach: true,
@@ -147,9 +156,10 @@ export function registerRun(program: Program): void {
 
   containerFlags(program.command('create').description(t('create')), t).action(
     program.verb(async (ctx: CliContext, image: string, command: string[], f: RunFlags) => {
+      const req = request(image, command, f);
       const { containers } = await ctx.engine();
       await ctx.image(image);
-      const container = await containers.create(request(image, command, f));
+      const container = await containers.create(req);
       process.stdout.write(`${container.id}\n`);
       return 0;
     }, 125),
