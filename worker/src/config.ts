@@ -162,12 +162,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
   // An empty variable means "not set", as shells and compose files often produce them.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const set = (Object.keys(variables) as VariableName[]).filter((name) => Object.hasOwn(present, name));
-  const parsed = z.object(Object.fromEntries(set.map((name) => [name, variables[name].schema()]))).safeParse(present);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
+  // None set (a learner's shell): nothing to check, and no schema built (zod's first object schema
+  // and parse are milliseconds of a `layercake ps`).
+  let given: Partial<Settings> = {};
+  if (set.length > 0) {
+    const parsed = z.object(Object.fromEntries(set.map((name) => [name, variables[name].schema()]))).safeParse(present);
+    if (!parsed.success) {
+      const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+      throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
+    }
+    given = parsed.data as Partial<Settings>;
   }
-  const given = parsed.data as Partial<Settings>;
   const c = Object.fromEntries(
     (Object.keys(variables) as VariableName[]).map((name) => [name, Object.hasOwn(given, name) ? given[name] : variables[name].unset()]),
   ) as Settings;
