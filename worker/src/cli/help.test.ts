@@ -7,7 +7,7 @@ import type { Locale } from '../../../protocol/errors.js';
 import { pageAt, pageName } from './help-fast.js';
 import { helpPages } from './help-pages.js';
 import { helpText } from './help-text.js';
-import { helpRequest, langFlag } from './invocation.js';
+import { helpRequest, langFlag, localeFrom } from './invocation.js';
 import { layercakeProgram, VERBS, verbFilesFor } from './program.js';
 import { BIN, spawnCli, type Result } from './test-support/spawn-cli.js';
 
@@ -58,6 +58,14 @@ describe('layercake --help', () => {
     expect(run.stdout).toContain(ko('run.detach'));
     expect(run.stdout).toContain(ko('help'));
     expect(run.stdout).not.toContain(en('help'));
+  });
+
+  it('takes an empty $LC_ALL as unset (POSIX), and a set one over $LANG', () => {
+    expect(localeFrom(undefined, { LC_ALL: '', LANG: 'ko_KR.UTF-8' })).toBe('ko');
+    expect(localeFrom(undefined, { LC_ALL: '', LC_MESSAGES: '', LANG: 'ko_KR.UTF-8' })).toBe('ko');
+    // The control: a set LC_ALL outranks LANG.
+    expect(localeFrom(undefined, { LC_ALL: 'C.UTF-8', LANG: 'ko_KR.UTF-8' })).toBe('en');
+    expect(localeFrom('ko', { LC_ALL: 'C.UTF-8' })).toBe('ko');
   });
 
   it('follows a Korean $LANG, and --lang en wins over it', async () => {

@@ -37,7 +37,8 @@ export function langFlag(args: readonly string[]): string | undefined {
 }
 
 export function localeFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): Locale {
-  const wanted = option ?? env.LC_ALL ?? env.LC_MESSAGES ?? env.LANG ?? '';
+  // An empty variable is an unset one (POSIX): `LC_ALL= LANG=ko_KR.UTF-8` is Korean.
+  const wanted = option ?? ([env.LC_ALL, env.LC_MESSAGES, env.LANG].find((v) => v !== undefined && v !== '') ?? '');
   return wanted.toLowerCase().startsWith('ko') ? 'ko' : 'en';
 }
 
