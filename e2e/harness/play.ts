@@ -18,6 +18,7 @@ export const NAMES = {
     cached: 'CACHED', rebuilt: 'Built', base: 'Base image',
     connected: 'Connected', removedNote: /This container was removed/, exited: /Exited with code/,
     committed: /Committed as/, offline: /Not connected to the server/, panesList: 'Containers from this page',
+    saved: 'Saved', unsaved: 'Unsaved changes',
   },
   ko: {
     build: '빌드', run: '실행', stop: '중지', remove: '삭제', commit: '커밋',
@@ -28,6 +29,7 @@ export const NAMES = {
     cached: '캐시', rebuilt: '새로 빌드', base: '베이스 이미지',
     connected: '연결됨', removedNote: /이 컨테이너는 삭제됐어요/, exited: /종료 코드 \d+로 끝났어요/,
     committed: /커밋했어요/, offline: /서버에 연결되어 있지 않아요/, panesList: '이 페이지의 컨테이너',
+    saved: '저장됨', unsaved: '저장 안 된 변경',
   },
 } as const;
 
@@ -85,6 +87,11 @@ export class Play {
   editorArea(): Locator {
     // The section labelled by the open file's heading ("Editor: Dockerfile").
     return this.page.getByRole('region', { name: this.locale === 'ko' ? /편집기/ : /Editor/ });
+  }
+
+  /** The open file's save badge (Saved / Unsaved changes / Saving…), in the editor's bar. */
+  saveStatus(): Locator {
+    return this.editorArea().getByRole('status');
   }
 
   editorInput(): Locator {

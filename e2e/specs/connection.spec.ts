@@ -37,8 +37,24 @@ test('after the connection drops, the page reconnects to the same shell and buil
   expect(occurrences(screen, 'set-2-before'), screen).toBe(1);
   await play.shot('reconnected');
 
-  // The rest of the page came back too: a build runs.
+  // The rest of the page came back too: the editor's badge follows typing at once (it said
+  // "Saved" for a whole typed line after a reconnect, the page not rendering behind the editor's
+  // input), and a build runs.
+  await expect(play.saveStatus()).toHaveText(play.n.saved);
+  await play.saveStatus().evaluate((badge) => {
+    const w = window as unknown as { badgeAtKeyUp: string[] };
+    w.badgeAtKeyUp = [];
+    addEventListener('keyup', (e) => e.key.length === 1 && w.badgeAtKeyUp.push(badge.textContent ?? ''), { capture: true });
+  });
+  // On a CPU four times slower (CI's loaded machine, where it was seen): an update waiting
+  // behind the editor's input and frames shows there.
+  const cdp = await context.newCDPSession(play.page);
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
   await play.replaceLine(1, 'FROM busybox');
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+  const badgeAtKeyUp = await play.page.evaluate(() => (window as unknown as { badgeAtKeyUp: string[] }).badgeAtKeyUp);
+  // As the first typed key comes up, its edit is on the badge.
+  expect(badgeAtKeyUp[0], JSON.stringify(badgeAtKeyUp)).toBe(play.n.unsaved);
   await play.build();
   await expect(play.layers()).toHaveCount(2);
 });
