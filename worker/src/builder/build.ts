@@ -25,10 +25,10 @@ import { nextConfig, ociArchitecture, scratchState, type ImageState } from './im
 import { handlers } from './instructions/index.js';
 import { parseDockerfile, type Keyword } from './parse.js';
 import { planBuild, resolveImage, stageNamed, type BuildPlan } from './plan.js';
-import { CancelledError, type StepResources } from './run-step.js';
+import type { StepResources } from './run-step.js';
 import { cacheMountRoot, SECRET_MAX_BYTES } from './run-mounts.js';
 import { StepBudget } from './step-budget.js';
-import { atLine, learnerError, type BuildRuntime, type CopySource, type PreparedStep, type StageRuntime } from './step.js';
+import { atLine, CancelledError, learnerError, type BuildRuntime, type CopySource, type PreparedStep, type StageRuntime } from './step.js';
 import { diskQuotaLimiter, type WritableLayerLimiter } from '../disk/writable-layer.js';
 
 const relativePath = z

@@ -9,5 +9,6 @@ export {
   type StepLayer,
   type StepResult,
 } from './build.js';
-export { CancelledError, type StepResources } from './run-step.js';
+export { type StepResources } from './run-step.js';
+export { CancelledError } from './step.js';
 export { KEYWORDS, parseDockerfile, type Instruction, type Keyword, type ParsedDockerfile, type Where } from './parse.js';

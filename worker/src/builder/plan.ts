@@ -7,7 +7,6 @@ import { LearnerError } from '../../../protocol/errors.js';
 import { availableBaseImages, baseImageFor, ensureBaseImage } from '../base-images/index.js';
 import { ImageStoreError, type Digest, type ImageStore } from '../image-store/index.js';
 import type { SessionImages } from '../sessions/images.js';
-import { Registries } from '../registry/index.js';
 import type { EventSink } from '../events.js';
 import type { QuotaSource } from '../sessions/image-ops.js';
 import { ArgScope, type BuildArgs } from './args.js';
@@ -184,6 +183,8 @@ async function resolveBase(stage: StagePlan, options: PlanOptions): Promise<void
 /** FROM an image that is not local: pull it; null when no registry has it. */
 async function pullBase(ref: string, options: PlanOptions, from: Instruction): Promise<(ImageState & { imageId: Digest }) | null> {
   const { session, store } = options;
+  // Loaded by a FROM that pulls: the registry client (and its tar and HTTP modules) is no part of a local build.
+  const { Registries } = await import('../registry/index.js');
   const registries = new Registries({
     dataDir: session.dataDir,
     store,

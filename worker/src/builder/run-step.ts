@@ -19,6 +19,7 @@ import { BUILD_HOSTNAME, writeEtcFiles } from '../runtime/etc-files.js';
 import { hardenedSpec, writeBundle, type ExtraMount } from '../runtime/oci-spec.js';
 import { formatBytes } from './format.js';
 import type { Where } from './parse.js';
+import { CancelledError } from './step.js';
 
 export interface StepResources {
   memoryBytes: number;
@@ -86,12 +87,6 @@ class Tail {
 
 /** Output beyond this per step is dropped from the event stream (the command still runs). */
 const MAX_LOG_BYTES = 1 << 20;
-
-export class CancelledError extends LearnerError {
-  constructor() {
-    super('build.cancelled', {});
-  }
-}
 
 /** Runs the command; returns the upper dir holding what it changed (the step's layer). */
 export async function runStep(o: RunStepOptions): Promise<string> {

@@ -95,6 +95,13 @@ export interface PreparedStep {
 export type InstructionHandler = (input: StepInput) => Promise<PreparedStep>;
 
 /** A LearnerError located at `where`, with the line in its facts as the messages expect. */
+/** A build stopped by its signal (here, not in run-step.ts: a build that runs no RUN never loads that). */
+export class CancelledError extends LearnerError {
+  constructor() {
+    super('build.cancelled', {});
+  }
+}
+
 export function learnerError(key: ConstructorParameters<typeof LearnerError>[0], where: Where, facts: LearnerError['facts'] = {}): LearnerError {
   return new LearnerError(key, { line: where.line, ...facts }, where);
 }

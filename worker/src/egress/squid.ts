@@ -17,7 +17,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isLive, liveLeases, lock, processTag, takeLease } from '../leases/process-lease.js';
 
-const execFileP = promisify(execFile);
+// Promisified at each call: reading execFile at import would load child_process (and net) into
+// every command that imports egress/, a cached rebuild's too, which starts no squid.
+const execFileP = (file: string, args: string[], options: { timeout?: number } = {}): Promise<{ stdout: string; stderr: string }> =>
+  promisify(execFile)(file, args, { ...options, encoding: 'utf8' });
 
 export interface SquidOptions {
   /** Its config, logs and cache (owned by the `proxy` user squid runs as). */

@@ -9,7 +9,6 @@ import { mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { readImageFile } from '../../image-store/image-files.js';
-import { ArchiveTooLargeError, detectArchive, extractArchive } from '../archive.js';
 import { formatBytes } from '../format.js';
 import { fileDigest } from '../context.js';
 import { layerDirsOf, runConfigOf } from '../image-config.js';
@@ -229,6 +228,8 @@ function copyLike(kind: 'COPY' | 'ADD'): InstructionHandler {
               continue;
             }
             if (kind === 'ADD') {
+              // Loaded by an ADD that runs: tar-stream and zlib are no part of a cached rebuild.
+              const { ArchiveTooLargeError, detectArchive, extractArchive } = await import('../archive.js');
               const compression = await detectArchive(source.entry.hostPath);
               if (compression !== null) {
                 await writer.ensureDir(target.parts, created);

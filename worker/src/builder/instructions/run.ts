@@ -9,7 +9,6 @@ import { mountsKey, parseMounts, prepareMounts } from '../run-mounts.js';
 import { splitWords } from '../substitution.js';
 import { treeBytes } from '../../sessions/quotas.js';
 import { removeLayerDir } from '../../disk/writable-layer.js';
-import { runStep } from '../run-step.js';
 import { atLine, learnerError, requireArgs, StepVars, type InstructionHandler, type StepIO } from '../step.js';
 import { LayeredTree, NotADirectoryError, resolveInTree, SymlinkLoopError } from '../../image-store/layered-tree.js';
 import { UpperWriter } from '../../image-store/upper-writer.js';
@@ -99,6 +98,9 @@ export const run: InstructionHandler = async ({ instruction, parent, stage, buil
       // --network=none keeps a step on loopback alone, as in Docker.
       const egress = build.egress && network?.value !== 'none' ? await build.egress() : null;
       try {
+        // Loaded here: a build whose RUN steps all come from the cache never needs the runtime, the
+        // container spec or the way out.
+        const { runStep } = await import('../run-step.js');
         return await runStep({
           runtime: build.runtime,
           idRanges: build.idRanges,
