@@ -368,7 +368,8 @@ export class Builder {
       final = { imageId: image.id, config: image.config, layers: image.layers };
     }
     const imageId = final.imageId!;
-    await session.own(imageId);
+    // Each tag makes the session own the image (SessionImages.tag); without one, own it here.
+    if (tags.length === 0) await session.own(imageId);
     for (const tag of tags) if ((await session.tag(imageId, tag)) !== null) changedImages = true;
     const cachedSteps = steps.filter((s) => s.cacheHit === true).length;
     const durationMs = performance.now() - started;

@@ -79,6 +79,22 @@ describe('build cache', () => {
     expect(reasons(await h.build(dockerfile, { context }))).toEqual(['cache.hit', 'cache.miss.filesChanged', 'cache.miss.parentChanged']);
   });
 
+  it('COPY keys a file by all its bytes on both sides of the one-read bound (1 MiB): the last byte changed misses, the same bytes rewritten hit', async () => {
+    const big = Buffer.alloc(1024 * 1024 + 1, 'a');
+    const context = await h.context({ 'small.txt': 'aaaa', 'big.bin': { content: big } });
+    const dockerfile = 'FROM busybox\nCOPY small.txt /s\nCOPY big.bin /b\n';
+    await h.build(dockerfile, { context });
+    // Rewritten with the same bytes: a new change time, so each is read and hashed again, to the same digest.
+    await writeFile(join(context, 'small.txt'), 'aaaa');
+    await writeFile(join(context, 'big.bin'), big);
+    expect(reasons(await h.build(dockerfile, { context }))).toEqual(['cache.hit', 'cache.hit']);
+    await writeFile(join(context, 'small.txt'), 'aaab');
+    expect(reasons(await h.build(dockerfile, { context }))).toEqual(['cache.miss.filesChanged', 'cache.miss.parentChanged']);
+    await writeFile(join(context, 'small.txt'), 'aaaa');
+    await writeFile(join(context, 'big.bin'), Buffer.concat([big.subarray(0, -1), Buffer.from('b')]));
+    expect(reasons(await h.build(dockerfile, { context }))).toEqual(['cache.hit', 'cache.miss.filesChanged']);
+  });
+
   it('a changed build argument misses where it is used, naming it', async () => {
     const dockerfile = 'FROM busybox\nARG VERSION=1\nRUN echo building\nENV LABEL_VERSION=v$VERSION\nRUN echo $VERSION > /version\n';
     await h.build(dockerfile, { buildArgs: { VERSION: '1' } });

@@ -183,11 +183,14 @@ export class RefStore {
   /** Points `ref` at `imageId`; returns the image it pointed at before, if another. */
   async set(ref: ImageReference, imageId: Digest): Promise<Digest | null> {
     const previous = await this.get(ref);
-    await mkdir(this.paths.refsDir, { recursive: true });
-    await mkdir(this.paths.tmpDir, { recursive: true });
-    const tmp = this.paths.newTmp('ref');
-    await writeFile(tmp, `${imageId}\n`);
-    await rename(tmp, this.file(ref));
+    // Already so (a rebuild tagging what it tagged last time): the file stays as it is.
+    if (previous !== imageId) {
+      await mkdir(this.paths.refsDir, { recursive: true });
+      await mkdir(this.paths.tmpDir, { recursive: true });
+      const tmp = this.paths.newTmp('ref');
+      await writeFile(tmp, `${imageId}\n`);
+      await rename(tmp, this.file(ref));
+    }
     await this.ensureIndex();
     await this.addMarker(imageId, ref);
     if (previous !== null && previous !== imageId) await this.dropMarker(previous, ref);
