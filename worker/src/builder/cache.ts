@@ -8,13 +8,14 @@
 //   <dataDir>/build-cache/<session>/<sha256(parent)>/<sha256(key)>.json
 // One directory per parent image, so a miss can look at what was built on that parent before
 // and say what changed. An entry whose image was removed is dropped when met.
-import { mkdir, readdir, readFile, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { lazySchema } from '../../../protocol/lazy-schema.js';
 import type { CacheReason } from '../../../protocol/events.js';
 import type { Digest, ImageConfig } from '../image-store/index.js';
+import { readRecord } from '../image-store/record-io.js';
 
 /** Enough of an image config to go on building from (the store validated it when it stored it). */
 const keptConfig = lazySchema(() =>
@@ -171,7 +172,8 @@ export class BuildCache {
 
 async function readEntry(path: string): Promise<Entry | null> {
   try {
-    const parsed = entrySchema.safeParse(JSON.parse(await readFile(path, 'utf8')));
+    // Read at once in the command line (record-io.ts): each step of a rebuild reads one entry.
+    const parsed = entrySchema.safeParse(JSON.parse(await readRecord(path, 'utf8')));
     return parsed.success ? parsed.data : null;
   } catch {
     return null;
