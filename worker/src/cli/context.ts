@@ -33,6 +33,7 @@ export interface ImageEngine {
 }
 
 export class CliContext {
+  private coreOpened: Promise<EngineCore> | null = null;
   private opened: Promise<Engine> | null = null;
   private storeOpened: Promise<ImageEngine> | null = null;
   private logger: Logger | null = null;
@@ -61,10 +62,17 @@ export class CliContext {
     return this.logger;
   }
 
+  /** The engine without containers and their modules: what `build` works with (its RUN steps go through the runtime). */
+  private core(): Promise<EngineCore> {
+    this.coreOpened ??= import('../queue/engine.js').then(({ openEngineCore }) =>
+      openEngineCore({ dataDir: this.dataDir, launcher: this.config.launcher, log: this.log, idRangeBase: this.config.idRangeBase, containerTimeLimitMs: this.config.containerTimeLimitMs }),
+    );
+    return this.coreOpened;
+  }
+
   engine(): Promise<Engine> {
     this.opened ??= (async () => {
-      const [{ openEngineCore }, { Containers }] = await Promise.all([import('../queue/engine.js'), import('../containers/index.js')]);
-      const core = await openEngineCore({ dataDir: this.dataDir, launcher: this.config.launcher, log: this.log, idRangeBase: this.config.idRangeBase, containerTimeLimitMs: this.config.containerTimeLimitMs });
+      const [core, { Containers }] = await Promise.all([this.core(), import('../containers/index.js')]);
       const containers = new Containers({ ...core, session: this.session });
       return { ...core, containers, images: containers.images };
     })();
@@ -88,12 +96,12 @@ export class CliContext {
 
   /** Removes this process's work in progress from the store, if the engine was opened (termination.ts). */
   async discardOwnWork(): Promise<void> {
-    if (this.opened) await (await this.opened).store.discardOwnWork();
+    if (this.coreOpened) await (await this.coreOpened).store.discardOwnWork();
     if (this.storeOpened) await (await this.storeOpened).store.discardOwnWork();
   }
 
   async builder(): Promise<Builder> {
-    const [core, { withBuilder }] = await Promise.all([this.engine(), import('../queue/engine.js')]);
+    const [core, { withBuilder }] = await Promise.all([this.core(), import('../queue/engine.js')]);
     // The way out starts when a RUN step first runs: a build whose steps all come from the cache
     // starts no relay and loads none of egress/.
     const egress = this.config.egress.enabled ? { forSession: async (session: string) => (await this.egress())?.forSession(session) ?? null } : undefined;
