@@ -49,6 +49,9 @@ function startApp(redisUrl: string): Promise<{ child: ChildProcess; ready: AppRe
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     detached: true,
   });
+  // Known from its fork, not its readiness: a Ctrl-C during the start stops it too (its own
+  // group does not hear the terminal's signal).
+  app = child;
   return new Promise((resolve, reject) => {
     child.once('message', (m: AppReady) => resolve({ child, ready: m }));
     child.once('exit', (code, signal) => reject(new Error(`the app exited (${signal ?? code}) before it was ready`)));
@@ -70,6 +73,7 @@ function startWorker(redisUrl: string): Promise<{ child: ChildProcess; ready: Wo
     // Its own process group: Ctrl-C reaches only this process, which stops the worker in order.
     detached: true,
   });
+  worker = child; // as the app's: stopped by a Ctrl-C that comes before it is ready
   return new Promise((resolve, reject) => {
     child.once('message', (m: WorkerReady) => resolve({ child, ready: m }));
     child.once('exit', (code, signal) => reject(new Error(`the worker exited (${signal ?? code}) before it was ready`)));
@@ -91,8 +95,7 @@ async function main(): Promise<void> {
   const workerStarting = startWorker(redisUrl);
   const appStarting = startApp(redisUrl);
   const [w, a] = await Promise.allSettled([workerStarting, appStarting]);
-  if (w.status === 'fulfilled') worker = w.value.child;
-  if (a.status === 'fulfilled') app = a.value.child;
+  if (stopping) return; // a Ctrl-C came during the start: stopAll has them
   if (w.status === 'rejected') throw w.reason;
   if (a.status === 'rejected') throw a.reason;
   const ready = w.value.ready;

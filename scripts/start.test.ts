@@ -1,0 +1,79 @@
+// `npm start`'s Ctrl-C stops everything it started, also when it comes before the product is
+// ready (a first start on a new machine builds its base images for minutes: the moment a learner
+// is most likely to give up and press Ctrl-C). The worker and the app run in process groups of
+// their own, so the terminal's signal reaches start.ts alone; it used to know them only once both
+// were ready, and a Ctrl-C before that stopped Redis and left the two running, orphaned.
+// Real start.ts, real Redis, worker and app.
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, expect, it } from 'vitest';
+
+const root = join(new URL('.', import.meta.url).pathname, '..');
+let dir = '';
+afterAll(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The processes whose parent is `pid`, with their command lines. */
+function childrenOf(pid: number): { pid: number; cmd: string }[] {
+  const out: { pid: number; cmd: string }[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const status = readFileSync(`/proc/${name}/status`, 'utf8');
+      if (Number(/PPid:\s+(\d+)/.exec(status)?.[1]) !== pid) continue;
+      out.push({ pid: Number(name), cmd: readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ') });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+it('a Ctrl-C during the start stops the worker, the app and Redis, and start exits 0', async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lc-start-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LAYERCAKE_DATA: join(dir, 'engine'),
+    LAYERCAKE_REDIS_DIR: join(dir, 'redis'),
+    LAYERCAKE_REDIS_PREFIX: `start-test-${process.pid}`,
+    LAYERCAKE_HOST_ID: `start-test-${process.pid}`,
+    LAYERCAKE_BASE_IMAGES: 'busybox',
+    LAYERCAKE_EGRESS: 'off',
+    LAYERCAKE_ID_RANGE_BASE: '2130000000',
+    PORT: '0',
+    TERMINAL_PORT: '0',
+  };
+  delete env.REDIS_URL;
+  const start = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  start.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  start.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((r) => start.on('exit', (code) => r(code)));
+
+  // Wait for Redis, the worker and the app to be started, then press Ctrl-C before they are ready.
+  let started: { pid: number; cmd: string }[] = [];
+  for (let i = 0; i < 600; i++) {
+    started = childrenOf(start.pid!);
+    if (['worker/src/main.ts', 'app/server/main.ts', 'redis-server'].every((p) => started.some((c) => c.cmd.includes(p)))) break;
+    await sleep(50);
+  }
+  expect(started.filter((c) => /worker\/src\/main\.ts|app\/server\/main\.ts|redis-server/.test(c.cmd))).toHaveLength(3);
+  expect(output).not.toContain('is ready at');
+  start.kill('SIGINT');
+
+  expect(await exited).toBe(0);
+  for (let i = 0; i < 100 && started.some((c) => alive(c.pid)); i++) await sleep(100);
+  expect(started.filter((c) => alive(c.pid)).map((c) => c.cmd)).toEqual([]);
+}, 120_000);
