@@ -13,8 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
 
 const root = join(new URL('.', import.meta.url).pathname, '..');
-let dir = '';
-afterAll(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
+const dirs: string[] = [];
+afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
 const alive = (pid: number): boolean => {
   try {
@@ -41,8 +41,9 @@ function childrenOf(pid: number): { pid: number; cmd: string }[] {
   return out;
 }
 
-it('a Ctrl-C during the start stops the worker, the app and Redis, and start exits 0', async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lc-start-'));
+async function startProduct(extra: NodeJS.ProcessEnv) {
+  const dir = await mkdtemp(join(tmpdir(), 'lc-start-'));
+  dirs.push(dir);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     LAYERCAKE_DATA: join(dir, 'engine'),
@@ -54,6 +55,7 @@ it('a Ctrl-C during the start stops the worker, the app and Redis, and start exi
     LAYERCAKE_ID_RANGE_BASE: '2130000000',
     PORT: '0',
     TERMINAL_PORT: '0',
+    ...extra,
   };
   delete env.REDIS_URL;
   const start = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -61,6 +63,11 @@ it('a Ctrl-C during the start stops the worker, the app and Redis, and start exi
   start.stdout.on('data', (d: Buffer) => (output += d.toString()));
   start.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((r) => start.on('exit', (code) => r(code)));
+  return { dir, start, exited, output: () => output };
+}
+
+it('a Ctrl-C during the start stops the worker, the app and Redis, and start exits 0', async () => {
+  const { start, exited, output } = await startProduct({});
 
   // Wait for Redis, the worker and the app to be started, then press Ctrl-C before they are ready.
   let started: { pid: number; cmd: string }[] = [];
@@ -70,10 +77,29 @@ it('a Ctrl-C during the start stops the worker, the app and Redis, and start exi
     await sleep(50);
   }
   expect(started.filter((c) => /worker\/src\/main\.ts|app\/server\/main\.ts|redis-server/.test(c.cmd))).toHaveLength(3);
-  expect(output).not.toContain('is ready at');
+  expect(output()).not.toContain('is ready at');
   start.kill('SIGINT');
 
   expect(await exited).toBe(0);
   for (let i = 0; i < 100 && started.some((c) => alive(c.pid)); i++) await sleep(100);
   expect(started.filter((c) => alive(c.pid)).map((c) => c.cmd)).toEqual([]);
+}, 120_000);
+
+it('a worker stopped while it starts takes its package-archive proxy with it', async () => {
+  // squid runs as a process of its own: a worker killed by the signal's default action left it.
+  const { dir, start, exited, output } = await startProduct({ LAYERCAKE_EGRESS: 'on' });
+  const squidOf = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${dir}/`) && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('squid');
+    } catch {
+      return false;
+    }
+  });
+  for (let i = 0; i < 1500 && squidOf().length === 0; i++) await sleep(20);
+  expect(squidOf().length).toBeGreaterThan(0);
+  start.kill('SIGINT');
+  expect(await exited).toBe(0);
+  expect(output()).toContain('stopped while starting');
+  for (let i = 0; i < 100 && squidOf().length > 0; i++) await sleep(100);
+  expect(squidOf()).toEqual([]);
 }, 120_000);

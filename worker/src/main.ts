@@ -34,6 +34,17 @@ async function main(): Promise<void> {
   const log = pino({ name: 'worker', level: config.logLevel });
   const started = performance.now();
 
+  // Until the worker takes jobs, a stop signal ends the start and takes down what it started so
+  // far: squid and the registry are processes of their own, which outlived a worker stopped while
+  // it built its base images (npm start's Ctrl-C during a first start).
+  const startedParts: { stop(): Promise<unknown> }[] = [];
+  const stopWhileStarting = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'stopped while starting');
+    void Promise.allSettled(startedParts.map((part) => part.stop())).finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', stopWhileStarting);
+  process.on('SIGINT', stopWhileStarting);
+
   const cleanup = await cleanupHost({ dataDir: config.dataDir, launcher: config.launcher, log });
   log.info({ step: 'host-cleanup', ms: Math.round(performance.now() - started), ...countsOf(cleanup) }, 'host cleaned up');
 
@@ -41,6 +52,7 @@ async function main(): Promise<void> {
   let egress: EgressService | undefined;
   if (config.egress.enabled) {
     const service = egressServiceFor(config, { dataDir: config.dataDir, sessionsDir: enginePaths(config.dataDir).sessions });
+    startedParts.push(service);
     try {
       await service.start();
       egress = service;
@@ -54,6 +66,7 @@ async function main(): Promise<void> {
   // (not set up) pulls from other registries still work.
   let registry: ProjectRegistry | undefined;
   const projectRegistry = new ProjectRegistry({ dir: projectRegistryDir(config.dataDir), port: PROJECT_REGISTRY_PORT });
+  startedParts.push(projectRegistry);
   try {
     await projectRegistry.start();
     await publishProjectRegistry(projectRegistry);
@@ -135,6 +148,8 @@ async function main(): Promise<void> {
       },
     );
   };
+  process.off('SIGTERM', stopWhileStarting);
+  process.off('SIGINT', stopWhileStarting);
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
