@@ -11,19 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
+import { processAlive as alive } from '../worker/src/image-store/paths.js';
 
 const root = join(new URL('.', import.meta.url).pathname, '..');
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The processes whose parent is `pid`, with their command lines. */
 function childrenOf(pid: number): { pid: number; cmd: string }[] {
