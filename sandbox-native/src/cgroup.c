@@ -215,8 +215,7 @@ static int enable_controllers_v2(const char *mount, const char *dir, struct sn_e
     return 0;
 }
 
-int cgroup_create(struct sn_cgroup *cg, const char *spec_path, const char *id, const struct sn_resources *res,
-                  struct sn_error *e)
+int cgroup_plan(struct sn_cgroup *cg, const char *spec_path, const char *id, struct sn_error *e)
 {
     memset(cg, 0, sizeof *cg);
     struct hierarchy h[CG_N];
@@ -225,18 +224,10 @@ int cgroup_create(struct sn_cgroup *cg, const char *spec_path, const char *id, c
     char rel[SN_CG_PATH];
     snprintf(rel, sizeof rel, "%s", spec_path && spec_path[0] ? spec_path : "");
     if (!rel[0]) snprintf(rel, sizeof rel, "/sandbox-native/%s", id);
-    cg->version = pure_v2 ? 2 : 1;
-
     if (pure_v2) {
         if (dir_for(&h[CG_UNIFIED], "", rel, cg->dirs[CG_UNIFIED]) < 0) return sn_fail(e, "cgroup", ENAMETOOLONG, "%s", rel);
-        if (sn_mkdir_p(cg->dirs[CG_UNIFIED], 0755) < 0) return sn_fail(e, "cgroup", errno, "creating %s", cg->dirs[CG_UNIFIED]);
         for (int c = 0; c < CG_UNIFIED; c++) snprintf(cg->dirs[c], SN_CG_PATH, "%s", cg->dirs[CG_UNIFIED]);
-        if (enable_controllers_v2(h[CG_UNIFIED].mount, cg->dirs[CG_UNIFIED], e) < 0 || limits_v2(cg, res, e) < 0) {
-            struct sn_error ignore;
-            (void)ignore;
-            cgroup_destroy(cg, 0);
-            return -1;
-        }
+        cg->version = 2;
         return 0;
     }
     for (int c = 0; c < CG_N; c++) {
@@ -248,12 +239,31 @@ int cgroup_create(struct sn_cgroup *cg, const char *spec_path, const char *id, c
         /* cpu and cpuacct may share a mount: one directory serves both. */
         if (dir_for(&h[c], c == CG_UNIFIED ? "" : ctrl_names[c], rel, cg->dirs[c]) < 0)
             return sn_fail(e, "cgroup", ENAMETOOLONG, "%s", rel);
-        if (sn_mkdir_p(cg->dirs[c], 0755) < 0) {
-            sn_fail(e, "cgroup", errno, "creating %s", cg->dirs[c]);
-            cg->dirs[c][0] = 0;
+    }
+    cg->version = 1;
+    return 0;
+}
+
+int cgroup_create(struct sn_cgroup *cg, const struct sn_resources *res, struct sn_error *e)
+{
+    if (cg->version == 2) {
+        /* The walk that enables controllers starts at the mount, which the plan does not keep
+         * (the struct is copied into the container's setup process: it stays small). */
+        struct hierarchy h[CG_N];
+        bool pure_v2;
+        if (find_hierarchies(h, &pure_v2) < 0) return sn_fail(e, "cgroup", errno, "reading mountinfo");
+        if (sn_mkdir_p(cg->dirs[CG_UNIFIED], 0755) < 0) return sn_fail(e, "cgroup", errno, "creating %s", cg->dirs[CG_UNIFIED]);
+        if (enable_controllers_v2(h[CG_UNIFIED].mount, cg->dirs[CG_UNIFIED], e) < 0 || limits_v2(cg, res, e) < 0) {
             cgroup_destroy(cg, 0);
             return -1;
         }
+        return 0;
+    }
+    for (int c = 0; c < CG_N; c++) {
+        if (!cg->dirs[c][0] || sn_mkdir_p(cg->dirs[c], 0755) == 0) continue;
+        int err = errno;
+        cgroup_destroy(cg, 0);
+        return sn_fail(e, "cgroup", err, "creating %s", cg->dirs[c]);
     }
     /* On a hybrid host the unified cgroup gets the v2 device filter too: it applies the
      * launcher's floor, which the v1 lists (the spec's rules only) cannot. */

@@ -22,9 +22,12 @@ struct sn_cgroup {
                                    every entry names the same directory. */
 };
 
-/* Create the container's cgroup(s) and write the limits. `spec_path` may be NULL. */
-int cgroup_create(struct sn_cgroup *cg, const char *spec_path, const char *id, const struct sn_resources *res,
-                  struct sn_error *e);
+/* Where the container's cgroup(s) will be, without making them: the state records this
+ * before they exist, so a launcher killed at any point leaves a delete all it needs to remove
+ * them. `spec_path` may be NULL. */
+int cgroup_plan(struct sn_cgroup *cg, const char *spec_path, const char *id, struct sn_error *e);
+/* Make the planned directories and write the limits. */
+int cgroup_create(struct sn_cgroup *cg, const struct sn_resources *res, struct sn_error *e);
 int cgroup_enter(const struct sn_cgroup *cg, pid_t pid, struct sn_error *e);
 /* SIGKILL every process in the cgroup. */
 void cgroup_kill_all(const struct sn_cgroup *cg);

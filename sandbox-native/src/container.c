@@ -189,7 +189,9 @@ int container_create(struct sn_container *c, struct sn_error *e)
     if (placeholder >= 0) close(placeholder);
     if (rc < 0) return child_error_or(c, sn_fail(e, "sync", errno, "handing over the rootfs"), e);
     t = trace_step(s->layers ? "idmap_overlay" : "idmap_rootfs", t);
-    rc = state_write(&c->st, e);
+    /* The state names the cgroup before it exists: a foreground container may already run
+     * (it does not wait for the launcher's "go") when a kill of the launcher ends this. */
+    rc = cgroup_plan(&c->st.cg, s->cgroups_path, c->id, e) < 0 ? -1 : state_write(&c->st, e);
     close(c->lock);
     c->lock = -1;
     if (rc < 0) return -1;
@@ -197,7 +199,7 @@ int container_create(struct sn_container *c, struct sn_error *e)
      * in it before it creates its cgroup namespace, and nothing it runs before exec matters
      * to the limits. (Measured: ~1 ms off the critical path on a v1 host, where each
      * hierarchy costs a mkdir and a migration.) */
-    if (cgroup_create(&c->st.cg, s->cgroups_path, c->id, &s->res, e) < 0 || cgroup_enter(&c->st.cg, pid, e) < 0)
+    if (cgroup_create(&c->st.cg, &s->res, e) < 0 || cgroup_enter(&c->st.cg, pid, e) < 0)
         return child_error_or(c, -1, e);
     if (sync_send(c->sync, SYNC_CGROUP, NULL, -1) < 0) return child_error_or(c, sn_fail(e, "sync", errno, "cgroup joined"), e);
     t = trace_step("cgroup", t);

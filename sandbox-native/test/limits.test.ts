@@ -5,7 +5,7 @@
 import { describe, expect, test } from 'vitest';
 import { isNative, runtimes, useSandbox } from './harness.js';
 import { cgroupFile, eventually, sleep } from './host.js';
-import { processesInRange } from './leaks.js';
+import { cgroupDirsFor, processesInRange } from './leaks.js';
 
 const MiB = 1024 * 1024;
 
@@ -135,6 +135,25 @@ describe.each(runtimes())('limits — $name', (rt) => {
         expect(processesInRange(...range).length).toBeGreaterThanOrEqual(2);
         running.child.kill('SIGKILL');
         expect(await eventually(() => processesInRange(...range).length === 0, 5000)).toBe(true);
+      });
+      // A foreground container runs without waiting for the launcher's "go", so the launcher
+      // can die between making the cgroup and its next state write. The state it left must
+      // still name the cgroup, or delete has nothing to remove it by (a CI run left one).
+      // Killed the moment the first directory appears: before the fix, 5 of 5 runs left all 7 directories.
+      test('SIGKILLed the moment its cgroup appears, the launcher leaves delete --force all it needs to remove it', async () => {
+        const sb = sandbox();
+        const bundle = sb.bundle({ args: ['/bin/true'] });
+        const running = sb.start(bundle);
+        const deadline = Date.now() + 10_000;
+        while (cgroupDirsFor(bundle.id).length === 0 && Date.now() < deadline) {
+          // a tight poll: the window is the child's setup, a few milliseconds
+        }
+        running.child.kill('SIGKILL');
+        await running.exitedOnly();
+        const deleted = await sb.command(['delete', '--force', bundle.id]);
+        expect(deleted.code, deleted.stderr).toBe(0);
+        expect(deleted.stderr).toBe('');
+        expect(cgroupDirsFor(bundle.id)).toEqual([]);
       });
     } else {
       test('runc: SIGKILL of `runc run` leaves the container running (reparented to host init)', async () => {
