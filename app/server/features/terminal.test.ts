@@ -225,12 +225,24 @@ it.each(['the gateway', 'the worker host directly'])('the widget’s connection 
   let exited: (s: TerminalStatus) => void = () => undefined;
   const exit = new Promise<TerminalStatus>((resolve) => (exited = resolve));
   let received = 0;
+  // Each drop must come mid-flood: past `holdAt` bytes the screen stops rendering, so the relay
+  // holds the container back until the drop is done (on a fast machine the whole flood and the
+  // exit once arrived before the second drop, which then dropped an ended terminal).
+  let holdAt = 300_000;
+  let held: number | null = null;
+  const release = () => {
+    const offset = held;
+    held = null;
+    if (offset !== null) connection.rendered(offset);
+  };
   // A slow screen: each write is "rendered" a moment later, as xterm's write callback would be.
   const connection: TerminalConnection = new TerminalConnection(socket, container.id.slice(0, 12), {
     write(data, offset) {
       chunks.push(Uint8Array.from(data));
       received += data.byteLength;
-      setTimeout(() => connection.rendered(offset), 2);
+      if (held === null && received > holdAt) holdAt = Infinity; // once per drop
+      else if (held === null) return void setTimeout(() => connection.rendered(offset), 2);
+      held = offset;
     },
     status(s) {
       states.push(s.state);
@@ -239,16 +251,24 @@ it.each(['the gateway', 'the worker host directly'])('the widget’s connection 
   }, direct ? { openDirect: direct.open } : {});
   await eventually(() => states.includes('connected'));
   connection.input(new TextEncoder().encode('go\n'));
-  await eventually(() => received > 300_000);
+  let expected = '';
+  for (let i = 1; i <= 150000; i++) expected += `${i}\n`;
+  const firstFlood = expected.length;
+  for (let i = 150001; i <= 300000; i++) expected += `${i}\n`;
+  await eventually(() => held !== null);
+  expect(received).toBeLessThan(firstFlood); // mid-flood
   drop();
   await eventually(() => states.filter((s) => s === 'connected').length === 2);
+  release();
   connection.input(new TextEncoder().encode('more\n'));
-  await eventually(() => received > 1_300_000);
+  holdAt = 1_300_000;
+  await eventually(() => held !== null);
+  expect(received).toBeLessThan(expected.length);
   drop();
+  await eventually(() => states.filter((s) => s === 'reconnecting').length === 2);
+  release();
   expect(await exit).toEqual({ state: 'exited', exitCode: 3 });
   connection.dispose();
-  let expected = '';
-  for (let i = 1; i <= 300000; i++) expected += `${i}\n`;
   expect(Buffer.concat(chunks).toString()).toBe(expected);
   expect(states.slice(0, 4)).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
   expect(states.filter((s) => s === 'reconnecting').length).toBe(2);

@@ -179,7 +179,8 @@ export class TerminalEndpoint {
         if (socket.disconnected) return relay.leave(id);
         attached = { id, relay, budget: new InputBudget() };
         (reply as (r: unknown) => void)({ ok: true, attachmentId: id, containerId: claims.c, from });
-        // After the reply: the page knows the attachment before its first frame.
+        // After the reply, so the frames follow it (a client handling both in one task holds
+        // them until it has read the reply: terminal-connection.ts).
         begin();
       } catch (err) {
         (reply as (r: unknown) => void)({ ok: false, error: payloadOf(err) });

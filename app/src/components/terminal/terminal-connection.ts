@@ -129,6 +129,12 @@ export class TerminalConnection {
   private readonly openDirect: DirectOpener | undefined;
   /** The direct way failed once: this terminal goes through the page socket from then on. */
   private directFailed = false;
+  /**
+   * Frames that came while an attach was waiting for its reply, for an attachment not known yet:
+   * the host sends the backlog right after the reply, and where several WebSocket messages are
+   * handled in one task (node's client does) they come before the reply's continuation runs.
+   */
+  private early: (() => void)[] = [];
 
   constructor(
     private readonly socket: TerminalSocket,
@@ -138,11 +144,17 @@ export class TerminalConnection {
   ) {
     this.channel = socket;
     this.openDirect = options.openDirect;
+    const frame =
+      <F extends { attachmentId?: string }>(handle: (f: F) => void) =>
+      (f: F) => {
+        if (this.attaching && f.attachmentId !== undefined && f.attachmentId !== this.attachmentId) this.early.push(() => handle(f));
+        else handle(f);
+      };
     this.frameListeners = [
-      [terminalEvents.output, (f: TerminalOutputFrame) => this.onOutput(f)],
-      [terminalEvents.exit, (f: TerminalExitFrame) => this.onExit(f)],
-      [terminalEvents.closed, (f: TerminalClosedFrame) => this.onClosed(f.attachmentId)],
-      [terminalEvents.error, (f: TerminalErrorFrame) => this.onError(f)],
+      [terminalEvents.output, frame((f: TerminalOutputFrame) => this.onOutput(f))],
+      [terminalEvents.exit, frame((f: TerminalExitFrame) => this.onExit(f))],
+      [terminalEvents.closed, frame((f: TerminalClosedFrame) => this.onClosed(f.attachmentId))],
+      [terminalEvents.error, frame((f: TerminalErrorFrame) => this.onError(f))],
     ];
     this.listeners = [
       ['connect', () => void this.attach()],
@@ -157,6 +169,7 @@ export class TerminalConnection {
   private async attach(): Promise<void> {
     if (this.ended || this.hidden || this.attaching || this.attachmentId || !this.socket.connected) return;
     this.attaching = true;
+    this.early = [];
     let reply: TerminalAttachReply;
     let channel: TerminalSocket = this.socket;
     let containerId = this.containerId;
@@ -193,6 +206,9 @@ export class TerminalConnection {
       return;
     }
     this.attaching = false;
+    // Those of this attachment are handled once it is known, below; any other is stale.
+    const early = this.early;
+    this.early = [];
     if (this.ended) return;
     if (this.hidden && reply.ok) {
       this.detach(reply.attachmentId, channel);
@@ -214,6 +230,8 @@ export class TerminalConnection {
     this.acked = reply.from;
     this.everConnected = true;
     this.screen.status({ state: 'connected' });
+    for (const handle of early) handle();
+    if (this.ended) return;
     if (this.size) channel.emit(terminalEvents.resize, { attachmentId: reply.attachmentId, ...this.size });
     const queued = this.queued;
     this.queued = [];
