@@ -139,6 +139,40 @@ module.exports = new Proxy({}, {
   },
 };
 
+/**
+ * zod itself, behind a stand-in of the same kind: evaluating zod's modules (every schema class)
+ * costs a verb 5 to 10 ms, and every schema of ours is built on its first use (lazySchema), so
+ * `images` or `ps`, which parse nothing, never load it. The stand-in loads the bundled zod, the
+ * one copy, on the first read of any of its names (`z`, `ZodError`), and makes it jitless: a
+ * command parses each schema a few times and exits, and zod's compiled fast path (a `new
+ * Function` per object schema, built on its first parse) costs more than it saves in so short a life.
+ */
+const lazyZod = {
+  name: 'lazy-zod',
+  setup(b) {
+    const real = join(repo, 'node_modules/zod/index.js');
+    b.onResolve({ filter: /^zod$/ }, (args) => (args.importer.includes('/node_modules/') ? undefined : { path: 'zod', namespace: 'lazy-zod' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-zod' }, () => ({
+      contents: `let real;
+const load = () => {
+  if (real) return real;
+  real = require(${JSON.stringify(real)});
+  real.z.config({ jitless: true });
+  return real;
+};
+const names = ${JSON.stringify(Object.keys(require(join(repo, 'node_modules/zod'))))};
+module.exports = new Proxy({}, {
+  get: (_, name) => load()[name],
+  has: (_, name) => names.includes(name) || name in load(),
+  ownKeys: () => names,
+  getOwnPropertyDescriptor: (_, name) => (names.includes(name) ? { configurable: true, enumerable: true, get: () => load()[name] } : undefined),
+});`,
+      loader: 'js',
+      resolveDir: repo,
+    }));
+  },
+};
+
 const common = {
   absWorkingDir: repo,
   bundle: true,
@@ -155,7 +189,7 @@ const common = {
   // (worker/src/cli/xattr-lazy.ts). pino too (its transports load files by path), loaded only
   // when a line is written (worker/src/cli/pino-lazy.ts).
   alias: { pino: './worker/src/cli/pino-lazy.ts', '@napi-rs/xattr': './worker/src/cli/xattr-lazy.ts' },
-  plugins: [sourceUrls, zodEnglishOnly, lazyBuiltins],
+  plugins: [sourceUrls, zodEnglishOnly, lazyBuiltins, lazyZod],
 };
 
 /** Node decodes a file with any non-ASCII byte as UTF-8 into a two-byte string, ten times slower than ASCII. */

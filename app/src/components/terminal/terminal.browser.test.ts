@@ -183,7 +183,9 @@ it('Korean typed through an IME arrives composed, not as its jamo', async () => 
     await cdp.send('Input.insertText', { text: syllable });
   }
   await l.page.keyboard.press('Enter');
-  await eventually(async () => /\r\n한글\r\n/.test(await shown(l.containerId)));
+  // Polled with the other waits' 20 s (a loaded CI run once passed 10 s), and on failure it
+  // prints what the shell did get.
+  await expect.poll(() => shown(l.containerId), { timeout: 20_000 }).toMatch(/\r\n한글\r\n/);
   const text = await shown(l.containerId);
   expect(text).toContain('echo 한글');
   for (const jamo of ['ㅎ', '하', 'ㄱ', '그']) expect(text).not.toContain(jamo);
