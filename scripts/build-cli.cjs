@@ -109,34 +109,11 @@ const zodEnglishOnly = {
 };
 
 /**
- * The source of a stand-in for a module, which requires it (`id`) on the first read of any of its
- * names, then runs `loaded` (a statement about `real`). The names are listed at build time (the
- * same node runs the build and the bundle): an ES import of a CommonJS module is copied name by
- * name (esbuild's __toESM), which would otherwise load the module to learn its names. esbuild
- * reads an imported name off the module object at each use (`(0, mod.spawn)(…)`), so the
- * stand-in sees every one.
- */
-function standIn(id, names, loaded = '') {
-  return `let real;
-const load = () => {
-  if (real) return real;
-  real = require(${JSON.stringify(id)});
-  ${loaded}
-  return real;
-};
-const names = ${JSON.stringify(names)};
-module.exports = new Proxy({}, {
-  get: (_, name) => load()[name],
-  has: (_, name) => names.includes(name) || name in load(),
-  ownKeys: () => names,
-  getOwnPropertyDescriptor: (_, name) => (names.includes(name) ? { configurable: true, enumerable: true, get: () => load()[name] } : undefined),
-});`;
-}
-
-/**
  * Node's modules that the engine's files import at load but use only inside functions: each costs
  * a start one to ten milliseconds (child_process brings net and stream, crypto its bindings), and
- * a verb such as `images` calls few of them. In the bundle each is a stand-in.
+ * a verb such as `images` calls few of them. In the bundle each is a stand-in that loads the real
+ * module on first use: esbuild reads an imported name off the module object at each call
+ * (`(0, mod.spawn)(…)`), so the stand-in sees every use.
  */
 const LAZY_BUILTINS = ['child_process', 'crypto', 'zlib', 'readline', 'http', 'https', 'net', 'tls', 'dns', 'worker_threads', 'fs/promises', 'stream/promises', 'timers/promises'];
 const lazyBuiltins = {
@@ -145,29 +122,19 @@ const lazyBuiltins = {
     b.onResolve({ filter: new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`) }, (args) =>
       args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
     );
+    // The names are listed at build time (the same node runs the build and the bundle): an ES
+    // import of a CommonJS module is copied name by name (esbuild's __toESM), which would
+    // otherwise load the module to learn its names.
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
-      contents: standIn(`node:${args.path}`, Object.keys(require(`node:${args.path}`))),
+      contents: `let real; const load = () => (real ??= require(${JSON.stringify(`node:${args.path}`)}));
+const names = ${JSON.stringify(Object.keys(require(`node:${args.path}`)))};
+module.exports = new Proxy({}, {
+  get: (_, name) => load()[name],
+  has: (_, name) => names.includes(name) || name in load(),
+  ownKeys: () => names,
+  getOwnPropertyDescriptor: (_, name) => (names.includes(name) ? { configurable: true, enumerable: true, get: () => load()[name] } : undefined),
+});`,
       loader: 'js',
-    }));
-  },
-};
-
-/**
- * zod itself, behind a stand-in too: evaluating zod's modules (every schema class) costs a verb
- * 5 to 10 ms, and every schema of ours is built on its first use (lazySchema), so `images` or
- * `ps`, which parse nothing, never load it. The stand-in requires the bundled zod, the one copy,
- * and makes it jitless: a command parses each schema a few times and exits, and zod's compiled
- * fast path (a `new Function` per object schema, built on its first parse) costs more than it
- * saves in so short a life.
- */
-const lazyZod = {
-  name: 'lazy-zod',
-  setup(b) {
-    b.onResolve({ filter: /^zod$/ }, (args) => (args.importer.includes('/node_modules/') ? undefined : { path: 'zod', namespace: 'lazy-zod' }));
-    b.onLoad({ filter: /.*/, namespace: 'lazy-zod' }, () => ({
-      contents: standIn(join(repo, 'node_modules/zod/index.js'), Object.keys(require(join(repo, 'node_modules/zod'))), 'real.z.config({ jitless: true });'),
-      loader: 'js',
-      resolveDir: repo,
     }));
   },
 };
@@ -188,7 +155,7 @@ const common = {
   // (worker/src/cli/xattr-lazy.ts). pino too (its transports load files by path), loaded only
   // when a line is written (worker/src/cli/pino-lazy.ts).
   alias: { pino: './worker/src/cli/pino-lazy.ts', '@napi-rs/xattr': './worker/src/cli/xattr-lazy.ts' },
-  plugins: [sourceUrls, zodEnglishOnly, lazyBuiltins, lazyZod],
+  plugins: [sourceUrls, zodEnglishOnly, lazyBuiltins],
 };
 
 /** Node decodes a file with any non-ASCII byte as UTF-8 into a two-byte string, ten times slower than ASCII. */
