@@ -35,3 +35,13 @@ export function connectRedis(url: string, name = 'layercake'): Redis {
 export function bullmqConnection(url: string): BullRedisOptions {
   return { ...redisOptions(url) } as BullRedisOptions;
 }
+
+/**
+ * Closes a client: QUIT while connected (the replies still owed arrive first), at once otherwise.
+ * A QUIT for a server that is gone waits for a reconnect that may never come: an app told to
+ * stop while Redis was down hung until its kill timer.
+ */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status !== 'ready') return client.disconnect();
+  await client.quit().catch(() => client.disconnect());
+}

@@ -1,5 +1,5 @@
 /** The gateway's half of the queue: everything the site needs to talk to the engine through Redis. */
-export { bullmqConnection, connectRedis, redisOptions } from './connection.js';
+export { bullmqConnection, closeRedis, connectRedis, redisOptions } from './connection.js';
 export { JobDispatcher, type Enqueued } from './dispatcher.js';
 export { hostForSession, liveHosts, NoLiveHostError, pinnedHost, type HostInfo, type PinOptions, type SessionHost } from './hosts.js';
 export * from './names.js';

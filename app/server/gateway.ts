@@ -9,7 +9,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import type { Logger } from 'pino';
 import { Server, type ExtendedError } from 'socket.io';
 import { ZodError } from 'zod';
-import { connectRedis, JobDispatcher } from '../../queue-client/index.js';
+import { closeRedis, connectRedis, JobDispatcher } from '../../queue-client/index.js';
 import { LearnerError } from '../../protocol/errors.js';
 import { SESSION_PATH, SOCKET_MESSAGE_MAX_BYTES, SOCKET_PATH } from '../../protocol/socket/common.js';
 import type { GatewayContext, GatewayServer, GatewaySocket, HttpHandler } from './context.js';
@@ -185,7 +185,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           server.closeAllConnections();
         });
         await dispatcher.close();
-        await Promise.allSettled([redis.quit(), pub.quit(), sub.quit()]);
+        await Promise.all([redis, pub, sub].map(closeRedis));
       })();
       return closing;
     },

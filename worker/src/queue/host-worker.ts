@@ -14,7 +14,7 @@ import { jobSchemas, type JobName } from '../../../protocol/jobs.js';
 import { jobResultSchemas } from '../../../protocol/results.js';
 import type { EventBody } from '../../../protocol/events.js';
 import type { EventSink } from '../events.js';
-import { bullmqConnection, connectRedis } from '../../../queue-client/connection.js';
+import { bullmqConnection, closeRedis, connectRedis } from '../../../queue-client/connection.js';
 import type { Engine } from './engine.js';
 import { handleBuild } from './handlers/build.js';
 import { handleContainerOp } from './handlers/container-op.js';
@@ -254,7 +254,7 @@ export class HostWorker {
         for (const worker of this.workers) worker.cancelAllJobs(SHUTDOWN);
         await closed;
       }
-      await this.redis.quit().catch(() => this.redis.disconnect());
+      await closeRedis(this.redis);
       const report = { finished: this.finishedDuringShutdown, requeued: [...this.requeued] };
       log.info({ step: 'shutdown', ...report }, 'worker stopped');
       return report;

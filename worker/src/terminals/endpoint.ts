@@ -32,7 +32,7 @@ import {
   type TerminalOutputFrame,
 } from '../../../protocol/socket/terminal.js';
 import { oneFrameParser } from '../../../protocol/socket/one-frame-parser.js';
-import { connectRedis } from '../../../queue-client/connection.js';
+import { closeRedis, connectRedis } from '../../../queue-client/connection.js';
 import { InputBudget } from '../../../queue-client/terminal-streams.js';
 import { publishTerminalEndpoint, verifyTerminalToken, withdrawTerminalEndpoint, type TerminalClaims } from '../../../queue-client/terminal-token.js';
 import { newErrorId } from '../queue/outcome.js';
@@ -237,7 +237,7 @@ export class TerminalEndpoint {
     await withdrawTerminalEndpoint(this.redis, this.options.prefix, this.options.hostId).catch(() => undefined);
     await new Promise<void>((resolve) => void this.io.close(() => resolve()));
     this.http.closeAllConnections?.();
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await closeRedis(this.redis);
   }
 }
 

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LearnerError } from '../../../protocol/errors.js';
-import { connectRedis } from '../../../queue-client/connection.js';
+import { closeRedis, connectRedis } from '../../../queue-client/connection.js';
 import {
   replyToRequest,
   terminalKeys,
@@ -195,6 +195,6 @@ export class TerminalRelays {
     await this.loop;
     const relays = await Promise.all(this.relays.values());
     await Promise.all(relays.map((r) => r?.stop({ reason: 'detached' })));
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await closeRedis(this.redis);
   }
 }
