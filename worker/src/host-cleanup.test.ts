@@ -44,6 +44,8 @@ function startWorkerProcess(): Promise<ChildProcess> {
       LAYERCAKE_REDIS_PREFIX: prefix,
       LAYERCAKE_HOST_ID: hostId,
       LAYERCAKE_BASE_IMAGES: 'busybox',
+      // No package-archive proxy: it is detached, and would outlive the worker this test SIGKILLs.
+      LAYERCAKE_EGRESS: 'off',
       LAYERCAKE_HEARTBEAT_MS: '200',
       LAYERCAKE_ID_RANGE_BASE: String(ID_BASE),
       LAYERCAKE_LOG_LEVEL: process.env.LAYERCAKE_TEST_LOG ?? 'warn',

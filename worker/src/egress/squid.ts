@@ -11,9 +11,9 @@
 // verb, when it does not; either way one cache on disk. Starts and stops take `start.lock`.
 import { spawn, execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chown, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { isLive, liveLeases, lock, processTag, takeLease } from '../leases/process-lease.js';
 
@@ -104,6 +104,23 @@ async function waitForPort(port: number, exited: () => string | null, ms: number
 async function proxyIds(): Promise<{ uid: number; gid: number }> {
   const [u, g] = await Promise.all([execFileP('id', ['-u', 'proxy']), execFileP('id', ['-g', 'proxy'])]);
   return { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
+}
+
+/**
+ * squid runs as `proxy`, so every directory above its own must let others pass. A data dir made
+ * 0700 (by a `mkdir -p` with that mode, run before anything else made it) kept squid from its
+ * files, and RUN steps had no network. Each such directory of ours gets search permission for
+ * others (o+x: passing through, not listing); one that is not ours is an error naming it.
+ */
+async function letProxyPass(dir: string): Promise<void> {
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    const s = await stat(d);
+    if ((s.mode & 0o001) === 0) {
+      if (s.uid !== process.getuid?.()) throw new Error(`squid (user proxy) cannot reach ${dir}: others may not pass through ${d}`);
+      await chmod(d, (s.mode & 0o7777) | 0o001);
+    }
+    if (d === dirname(d)) return;
+  }
 }
 
 /** What a started squid publishes for the host's other processes. */
@@ -210,6 +227,7 @@ export class Squid {
     const binary = this.o.binary ?? '/usr/sbin/squid';
     await mkdir(join(this.o.dir, 'cache'), { recursive: true });
     const { uid, gid } = await proxyIds();
+    await letProxyPass(this.o.dir);
     await chown(this.o.dir, uid, gid);
     await chown(join(this.o.dir, 'cache'), uid, gid);
     const port = await freePort();
