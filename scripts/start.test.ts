@@ -17,7 +17,6 @@ const root = join(new URL('.', import.meta.url).pathname, '..');
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
-
 /** The processes whose parent is `pid`, with their command lines. */
 function childrenOf(pid: number): { pid: number; cmd: string }[] {
   const out: { pid: number; cmd: string }[] = [];
@@ -83,7 +82,8 @@ it('a worker stopped while it starts takes its package-archive proxy with it', a
   const { dir, start, exited, output } = await startProduct({ LAYERCAKE_EGRESS: 'on' });
   const squidOf = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
     try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${dir}/`) && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('squid');
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      return cmd.includes(`${dir}/`) && cmd.includes('squid');
     } catch {
       return false;
     }

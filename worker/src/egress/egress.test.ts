@@ -1,7 +1,7 @@
 // Package archives from a build, through the host's squid, and nothing else. Real parts only:
 // Debian's squid, the launcher, Debian's archive (this machine reaches deb.debian.org; when it
 // does not, the suite is skipped and says why). Each refused way out is tried for real.
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LearnerError } from '../../../protocol/errors.js';
@@ -27,9 +27,8 @@ describe.skipIf(!online)('egress to package archives', () => {
   beforeAll(async () => {
     h = await createHarness('egress');
     await sharedBaseImage(h.store, 'debian');
-    // squid drops to the proxy user: its directory must be reachable by it.
+    // A mkdtemp dir (0700): squid's start lets its proxy user through (squid.test.ts).
     dir = await mkdtemp('/tmp/lc-egress-');
-    await chmod(dir, 0o755);
     egress = new EgressService({ dir, cacheBytes: 256 * 2 ** 20, sessionsDir: join(h.dataDir, 'sessions') });
     await egress.start();
     builder = h.builderWith({ egress });
